@@ -1,0 +1,1 @@
+//! Per-container /proc views (filled in by the lxcfs-rs work).
