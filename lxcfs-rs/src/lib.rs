@@ -1,1 +1,18 @@
-//! Per-container /proc views (filled in by the lxcfs-rs work).
+//! lxcfs-rs: per-container views of `/proc` files and the CPU list, served over FUSE.
+//!
+//! The core is pure: [`host`] and [`cgroup`] parse files into structs, [`views`] compute and
+//! render each file. [`render`] reads the inputs a view needs, [`process`] maps a FUSE caller
+//! to its container, [`fs`] is the FUSE glue, and [`mounts`] bind-mounts the views into
+//! containers (hook and toolkit).
+
+pub mod cgroup;
+pub mod cpuset;
+pub mod error;
+pub mod fs;
+pub mod host;
+pub mod mounts;
+pub mod process;
+pub mod render;
+pub mod views;
+
+pub use error::{Error, Result};

@@ -1,0 +1,63 @@
+use std::path::PathBuf;
+
+/// Errors of the view library: parsing host or cgroup files and reading them.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("malformed {file}: {reason}: {line:?}")]
+    Parse {
+        file: &'static str,
+        reason: &'static str,
+        line: String,
+    },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no cgroup hierarchy offers {0}")]
+    NoController(&'static str),
+    #[error("process {0} not found")]
+    NoProcess(i32),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub(crate) fn parse(file: &'static str, reason: &'static str, line: &str) -> Self {
+        let mut line = line.to_string();
+        line.truncate(200);
+        Error::Parse { file, reason, line }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// True when the error means a file or process does not exist (optional inputs).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            Error::Io { source, .. } => {
+                matches!(source.raw_os_error(), Some(libc::ENOENT) | Some(libc::ESRCH))
+                    || source.kind() == std::io::ErrorKind::NotFound
+            }
+            Error::NoProcess(_) | Error::NoController(_) => true,
+            Error::Parse { .. } => false,
+        }
+    }
+}
+
+/// Reads a whole (small) file into a string, mapping errors to [`Error::Io`].
+pub(crate) fn read_string(path: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+}
+
+/// Parses a u64, naming the file and line on failure.
+pub(crate) fn parse_u64(file: &'static str, word: &str, line: &str) -> Result<u64> {
+    word.trim()
+        .parse()
+        .map_err(|_| Error::parse(file, "expected an unsigned integer", line))
+}

@@ -1,0 +1,232 @@
+//! Finds which container a FUSE caller belongs to: caller pid → its PID namespace → the init
+//! of that namespace (cached per namespace, revalidated by start time) → the init's cgroups.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::cgroup::ProcessCgroups;
+use crate::error::{read_string, Error, Result};
+use crate::host::parse_pid_starttime;
+use crate::render::Container;
+
+/// How long a cached init's cgroup paths are trusted before `/proc/INIT/cgroup` is re-read.
+const CGROUP_REFRESH: Duration = Duration::from_secs(1);
+
+/// The fields of `/proc/PID/status` needed to find a namespace's init.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PidStatus {
+    pub ppid: i32,
+    /// The pid in each nested PID namespace, outermost (the reader's) first.
+    pub nspid: Vec<i32>,
+}
+
+impl PidStatus {
+    pub fn parse(text: &str) -> Result<Self> {
+        let mut ppid = None;
+        let mut nspid = Vec::new();
+        for line in text.lines() {
+            if let Some(v) = line.strip_prefix("PPid:") {
+                ppid = Some(
+                    v.trim()
+                        .parse()
+                        .map_err(|_| Error::parse("status", "bad PPid", line))?,
+                );
+            } else if let Some(v) = line.strip_prefix("NSpid:") {
+                nspid = v
+                    .split_whitespace()
+                    .map(|w| w.parse().map_err(|_| Error::parse("status", "bad NSpid", line)))
+                    .collect::<Result<_>>()?;
+            }
+        }
+        let ppid = ppid.ok_or_else(|| Error::parse("status", "missing PPid", ""))?;
+        Ok(PidStatus { ppid, nspid })
+    }
+
+    /// True for the init (pid 1) of the process's own PID namespace.
+    pub fn is_namespace_init(&self) -> bool {
+        self.nspid.last() == Some(&1)
+    }
+}
+
+/// Whom a request comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// Same PID namespace as the daemon: host views.
+    Host,
+    Container(Arc<Container>),
+}
+
+#[derive(Debug)]
+struct CachedInit {
+    container: Arc<Container>,
+    checked: Instant,
+}
+
+/// Resolves callers to containers, caching one init per PID namespace.
+#[derive(Debug)]
+pub struct Resolver {
+    proc: PathBuf,
+    own_pid_ns: u64,
+    cache: Mutex<HashMap<u64, CachedInit>>,
+}
+
+impl Resolver {
+    pub fn new(proc: impl Into<PathBuf>) -> Result<Self> {
+        let proc = proc.into();
+        let own_pid_ns = pid_ns_inode(&proc, std::process::id() as i32)?;
+        Ok(Resolver {
+            proc,
+            own_pid_ns,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn resolve(&self, pid: u32) -> Result<Caller> {
+        // pid 0: the caller is not visible in our namespace; treat it like the host.
+        let Ok(pid) = i32::try_from(pid) else {
+            return Ok(Caller::Host);
+        };
+        if pid == 0 {
+            return Ok(Caller::Host);
+        }
+        let ns = pid_ns_inode(&self.proc, pid)?;
+        if ns == self.own_pid_ns {
+            return Ok(Caller::Host);
+        }
+        if let Some(container) = self.cached(ns)? {
+            return Ok(Caller::Container(container));
+        }
+        let init = self.find_init(pid, ns)?;
+        let container = Arc::new(self.load(init)?);
+        self.lock().insert(
+            ns,
+            CachedInit {
+                container: container.clone(),
+                checked: Instant::now(),
+            },
+        );
+        Ok(Caller::Container(container))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, CachedInit>> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached container of `ns` if its init is still the same process.
+    fn cached(&self, ns: u64) -> Result<Option<Arc<Container>>> {
+        let Some((container, checked)) = self.lock().get(&ns).map(|c| (c.container.clone(), c.checked))
+        else {
+            return Ok(None);
+        };
+        let alive = self
+            .start_ticks(container.init_pid)
+            .is_ok_and(|start| start == container.init_start_ticks);
+        if !alive {
+            self.lock().remove(&ns);
+            return Ok(None);
+        }
+        if checked.elapsed() < CGROUP_REFRESH {
+            return Ok(Some(container));
+        }
+        let refreshed = Arc::new(Container {
+            cgroups: ProcessCgroups::parse(&read_string(&self.pid_file(container.init_pid, "cgroup"))?)?,
+            ..(*container).clone()
+        });
+        self.lock().insert(
+            ns,
+            CachedInit {
+                container: refreshed.clone(),
+                checked: Instant::now(),
+            },
+        );
+        Ok(Some(refreshed))
+    }
+
+    fn pid_file(&self, pid: i32, name: &str) -> PathBuf {
+        self.proc.join(pid.to_string()).join(name)
+    }
+
+    fn start_ticks(&self, pid: i32) -> Result<u64> {
+        parse_pid_starttime(&read_string(&self.pid_file(pid, "stat"))?)
+    }
+
+    fn status(&self, pid: i32) -> Result<PidStatus> {
+        PidStatus::parse(&read_string(&self.pid_file(pid, "status"))?)
+    }
+
+    fn load(&self, init: i32) -> Result<Container> {
+        let cgroups = ProcessCgroups::parse(&read_string(&self.pid_file(init, "cgroup"))?)?;
+        Ok(Container {
+            init_pid: init,
+            init_start_ticks: self.start_ticks(init)?,
+            cgroups,
+        })
+    }
+
+    /// Walks up the parent chain inside the namespace; scans /proc if that does not reach
+    /// the namespace's init (e.g. the caller was reparented to a sub-reaper).
+    fn find_init(&self, pid: i32, ns: u64) -> Result<i32> {
+        let mut current = pid;
+        for _ in 0..256 {
+            let status = self.status(current)?;
+            if status.is_namespace_init() {
+                return Ok(current);
+            }
+            if status.ppid <= 0 || pid_ns_inode(&self.proc, status.ppid).ok() != Some(ns) {
+                break;
+            }
+            current = status.ppid;
+        }
+        self.scan_for_init(ns)
+    }
+
+    fn scan_for_init(&self, ns: u64) -> Result<i32> {
+        let entries = std::fs::read_dir(&self.proc).map_err(|e| Error::io(&self.proc, e))?;
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+                continue;
+            };
+            if pid_ns_inode(&self.proc, pid).ok() == Some(ns)
+                && self.status(pid).is_ok_and(|s| s.is_namespace_init())
+            {
+                return Ok(pid);
+            }
+        }
+        Err(Error::NoProcess(0))
+    }
+}
+
+/// Inode of `/proc/PID/ns/pid`, which identifies the PID namespace.
+pub fn pid_ns_inode(proc: &Path, pid: i32) -> Result<u64> {
+    let path = proc.join(pid.to_string()).join("ns/pid");
+    std::fs::metadata(&path)
+        .map(|m| m.ino())
+        .map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_parsing() {
+        let s = PidStatus::parse("Name:\tsh\nPPid:\t10\nNSpid:\t4242\t1\n").unwrap();
+        assert_eq!(s.ppid, 10);
+        assert!(s.is_namespace_init());
+        let s = PidStatus::parse("PPid:\t1\nNSpid:\t4242\n").unwrap();
+        assert!(!s.is_namespace_init());
+        assert!(PidStatus::parse("PPid:\tx\n").is_err());
+        assert!(PidStatus::parse("NSpid:\t1 a\nPPid:\t1\n").is_err());
+        assert!(PidStatus::parse("Name:\tsh\n").is_err());
+    }
+
+    #[test]
+    fn own_process_is_host() {
+        let resolver = Resolver::new("/proc").unwrap();
+        assert_eq!(resolver.resolve(std::process::id()).unwrap(), Caller::Host);
+        assert_eq!(resolver.resolve(0).unwrap(), Caller::Host);
+    }
+}

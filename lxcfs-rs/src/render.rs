@@ -1,0 +1,323 @@
+//! Thin I/O around the pure views: reads exactly the host and cgroup files a view needs
+//! and renders it for the host or for one container.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::cgroup::{self, CgroupDir, CgroupLayout, CpuUsage, MemoryCgroup, ProcessCgroups, Version};
+use crate::error::{read_string, Result};
+use crate::host::{self, Cpuinfo, Loadavg, Meminfo, Stat, Uptime};
+use crate::views;
+
+/// The files the daemon serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ViewFile {
+    Cpuinfo,
+    Meminfo,
+    Stat,
+    Diskstats,
+    Partitions,
+    Swaps,
+    Uptime,
+    Loadavg,
+    CpuOnline,
+}
+
+impl ViewFile {
+    pub const ALL: [ViewFile; 9] = [
+        ViewFile::Cpuinfo,
+        ViewFile::Meminfo,
+        ViewFile::Stat,
+        ViewFile::Diskstats,
+        ViewFile::Partitions,
+        ViewFile::Swaps,
+        ViewFile::Uptime,
+        ViewFile::Loadavg,
+        ViewFile::CpuOnline,
+    ];
+
+    /// Path below the mount point, which is also the path below `/` in a container.
+    pub fn relative_path(self) -> &'static str {
+        match self {
+            ViewFile::Cpuinfo => "proc/cpuinfo",
+            ViewFile::Meminfo => "proc/meminfo",
+            ViewFile::Stat => "proc/stat",
+            ViewFile::Diskstats => "proc/diskstats",
+            ViewFile::Partitions => "proc/partitions",
+            ViewFile::Swaps => "proc/swaps",
+            ViewFile::Uptime => "proc/uptime",
+            ViewFile::Loadavg => "proc/loadavg",
+            ViewFile::CpuOnline => "sys/devices/system/cpu/online",
+        }
+    }
+}
+
+/// Daemon options that change views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// `--enable-cfs`: narrow the CPU count to the CFS quota.
+    pub cfs: bool,
+    /// Cleared by `-u`: report no swap.
+    pub swap: bool,
+    /// `-l`: per-container load average.
+    pub loadavg: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            cfs: false,
+            swap: true,
+            loadavg: false,
+        }
+    }
+}
+
+/// Where host files are read from (fixture trees in tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPaths {
+    pub proc: PathBuf,
+    pub sys: PathBuf,
+}
+
+impl Default for HostPaths {
+    fn default() -> Self {
+        HostPaths {
+            proc: "/proc".into(),
+            sys: "/sys".into(),
+        }
+    }
+}
+
+impl HostPaths {
+    pub fn file(&self, view: ViewFile) -> PathBuf {
+        match view {
+            ViewFile::CpuOnline => self.sys.join("devices/system/cpu/online"),
+            _ => self.proc.join(view.relative_path().trim_start_matches("proc/")),
+        }
+    }
+
+    fn proc_file(&self, name: &str) -> PathBuf {
+        self.proc.join(name)
+    }
+}
+
+/// A container as seen through its init process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    pub init_pid: i32,
+    /// `starttime` of the init, ticks after host boot.
+    pub init_start_ticks: u64,
+    pub cgroups: ProcessCgroups,
+}
+
+/// Per-cgroup load averages, sampled by a background thread.
+#[derive(Debug, Default)]
+pub struct LoadTracker {
+    states: Mutex<HashMap<CgroupDir, TrackedLoad>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct TrackedLoad {
+    version: Version,
+    state: views::loadavg::LoadState,
+    last_read: Instant,
+}
+
+/// Cgroups whose load nobody read for this long stop being sampled.
+const LOAD_IDLE_EXPIRY: Duration = Duration::from_secs(600);
+
+impl LoadTracker {
+    /// Current load of `dir`; the first call registers it for sampling.
+    pub fn get(&self, version: Version, dir: &CgroupDir, proc: &Path) -> views::loadavg::LoadState {
+        if let Some(tracked) = self.lock().get_mut(dir) {
+            tracked.last_read = Instant::now();
+            return tracked.state;
+        }
+        let mut state = views::loadavg::LoadState::default();
+        let (running, total) = count_tasks(version, dir, proc);
+        state.sample(running, total);
+        self.lock().insert(
+            dir.clone(),
+            TrackedLoad {
+                version,
+                state,
+                last_read: Instant::now(),
+            },
+        );
+        state
+    }
+
+    /// Takes one sample of every registered cgroup; forgets vanished or unread ones.
+    pub fn sample_all(&self, proc: &Path) {
+        let dirs: Vec<(CgroupDir, Version)> = {
+            let mut states = self.lock();
+            states.retain(|dir, t| t.last_read.elapsed() < LOAD_IDLE_EXPIRY && dir.path().is_dir());
+            states.iter().map(|(d, t)| (d.clone(), t.version)).collect()
+        };
+        for (dir, version) in dirs {
+            let (running, total) = count_tasks(version, &dir, proc);
+            if let Some(tracked) = self.lock().get_mut(&dir) {
+                tracked.state.sample(running, total);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CgroupDir, TrackedLoad>> {
+        self.states.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// (runnable or uninterruptible tasks, all tasks) of a cgroup subtree, as the kernel counts load.
+fn count_tasks(version: Version, dir: &CgroupDir, proc: &Path) -> (u64, u64) {
+    let tasks = cgroup::list_tasks(version, dir).unwrap_or_default();
+    let running = tasks
+        .iter()
+        .filter(|tid| {
+            read_string(&proc.join(tid.to_string()).join("stat"))
+                .and_then(|s| host::parse_pid_state(&s))
+                .is_ok_and(|state| state == 'R' || state == 'D')
+        })
+        .count();
+    (running as u64, tasks.len() as u64)
+}
+
+/// Renders views from host files and cgroup hierarchies.
+#[derive(Debug)]
+pub struct Renderer {
+    pub layout: CgroupLayout,
+    pub host: HostPaths,
+    pub options: Options,
+    pub ticks_per_sec: u64,
+    pub loads: LoadTracker,
+}
+
+impl Renderer {
+    pub fn new(layout: CgroupLayout, host: HostPaths, options: Options, ticks_per_sec: u64) -> Self {
+        Renderer {
+            layout,
+            host,
+            options,
+            ticks_per_sec,
+            loads: LoadTracker::default(),
+        }
+    }
+
+    /// The host's own file, unchanged.
+    pub fn render_host(&self, view: ViewFile) -> Result<Vec<u8>> {
+        let path = self.host.file(view);
+        std::fs::read(&path).map_err(|e| crate::Error::io(path, e))
+    }
+
+    /// The container's view of `view`, falling back to the host file when the container's
+    /// cgroups do not offer what the view needs.
+    pub fn render(&self, view: ViewFile, container: &Container) -> Result<Vec<u8>> {
+        match self.render_container(view, container) {
+            Ok(Some(text)) => Ok(text.into_bytes()),
+            Ok(None) => self.render_host(view),
+            Err(e) if e.is_not_found() => {
+                tracing::debug!(?view, init = container.init_pid, "falling back to host view: {e}");
+                self.render_host(view)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn host_text(&self, name: &str) -> Result<String> {
+        read_string(&self.host.proc_file(name))
+    }
+
+    fn host_online(&self) -> Result<Vec<u32>> {
+        crate::cpuset::parse_cpu_list(&read_string(&self.host.file(ViewFile::CpuOnline))?)
+    }
+
+    /// Physical CPUs visible to the container.
+    pub fn visible_cpus(&self, container: &Container) -> Result<Vec<u32>> {
+        let cpuset = match self.layout.dir("cpuset", &container.cgroups) {
+            Some((version, dir)) => cgroup::read_cpuset(version, &dir)?,
+            None => None,
+        };
+        let cfs = match (self.options.cfs, self.layout.dir("cpu", &container.cgroups)) {
+            (true, Some((version, dir))) => cgroup::read_cfs_cpu_limit(version, &dir)?,
+            _ => None,
+        };
+        Ok(views::cpu::visible_cpus(&self.host_online()?, cpuset.as_deref(), cfs))
+    }
+
+    fn memory(&self, container: &Container) -> Result<Option<MemoryCgroup>> {
+        match self.layout.dir("memory", &container.cgroups) {
+            Some((version, dir)) => Ok(Some(MemoryCgroup::read(version, &dir)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn render_container(&self, view: ViewFile, container: &Container) -> Result<Option<String>> {
+        let cgroups = &container.cgroups;
+        Ok(Some(match view {
+            ViewFile::Meminfo => {
+                let Some(mem) = self.memory(container)? else {
+                    return Ok(None);
+                };
+                let host = Meminfo::parse(&self.host_text("meminfo")?)?;
+                views::meminfo::render(&host, &mem, self.options.swap)
+            }
+            ViewFile::Swaps => {
+                let Some(mem) = self.memory(container)? else {
+                    return Ok(None);
+                };
+                let host = Meminfo::parse(&self.host_text("meminfo")?)?;
+                let view = views::meminfo::compute(&host, &mem, self.options.swap);
+                let host_swaps = self.host_text("swaps")?;
+                views::swaps::render(&host_swaps, &view, mem.swap_limit.is_some(), self.options.swap)
+            }
+            ViewFile::Cpuinfo => {
+                let visible = self.visible_cpus(container)?;
+                views::cpu::render_cpuinfo(&Cpuinfo::parse(&self.host_text("cpuinfo")?)?, &visible)
+            }
+            ViewFile::CpuOnline => views::cpu::render_online(&self.visible_cpus(container)?),
+            ViewFile::Stat => {
+                let visible = self.visible_cpus(container)?;
+                let host = Stat::parse(&self.host_text("stat")?)?;
+                let usage = match self.layout.dir("cpuacct", cgroups) {
+                    Some((version, dir)) => CpuUsage::read(version, &dir)?,
+                    None => None,
+                };
+                let view = views::cpu::compute_stat(&host, &visible, usage.as_ref(), self.ticks_per_sec);
+                views::cpu::render_stat(&host, &view)
+            }
+            ViewFile::Uptime => {
+                let host = Uptime::parse(&self.host_text("uptime")?)?;
+                let host_cpus = self.host_online()?.len();
+                let view = views::uptime::compute(
+                    &host,
+                    container.init_start_ticks,
+                    self.ticks_per_sec,
+                    host_cpus,
+                );
+                views::uptime::render(&view)
+            }
+            ViewFile::Loadavg => {
+                if !self.options.loadavg {
+                    return Ok(None);
+                }
+                let Some((version, dir)) = self.layout.dir("cpu", cgroups) else {
+                    return Ok(None);
+                };
+                let host = Loadavg::parse(&self.host_text("loadavg")?)?;
+                let state = self.loads.get(version, &dir, &self.host.proc);
+                views::loadavg::render(&state, &host)
+            }
+            ViewFile::Diskstats => {
+                let io = match self.layout.dir("blkio", cgroups) {
+                    Some((version, dir)) => cgroup::read_io(version, &dir)?,
+                    None => None,
+                };
+                let host = host::parse_diskstats(&self.host_text("diskstats")?)?;
+                views::diskstats::render(&host, io.as_ref())
+            }
+            ViewFile::Partitions => return Ok(None),
+        }))
+    }
+}

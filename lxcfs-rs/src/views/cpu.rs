@@ -1,0 +1,218 @@
+//! CPU views: `/proc/cpuinfo`, `/proc/stat` and `sys/devices/system/cpu/online`. All three use
+//! the same renumbering: the i-th visible physical CPU is shown as CPU i.
+
+use crate::cgroup::CpuUsage;
+use crate::cpuset::format_cpu_list;
+use crate::host::{CpuTimes, Cpuinfo, Stat};
+
+/// Physical CPUs the container sees: its cpuset restricted to online CPUs (all online CPUs
+/// if that is empty), narrowed to the CFS quota's CPU count when given.
+pub fn visible_cpus(host_online: &[u32], cpuset: Option<&[u32]>, cfs_cpus: Option<u32>) -> Vec<u32> {
+    let mut visible: Vec<u32> = match cpuset {
+        Some(set) => host_online.iter().copied().filter(|c| set.contains(c)).collect(),
+        None => host_online.to_vec(),
+    };
+    if visible.is_empty() {
+        visible = host_online.to_vec();
+    }
+    if let Some(n) = cfs_cpus {
+        visible.truncate((n as usize).max(1));
+    }
+    visible
+}
+
+pub fn render_online(visible: &[u32]) -> String {
+    let renumbered: Vec<u32> = (0..visible.len() as u32).collect();
+    format!("{}\n", format_cpu_list(&renumbered))
+}
+
+pub fn render_cpuinfo(host: &Cpuinfo, visible: &[u32]) -> String {
+    let mut out = String::new();
+    for (index, physical) in visible.iter().enumerate() {
+        let Some(block) = host.blocks.iter().find(|b| b.processor == Some(*physical)) else {
+            continue;
+        };
+        for line in &block.lines {
+            if line.split(':').next().is_some_and(|k| k.trim() == "processor") {
+                out.push_str(&format!("processor\t: {index}\n"));
+            } else {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out.push('\n');
+    }
+    for block in host.blocks.iter().filter(|b| b.processor.is_none()) {
+        for line in &block.lines {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Per-CPU times of the container view (index = renumbered CPU) and their sum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatView {
+    pub total: CpuTimes,
+    pub cpus: Vec<CpuTimes>,
+}
+
+fn ticks(value: u64, unit_per_sec: u64, ticks_per_sec: u64) -> u64 {
+    (value as u128 * ticks_per_sec as u128 / unit_per_sec.max(1) as u128).min(u64::MAX as u128)
+        as u64
+}
+
+/// A container CPU line: its own user/system time, and the rest of the host CPU's elapsed time
+/// as idle, so the line's total advances with wall-clock time like a real CPU's.
+fn container_line(host: &CpuTimes, user: u64, system: u64) -> CpuTimes {
+    let idle = host.total().saturating_sub(user.saturating_add(system));
+    CpuTimes {
+        user,
+        system,
+        idle,
+        ..Default::default()
+    }
+}
+
+pub fn compute_stat(host: &Stat, visible: &[u32], usage: Option<&CpuUsage>, ticks_per_sec: u64) -> StatView {
+    let n = visible.len().max(1) as u64;
+    let cpus: Vec<CpuTimes> = visible
+        .iter()
+        .enumerate()
+        .map(|(index, physical)| {
+            let host_times = host.cpu(*physical).copied().unwrap_or_default();
+            match usage {
+                Some(CpuUsage::PerCpu(rows)) => {
+                    let (user, system) = rows
+                        .iter()
+                        .find(|(cpu, _, _)| cpu == physical)
+                        .map_or((0, 0), |(_, u, s)| {
+                            (ticks(*u, 1_000_000_000, ticks_per_sec), ticks(*s, 1_000_000_000, ticks_per_sec))
+                        });
+                    container_line(&host_times, user, system)
+                }
+                Some(CpuUsage::Total { user_us, system_us }) => {
+                    // v2 only has totals: spread them evenly, remainder on the first CPU.
+                    let share = |total: u64| total / n + if index == 0 { total % n } else { 0 };
+                    container_line(
+                        &host_times,
+                        ticks(share(*user_us), 1_000_000, ticks_per_sec),
+                        ticks(share(*system_us), 1_000_000, ticks_per_sec),
+                    )
+                }
+                None => host_times,
+            }
+        })
+        .collect();
+    let total = cpus
+        .iter()
+        .fold(CpuTimes::default(), |sum, c| sum.saturating_add(c));
+    StatView { total, cpus }
+}
+
+fn push_cpu_line(out: &mut String, label: &str, times: &CpuTimes) {
+    out.push_str(label);
+    for field in times.fields() {
+        out.push(' ');
+        out.push_str(&field.to_string());
+    }
+    out.push('\n');
+}
+
+pub fn render_stat(host: &Stat, view: &StatView) -> String {
+    let mut out = String::with_capacity(1024);
+    push_cpu_line(&mut out, "cpu ", &view.total);
+    for (index, times) in view.cpus.iter().enumerate() {
+        push_cpu_line(&mut out, &format!("cpu{index}"), times);
+    }
+    for line in &host.other_lines {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpuset::parse_cpu_list;
+
+    fn host_cpuinfo() -> Cpuinfo {
+        Cpuinfo::parse(include_str!("../../tests/fixtures/host/cpuinfo")).unwrap()
+    }
+
+    fn host_stat() -> Stat {
+        Stat::parse(include_str!("../../tests/fixtures/host/stat")).unwrap()
+    }
+
+    #[test]
+    fn visible_is_cpuset_within_online_then_cfs() {
+        let online = [0, 1, 2, 3];
+        assert_eq!(visible_cpus(&online, Some(&[2, 3, 9]), None), vec![2, 3]);
+        assert_eq!(visible_cpus(&online, Some(&[9]), None), vec![0, 1, 2, 3]);
+        assert_eq!(visible_cpus(&online, None, Some(2)), vec![0, 1]);
+        assert_eq!(visible_cpus(&online, Some(&[1, 3]), Some(1)), vec![1]);
+    }
+
+    #[test]
+    fn renumbering_is_identical_across_cpuinfo_stat_and_online() {
+        let visible = visible_cpus(&host_stat().online_cpus(), Some(&[1, 3]), None);
+        let cpuinfo = render_cpuinfo(&host_cpuinfo(), &visible);
+        let stat = render_stat(&host_stat(), &compute_stat(&host_stat(), &visible, None, 100));
+        let online = render_online(&visible);
+
+        let cpuinfo_ids: Vec<u32> = Cpuinfo::parse(&cpuinfo)
+            .unwrap()
+            .blocks
+            .iter()
+            .filter_map(|b| b.processor)
+            .collect();
+        let stat_ids = Stat::parse(&stat).unwrap().online_cpus();
+        let online_ids = parse_cpu_list(&online).unwrap();
+        assert_eq!(cpuinfo_ids, vec![0, 1]);
+        assert_eq!(stat_ids, cpuinfo_ids);
+        assert_eq!(online_ids, cpuinfo_ids);
+        assert_eq!(online, "0-1\n");
+        // The renumbered CPU 1 is physical CPU 3: its model line and host times come along.
+        assert!(cpuinfo.split("\n\n").nth(1).unwrap().contains("cpu MHz\t\t: 3003.000"));
+        assert_eq!(Stat::parse(&stat).unwrap().cpu(1), host_stat().cpu(3));
+    }
+
+    #[test]
+    fn aggregate_equals_sum_of_cpu_lines() {
+        let host = host_stat();
+        let visible = [0, 2];
+        let usages = [
+            None,
+            Some(CpuUsage::PerCpu(vec![(0, 5_000_000_000, 1_000_000_000), (2, 7_000_000_000, 0)])),
+            Some(CpuUsage::Total {
+                user_us: 3_000_001,
+                system_us: 1_000_000,
+            }),
+        ];
+        for usage in &usages {
+            let view = compute_stat(&host, &visible, usage.as_ref(), 100);
+            let rendered = Stat::parse(&render_stat(&host, &view)).unwrap();
+            let sum = rendered
+                .cpus
+                .iter()
+                .fold(CpuTimes::default(), |s, (_, t)| s.saturating_add(t));
+            assert_eq!(rendered.total, sum, "usage {usage:?}");
+            assert_eq!(rendered.other_lines, host.other_lines);
+        }
+    }
+
+    #[test]
+    fn per_cpu_usage_becomes_ticks_and_idle_fills_the_rest() {
+        let host = host_stat();
+        let usage = CpuUsage::PerCpu(vec![(2, 5_000_000_000, 1_000_000_000)]);
+        let view = compute_stat(&host, &[2], Some(&usage), 100);
+        assert_eq!((view.cpus[0].user, view.cpus[0].system), (500, 100));
+        assert_eq!(view.cpus[0].total(), host.cpu(2).unwrap().total());
+        // usage larger than the host's elapsed time must not wrap
+        let usage = CpuUsage::PerCpu(vec![(2, u64::MAX, u64::MAX)]);
+        assert_eq!(compute_stat(&host, &[2], Some(&usage), 100).cpus[0].idle, 0);
+    }
+}
