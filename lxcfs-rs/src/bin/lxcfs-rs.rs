@@ -1,1 +1,164 @@
-fn main() {}
+//! The lxcfs-rs FUSE daemon.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use fuser::{Config, MountOption, SessionACL};
+use nix::sys::signal::{SigSet, Signal};
+use tracing_subscriber::EnvFilter;
+
+use lxcfs_rs::cgroup::CgroupLayout;
+use lxcfs_rs::fs::LxcFs;
+use lxcfs_rs::process::Resolver;
+use lxcfs_rs::render::{HostPaths, Options, Renderer};
+
+/// Serves per-container views of /proc files and the CPU list over FUSE.
+#[derive(Debug, Parser)]
+#[command(name = "lxcfs-rs", version)]
+struct Cli {
+    /// Per-container load average in proc/loadavg.
+    #[arg(short = 'l', long = "enable-loadavg")]
+    loadavg: bool,
+    /// Narrow the CPU count to the CFS quota (ceil(quota/period)).
+    #[arg(long = "enable-cfs")]
+    cfs: bool,
+    /// Disable swap virtualization: containers see no swap (as lxcfs -u).
+    #[arg(short = 'u', long = "disable-swap")]
+    disable_swap: bool,
+    /// Write the daemon's pid here.
+    #[arg(short = 'p', long = "pidfile")]
+    pidfile: Option<PathBuf>,
+    /// Log level or filter (error, warn, info, debug, trace).
+    #[arg(long = "log-level", default_value = "info")]
+    log_level: String,
+    /// Accepted for lxcfs compatibility; the daemon always runs in the foreground.
+    #[arg(short = 'f', long = "foreground")]
+    _foreground: bool,
+    /// FUSE worker threads.
+    #[arg(long, default_value_t = 4)]
+    threads: usize,
+    #[arg(default_value = "/var/lib/lxcfs")]
+    mountpoint: PathBuf,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(cli) {
+        tracing::error!("{e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// Unmounts the mount point, lazily if it is busy or its daemon is gone.
+fn unmount(mountpoint: &Path) {
+    if nix::mount::umount(mountpoint).is_err() {
+        let _ = nix::mount::umount2(mountpoint, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// A previous daemon that died leaves a dead FUSE mount (ENOTCONN): clear it.
+fn clear_stale_mount(mountpoint: &Path) {
+    if let Err(e) = std::fs::metadata(mountpoint) {
+        if e.raw_os_error() == Some(libc::ENOTCONN) {
+            tracing::warn!("removing stale mount at {}", mountpoint.display());
+            let _ = nix::mount::umount2(mountpoint, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    clear_stale_mount(&cli.mountpoint);
+    std::fs::create_dir_all(&cli.mountpoint)
+        .with_context(|| format!("cannot create mount point {}", cli.mountpoint.display()))?;
+
+    // Handle termination signals in one thread; every other thread inherits the mask.
+    let mut signals = SigSet::empty();
+    for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        signals.add(signal);
+    }
+    signals.thread_block().context("cannot block signals")?;
+
+    let layout = CgroupLayout::from_system().context("cannot read cgroup mounts")?;
+    tracing::debug!(?layout, "cgroup hierarchies");
+    let options = Options {
+        cfs: cli.cfs,
+        swap: !cli.disable_swap,
+        loadavg: cli.loadavg,
+    };
+    let ticks_per_sec = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|t| *t > 0)
+        .unwrap_or(100) as u64;
+    let renderer = Arc::new(Renderer::new(layout, HostPaths::default(), options, ticks_per_sec));
+    let resolver = Resolver::new("/proc").context("cannot read own pid namespace")?;
+    let filesystem = LxcFs::new(renderer.clone(), resolver);
+
+    let mut config = Config::default();
+    config.mount_options = vec![
+        MountOption::FSName("lxcfs-rs".into()),
+        MountOption::RO,
+        MountOption::NoSuid,
+        MountOption::NoDev,
+        MountOption::NoExec,
+    ];
+    config.acl = SessionACL::All;
+    config.n_threads = Some(cli.threads.max(1));
+    config.clone_fd = true;
+
+    let mut session = fuser::Session::new(filesystem, &cli.mountpoint, &config)
+        .with_context(|| format!("cannot mount fuse at {}", cli.mountpoint.display()))?;
+    tracing::info!(mountpoint = %cli.mountpoint.display(), ?options, "mounted");
+
+    if let Some(pidfile) = &cli.pidfile {
+        std::fs::write(pidfile, format!("{}\n", std::process::id()))
+            .with_context(|| format!("cannot write pid file {}", pidfile.display()))?;
+    }
+
+    if cli.loadavg {
+        let renderer = renderer.clone();
+        std::thread::Builder::new()
+            .name("loadavg".into())
+            .spawn(move || loop {
+                std::thread::sleep(Duration::from_secs_f64(
+                    lxcfs_rs::views::loadavg::SAMPLE_INTERVAL_SECS,
+                ));
+                renderer.loads.sample_all(&renderer.host.proc);
+            })
+            .context("cannot start loadavg thread")?;
+    }
+
+    let mut unmounter = session.unmount_callable();
+    let mountpoint = cli.mountpoint.clone();
+    let pidfile = cli.pidfile.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let signal = signals.wait();
+            tracing::info!(?signal, "unmounting {}", mountpoint.display());
+            if unmounter.unmount().is_err() {
+                unmount(&mountpoint);
+            }
+            if let Some(pidfile) = pidfile {
+                let _ = std::fs::remove_file(pidfile);
+            }
+            // Views bind-mounted into containers keep the connection alive, so the session
+            // would not end on its own.
+            std::process::exit(0);
+        })
+        .context("cannot start signal thread")?;
+
+    let result = session.run();
+    if let Some(pidfile) = &cli.pidfile {
+        let _ = std::fs::remove_file(pidfile);
+    }
+    result.context("fuse session failed")
+}
