@@ -13,6 +13,7 @@ pub mod host;
 pub mod mounts;
 pub mod process;
 pub mod render;
+pub mod toolkit;
 pub mod views;
 
 pub use error::{Error, Result};

@@ -1,1 +1,65 @@
-fn main() {}
+//! OCI prestart hook: reads the container state on stdin and bind-mounts the lxcfs-rs views
+//! over the container's /proc files. Never blocks a container start: if the daemon is down
+//! it warns and exits 0 (the container keeps the host's views).
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use lxcfs_rs::mounts::OutcomeKind;
+use lxcfs_rs::toolkit::{self, HookState, ToolkitError};
+
+/// OCI prestart hook mounting lxcfs-rs views into a container (state JSON on stdin).
+#[derive(Debug, Parser)]
+#[command(name = "lxcfs-hook", version)]
+struct Cli {
+    /// Mount point of the lxcfs-rs daemon.
+    #[arg(long, default_value = toolkit::DEFAULT_MOUNTPOINT)]
+    mountpoint: PathBuf,
+    #[arg(long = "log-level", default_value = "info")]
+    log_level: String,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(&cli) {
+        tracing::error!("{e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: &Cli) -> Result<()> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .context("cannot read hook state from stdin")?;
+    let state = HookState::parse(&input)?;
+    match toolkit::prestart(&state, &cli.mountpoint) {
+        Ok(outcomes) => {
+            let mut failed = false;
+            for outcome in outcomes {
+                match &outcome.result {
+                    OutcomeKind::Failed(reason) => {
+                        failed = true;
+                        tracing::error!(target = outcome.target, "{reason}");
+                    }
+                    result => tracing::debug!(target = outcome.target, ?result),
+                }
+            }
+            anyhow::ensure!(!failed, "some views of container {} could not be mounted", state.id);
+            Ok(())
+        }
+        Err(ToolkitError::Mount(e @ lxcfs_rs::mounts::MountError::NotAlive { .. })) => {
+            tracing::warn!(container = state.id, "{e}; container keeps host views");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
