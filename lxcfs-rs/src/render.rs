@@ -253,6 +253,17 @@ impl Renderer {
         }
     }
 
+    /// The cgroup whose tasks make up the container's load: the first v1 controller in which
+    /// the container has its own cgroup (not the root), else the unified one.
+    fn task_cgroup(&self, cgroups: &ProcessCgroups) -> Option<(Version, CgroupDir)> {
+        ["cpu", "cpuacct", "memory", "pids"]
+            .iter()
+            .filter_map(|c| self.layout.v1_dir(c, cgroups))
+            .find(|dir| !dir.relative.as_os_str().is_empty())
+            .map(|dir| (Version::V1, dir))
+            .or_else(|| self.layout.v2_dir(cgroups).map(|d| (Version::V2, d)))
+    }
+
     fn render_container(&self, view: ViewFile, container: &Container) -> Result<Option<String>> {
         let cgroups = &container.cgroups;
         Ok(Some(match view {
@@ -302,7 +313,7 @@ impl Renderer {
                 if !self.options.loadavg {
                     return Ok(None);
                 }
-                let Some((version, dir)) = self.layout.dir("cpu", cgroups) else {
+                let Some((version, dir)) = self.task_cgroup(cgroups) else {
                     return Ok(None);
                 };
                 let host = Loadavg::parse(&self.host_text("loadavg")?)?;

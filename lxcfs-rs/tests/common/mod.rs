@@ -1,0 +1,211 @@
+//! Helpers for root integration tests: a daemon guard, a test cgroup guard and a way to run a
+//! shell script as PID 1's child in a new PID namespace inside that cgroup. Every guard cleans
+//! up in Drop, so a failing assertion still unmounts, kills and removes what it created.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use lxcfs_rs::cgroup::{CgroupDir, CgroupLayout, ProcessCgroups};
+
+const FUSE_SUPER_MAGIC: i64 = 0x65735546;
+
+pub fn is_root() -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    eprintln!("skipping: integration tests need root");
+    false
+}
+
+fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+pub fn is_fuse_mounted(mountpoint: &Path) -> bool {
+    nix::sys::statfs::statfs(&mountpoint.join("proc/meminfo"))
+        .is_ok_and(|s| s.filesystem_type().0 as i64 == FUSE_SUPER_MAGIC)
+}
+
+/// A FUSE daemon (ours or lxcfs) on a temp mount point.
+pub struct Daemon {
+    pub child: Option<Child>,
+    pub mountpoint: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    pub fn start_ours(extra_args: &[&str]) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let mountpoint = dir.path().join("mnt");
+        let child = Command::new(env!("CARGO_BIN_EXE_lxcfs-rs"))
+            .args(extra_args)
+            .arg("--log-level")
+            .arg("warn")
+            .arg(&mountpoint)
+            .spawn()
+            .expect("cannot start lxcfs-rs");
+        Daemon::wait_mounted(child, mountpoint, dir)
+    }
+
+    pub fn start_lxcfs() -> Daemon {
+        let binary = Path::new("/usr/bin/lxcfs");
+        assert!(
+            binary.exists(),
+            "lxcfs 5.0.3 is not installed at /usr/bin/lxcfs: install it (apt-get install -y lxcfs) to run the comparison test"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mountpoint = dir.path().join("mnt");
+        std::fs::create_dir(&mountpoint).unwrap();
+        let child = Command::new(binary)
+            .arg("-f")
+            .arg("-p")
+            .arg(dir.path().join("lxcfs.pid"))
+            .arg(&mountpoint)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start lxcfs");
+        Daemon::wait_mounted(child, mountpoint, dir)
+    }
+
+    fn wait_mounted(child: Child, mountpoint: PathBuf, dir: tempfile::TempDir) -> Daemon {
+        let mut daemon = Daemon {
+            child: Some(child),
+            mountpoint,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !is_fuse_mounted(&daemon.mountpoint) {
+            if let Some(status) = daemon.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("daemon exited before mounting: {status}");
+            }
+            assert!(Instant::now() < deadline, "daemon did not mount {}", daemon.mountpoint.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        daemon
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.mountpoint.join(relative)
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = nix::mount::umount2(&self.mountpoint, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// Test cgroups below this process's own cgroup in the memory and cpuset v1 hierarchies.
+pub struct TestCgroup {
+    pub dirs: Vec<PathBuf>,
+}
+
+impl TestCgroup {
+    pub fn create(memory_limit: u64, cpus: &str) -> TestCgroup {
+        let layout = CgroupLayout::from_system().unwrap();
+        let own = ProcessCgroups::read(std::process::id() as i32).unwrap();
+        let name = unique_name("lxcfs-test");
+        let mut cgroup = TestCgroup { dirs: Vec::new() };
+        for controller in ["memory", "cpuset"] {
+            let parent: CgroupDir = layout
+                .v1_dir(controller, &own)
+                .unwrap_or_else(|| panic!("no v1 {controller} hierarchy mounted"));
+            let dir = parent.path().join(&name);
+            std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+            cgroup.dirs.push(dir.clone());
+            if controller == "cpuset" {
+                for file in ["cpuset.mems", "cpuset.cpus"] {
+                    let value = std::fs::read_to_string(parent.path().join(file)).unwrap();
+                    std::fs::write(dir.join(file), value.trim()).unwrap();
+                }
+                std::fs::write(dir.join("cpuset.cpus"), cpus).unwrap();
+            } else {
+                std::fs::write(dir.join("memory.limit_in_bytes"), memory_limit.to_string()).unwrap();
+            }
+        }
+        cgroup
+    }
+
+    fn procs_files(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
+    }
+
+    /// Runs `script` with `sh` as the child of PID 1 of a new PID namespace (with its own
+    /// /proc), inside this cgroup.
+    pub fn run_in_container(&self, script: &str) -> Output {
+        let wrapper = r#"for f in "$@"; do echo $$ > "$f" || exit 99; done; exec unshare --pid --fork --mount-proc sh -c "$0""#;
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(wrapper)
+            .arg(script)
+            .args(self.procs_files())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "container script failed: {}\nstdout:\n{}\nstderr:\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        for dir in &self.dirs {
+            if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+                for pid in procs.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                }
+            }
+            for _ in 0..50 {
+                if std::fs::remove_dir(dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// Splits output of `echo ==name==; cat file` sections into (name, text) pairs.
+pub fn sections(stdout: &[u8]) -> std::collections::HashMap<String, String> {
+    let text = String::from_utf8_lossy(stdout);
+    let mut map = std::collections::HashMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("==").and_then(|l| l.strip_suffix("==")) {
+            current = Some(name.to_string());
+            map.insert(name.to_string(), String::new());
+        } else if let Some(name) = &current {
+            let entry = map.get_mut(name).unwrap();
+            entry.push_str(line);
+            entry.push('\n');
+        }
+    }
+    map
+}
+
+pub fn meminfo_value(text: &str, key: &str) -> Option<u64> {
+    lxcfs_rs::host::Meminfo::parse(text).ok()?.get(key)
+}
+
+pub fn processor_count(cpuinfo: &str) -> usize {
+    cpuinfo.lines().filter(|l| l.starts_with("processor")).count()
+}
