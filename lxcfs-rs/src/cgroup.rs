@@ -137,12 +137,17 @@ impl ProcessCgroups {
         let mut cgroups = ProcessCgroups::default();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let mut parts = line.splitn(3, ':');
-            let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+            let (Some(id), Some(controllers), Some(path)) =
+                (parts.next(), parts.next(), parts.next())
             else {
                 return Err(Error::parse("cgroup", "expected ID:CONTROLLERS:PATH", line));
             };
             if id.parse::<u32>().is_err() || !path.starts_with('/') {
-                return Err(Error::parse("cgroup", "expected ID:CONTROLLERS:/PATH", line));
+                return Err(Error::parse(
+                    "cgroup",
+                    "expected ID:CONTROLLERS:/PATH",
+                    line,
+                ));
             }
             if id == "0" && controllers.is_empty() {
                 cgroups.unified = Some(path.to_string());
@@ -423,7 +428,11 @@ pub fn read_cfs_cpu_limit(version: Version, dir: &CgroupDir) -> Result<Option<u3
 pub fn parse_cpu_max(text: &str) -> Result<Option<(u64, u64)>> {
     let mut words = text.split_whitespace();
     let (Some(quota), Some(period)) = (words.next(), words.next()) else {
-        return Err(Error::parse("cpu.max", "expected 'QUOTA PERIOD'", text.trim()));
+        return Err(Error::parse(
+            "cpu.max",
+            "expected 'QUOTA PERIOD'",
+            text.trim(),
+        ));
     };
     if quota == "max" {
         return Ok(None);
@@ -603,7 +612,10 @@ pub fn list_tasks(version: Version, dir: &CgroupDir) -> Result<Vec<i32>> {
         let Some(text) = optional(read_string(&path.join(file)))? else {
             continue;
         };
-        tasks.extend(text.split_whitespace().filter_map(|w| w.parse::<i32>().ok()));
+        tasks.extend(
+            text.split_whitespace()
+                .filter_map(|w| w.parse::<i32>().ok()),
+        );
         let Ok(entries) = std::fs::read_dir(&path) else {
             continue;
         };
@@ -634,8 +646,14 @@ mod tests {
     fn layout_from_hybrid_mountinfo() {
         let layout = CgroupLayout::parse_mountinfo(MOUNTINFO).unwrap();
         assert_eq!(layout.v1["cpu"].mountpoint, Path::new("/sys/fs/cgroup/cpu"));
-        assert_eq!(layout.v1["cpuacct"].mountpoint, Path::new("/sys/fs/cgroup/cpuacct"));
-        assert_eq!(layout.v1["memory"].mountpoint, Path::new("/sys/fs/cgroup/memory"));
+        assert_eq!(
+            layout.v1["cpuacct"].mountpoint,
+            Path::new("/sys/fs/cgroup/cpuacct")
+        );
+        assert_eq!(
+            layout.v1["memory"].mountpoint,
+            Path::new("/sys/fs/cgroup/memory")
+        );
         assert!(layout.v1.contains_key("name=systemd"));
         assert!(!layout.v1.contains_key("xattr"));
         assert_eq!(
@@ -675,7 +693,10 @@ mod tests {
             mountpoint: "/m".into(),
             root: "/sub".into(),
         };
-        assert_eq!(CgroupDir::new(&h, "/sub/a").unwrap().path(), Path::new("/m/a"));
+        assert_eq!(
+            CgroupDir::new(&h, "/sub/a").unwrap().path(),
+            Path::new("/m/a")
+        );
         assert!(CgroupDir::new(&h, "/sub/../x").is_none());
         let d = CgroupDir::new(&h, "/sub/a/b").unwrap();
         assert_eq!(
@@ -700,7 +721,8 @@ mod tests {
                 write_ios: 2
             }
         );
-        let v2 = parse_io_stat("8:0 rbytes=512 wbytes=1024 rios=1 wios=2 dbytes=0 dios=0\n").unwrap();
+        let v2 =
+            parse_io_stat("8:0 rbytes=512 wbytes=1024 rios=1 wios=2 dbytes=0 dios=0\n").unwrap();
         assert_eq!(v2[&(8, 0)].write_bytes, 1024);
         assert!(parse_io_stat("8-0 rbytes=1\n").is_err());
         assert!(parse_blkio_v1("8:0 Read\n", "").is_err());
@@ -709,7 +731,10 @@ mod tests {
     #[test]
     fn cpu_parsers() {
         assert_eq!(parse_cpu_max("max 100000\n").unwrap(), None);
-        assert_eq!(parse_cpu_max("150000 100000\n").unwrap(), Some((150000, 100000)));
+        assert_eq!(
+            parse_cpu_max("150000 100000\n").unwrap(),
+            Some((150000, 100000))
+        );
         assert!(parse_cpu_max("150000\n").is_err());
         assert_eq!(
             CpuUsage::parse_usage_all("cpu user system\n0 10 20\n1 30 40\n").unwrap(),

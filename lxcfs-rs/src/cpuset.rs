@@ -55,7 +55,10 @@ mod tests {
 
     #[test]
     fn parses_ranges_and_singles() {
-        assert_eq!(parse_cpu_list("0-2,5,7-8\n").unwrap(), vec![0, 1, 2, 5, 7, 8]);
+        assert_eq!(
+            parse_cpu_list("0-2,5,7-8\n").unwrap(),
+            vec![0, 1, 2, 5, 7, 8]
+        );
         assert_eq!(parse_cpu_list("\n").unwrap(), Vec::<u32>::new());
         assert_eq!(parse_cpu_list("3,1,1").unwrap(), vec![1, 3]);
     }

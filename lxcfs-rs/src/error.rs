@@ -41,8 +41,10 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         match self {
             Error::Io { source, .. } => {
-                matches!(source.raw_os_error(), Some(libc::ENOENT) | Some(libc::ESRCH))
-                    || source.kind() == std::io::ErrorKind::NotFound
+                matches!(
+                    source.raw_os_error(),
+                    Some(libc::ENOENT) | Some(libc::ESRCH)
+                ) || source.kind() == std::io::ErrorKind::NotFound
             }
             Error::NoProcess(_) | Error::NoController(_) => true,
             Error::Parse { .. } => false,

@@ -266,7 +266,9 @@ impl Filesystem for LxcFs {
 
 /// The part of `content` a read of `size` bytes at `offset` returns (empty past the end).
 pub fn slice_at(content: &[u8], offset: u64, size: u32) -> &[u8] {
-    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(content.len());
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(content.len());
     let end = start.saturating_add(size as usize).min(content.len());
     &content[start..end]
 }
@@ -298,9 +300,18 @@ mod tests {
     fn tree_has_every_view_once() {
         let nodes = build_tree();
         for view in ViewFile::ALL {
-            assert_eq!(nodes.iter().filter(|n| n.kind == NodeKind::File(view)).count(), 1);
+            assert_eq!(
+                nodes
+                    .iter()
+                    .filter(|n| n.kind == NodeKind::File(view))
+                    .count(),
+                1
+            );
         }
-        let online = nodes.iter().find(|n| n.kind == NodeKind::File(ViewFile::CpuOnline)).unwrap();
+        let online = nodes
+            .iter()
+            .find(|n| n.kind == NodeKind::File(ViewFile::CpuOnline))
+            .unwrap();
         assert_eq!((online.parent, online.name), (6, "online"));
     }
 }

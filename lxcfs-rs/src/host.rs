@@ -77,12 +77,10 @@ impl Cpuinfo {
             for line in current.iter() {
                 if let Some((key, value)) = line.split_once(':') {
                     if key.trim() == "processor" {
-                        processor = Some(
-                            value
-                                .trim()
-                                .parse()
-                                .map_err(|_| Error::parse("cpuinfo", "bad processor number", line))?,
-                        );
+                        processor =
+                            Some(value.trim().parse().map_err(|_| {
+                                Error::parse("cpuinfo", "bad processor number", line)
+                            })?);
                         break;
                     }
                 }
@@ -157,7 +155,9 @@ impl CpuTimes {
 
     /// All elapsed time of the CPU; guest time is already included in user/nice.
     pub fn total(&self) -> u64 {
-        self.fields()[..8].iter().fold(0u64, |a, b| a.saturating_add(*b))
+        self.fields()[..8]
+            .iter()
+            .fold(0u64, |a, b| a.saturating_add(*b))
     }
 
     pub fn saturating_add(&self, other: &CpuTimes) -> CpuTimes {

@@ -53,7 +53,6 @@ const MOUNT_ATTR_NOEXEC: u64 = 0x08;
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 const RESOLVE_IN_ROOT: u64 = 0x10;
-const FUSE_SUPER_MAGIC: i64 = 0x65735546;
 
 #[repr(C)]
 struct MountAttr {
@@ -89,9 +88,13 @@ pub fn check_lxcfs(mountpoint: &Path) -> Result<()> {
         path: mountpoint.to_path_buf(),
         reason,
     };
-    let stat = nix::sys::statfs::statfs(&probe).map_err(|e| not_alive(format!("statfs {}: {e}", probe.display())))?;
-    if stat.filesystem_type().0 as i64 != FUSE_SUPER_MAGIC {
-        return Err(not_alive(format!("{} is not on a fuse filesystem", probe.display())));
+    let stat = nix::sys::statfs::statfs(&probe)
+        .map_err(|e| not_alive(format!("statfs {}: {e}", probe.display())))?;
+    if stat.filesystem_type() != nix::sys::statfs::FUSE_SUPER_MAGIC {
+        return Err(not_alive(format!(
+            "{} is not on a fuse filesystem",
+            probe.display()
+        )));
     }
     Ok(())
 }
@@ -147,7 +150,11 @@ fn set_view_attributes(fd: &OwnedFd, path: &Path) {
         )
     };
     if ret < 0 {
-        tracing::warn!("mount_setattr on {}: {}", path.display(), std::io::Error::last_os_error());
+        tracing::warn!(
+            "mount_setattr on {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
     }
 }
 
@@ -192,7 +199,12 @@ fn open_in_root(root: &OwnedFd, relative: &str, root_path: &Path) -> Result<Owne
 fn open_root(root: &Path) -> Result<OwnedFd> {
     let c = cstring(root);
     // SAFETY: plain open of a NUL-terminated path.
-    let ret = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    let ret = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
     fd_result(ret as libc::c_long, "open", root)
 }
 
@@ -203,7 +215,7 @@ fn detach_stale(root: &OwnedFd, relative: &str, root_path: &Path) -> Result<u32>
     for _ in 0..8 {
         let target = open_in_root(root, relative, root_path)?;
         let is_lxcfs = match nix::sys::statfs::fstatfs(&target) {
-            Ok(stat) => stat.filesystem_type().0 as i64 == FUSE_SUPER_MAGIC,
+            Ok(stat) => stat.filesystem_type() == nix::sys::statfs::FUSE_SUPER_MAGIC,
             Err(nix::errno::Errno::ENOTCONN) => true,
             Err(_) => false,
         };
@@ -213,12 +225,10 @@ fn detach_stale(root: &OwnedFd, relative: &str, root_path: &Path) -> Result<u32>
         drop(target);
         // Not via /proc/self/fd: the container's /proc belongs to a PID namespace we are not in.
         let flags = nix::mount::MntFlags::MNT_DETACH | nix::mount::MntFlags::UMOUNT_NOFOLLOW;
-        nix::mount::umount2(&root_path.join(relative), flags).map_err(|e| {
-            MountError::Sys {
-                op: "umount",
-                path: root_path.join(relative),
-                source: e.into(),
-            }
+        nix::mount::umount2(&root_path.join(relative), flags).map_err(|e| MountError::Sys {
+            op: "umount",
+            path: root_path.join(relative),
+            source: e.into(),
         })?;
         removed += 1;
     }
@@ -245,7 +255,12 @@ pub fn attach_views(root: &Path, trees: &[ViewTree]) -> Result<Vec<Outcome>> {
         .collect())
 }
 
-fn attach_one(root_fd: &OwnedFd, root: &Path, relative: &str, tree: &OwnedFd) -> Result<OutcomeKind> {
+fn attach_one(
+    root_fd: &OwnedFd,
+    root: &Path,
+    relative: &str,
+    tree: &OwnedFd,
+) -> Result<OutcomeKind> {
     match detach_stale(root_fd, relative, root) {
         Err(MountError::Sys { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => {
             return Ok(OutcomeKind::Skipped)
@@ -323,7 +338,11 @@ where
                 .map_err(|e| e.to_string());
             let mut pipe = File::from(write_end);
             let ok = result.is_ok();
-            let _ = pipe.write_all(serde_json::to_string(&result).unwrap_or_default().as_bytes());
+            let _ = pipe.write_all(
+                serde_json::to_string(&result)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
             drop(pipe);
             // SAFETY: leave the forked child without running the parent's destructors.
             unsafe { libc::_exit(if ok { 0 } else { 1 }) }

@@ -37,7 +37,10 @@ impl PidStatus {
             } else if let Some(v) = line.strip_prefix("NSpid:") {
                 nspid = v
                     .split_whitespace()
-                    .map(|w| w.parse().map_err(|_| Error::parse("status", "bad NSpid", line)))
+                    .map(|w| {
+                        w.parse()
+                            .map_err(|_| Error::parse("status", "bad NSpid", line))
+                    })
                     .collect::<Result<_>>()?;
             }
         }
@@ -117,7 +120,10 @@ impl Resolver {
 
     /// The cached container of `ns` if its init is still the same process.
     fn cached(&self, ns: u64) -> Result<Option<Arc<Container>>> {
-        let Some((container, checked)) = self.lock().get(&ns).map(|c| (c.container.clone(), c.checked))
+        let Some((container, checked)) = self
+            .lock()
+            .get(&ns)
+            .map(|c| (c.container.clone(), c.checked))
         else {
             return Ok(None);
         };
@@ -132,7 +138,9 @@ impl Resolver {
             return Ok(Some(container));
         }
         let refreshed = Arc::new(Container {
-            cgroups: ProcessCgroups::parse(&read_string(&self.pid_file(container.init_pid, "cgroup"))?)?,
+            cgroups: ProcessCgroups::parse(&read_string(
+                &self.pid_file(container.init_pid, "cgroup"),
+            )?)?,
             ..(*container).clone()
         });
         self.lock().insert(
@@ -186,7 +194,11 @@ impl Resolver {
     fn scan_for_init(&self, ns: u64) -> Result<i32> {
         let entries = std::fs::read_dir(&self.proc).map_err(|e| Error::io(&self.proc, e))?;
         for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
                 continue;
             };
             if pid_ns_inode(&self.proc, pid).ok() == Some(ns)

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::cgroup::{self, CgroupDir, CgroupLayout, CpuUsage, MemoryCgroup, ProcessCgroups, Version};
+use crate::cgroup::{
+    self, CgroupDir, CgroupLayout, CpuUsage, MemoryCgroup, ProcessCgroups, Version,
+};
 use crate::error::{read_string, Result};
 use crate::host::{self, Cpuinfo, Loadavg, Meminfo, Stat, Uptime};
 use crate::views;
@@ -95,7 +97,9 @@ impl HostPaths {
     pub fn file(&self, view: ViewFile) -> PathBuf {
         match view {
             ViewFile::CpuOnline => self.sys.join("devices/system/cpu/online"),
-            _ => self.proc.join(view.relative_path().trim_start_matches("proc/")),
+            _ => self
+                .proc
+                .join(view.relative_path().trim_start_matches("proc/")),
         }
     }
 
@@ -195,7 +199,12 @@ pub struct Renderer {
 }
 
 impl Renderer {
-    pub fn new(layout: CgroupLayout, host: HostPaths, options: Options, ticks_per_sec: u64) -> Self {
+    pub fn new(
+        layout: CgroupLayout,
+        host: HostPaths,
+        options: Options,
+        ticks_per_sec: u64,
+    ) -> Self {
         Renderer {
             layout,
             host,
@@ -218,7 +227,11 @@ impl Renderer {
             Ok(Some(text)) => Ok(text.into_bytes()),
             Ok(None) => self.render_host(view),
             Err(e) if e.is_not_found() => {
-                tracing::debug!(?view, init = container.init_pid, "falling back to host view: {e}");
+                tracing::debug!(
+                    ?view,
+                    init = container.init_pid,
+                    "falling back to host view: {e}"
+                );
                 self.render_host(view)
             }
             Err(e) => Err(e),
@@ -243,7 +256,11 @@ impl Renderer {
             (true, Some((version, dir))) => cgroup::read_cfs_cpu_limit(version, &dir)?,
             _ => None,
         };
-        Ok(views::cpu::visible_cpus(&self.host_online()?, cpuset.as_deref(), cfs))
+        Ok(views::cpu::visible_cpus(
+            &self.host_online()?,
+            cpuset.as_deref(),
+            cfs,
+        ))
     }
 
     fn memory(&self, container: &Container) -> Result<Option<MemoryCgroup>> {
@@ -281,7 +298,12 @@ impl Renderer {
                 let host = Meminfo::parse(&self.host_text("meminfo")?)?;
                 let view = views::meminfo::compute(&host, &mem, self.options.swap);
                 let host_swaps = self.host_text("swaps")?;
-                views::swaps::render(&host_swaps, &view, mem.swap_limit.is_some(), self.options.swap)
+                views::swaps::render(
+                    &host_swaps,
+                    &view,
+                    mem.swap_limit.is_some(),
+                    self.options.swap,
+                )
             }
             ViewFile::Cpuinfo => {
                 let visible = self.visible_cpus(container)?;
@@ -295,7 +317,8 @@ impl Renderer {
                     Some((version, dir)) => CpuUsage::read(version, &dir)?,
                     None => None,
                 };
-                let view = views::cpu::compute_stat(&host, &visible, usage.as_ref(), self.ticks_per_sec);
+                let view =
+                    views::cpu::compute_stat(&host, &visible, usage.as_ref(), self.ticks_per_sec);
                 views::cpu::render_stat(&host, &view)
             }
             ViewFile::Uptime => {

@@ -146,10 +146,11 @@ impl HookState {
             path: config.clone(),
             source,
         })?;
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|source| ToolkitError::State {
-            path: config.display().to_string(),
-            source,
-        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|source| ToolkitError::State {
+                path: config.display().to_string(),
+                source,
+            })?;
         let root = value["root"]["path"]
             .as_str()
             .ok_or_else(|| ToolkitError::NotFound(format!("root.path in {}", config.display())))?;
@@ -185,7 +186,9 @@ pub fn remount(pid: i32, mountpoint: &Path) -> Result<Vec<Outcome>> {
 
 /// Removes the views from a running container.
 pub fn umount(pid: i32) -> Result<Vec<Outcome>> {
-    Ok(mounts::in_mount_namespace(pid, || mounts::detach_views(Path::new("/")))?)
+    Ok(mounts::in_mount_namespace(pid, || {
+        mounts::detach_views(Path::new("/"))
+    })?)
 }
 
 #[cfg(test)]
@@ -194,7 +197,11 @@ mod tests {
 
     fn store() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        for (id, status) in [("abc123", "running"), ("abd456", "stopped"), ("xyz", "running")] {
+        for (id, status) in [
+            ("abc123", "running"),
+            ("abd456", "stopped"),
+            ("xyz", "running"),
+        ] {
             std::fs::create_dir(dir.path().join(id)).unwrap();
             std::fs::write(
                 dir.path().join(id).join("state.json"),
@@ -216,11 +223,26 @@ mod tests {
             .map(|s| s.id)
             .collect();
         assert_eq!(all, ["abc123", "xyz"]);
-        assert_eq!(find_containers(store.path(), "abc").unwrap()[0].id, "abc123");
-        assert!(matches!(find_containers(store.path(), "ab"), Err(ToolkitError::Ambiguous(_))));
-        assert!(matches!(find_containers(store.path(), "q"), Err(ToolkitError::NotFound(_))));
-        assert!(matches!(find_containers(store.path(), "abd"), Err(ToolkitError::NotRunning { .. })));
-        assert!(matches!(find_containers(store.path(), "broken"), Err(ToolkitError::State { .. })));
+        assert_eq!(
+            find_containers(store.path(), "abc").unwrap()[0].id,
+            "abc123"
+        );
+        assert!(matches!(
+            find_containers(store.path(), "ab"),
+            Err(ToolkitError::Ambiguous(_))
+        ));
+        assert!(matches!(
+            find_containers(store.path(), "q"),
+            Err(ToolkitError::NotFound(_))
+        ));
+        assert!(matches!(
+            find_containers(store.path(), "abd"),
+            Err(ToolkitError::NotRunning { .. })
+        ));
+        assert!(matches!(
+            find_containers(store.path(), "broken"),
+            Err(ToolkitError::State { .. })
+        ));
     }
 
     #[test]
@@ -232,8 +254,16 @@ mod tests {
         assert_eq!(state.rootfs().unwrap(), Path::new("/r"));
         assert!(HookState::parse("{}").is_err());
         let bundle = tempfile::tempdir().unwrap();
-        std::fs::write(bundle.path().join("config.json"), r#"{"root":{"path":"rootfs"}}"#).unwrap();
-        let state = HookState::parse(&format!(r#"{{"pid":7,"bundle":"{}"}}"#, bundle.path().display())).unwrap();
+        std::fs::write(
+            bundle.path().join("config.json"),
+            r#"{"root":{"path":"rootfs"}}"#,
+        )
+        .unwrap();
+        let state = HookState::parse(&format!(
+            r#"{{"pid":7,"bundle":"{}"}}"#,
+            bundle.path().display()
+        ))
+        .unwrap();
         assert_eq!(state.rootfs().unwrap(), bundle.path().join("rootfs"));
         let bad = ContainerState {
             id: "x".into(),

@@ -15,8 +15,16 @@ fn matches_lxcfs_where_lxcfs_is_right() {
     let cgroup = TestCgroup::create(256 * 1024 * 1024, "0");
     let mut script = Vec::new();
     for (name, daemon) in [("lxcfs", &lxcfs), ("ours", &ours)] {
-        for file in ["proc/meminfo", "proc/cpuinfo", "sys/devices/system/cpu/online", "proc/stat"] {
-            script.push(format!("echo =={name}:{file}==; cat {}", daemon.path(file).display()));
+        for file in [
+            "proc/meminfo",
+            "proc/cpuinfo",
+            "sys/devices/system/cpu/online",
+            "proc/stat",
+        ] {
+            script.push(format!(
+                "echo =={name}:{file}==; cat {}",
+                daemon.path(file).display()
+            ));
         }
     }
     let out = cgroup.run_in_container(&script.join("; "));
@@ -27,7 +35,10 @@ fn matches_lxcfs_where_lxcfs_is_right() {
         meminfo_value(&get("lxcfs", "proc/meminfo"), "MemTotal"),
         meminfo_value(&get("ours", "proc/meminfo"), "MemTotal")
     );
-    assert_eq!(meminfo_value(&get("ours", "proc/meminfo"), "MemTotal"), Some(262144));
+    assert_eq!(
+        meminfo_value(&get("ours", "proc/meminfo"), "MemTotal"),
+        Some(262144)
+    );
     assert_eq!(
         processor_count(&get("lxcfs", "proc/cpuinfo")),
         processor_count(&get("ours", "proc/cpuinfo"))
@@ -38,6 +49,9 @@ fn matches_lxcfs_where_lxcfs_is_right() {
     );
     // Same number of per-CPU lines; ours are numbered from 0 (lxcfs keeps physical numbers).
     let cpu_lines = |text: &str| text.lines().filter(|l| l.starts_with("cpu")).count();
-    assert_eq!(cpu_lines(&get("lxcfs", "proc/stat")), cpu_lines(&get("ours", "proc/stat")));
+    assert_eq!(
+        cpu_lines(&get("lxcfs", "proc/stat")),
+        cpu_lines(&get("ours", "proc/stat"))
+    );
     assert!(get("ours", "proc/stat").contains("\ncpu0 "));
 }

@@ -40,7 +40,12 @@ fn container_sees_its_limits() {
 
     assert_eq!(meminfo_value(&s["proc/meminfo"], "MemTotal"), Some(262144));
     assert!(meminfo_value(&s["proc/meminfo"], "MemFree").unwrap() <= 262144);
-    assert_eq!(processor_count(&s["proc/cpuinfo"]), 1, "{}", s["proc/cpuinfo"]);
+    assert_eq!(
+        processor_count(&s["proc/cpuinfo"]),
+        1,
+        "{}",
+        s["proc/cpuinfo"]
+    );
     assert!(s["proc/cpuinfo"].contains("processor\t: 0\n"));
     let cpu_lines: Vec<&str> = s["proc/stat"]
         .lines()
@@ -65,7 +70,10 @@ fn host_caller_sees_host_values() {
     let daemon = Daemon::start_ours(&[]);
     let ours = std::fs::read_to_string(daemon.path("proc/meminfo")).unwrap();
     let host = std::fs::read_to_string("/proc/meminfo").unwrap();
-    assert_eq!(meminfo_value(&ours, "MemTotal"), meminfo_value(&host, "MemTotal"));
+    assert_eq!(
+        meminfo_value(&ours, "MemTotal"),
+        meminfo_value(&host, "MemTotal")
+    );
     assert_eq!(
         std::fs::read_to_string(daemon.path("sys/devices/system/cpu/online")).unwrap(),
         std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap()
@@ -84,7 +92,11 @@ fn partial_reads_at_offsets_match_full_read() {
     let daemon = Daemon::start_ours(&[]);
     for file in ["proc/meminfo", "proc/stat", "proc/cpuinfo"] {
         let handle = std::fs::File::open(daemon.path(file)).unwrap();
-        assert_eq!(handle.metadata().unwrap().len(), 0, "st_size is not computed");
+        assert_eq!(
+            handle.metadata().unwrap().len(),
+            0,
+            "st_size is not computed"
+        );
         let mut chunked = Vec::new();
         let mut buf = [0u8; 7];
         loop {
@@ -102,7 +114,11 @@ fn partial_reads_at_offsets_match_full_read() {
         assert_eq!(chunked.last(), Some(&b'\n'), "{file}");
         let mut reread = vec![0u8; chunked.len()];
         let n = handle.read_at(&mut reread, 0).unwrap();
-        assert_eq!(&reread[..n], &chunked[..], "{file}: offset reads differ from full read");
+        assert_eq!(
+            &reread[..n],
+            &chunked[..],
+            "{file}: offset reads differ from full read"
+        );
         if file == "proc/cpuinfo" {
             assert_eq!(whole, chunked, "cpuinfo is stable across opens");
         }

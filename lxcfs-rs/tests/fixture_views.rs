@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use lxcfs_rs::cgroup::{CgroupLayout, Hierarchy, ProcessCgroups};
-use lxcfs_rs::host::{Cpuinfo, CpuTimes, Meminfo, Stat, Uptime};
+use lxcfs_rs::host::{CpuTimes, Cpuinfo, Meminfo, Stat, Uptime};
 use lxcfs_rs::render::{Container, HostPaths, Options, Renderer, ViewFile};
 
 const MIB: u64 = 1024 * 1024;
@@ -34,13 +34,31 @@ fn hierarchy(mountpoint: PathBuf) -> Hierarchy {
 fn v1_fixture(tmp: &Path) -> (CgroupLayout, ProcessCgroups) {
     let mem = tmp.join("memory");
     write(&mem.join("memory.limit_in_bytes"), "9223372036854771712\n");
-    write(&mem.join("parent/memory.limit_in_bytes"), &format!("{}\n", 256 * MIB));
-    write(&mem.join("parent/memory.memsw.limit_in_bytes"), &format!("{}\n", 320 * MIB));
+    write(
+        &mem.join("parent/memory.limit_in_bytes"),
+        &format!("{}\n", 256 * MIB),
+    );
+    write(
+        &mem.join("parent/memory.memsw.limit_in_bytes"),
+        &format!("{}\n", 320 * MIB),
+    );
     let ctr = mem.join("parent/ctr");
-    write(&ctr.join("memory.limit_in_bytes"), &format!("{}\n", 1024 * MIB));
-    write(&ctr.join("memory.memsw.limit_in_bytes"), "9223372036854771712\n");
-    write(&ctr.join("memory.usage_in_bytes"), &format!("{}\n", 100 * MIB));
-    write(&ctr.join("memory.memsw.usage_in_bytes"), &format!("{}\n", 110 * MIB));
+    write(
+        &ctr.join("memory.limit_in_bytes"),
+        &format!("{}\n", 1024 * MIB),
+    );
+    write(
+        &ctr.join("memory.memsw.limit_in_bytes"),
+        "9223372036854771712\n",
+    );
+    write(
+        &ctr.join("memory.usage_in_bytes"),
+        &format!("{}\n", 100 * MIB),
+    );
+    write(
+        &ctr.join("memory.memsw.usage_in_bytes"),
+        &format!("{}\n", 110 * MIB),
+    );
     write(
         &ctr.join("memory.stat"),
         &format!(
@@ -64,7 +82,10 @@ fn v1_fixture(tmp: &Path) -> (CgroupLayout, ProcessCgroups) {
         &tmp.join("blkio/io/blkio.throttle.io_service_bytes_recursive"),
         "8:0 Read 4096\n8:0 Write 8192\nTotal 12288\n",
     );
-    write(&tmp.join("blkio/io/blkio.throttle.io_serviced_recursive"), "8:0 Read 1\n8:0 Write 2\nTotal 3\n");
+    write(
+        &tmp.join("blkio/io/blkio.throttle.io_serviced_recursive"),
+        "8:0 Read 1\n8:0 Write 2\nTotal 3\n",
+    );
 
     let mut v1 = HashMap::new();
     for controller in ["memory", "cpuset", "cpu", "cpuacct", "blkio"] {
@@ -80,9 +101,15 @@ fn v1_fixture(tmp: &Path) -> (CgroupLayout, ProcessCgroups) {
 
 fn v2_fixture(tmp: &Path) -> (CgroupLayout, ProcessCgroups) {
     let root = tmp.join("unified");
-    write(&root.join("cgroup.controllers"), "cpuset cpu io memory pids\n");
+    write(
+        &root.join("cgroup.controllers"),
+        "cpuset cpu io memory pids\n",
+    );
     write(&root.join("parent/memory.max"), &format!("{}\n", 256 * MIB));
-    write(&root.join("parent/memory.swap.max"), &format!("{}\n", 64 * MIB));
+    write(
+        &root.join("parent/memory.swap.max"),
+        &format!("{}\n", 64 * MIB),
+    );
     let ctr = root.join("parent/ctr");
     write(&ctr.join("memory.max"), "max\n");
     write(&ctr.join("memory.swap.max"), "max\n");
@@ -101,8 +128,14 @@ fn v2_fixture(tmp: &Path) -> (CgroupLayout, ProcessCgroups) {
     );
     write(&ctr.join("cpuset.cpus.effective"), "1,3\n");
     write(&ctr.join("cpu.max"), "50000 100000\n");
-    write(&ctr.join("cpu.stat"), "usage_usec 4000000\nuser_usec 3000000\nsystem_usec 1000000\n");
-    write(&ctr.join("io.stat"), "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n");
+    write(
+        &ctr.join("cpu.stat"),
+        "usage_usec 4000000\nuser_usec 3000000\nsystem_usec 1000000\n",
+    );
+    write(
+        &ctr.join("io.stat"),
+        "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n",
+    );
     let layout = CgroupLayout {
         v1: HashMap::new(),
         unified: Some(hierarchy(root)),
@@ -148,7 +181,11 @@ fn meminfo_hierarchy_minimum_and_shmem_not_available() {
         assert_eq!(m.get("MemFree"), Some(156 * 1024), "{version}");
         let slab = if version == "v2" { 2 * 1024 } else { 0 };
         // free + file cache - shmem (+ reclaimable slab on v2)
-        assert_eq!(m.get("MemAvailable"), Some((156 + 60 - 40) * 1024 + slab), "{version}");
+        assert_eq!(
+            m.get("MemAvailable"),
+            Some((156 + 60 - 40) * 1024 + slab),
+            "{version}"
+        );
         assert_eq!(m.get("Shmem"), Some(40 * 1024), "{version}");
         assert_eq!(m.get("Cached"), Some(60 * 1024), "{version}");
         assert_eq!(m.get("SwapTotal"), Some(64 * 1024), "{version}");
@@ -161,7 +198,11 @@ fn swaps_show_container_swap_when_limited() {
     both_versions(|version, r, c| {
         let text = render(r, ViewFile::Swaps, c);
         let fields: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
-        assert_eq!(fields, ["none", "virtual", "65536", "10240", "0"], "{version}");
+        assert_eq!(
+            fields,
+            ["none", "virtual", "65536", "10240", "0"],
+            "{version}"
+        );
     });
 }
 
@@ -171,12 +212,24 @@ fn cpus_renumbered_consistently() {
         let cpuinfo = Cpuinfo::parse(&render(r, ViewFile::Cpuinfo, c)).unwrap();
         let ids: Vec<u32> = cpuinfo.blocks.iter().filter_map(|b| b.processor).collect();
         assert_eq!(ids, [0, 1], "{version}");
-        assert!(cpuinfo.blocks[1].lines.iter().any(|l| l.contains("3003.000")), "{version}");
+        assert!(
+            cpuinfo.blocks[1]
+                .lines
+                .iter()
+                .any(|l| l.contains("3003.000")),
+            "{version}"
+        );
         let stat = Stat::parse(&render(r, ViewFile::Stat, c)).unwrap();
         assert_eq!(stat.online_cpus(), [0, 1], "{version}");
-        let sum = stat.cpus.iter().fold(CpuTimes::default(), |s, (_, t)| s.saturating_add(t));
+        let sum = stat
+            .cpus
+            .iter()
+            .fold(CpuTimes::default(), |s, (_, t)| s.saturating_add(t));
         assert_eq!(stat.total, sum, "{version}");
-        assert!(stat.other_lines.iter().any(|l| l == "btime 1700000000"), "{version}");
+        assert!(
+            stat.other_lines.iter().any(|l| l == "btime 1700000000"),
+            "{version}"
+        );
         assert_eq!(render(r, ViewFile::CpuOnline, c), "0-1\n", "{version}");
     });
 }
@@ -192,7 +245,10 @@ fn stat_uses_container_cpu_time() {
             assert_eq!((cpu1.user, cpu1.system), (700, 0));
         } else {
             // 3 s user + 1 s system split over two CPUs
-            assert_eq!((cpu0.user + cpu1.user, cpu0.system + cpu1.system), (300, 100));
+            assert_eq!(
+                (cpu0.user + cpu1.user, cpu0.system + cpu1.system),
+                (300, 100)
+            );
         }
         // each line advances with the host CPU's elapsed time
         assert_eq!(cpu0.total(), 21630, "{version}");
@@ -217,7 +273,13 @@ fn cfs_quota_narrows_cpus() {
         assert_eq!(render(&r, ViewFile::CpuOnline, &c), "0\n", "{version}");
         let cpuinfo = Cpuinfo::parse(&render(&r, ViewFile::Cpuinfo, &c)).unwrap();
         assert_eq!(cpuinfo.blocks.len(), 1, "{version}");
-        assert_eq!(Stat::parse(&render(&r, ViewFile::Stat, &c)).unwrap().cpus.len(), 1);
+        assert_eq!(
+            Stat::parse(&render(&r, ViewFile::Stat, &c))
+                .unwrap()
+                .cpus
+                .len(),
+            1
+        );
     }
 }
 
@@ -236,7 +298,10 @@ fn diskstats_from_container_io() {
         let text = render(r, ViewFile::Diskstats, c);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 1, "{version}");
-        assert!(lines[0].starts_with("   8       0 sda 1 0 8 0 2 0 16 "), "{version}: {text}");
+        assert!(
+            lines[0].starts_with("   8       0 sda 1 0 8 0 2 0 16 "),
+            "{version}: {text}"
+        );
         // partitions are the host's
         assert_eq!(
             render(r, ViewFile::Partitions, c),
@@ -249,7 +314,11 @@ fn diskstats_from_container_io() {
 #[test]
 fn loadavg_is_host_unless_enabled() {
     both_versions(|version, r, c| {
-        assert_eq!(render(r, ViewFile::Loadavg, c), "1.50 1.00 0.50 3/400 12345\n", "{version}");
+        assert_eq!(
+            render(r, ViewFile::Loadavg, c),
+            "1.50 1.00 0.50 3/400 12345\n",
+            "{version}"
+        );
     });
 }
 
@@ -263,9 +332,14 @@ fn missing_controller_falls_back_to_host_and_malformed_file_is_an_error() {
         render(&r, ViewFile::Meminfo, &elsewhere),
         include_str!("fixtures/host/meminfo")
     );
-    write(&tmp.path().join("memory/parent/ctr/memory.usage_in_bytes"), "lots\n");
+    write(
+        &tmp.path().join("memory/parent/ctr/memory.usage_in_bytes"),
+        "lots\n",
+    );
     let (_, cgroups) = v1_fixture(&tmp.path().join("unused"));
-    let err = r.render(ViewFile::Meminfo, &container(cgroups)).unwrap_err();
+    let err = r
+        .render(ViewFile::Meminfo, &container(cgroups))
+        .unwrap_err();
     assert!(err.to_string().contains("memory.usage_in_bytes"), "{err}");
 }
 

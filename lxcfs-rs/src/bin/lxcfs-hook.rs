@@ -26,7 +26,9 @@ struct Cli {
 fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(&cli) {
@@ -53,7 +55,11 @@ fn run(cli: &Cli) -> Result<()> {
                     result => tracing::debug!(target = outcome.target, ?result),
                 }
             }
-            anyhow::ensure!(!failed, "some views of container {} could not be mounted", state.id);
+            anyhow::ensure!(
+                !failed,
+                "some views of container {} could not be mounted",
+                state.id
+            );
             Ok(())
         }
         Err(ToolkitError::Mount(e @ lxcfs_rs::mounts::MountError::NotAlive { .. })) => {

@@ -98,7 +98,12 @@ fn run(cli: Cli) -> Result<()> {
         .flatten()
         .filter(|t| *t > 0)
         .unwrap_or(100) as u64;
-    let renderer = Arc::new(Renderer::new(layout, HostPaths::default(), options, ticks_per_sec));
+    let renderer = Arc::new(Renderer::new(
+        layout,
+        HostPaths::default(),
+        options,
+        ticks_per_sec,
+    ));
     let resolver = Resolver::new("/proc").context("cannot read own pid namespace")?;
     let filesystem = LxcFs::new(renderer.clone(), resolver);
 

@@ -47,7 +47,9 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(&cli) {
@@ -95,7 +97,11 @@ fn for_each_container(
             }
         }
     }
-    anyhow::ensure!(failures == 0, "{failures} of {} containers failed", containers.len());
+    anyhow::ensure!(
+        failures == 0,
+        "{failures} of {} containers failed",
+        containers.len()
+    );
     Ok(())
 }
 
@@ -103,7 +109,9 @@ fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Remount { target } => {
             mounts::check_lxcfs(&cli.mountpoint)?;
-            for_each_container(cli, target, "remounted", |pid| toolkit::remount(pid, &cli.mountpoint))
+            for_each_container(cli, target, "remounted", |pid| {
+                toolkit::remount(pid, &cli.mountpoint)
+            })
         }
         Command::Umount { target } => for_each_container(cli, target, "unmounted", toolkit::umount),
         Command::CheckLxcfs => {
@@ -117,11 +125,15 @@ fn run(cli: &Cli) -> Result<()> {
 
 fn prestart(mountpoint: &Path) -> Result<()> {
     let mut input = String::new();
-    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input).context("cannot read hook state from stdin")?;
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
+        .context("cannot read hook state from stdin")?;
     let state = HookState::parse(&input)?;
     match toolkit::prestart(&state, mountpoint) {
         Ok(outcomes) => {
-            anyhow::ensure!(report(&state.id, &outcomes), "some views could not be mounted");
+            anyhow::ensure!(
+                report(&state.id, &outcomes),
+                "some views could not be mounted"
+            );
             Ok(())
         }
         Err(toolkit::ToolkitError::Mount(e @ mounts::MountError::NotAlive { .. })) => {

@@ -7,9 +7,17 @@ use crate::host::{CpuTimes, Cpuinfo, Stat};
 
 /// Physical CPUs the container sees: its cpuset restricted to online CPUs (all online CPUs
 /// if that is empty), narrowed to the CFS quota's CPU count when given.
-pub fn visible_cpus(host_online: &[u32], cpuset: Option<&[u32]>, cfs_cpus: Option<u32>) -> Vec<u32> {
+pub fn visible_cpus(
+    host_online: &[u32],
+    cpuset: Option<&[u32]>,
+    cfs_cpus: Option<u32>,
+) -> Vec<u32> {
     let mut visible: Vec<u32> = match cpuset {
-        Some(set) => host_online.iter().copied().filter(|c| set.contains(c)).collect(),
+        Some(set) => host_online
+            .iter()
+            .copied()
+            .filter(|c| set.contains(c))
+            .collect(),
         None => host_online.to_vec(),
     };
     if visible.is_empty() {
@@ -33,7 +41,11 @@ pub fn render_cpuinfo(host: &Cpuinfo, visible: &[u32]) -> String {
             continue;
         };
         for line in &block.lines {
-            if line.split(':').next().is_some_and(|k| k.trim() == "processor") {
+            if line
+                .split(':')
+                .next()
+                .is_some_and(|k| k.trim() == "processor")
+            {
                 out.push_str(&format!("processor\t: {index}\n"));
             } else {
                 out.push_str(line);
@@ -76,7 +88,12 @@ fn container_line(host: &CpuTimes, user: u64, system: u64) -> CpuTimes {
     }
 }
 
-pub fn compute_stat(host: &Stat, visible: &[u32], usage: Option<&CpuUsage>, ticks_per_sec: u64) -> StatView {
+pub fn compute_stat(
+    host: &Stat,
+    visible: &[u32],
+    usage: Option<&CpuUsage>,
+    ticks_per_sec: u64,
+) -> StatView {
     let n = visible.len().max(1) as u64;
     let cpus: Vec<CpuTimes> = visible
         .iter()
@@ -85,12 +102,15 @@ pub fn compute_stat(host: &Stat, visible: &[u32], usage: Option<&CpuUsage>, tick
             let host_times = host.cpu(*physical).copied().unwrap_or_default();
             match usage {
                 Some(CpuUsage::PerCpu(rows)) => {
-                    let (user, system) = rows
-                        .iter()
-                        .find(|(cpu, _, _)| cpu == physical)
-                        .map_or((0, 0), |(_, u, s)| {
-                            (ticks(*u, 1_000_000_000, ticks_per_sec), ticks(*s, 1_000_000_000, ticks_per_sec))
-                        });
+                    let (user, system) = rows.iter().find(|(cpu, _, _)| cpu == physical).map_or(
+                        (0, 0),
+                        |(_, u, s)| {
+                            (
+                                ticks(*u, 1_000_000_000, ticks_per_sec),
+                                ticks(*s, 1_000_000_000, ticks_per_sec),
+                            )
+                        },
+                    );
                     container_line(&host_times, user, system)
                 }
                 Some(CpuUsage::Total { user_us, system_us }) => {
@@ -160,7 +180,10 @@ mod tests {
     fn renumbering_is_identical_across_cpuinfo_stat_and_online() {
         let visible = visible_cpus(&host_stat().online_cpus(), Some(&[1, 3]), None);
         let cpuinfo = render_cpuinfo(&host_cpuinfo(), &visible);
-        let stat = render_stat(&host_stat(), &compute_stat(&host_stat(), &visible, None, 100));
+        let stat = render_stat(
+            &host_stat(),
+            &compute_stat(&host_stat(), &visible, None, 100),
+        );
         let online = render_online(&visible);
 
         let cpuinfo_ids: Vec<u32> = Cpuinfo::parse(&cpuinfo)
@@ -176,7 +199,11 @@ mod tests {
         assert_eq!(online_ids, cpuinfo_ids);
         assert_eq!(online, "0-1\n");
         // The renumbered CPU 1 is physical CPU 3: its model line and host times come along.
-        assert!(cpuinfo.split("\n\n").nth(1).unwrap().contains("cpu MHz\t\t: 3003.000"));
+        assert!(cpuinfo
+            .split("\n\n")
+            .nth(1)
+            .unwrap()
+            .contains("cpu MHz\t\t: 3003.000"));
         assert_eq!(Stat::parse(&stat).unwrap().cpu(1), host_stat().cpu(3));
     }
 
@@ -186,7 +213,10 @@ mod tests {
         let visible = [0, 2];
         let usages = [
             None,
-            Some(CpuUsage::PerCpu(vec![(0, 5_000_000_000, 1_000_000_000), (2, 7_000_000_000, 0)])),
+            Some(CpuUsage::PerCpu(vec![
+                (0, 5_000_000_000, 1_000_000_000),
+                (2, 7_000_000_000, 0),
+            ])),
             Some(CpuUsage::Total {
                 user_us: 3_000_001,
                 system_us: 1_000_000,

@@ -24,7 +24,10 @@ pub fn render(host: &[DiskstatsLine], io: Option<&IoByDevice>) -> String {
                 counters
             }
         };
-        out.push_str(&format!("{:>4} {:>7} {}", line.major, line.minor, line.name));
+        out.push_str(&format!(
+            "{:>4} {:>7} {}",
+            line.major, line.minor, line.name
+        ));
         for counter in counters {
             out.push(' ');
             out.push_str(&counter.to_string());

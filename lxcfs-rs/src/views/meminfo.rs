@@ -78,7 +78,9 @@ pub fn render(host: &Meminfo, mem: &MemoryCgroup, swap_enabled: bool) -> String 
             "Writeback" => kb(stat.writeback),
             "AnonPages" => kb(stat.anon),
             "Mapped" => kb(stat.mapped),
-            "Slab" => kb(stat.slab_reclaimable.saturating_add(stat.slab_unreclaimable)),
+            "Slab" => kb(stat
+                .slab_reclaimable
+                .saturating_add(stat.slab_unreclaimable)),
             "SReclaimable" => kb(stat.slab_reclaimable),
             "SUnreclaim" => kb(stat.slab_unreclaimable),
             "SwapTotal" => view.swap_total,
@@ -124,24 +126,45 @@ mod tests {
     fn limit_is_capped_at_host_total() {
         let host = host();
         let host_total = host.get("MemTotal").unwrap();
-        assert_eq!(compute(&host, &cgroup(Some(256 * MIB), 0, 0, 0), true).total, 262144);
-        assert_eq!(compute(&host, &cgroup(Some(u64::MAX / 2), 0, 0, 0), true).total, host_total);
-        assert_eq!(compute(&host, &cgroup(None, 0, 0, 0), true).total, host_total);
+        assert_eq!(
+            compute(&host, &cgroup(Some(256 * MIB), 0, 0, 0), true).total,
+            262144
+        );
+        assert_eq!(
+            compute(&host, &cgroup(Some(u64::MAX / 2), 0, 0, 0), true).total,
+            host_total
+        );
+        assert_eq!(
+            compute(&host, &cgroup(None, 0, 0, 0), true).total,
+            host_total
+        );
     }
 
     #[test]
     fn usage_above_limit_saturates() {
-        let view = compute(&host(), &cgroup(Some(100 * MIB), 200 * MIB, 300 * MIB, 0), true);
+        let view = compute(
+            &host(),
+            &cgroup(Some(100 * MIB), 200 * MIB, 300 * MIB, 0),
+            true,
+        );
         assert_eq!(view.free, 0);
         assert_eq!(view.available, view.total, "available never exceeds total");
     }
 
     #[test]
     fn shmem_is_not_available() {
-        let with_shmem = compute(&host(), &cgroup(Some(256 * MIB), 100 * MIB, 60 * MIB, 40 * MIB), true);
+        let with_shmem = compute(
+            &host(),
+            &cgroup(Some(256 * MIB), 100 * MIB, 60 * MIB, 40 * MIB),
+            true,
+        );
         assert_eq!(with_shmem.free, 156 * 1024);
         assert_eq!(with_shmem.available, (156 + 60 - 40) * 1024);
-        let all_shmem = compute(&host(), &cgroup(Some(256 * MIB), 256 * MIB, 10 * MIB, 50 * MIB), true);
+        let all_shmem = compute(
+            &host(),
+            &cgroup(Some(256 * MIB), 256 * MIB, 10 * MIB, 50 * MIB),
+            true,
+        );
         assert_eq!(all_shmem.available, 0, "saturates instead of wrapping");
     }
 
@@ -154,7 +177,10 @@ mod tests {
         let view = compute(&host, &mem, true);
         assert_eq!((view.swap_total, view.swap_free), (64 * 1024, 48 * 1024));
         mem.swap_limit = Some(u64::MAX / 4);
-        assert_eq!(compute(&host, &mem, true).swap_total, host.get("SwapTotal").unwrap());
+        assert_eq!(
+            compute(&host, &mem, true).swap_total,
+            host.get("SwapTotal").unwrap()
+        );
         assert_eq!(compute(&host, &mem, false).swap_total, 0);
     }
 

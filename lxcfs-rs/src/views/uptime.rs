@@ -2,7 +2,12 @@ use crate::host::Uptime;
 
 /// Container uptime: time since its init started; idle is the host's idle share of that time,
 /// so it never exceeds the uptime.
-pub fn compute(host: &Uptime, init_start_ticks: u64, ticks_per_sec: u64, host_cpus: usize) -> Uptime {
+pub fn compute(
+    host: &Uptime,
+    init_start_ticks: u64,
+    ticks_per_sec: u64,
+    host_cpus: usize,
+) -> Uptime {
     let started = init_start_ticks as f64 / ticks_per_sec.max(1) as f64;
     let uptime = (host.uptime - started).max(0.0);
     let capacity = host.uptime * host_cpus.max(1) as f64;
@@ -36,7 +41,15 @@ mod tests {
         assert!(view.idle <= view.uptime);
         assert!((view.idle - 95.0).abs() < 1e-9);
         // host idle summed over CPUs can exceed uptime*cpus after hotplug: still bounded
-        let view = compute(&Uptime { uptime: 10.0, idle: 500.0 }, 0, 100, 1);
+        let view = compute(
+            &Uptime {
+                uptime: 10.0,
+                idle: 500.0,
+            },
+            0,
+            100,
+            1,
+        );
         assert!(view.idle <= view.uptime);
         // init started "after" now (clock skew): zero, not negative
         assert_eq!(compute(&host, 200_000, 100, 2).uptime, 0.0);

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use lxcfs_rs::cgroup::{CgroupDir, CgroupLayout, ProcessCgroups};
 
-const FUSE_SUPER_MAGIC: i64 = 0x65735546;
 
 pub fn is_root() -> bool {
     if nix::unistd::geteuid().is_root() {
@@ -23,12 +22,16 @@ pub fn is_root() -> bool {
 
 fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub fn is_fuse_mounted(mountpoint: &Path) -> bool {
     nix::sys::statfs::statfs(&mountpoint.join("proc/meminfo"))
-        .is_ok_and(|s| s.filesystem_type().0 as i64 == FUSE_SUPER_MAGIC)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::FUSE_SUPER_MAGIC)
 }
 
 /// A FUSE daemon (ours or lxcfs) on a temp mount point.
@@ -84,7 +87,11 @@ impl Daemon {
             if let Some(status) = daemon.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("daemon exited before mounting: {status}");
             }
-            assert!(Instant::now() < deadline, "daemon did not mount {}", daemon.mountpoint.display());
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not mount {}",
+                daemon.mountpoint.display()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         daemon
@@ -134,7 +141,8 @@ impl TestCgroup {
                 }
                 std::fs::write(dir.join("cpuset.cpus"), cpus).unwrap();
             } else {
-                std::fs::write(dir.join("memory.limit_in_bytes"), memory_limit.to_string()).unwrap();
+                std::fs::write(dir.join("memory.limit_in_bytes"), memory_limit.to_string())
+                    .unwrap();
             }
         }
         cgroup
@@ -170,8 +178,14 @@ impl Drop for TestCgroup {
     fn drop(&mut self) {
         for dir in &self.dirs {
             if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
-                for pid in procs.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
-                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                for pid in procs
+                    .split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok())
+                {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
                 }
             }
             for _ in 0..50 {
@@ -207,5 +221,8 @@ pub fn meminfo_value(text: &str, key: &str) -> Option<u64> {
 }
 
 pub fn processor_count(cpuinfo: &str) -> usize {
-    cpuinfo.lines().filter(|l| l.starts_with("processor")).count()
+    cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count()
 }
