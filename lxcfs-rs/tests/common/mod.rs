@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use lxcfs_rs::cgroup::{CgroupDir, CgroupLayout, ProcessCgroups};
 
-
 pub fn is_root() -> bool {
     if nix::unistd::geteuid().is_root() {
         return true;
