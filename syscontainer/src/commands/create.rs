@@ -1,0 +1,222 @@
+//! `create [OPTIONS] none|IMAGE [COMMAND] [ARG...]`
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{ArgAction, Args};
+use syscontainer::container::{self, DaemonConfig};
+use syscontainer::options::{self as opt, CapabilityName, MountRequest, NetMode, RestartPolicy, UserSpec};
+use syscontainer::spec::ContainerOptions;
+
+use super::Ctx;
+
+/// Options shared by `create` and `run` (isula's syntax).
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Print help.
+    #[arg(long, action = ArgAction::Help)]
+    help: Option<bool>,
+    /// Container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*).
+    #[arg(long, value_parser = opt::parse_name)]
+    pub name: Option<String>,
+    /// Keep stdin open for attach.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// The console is a terminal (always true for the console pty; kept for isula syntax).
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Boot a system container: PID 1 is the rootfs's init (requires --external-rootfs).
+    #[arg(long)]
+    pub system_container: bool,
+    /// Root file system directory to boot in place (the image argument is then `none`).
+    #[arg(long, value_name = "PATH")]
+    pub external_rootfs: Option<PathBuf>,
+    /// Environment variable KEY=VALUE (KEY alone takes the caller's value).
+    #[arg(short = 'e', long = "env", value_parser = opt::parse_env, value_name = "KEY=VALUE")]
+    pub env: Vec<(String, String)>,
+    /// File of KEY=VALUE lines.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Host name inside the container.
+    #[arg(short = 'h', long, value_parser = opt::parse_hostname)]
+    pub hostname: Option<String>,
+    /// Bind mount HOST:CONTAINER[:ro|rw].
+    #[arg(short = 'v', long = "volume", value_parser = opt::parse_volume, value_name = "HOST:CTR[:ro]")]
+    pub volumes: Vec<MountRequest>,
+    /// Mount type=bind|tmpfs,source=..,target=..[,readonly][,tmpfs-size=..][,tmpfs-mode=..].
+    #[arg(long = "mount", value_parser = opt::parse_mount, value_name = "SPEC")]
+    pub mounts: Vec<MountRequest>,
+    /// A tmpfs at PATH[:OPTIONS].
+    #[arg(long, value_parser = opt::parse_tmpfs, value_name = "PATH[:OPTS]")]
+    pub tmpfs: Vec<MountRequest>,
+    /// Mount the rootfs read-only.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Parent cgroup: absolute from the hierarchy roots, relative from the caller's cgroup.
+    #[arg(long, value_parser = opt::parse_cgroup_parent, value_name = "PATH")]
+    pub cgroup_parent: Option<String>,
+    /// Memory limit (e.g. 512m, 1g; at least 4m).
+    #[arg(short = 'm', long, value_parser = opt::parse_memory_limit, value_name = "BYTES")]
+    pub memory: Option<u64>,
+    /// Memory plus swap limit; -1 for unlimited swap.
+    #[arg(long, value_parser = opt::parse_memory_swap, allow_hyphen_values = true, value_name = "BYTES")]
+    pub memory_swap: Option<i64>,
+    /// Memory soft limit.
+    #[arg(long, value_parser = opt::parse_bytes, value_name = "BYTES")]
+    pub memory_reservation: Option<u64>,
+    /// Number of CPUs (CFS quota over a 100ms period).
+    #[arg(long, value_parser = opt::parse_cpus)]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight, 2..262144).
+    #[arg(short = 'c', long, value_parser = |s: &str| opt::parse_int_in::<u64>(s, 2, 262_144))]
+    pub cpu_shares: Option<u64>,
+    /// CFS quota in microseconds per period (-1 for none, or 1000 and more).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_cpu_quota)]
+    pub cpu_quota: Option<i64>,
+    /// CFS period in microseconds (1000..1000000).
+    #[arg(long, value_parser = |s: &str| opt::parse_int_in::<u64>(s, 1000, 1_000_000))]
+    pub cpu_period: Option<u64>,
+    /// CPUs allowed (0-3,5).
+    #[arg(long, value_parser = opt::parse_cpu_list)]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes allowed (0-1).
+    #[arg(long, value_parser = opt::parse_cpu_list)]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes (-1 for unlimited).
+    #[arg(long, allow_hyphen_values = true, value_parser = |s: &str| opt::parse_int_in::<i64>(s, -1, i64::MAX))]
+    pub pids_limit: Option<i64>,
+    /// Add a capability (or ALL).
+    #[arg(long, value_parser = opt::parse_capability)]
+    pub cap_add: Vec<CapabilityName>,
+    /// Drop a capability (or ALL).
+    #[arg(long, value_parser = opt::parse_capability)]
+    pub cap_drop: Vec<CapabilityName>,
+    /// All capabilities, all devices, no masked paths.
+    #[arg(long)]
+    pub privileged: bool,
+    /// Restart policy: no, on-reboot, always, unless-stopped, on-failure[:N].
+    #[arg(long, value_parser = opt::parse_restart_policy, default_value = "no")]
+    pub restart: RestartPolicy,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// Signal for `stop` (default SIGRTMIN+3 for systemd, else SIGTERM).
+    #[arg(long, value_parser = opt::parse_signal)]
+    pub stop_signal: Option<i32>,
+    /// Seconds `stop` waits before SIGKILL (default 10).
+    #[arg(long, value_parser = |s: &str| opt::parse_int_in::<u64>(s, 0, 86_400))]
+    pub stop_timeout: Option<u64>,
+    /// Label KEY=VALUE.
+    #[arg(short = 'l', long = "label", value_parser = opt::parse_key_value)]
+    pub labels: Vec<(String, String)>,
+    /// OCI annotation KEY=VALUE.
+    #[arg(long = "annotation", value_parser = opt::parse_key_value)]
+    pub annotations: Vec<(String, String)>,
+    /// Write the container ID to this file (which must not exist).
+    #[arg(long)]
+    pub cidfile: Option<PathBuf>,
+    /// Working directory of PID 1.
+    #[arg(short = 'w', long, value_parser = opt::parse_abs_path)]
+    pub workdir: Option<PathBuf>,
+    /// USER[:GROUP] of PID 1, looked up in the rootfs.
+    #[arg(short = 'u', long, value_parser = opt::parse_user)]
+    pub user: Option<UserSpec>,
+    /// Network: none (a private namespace with only lo; default) or host.
+    #[arg(long = "net", alias = "network", value_parser = opt::parse_net_mode, default_value = "none")]
+    pub net: NetMode,
+    /// Size of /dev/shm.
+    #[arg(long, value_parser = opt::parse_bytes)]
+    pub shm_size: Option<u64>,
+    /// OCI hooks file (absolute path).
+    #[arg(long, value_name = "FILE")]
+    pub hook_spec: Option<PathBuf>,
+    /// `none` with --external-rootfs.
+    pub image: String,
+    /// Command and arguments; `init` (the default for system containers) is /sbin/init.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+fn parse_cpu_quota(s: &str) -> Result<i64, opt::OptionError> {
+    let v = opt::parse_int_in::<i64>(s, -1, i64::MAX)?;
+    if v != -1 && v < 1000 {
+        return Err(opt::OptionError::new(s, "must be -1 or at least 1000 microseconds"));
+    }
+    Ok(v)
+}
+
+impl CreateArgs {
+    pub fn to_options(&self) -> anyhow::Result<ContainerOptions> {
+        let mut env = Vec::new();
+        for file in &self.env_file {
+            let text = std::fs::read_to_string(file).with_context(|| format!("read --env-file {}", file.display()))?;
+            env.extend(opt::parse_env_file_content(&text).with_context(|| format!("--env-file {}", file.display()))?);
+        }
+        env.extend(self.env.iter().cloned());
+        let mut mounts = self.volumes.clone();
+        mounts.extend(self.mounts.iter().cloned());
+        mounts.extend(self.tmpfs.iter().cloned());
+        Ok(ContainerOptions {
+            name: self.name.clone(),
+            image: self.image.clone(),
+            external_rootfs: self.external_rootfs.clone(),
+            system_container: self.system_container,
+            command: self.command.clone(),
+            tty: self.tty,
+            interactive: self.interactive,
+            env,
+            hostname: self.hostname.clone(),
+            mounts,
+            read_only: self.read_only,
+            cgroup_parent: self.cgroup_parent.clone(),
+            memory: self.memory,
+            memory_swap: self.memory_swap,
+            memory_reservation: self.memory_reservation,
+            cpus: self.cpus,
+            cpu_shares: self.cpu_shares,
+            cpu_quota: self.cpu_quota,
+            cpu_period: self.cpu_period,
+            cpuset_cpus: self.cpuset_cpus.clone(),
+            cpuset_mems: self.cpuset_mems.clone(),
+            pids_limit: self.pids_limit,
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            privileged: self.privileged,
+            restart: self.restart,
+            auto_remove: self.rm,
+            stop_signal: self.stop_signal,
+            stop_timeout: self.stop_timeout,
+            labels: self.labels.iter().cloned().collect(),
+            annotations: self.annotations.iter().cloned().collect(),
+            workdir: self.workdir.clone(),
+            user: self.user.clone(),
+            net: self.net,
+            shm_size: self.shm_size,
+        })
+    }
+}
+
+/// Create the container; returns its ID. Shared with `run`.
+pub fn create_container(ctx: &Ctx, args: &CreateArgs) -> anyhow::Result<String> {
+    if let Some(cidfile) = &args.cidfile {
+        if cidfile.exists() {
+            anyhow::bail!("--cidfile {}: the file already exists", cidfile.display());
+        }
+    }
+    let opts = args.to_options()?;
+    let daemon = DaemonConfig::load(&ctx.daemon_config)?;
+    let config = container::create(&ctx.store, &opts, &daemon, args.hook_spec.as_deref())?;
+    if let Some(cidfile) = &args.cidfile {
+        if let Err(e) = std::fs::write(cidfile, &config.id) {
+            let _ = ctx.store.remove(&config.id);
+            anyhow::bail!("--cidfile {}: {e}", cidfile.display());
+        }
+    }
+    Ok(config.id)
+}
+
+pub fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<u8> {
+    let id = create_container(ctx, &args)?;
+    println!("{id}");
+    Ok(0)
+}

@@ -1,0 +1,90 @@
+//! `ps [-a] [-q] [--format table|json]`
+
+use clap::{Args, ValueEnum};
+use syscontainer::container::Container;
+use syscontainer::state::Status;
+
+use super::Ctx;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers, not only running ones.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only print IDs.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Show full IDs.
+    #[arg(long)]
+    pub no_trunc: bool,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+fn status_text(c: &Container) -> String {
+    match (c.status(), c.state.exit) {
+        (Status::Exited, Some(e)) => format!("Exited ({}) {}", e.code, c.state.finished_at.as_deref().unwrap_or("")),
+        (Status::Exited, None) if c.state.error.is_some() => "Exited (start failed)".into(),
+        (Status::Running, _) => format!("Up since {}", c.state.started_at.as_deref().unwrap_or("")),
+        (s, _) => s.as_str().to_string(),
+    }
+}
+
+pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<u8> {
+    let mut containers = Vec::new();
+    for id in ctx.store.ids()? {
+        if let Ok(c) = Container::load(&ctx.store, &id) {
+            if args.all || matches!(c.status(), Status::Running | Status::Paused | Status::Starting) {
+                containers.push(c);
+            }
+        }
+    }
+    containers.sort_by(|a, b| b.config.created.cmp(&a.config.created));
+    if args.quiet {
+        for c in &containers {
+            println!("{}", if args.no_trunc { c.id() } else { c.config.short_id() });
+        }
+        return Ok(0);
+    }
+    match args.format {
+        Format::Json => {
+            let rows: Vec<_> = containers
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "Id": c.id(),
+                        "Name": c.config.name,
+                        "Status": c.status().as_str(),
+                        "Pid": if c.state.is_active() { c.state.init.map(|p| p.pid).unwrap_or(0) } else { 0 },
+                        "Command": c.config.command.join(" "),
+                        "Created": c.config.created,
+                        "Rootfs": c.config.rootfs,
+                        "ExitCode": c.state.exit.map(|e| e.code),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        }
+        Format::Table => {
+            println!("{:<14} {:<10} {:<20} {:<40} {}", "CONTAINER ID", "COMMAND", "CREATED", "STATUS", "NAMES");
+            for c in &containers {
+                let id = if args.no_trunc { c.id() } else { c.config.short_id() };
+                println!(
+                    "{:<14} {:<10} {:<20} {:<40} {}",
+                    id,
+                    c.config.command.join(" "),
+                    &c.config.created[..19.min(c.config.created.len())],
+                    status_text(c),
+                    c.config.name
+                );
+            }
+        }
+    }
+    Ok(0)
+}

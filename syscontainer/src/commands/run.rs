@@ -1,0 +1,34 @@
+//! `run`: create, start, and attach unless `-d`.
+
+use clap::Args;
+
+use super::{attach, create, Ctx};
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Run in the background and print the container ID.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Key sequence that detaches from the console.
+    #[arg(long, default_value = "ctrl-p,ctrl-q", value_parser = syscontainer::console::parse_detach_keys)]
+    pub detach_keys: syscontainer::console::DetachKeys,
+    #[command(flatten)]
+    pub create: create::CreateArgs,
+}
+
+pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<u8> {
+    let id = create::create_container(ctx, &args.create)?;
+    let exe = std::env::current_exe()?;
+    if let Err(e) = syscontainer::container::start(&ctx.store, &id, &exe, &ctx.log_level) {
+        if args.create.rm {
+            let _ = syscontainer::container::remove(&ctx.store, &id, true);
+        }
+        return Err(e.into());
+    }
+    if args.detach {
+        println!("{id}");
+        return Ok(0);
+    }
+    attach::attach_and_wait(ctx, &id, args.create.interactive, args.create.tty, &args.detach_keys.0)
+}

@@ -1,0 +1,58 @@
+//! What the runtime records about a container besides its OCI spec.
+//!
+//! `config.json` in the bundle is the OCI runtime spec (what to run and how);
+//! `container.json` is this type: the manager's view (name, policies, cgroup placement);
+//! `state.json` is [`crate::state::State`]: what is happening now.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::options::{NetMode, RestartPolicy};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    pub id: String,
+    pub name: String,
+    /// RFC 3339 time of `create`.
+    pub created: String,
+    /// The positional image argument: `none` for an external rootfs.
+    pub image: String,
+    /// The rootfs directory on the host, used in place.
+    pub rootfs: PathBuf,
+    pub system_container: bool,
+    /// The command as the user gave it (`init` for a system container).
+    pub command: Vec<String>,
+    pub restart: RestartPolicy,
+    pub auto_remove: bool,
+    /// Signal for `stop`; None means SIGRTMIN+3 for a systemd PID 1, else SIGTERM.
+    pub stop_signal: Option<i32>,
+    pub stop_timeout: u64,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub labels: BTreeMap<String, String>,
+    pub net: NetMode,
+    pub cgroup: CgroupPlacement,
+}
+
+/// Where the container's cgroup lives in every hierarchy.
+///
+/// `path` is appended to each hierarchy's base; the base is the hierarchy root for an
+/// absolute `--cgroup-parent` and, for a relative one, the cgroup that the process
+/// running `create` was in, per hierarchy (recorded in `bases` so later commands and
+/// the monitor compute the same paths).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CgroupPlacement {
+    pub path: String,
+    /// controller name (as in /proc/self/cgroup, e.g. `memory`, `name=systemd`, `` for
+    /// cgroup2) → base path. Empty for an absolute placement.
+    pub bases: BTreeMap<String, String>,
+}
+
+impl ContainerConfig {
+    /// The first 12 hex digits: the short ID shown by `ps`.
+    pub fn short_id(&self) -> &str {
+        &self.id[..12]
+    }
+}

@@ -1,0 +1,523 @@
+//! Container operations: what the CLI commands call.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::LinuxResources;
+use serde::Deserialize;
+
+use crate::cgroups::ContainerCgroup;
+use crate::config::ContainerConfig;
+use crate::error::{io_error, Error, Result};
+use crate::spec::{self, ContainerOptions};
+use crate::state::{ExitCause, ExitInfo, ProcessId, State, Status};
+use crate::store::{self, Store};
+
+/// `/etc/syscontainer/daemon.json`: defaults for every container.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DaemonConfig {
+    pub cgroup_parent: Option<String>,
+    pub hook_spec: Option<PathBuf>,
+}
+
+pub const DEFAULT_DAEMON_CONFIG: &str = "/etc/syscontainer/daemon.json";
+
+impl DaemonConfig {
+    /// Read the file; a missing file means defaults, a bad one is an error.
+    pub fn load(path: &Path) -> Result<DaemonConfig> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(DaemonConfig::default()),
+            Err(e) => return Err(io_error("read", path)(e)),
+        };
+        let cfg: DaemonConfig = serde_json::from_str(&text)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        if let Some(p) = &cfg.cgroup_parent {
+            crate::options::parse_cgroup_parent(p)
+                .map_err(|e| Error::Invalid(format!("{}: cgroup-parent: {e}", path.display())))?;
+        }
+        Ok(cfg)
+    }
+}
+
+/// A container looked up in the store.
+pub struct Container {
+    pub config: ContainerConfig,
+    pub state: State,
+}
+
+impl Container {
+    pub fn load(store: &Store, id: &str) -> Result<Container> {
+        Ok(Container {
+            config: store.load_config(id)?,
+            state: store.load_state(id)?,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.config.id
+    }
+
+    pub fn status(&self) -> Status {
+        self.state.effective_status()
+    }
+
+    /// PID 1, if it is running.
+    pub fn running_init(&self) -> Result<i32> {
+        match self.state.init {
+            Some(p) if self.state.is_active() && p.is_alive() => Ok(p.pid),
+            _ => Err(Error::NotRunning(self.config.name.clone())),
+        }
+    }
+
+    pub fn cgroup(&self) -> ContainerCgroup {
+        ContainerCgroup::load(&self.config.cgroup)
+    }
+}
+
+/// `create`: validate, build the bundle, store it. Nothing runs yet.
+pub fn create(store: &Store, opts: &ContainerOptions, daemon: &DaemonConfig, hook_spec: Option<&Path>) -> Result<ContainerConfig> {
+    let id = store::new_id();
+    let mut bundle = spec::build(opts, &id, daemon.cgroup_parent.as_deref())?;
+    let daemon_hooks = daemon.hook_spec.as_deref().map(crate::hooks::load_hook_spec).transpose()?;
+    let own_hooks = hook_spec.map(crate::hooks::load_hook_spec).transpose()?;
+    if let Some(hooks) = crate::hooks::merge(daemon_hooks, own_hooks) {
+        bundle.spec.set_hooks(Some(hooks));
+    }
+    store.insert(&bundle.config, &bundle.spec, &bundle.files)?;
+    Ok(bundle.config)
+}
+
+/// `start`: spawn the container's monitor and wait until PID 1 has exec'd.
+pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Result<()> {
+    let container = {
+        let _lock = store.lock(id)?;
+        let c = Container::load(store, id)?;
+        if c.state.is_active() {
+            return Err(Error::AlreadyRunning(c.config.name.clone()));
+        }
+        // A monitor killed earlier may have left cgroups behind.
+        cleanup_orphan(store, &c);
+        let mut state = store.load_state(id)?;
+        state.status = Status::Starting;
+        state.stop_requested = false;
+        state.error = None;
+        state.exit = None;
+        state.init = None;
+        state.monitor = None;
+        store.save_state(id, &state)?;
+        c
+    };
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| Error::Invalid(format!("pipe: {e}")))?;
+    let write_raw = write_end.as_raw_fd();
+    let log_path = store.dir(id).join("monitor.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(io_error("open", &log_path))?;
+    let mut cmd = Command::new(monitor_exe);
+    cmd.arg("--root")
+        .arg(store.root())
+        .arg("--log-level")
+        .arg(log_level)
+        .arg("monitor")
+        .arg(id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            if libc::dup2(write_raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let spawned = cmd.spawn();
+    drop(write_end);
+    if let Err(e) = spawned {
+        let _ = store.update_state(id, |s| {
+            s.status = Status::Exited;
+            s.error = Some(format!("spawn monitor: {e}"));
+        });
+        return Err(io_error("spawn monitor", monitor_exe)(e));
+    }
+    let mut answer = String::new();
+    let _ = std::fs::File::from(read_end).read_to_string(&mut answer);
+    let answer = answer.trim();
+    if answer == "ok" {
+        return Ok(());
+    }
+    let message = if answer.is_empty() {
+        format!("the monitor exited without a word: see {}", log_path.display())
+    } else {
+        answer.to_string()
+    };
+    Err(Error::StartFailed {
+        name: container.config.name,
+        message,
+    })
+}
+
+/// Open a pidfd for `pid` (`None` if it is gone).
+fn pidfd(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd is a fresh descriptor we own.
+    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Wait until the process ends or the timeout passes; true if it ended.
+pub fn wait_for_exit(process: ProcessId, timeout: Duration) -> bool {
+    if !process.is_alive() {
+        return true;
+    }
+    let Some(fd) = pidfd(process.pid) else {
+        return true;
+    };
+    // The pidfd may refer to a recycled PID if the process ended before pidfd_open.
+    if !process.is_alive() {
+        return true;
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(&fd),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX)) {
+            Ok(n) if n > 0 => return true,
+            Ok(_) => {
+                // A reaped zombie parented elsewhere can linger: check by start time too.
+                return !process.is_alive();
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return !process.is_alive(),
+        }
+    }
+}
+
+/// The signal that asks this container's PID 1 to shut down cleanly.
+pub fn stop_signal(config: &ContainerConfig, init_pid: i32) -> i32 {
+    if let Some(s) = config.stop_signal {
+        return s;
+    }
+    let exe = std::fs::read_link(format!("/proc/{init_pid}/exe")).unwrap_or_default();
+    if exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("systemd")) {
+        libc::SIGRTMIN() + 3
+    } else {
+        libc::SIGTERM
+    }
+}
+
+fn send_signal(pid: i32, signal: i32) -> Result<()> {
+    // SAFETY: plain kill(2).
+    if unsafe { libc::kill(pid, signal) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ESRCH) {
+            return Err(Error::Invalid(format!("signal {signal} to pid {pid}: {e}")));
+        }
+    }
+    Ok(())
+}
+
+/// `stop`: the stop signal, `timeout` to end, then SIGKILL. Waits for the monitor's
+/// clean-up, or cleans up itself if the monitor is gone.
+pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
+    store.update_state(id, |s| s.stop_requested = true)?;
+    let c = Container::load(store, id)?;
+    let Some(init) = c.state.init.filter(|p| p.is_alive()) else {
+        cleanup_orphan(store, &c);
+        return Ok(());
+    };
+    if c.state.status == Status::Paused {
+        let _ = c.cgroup().thaw();
+    }
+    if !timeout.is_zero() {
+        send_signal(init.pid, stop_signal(&c.config, init.pid))?;
+    }
+    let mut last_signal = stop_signal(&c.config, init.pid);
+    if !wait_for_exit(init, timeout) {
+        last_signal = libc::SIGKILL;
+        send_signal(init.pid, libc::SIGKILL)?;
+        c.cgroup().signal_all(libc::SIGKILL);
+        wait_for_exit(init, Duration::from_secs(10));
+    }
+    finish_after_exit(store, id, c.state.monitor, last_signal)
+}
+
+/// After PID 1 ended: give the monitor time to record and clean up; do it ourselves if
+/// the monitor is gone.
+fn finish_after_exit(store: &Store, id: &str, monitor: Option<ProcessId>, signal: i32) -> Result<()> {
+    if let Some(m) = monitor {
+        wait_for_exit(m, Duration::from_secs(15));
+    }
+    let _lock = store.lock(id)?;
+    let c = match Container::load(store, id) {
+        Ok(c) => c,
+        // The monitor removed it (--rm).
+        Err(Error::Store(store::StoreError::NotFound(_))) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if matches!(c.state.status, Status::Running | Status::Paused | Status::Starting) && !c.state.monitor_alive() {
+        let cgroup = c.cgroup();
+        cgroup.signal_all(libc::SIGKILL);
+        let _ = cgroup.destroy(&c.state.created_cgroups);
+        let _ = std::fs::remove_dir_all(store.run_dir(id));
+        let mut state = c.state.clone();
+        state.status = Status::Exited;
+        state.exit = Some(ExitInfo {
+            cause: ExitCause::Signaled,
+            code: 128 + signal,
+            signal: Some(signal),
+        });
+        state.finished_at = Some(crate::state::now_rfc3339());
+        state.init = None;
+        state.monitor = None;
+        state.created_cgroups.clear();
+        store.save_state(id, &state)?;
+    }
+    Ok(())
+}
+
+/// A container whose monitor and PID 1 both died (e.g. `kill -9` of both, or a host
+/// crash) still has cgroups and a record saying running: clean both. The caller holds
+/// the container lock.
+fn cleanup_orphan(store: &Store, c: &Container) {
+    if c.state.init_alive() || c.state.monitor_alive() {
+        return;
+    }
+    if c.state.created_cgroups.is_empty() && !matches!(c.state.status, Status::Running | Status::Paused | Status::Starting) {
+        return;
+    }
+    let _ = c.cgroup().destroy(&c.state.created_cgroups);
+    let _ = std::fs::remove_dir_all(store.run_dir(c.id()));
+    if let Ok(mut state) = store.load_state(c.id()) {
+        if matches!(state.status, Status::Running | Status::Paused | Status::Starting) {
+            state.status = Status::Exited;
+            state.finished_at = Some(crate::state::now_rfc3339());
+        }
+        state.init = None;
+        state.monitor = None;
+        state.created_cgroups.clear();
+        let _ = store.save_state(c.id(), &state);
+    }
+}
+
+/// `kill`: send a signal to PID 1. SIGKILL counts as a user's stop (no restart).
+pub fn kill(store: &Store, id: &str, signal: i32) -> Result<()> {
+    let c = Container::load(store, id)?;
+    let pid = c.running_init()?;
+    if signal == libc::SIGKILL {
+        store.update_state(id, |s| s.stop_requested = true)?;
+        send_signal(pid, signal)?;
+        let init = c.state.init.expect("running_init checked it");
+        wait_for_exit(init, Duration::from_secs(10));
+        return finish_after_exit(store, id, c.state.monitor, signal);
+    }
+    send_signal(pid, signal)
+}
+
+/// `rm`: remove a stopped container's records (with `force`, kill it first). The rootfs
+/// stays where it is.
+pub fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
+    let c = Container::load(store, id)?;
+    if c.state.is_active() {
+        if !force {
+            return Err(Error::Active {
+                name: c.config.name.clone(),
+                status: c.status().as_str(),
+            });
+        }
+        stop(store, id, Duration::ZERO)?;
+    } else if let Some(m) = c.state.monitor.filter(|m| m.is_alive()) {
+        // The monitor is finishing (poststop hooks, clean-up): let it.
+        wait_for_exit(m, Duration::from_secs(15));
+    }
+    {
+        let _lock = store.lock(id)?;
+        match Container::load(store, id) {
+            Ok(c) => cleanup_orphan(store, &c),
+            Err(Error::Store(store::StoreError::NotFound(_))) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    store.remove(id)?;
+    Ok(())
+}
+
+pub fn pause(store: &Store, id: &str) -> Result<()> {
+    let _lock = store.lock(id)?;
+    let c = Container::load(store, id)?;
+    c.running_init()?;
+    if c.state.status == Status::Paused {
+        return Ok(());
+    }
+    c.cgroup().freeze()?;
+    let mut state = c.state;
+    state.status = Status::Paused;
+    store.save_state(id, &state)?;
+    Ok(())
+}
+
+pub fn unpause(store: &Store, id: &str) -> Result<()> {
+    let _lock = store.lock(id)?;
+    let c = Container::load(store, id)?;
+    c.running_init()?;
+    if c.state.status != Status::Paused {
+        return Err(Error::NotPaused(c.config.name.clone()));
+    }
+    c.cgroup().thaw()?;
+    let mut state = c.state;
+    state.status = Status::Running;
+    store.save_state(id, &state)?;
+    Ok(())
+}
+
+/// Limits that `update` can change; `None` leaves a value as it is.
+#[derive(Debug, Default, Clone)]
+pub struct ResourceUpdate {
+    pub memory: Option<u64>,
+    pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<u64>,
+    pub cpus: Option<f64>,
+    pub cpu_shares: Option<u64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    pub pids_limit: Option<i64>,
+}
+
+/// `update`: change limits in the spec and, when running, in the cgroup.
+pub fn update(store: &Store, id: &str, u: &ResourceUpdate) -> Result<()> {
+    use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxPids};
+    let _lock = store.lock(id)?;
+    let c = Container::load(store, id)?;
+    let mut spec = store.load_spec(id)?;
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    let mut resources: LinuxResources = linux.resources().clone().unwrap_or_default();
+
+    let mut memory: LinuxMemory = resources.memory().clone().unwrap_or_default();
+    if let Some(m) = u.memory {
+        memory.set_limit(Some(m as i64));
+    }
+    if let Some(s) = u.memory_swap {
+        memory.set_swap(Some(s));
+    }
+    if let Some(r) = u.memory_reservation {
+        memory.set_reservation(Some(r as i64));
+    }
+    if let (Some(limit), Some(swap)) = (memory.limit(), memory.swap()) {
+        if swap != -1 && swap < limit {
+            return Err(Error::Invalid(format!(
+                "--memory-swap {swap} is less than --memory {limit}: it is memory plus swap"
+            )));
+        }
+    }
+    let mut cpu: LinuxCpu = resources.cpu().clone().unwrap_or_default();
+    if let Some(cpus) = u.cpus {
+        cpu.set_period(Some(100_000));
+        cpu.set_quota(Some((cpus * 100_000.0).round() as i64));
+    }
+    if let Some(s) = u.cpu_shares {
+        cpu.set_shares(Some(s));
+    }
+    if let Some(q) = u.cpu_quota {
+        cpu.set_quota(Some(q));
+    }
+    if let Some(p) = u.cpu_period {
+        cpu.set_period(Some(p));
+    }
+    if let Some(c) = &u.cpuset_cpus {
+        cpu.set_cpus(Some(c.clone()));
+    }
+    if let Some(m) = &u.cpuset_mems {
+        cpu.set_mems(Some(m.clone()));
+    }
+    resources.set_memory(Some(memory.clone()));
+    resources.set_cpu(Some(cpu.clone()));
+    if let Some(p) = u.pids_limit {
+        let mut pids = LinuxPids::default();
+        pids.set_limit(p);
+        resources.set_pids(Some(pids));
+    }
+
+    if c.state.is_active() {
+        // Only what changed goes to the cgroup; devices and the rest stay.
+        let mut changed = LinuxResources::default();
+        changed.set_memory(Some(memory));
+        changed.set_cpu(Some(cpu));
+        changed.set_pids(resources.pids().clone());
+        // Raising memory above the current swap limit needs swap first (v1 rule).
+        let cg = c.cgroup();
+        if let Err(e) = cg.apply(&changed) {
+            return Err(e.into());
+        }
+    }
+    linux.set_resources(Some(resources));
+    spec.set_linux(Some(linux));
+    store.save_spec(id, &spec)?;
+    Ok(())
+}
+
+/// `wait`: block until the container is no longer running; its exit status.
+pub fn wait(store: &Store, id: &str) -> Result<Option<ExitInfo>> {
+    loop {
+        let c = Container::load(store, id)?;
+        if !c.state.is_active() {
+            if let Some(m) = c.state.monitor.filter(|m| m.is_alive()) {
+                wait_for_exit(m, Duration::from_secs(15));
+                continue;
+            }
+            return Ok(c.state.exit);
+        }
+        match c.state.init.or(c.state.monitor) {
+            Some(p) => {
+                wait_for_exit(p, Duration::from_secs(3600));
+                if let Some(m) = c.state.monitor {
+                    // A restart policy may bring PID 1 back: re-read after the monitor had
+                    // its say.
+                    std::thread::sleep(Duration::from_millis(50));
+                    if !m.is_alive() {
+                        continue;
+                    }
+                }
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// `rename`.
+pub fn rename(store: &Store, id: &str, new_name: &str) -> Result<()> {
+    let _store_lock = store.lock_store()?;
+    if store.name_in_use(new_name, Some(id))? {
+        return Err(store::StoreError::NameInUse(new_name.to_string()).into());
+    }
+    let _lock = store.lock(id)?;
+    let mut config = store.load_config(id)?;
+    config.name = new_name.to_string();
+    store.save_config(&config)?;
+    Ok(())
+}
+
+/// Processes of a running container, from its cgroup.
+pub fn processes(store: &Store, id: &str) -> Result<Vec<i32>> {
+    let c = Container::load(store, id)?;
+    c.running_init()?;
+    Ok(c.cgroup().pids())
+}

@@ -1,0 +1,206 @@
+//! `exec`: run a process inside a running container, joining its namespaces and cgroup
+//! directly (no round trip through the monitor).
+//!
+//! The caller joins only the container's PID namespace (which affects its children,
+//! not itself) and forks; the child joins the cgroup, then the other namespaces through
+//! a pidfd in one `setns`, and execs. So the caller can wait for the child itself.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::sched::{setns, CloneFlags};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult};
+
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::options::UserSpec;
+use crate::process::init::find_executable;
+use crate::store::Store;
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub user: Option<UserSpec>,
+    pub workdir: Option<PathBuf>,
+    pub tty: bool,
+    pub interactive: bool,
+    pub detach: bool,
+    pub detach_keys: Vec<u8>,
+}
+
+fn pidfd_open(pid: i32) -> Result<OwnedFd> {
+    // SAFETY: pidfd_open returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(Error::Invalid(format!("pidfd_open {pid}: {}", std::io::Error::last_os_error())));
+    }
+    // SAFETY: a fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// A new pty in the container's devpts instance: (master, slave number).
+fn container_pty(init_pid: i32) -> Result<(OwnedFd, u32)> {
+    let path = format!("/proc/{init_pid}/root/dev/pts/ptmx");
+    let master = nix::fcntl::open(
+        path.as_str(),
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::Invalid(format!("open {path}: {e}")))?;
+    // SAFETY: fresh fd we own.
+    let master = unsafe { OwnedFd::from_raw_fd(master) };
+    let mut unlock: libc::c_int = 0;
+    let mut number: libc::c_uint = 0;
+    // SAFETY: pty ioctls on our master.
+    unsafe {
+        if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) < 0
+            || libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut number) < 0
+        {
+            return Err(Error::Invalid(format!("set up pty: {}", std::io::Error::last_os_error())));
+        }
+    }
+    Ok((master, number))
+}
+
+fn copy_winsize(from: i32, to: i32) {
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: window size ioctls on terminal fds.
+    unsafe {
+        if libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(to, libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+/// Run `opts.args` in the container; returns its exit code (0 when detached).
+pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
+    let c = Container::load(store, id)?;
+    let init_pid = c.running_init()?;
+    if opts.args.is_empty() {
+        return Err(Error::Invalid("exec needs a command".into()));
+    }
+    let spec = store.load_spec(id)?;
+    let pidfd = pidfd_open(init_pid)?;
+    let pty = if opts.tty { Some(container_pty(init_pid)?) } else { None };
+
+    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWCGROUP;
+    if c.config.net == crate::options::NetMode::None {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    setns(pidfd.as_fd(), CloneFlags::CLONE_NEWPID).map_err(|e| Error::Invalid(format!("join pid namespace: {e}")))?;
+
+    let cgroup = c.cgroup();
+    let process = spec.process().clone().unwrap_or_default();
+    let mut env = process.env().clone().unwrap_or_default();
+    for (k, v) in &opts.env {
+        env.retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(k.as_str()));
+        env.push(format!("{k}={v}"));
+    }
+    let cwd = opts.workdir.clone().unwrap_or_else(|| process.cwd().clone());
+
+    // SAFETY: the CLI is single-threaded; the child only execs or _exits.
+    match unsafe { fork() }.map_err(|e| Error::Invalid(format!("fork: {e}")))? {
+        ForkResult::Child => {
+            let code = match exec_child(&cgroup, &pidfd, flags, pty.as_ref().map(|p| p.1), opts, &process, env, &cwd) {
+                Ok(never) => match never {},
+                Err((code, message)) => {
+                    eprintln!("syscontainer exec: {message}");
+                    code
+                }
+            };
+            // SAFETY: leaving the forked child.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            if opts.detach {
+                return Ok(0);
+            }
+            if let Some((master, _)) = &pty {
+                let stdin = std::io::stdin();
+                let stdout = std::io::stdout();
+                copy_winsize(stdin.as_raw_fd(), master.as_raw_fd());
+                let _raw = crate::console::RawMode::enable(stdin.as_fd());
+                let input = opts.interactive.then(|| stdin.as_fd());
+                crate::console::proxy(input, master.as_fd(), master.as_fd(), stdout.as_fd(), &[]);
+            }
+            loop {
+                match waitpid(child, None) {
+                    Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+                    Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+                    Ok(_) => continue,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => return Err(Error::Invalid(format!("wait: {e}"))),
+                }
+            }
+        }
+    }
+}
+
+enum Never {}
+
+#[allow(clippy::too_many_arguments)]
+fn exec_child(
+    cgroup: &crate::cgroups::ContainerCgroup,
+    pidfd: &OwnedFd,
+    flags: CloneFlags,
+    pty_number: Option<u32>,
+    opts: &ExecOptions,
+    process: &oci_spec::runtime::Process,
+    env: Vec<String>,
+    cwd: &std::path::Path,
+) -> std::result::Result<Never, (i32, String)> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| (126, format!("{what}: {e}"));
+    cgroup
+        .add_process(std::process::id() as i32)
+        .map_err(|e| fail("join cgroup", &e))?;
+    setns(pidfd.as_fd(), flags).map_err(|e| fail("join namespaces", &e))?;
+    nix::unistd::chdir(cwd).map_err(|e| fail(&format!("chdir {}", cwd.display()), &e))?;
+
+    if let Some(n) = pty_number {
+        nix::unistd::setsid().map_err(|e| fail("setsid", &e))?;
+        let slave = format!("/dev/pts/{n}");
+        let fd = nix::fcntl::open(slave.as_str(), nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty())
+            .map_err(|e| fail(&format!("open {slave}"), &e))?;
+        // SAFETY: make the pty our controlling terminal.
+        unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) };
+        for target in 0..3 {
+            nix::unistd::dup2(fd, target).map_err(|e| fail("dup2", &e))?;
+        }
+    } else if opts.detach || !opts.interactive {
+        let null = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty())
+            .map_err(|e| fail("open /dev/null", &e))?;
+        nix::unistd::dup2(null, 0).map_err(|e| fail("dup2", &e))?;
+        if opts.detach {
+            nix::unistd::dup2(null, 1).map_err(|e| fail("dup2", &e))?;
+            nix::unistd::dup2(null, 2).map_err(|e| fail("dup2", &e))?;
+        }
+    }
+
+    let (uid, gid, groups) = match &opts.user {
+        Some(u) => {
+            let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+            crate::users::resolve_in(&read("/etc/passwd"), &read("/etc/group"), u).map_err(|e| (126, format!("user {e}")))?
+        }
+        None => {
+            let u = process.user();
+            (u.uid(), u.gid(), u.additional_gids().clone().unwrap_or_default())
+        }
+    };
+    crate::process::identity::apply(uid, gid, &groups, process.capabilities().as_ref(), process.no_new_privileges().unwrap_or(false))
+        .map_err(|e| (126, e))?;
+
+    // SAFETY: restore default signal handling for the new program.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    // SAFETY: close_range only sets flags.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    let program = &opts.args[0];
+    let path = find_executable(program, &env).ok_or_else(|| (127, format!("{program}: command not found")))?;
+    let c_args: Vec<CString> = opts.args.iter().map(|a| CString::new(a.as_bytes()).unwrap_or_default()).collect();
+    let c_env: Vec<CString> = env.iter().map(|e| CString::new(e.as_bytes()).unwrap_or_default()).collect();
+    let err = nix::unistd::execve(&crate::fsutil::c_path(&path), &c_args, &c_env).unwrap_err();
+    let code = if err == nix::errno::Errno::ENOENT { 127 } else { 126 };
+    Err((code, format!("exec {}: {err}", path.display())))
+}

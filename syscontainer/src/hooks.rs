@@ -1,0 +1,332 @@
+//! OCI hooks: the `--hook-spec` file format, its checks, and running hooks with the
+//! container's OCI state on stdin.
+//!
+//! Grammar of a hook spec file (JSON, at most 10 MB):
+//! `{"prestart":[HOOK...],"poststart":[HOOK...],"poststop":[HOOK...]}` with
+//! `HOOK = {"path": "/abs/exe", "args": ["exe", ...], "env": ["K=V", ...], "timeout": N}`.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::{Hook, HookBuilder, Hooks, HooksBuilder};
+use serde::{Deserialize, Serialize};
+
+const MAX_SPEC_BYTES: u64 = 10 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    #[error("hook spec {path}: {reason}")]
+    Spec { path: PathBuf, reason: String },
+    #[error("hook {path}: {reason}")]
+    Hook { path: PathBuf, reason: String },
+    #[error("{stage} hook {path} failed: {reason}")]
+    Failed {
+        stage: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HookSpecFile {
+    #[serde(default)]
+    prestart: Vec<HookEntry>,
+    #[serde(default)]
+    poststart: Vec<HookEntry>,
+    #[serde(default)]
+    poststop: Vec<HookEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HookEntry {
+    path: PathBuf,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    env: Vec<String>,
+    timeout: Option<serde_json::Value>,
+}
+
+/// Check that a hook program may be run by root: absolute, existing, a regular
+/// executable file, owned by root and writable by nobody else.
+pub fn check_hook_program(path: &Path) -> Result<(), HookError> {
+    let bad = |reason: &str| HookError::Hook {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    if !path.is_absolute() {
+        return Err(bad("path must be absolute"));
+    }
+    let meta = std::fs::metadata(path).map_err(|e| bad(&e.to_string().to_lowercase()))?;
+    if !meta.is_file() {
+        return Err(bad("is not a regular file"));
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(bad("is not executable"));
+    }
+    if meta.uid() != 0 {
+        return Err(bad(&format!("is owned by uid {}, not root", meta.uid())));
+    }
+    if meta.permissions().mode() & 0o022 != 0 {
+        return Err(bad("is writable by group or others"));
+    }
+    Ok(())
+}
+
+/// Parse and check a hook spec file, returning OCI hooks.
+pub fn load_hook_spec(path: &Path) -> Result<Hooks, HookError> {
+    let bad = |reason: String| HookError::Spec {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !path.is_absolute() {
+        return Err(bad("path must be absolute".into()));
+    }
+    let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string().to_lowercase()))?;
+    if !meta.is_file() {
+        return Err(bad("is not a regular file".into()));
+    }
+    if meta.len() > MAX_SPEC_BYTES {
+        return Err(bad(format!("is {} bytes, more than the 10 MB limit", meta.len())));
+    }
+    let text = std::fs::read(path).map_err(|e| bad(e.to_string().to_lowercase()))?;
+    let file: HookSpecFile = serde_json::from_slice(&text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    let convert = |entries: Vec<HookEntry>| -> Result<Vec<Hook>, HookError> {
+        entries
+            .into_iter()
+            .map(|e| {
+                check_hook_program(&e.path)?;
+                let timeout = match e.timeout {
+                    None => None,
+                    Some(serde_json::Value::Number(n)) if n.as_i64().is_some_and(|t| t > 0) => {
+                        n.as_i64()
+                    }
+                    Some(other) => {
+                        return Err(HookError::Hook {
+                            path: e.path.clone(),
+                            reason: format!("timeout {other} must be an integer greater than 0"),
+                        })
+                    }
+                };
+                let mut b = HookBuilder::default().path(e.path.clone());
+                if !e.args.is_empty() {
+                    b = b.args(e.args);
+                }
+                if !e.env.is_empty() {
+                    b = b.env(e.env);
+                }
+                if let Some(t) = timeout {
+                    b = b.timeout(t);
+                }
+                b.build().map_err(|err| HookError::Hook {
+                    path: e.path,
+                    reason: err.to_string(),
+                })
+            })
+            .collect()
+    };
+    HooksBuilder::default()
+        .prestart(convert(file.prestart)?)
+        .poststart(convert(file.poststart)?)
+        .poststop(convert(file.poststop)?)
+        .build()
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// Daemon-wide hooks first, then the container's.
+pub fn merge(first: Option<Hooks>, second: Option<Hooks>) -> Option<Hooks> {
+    match (first, second) {
+        (None, h) | (h, None) => h,
+        (Some(a), Some(b)) => {
+            let join = |x: &Option<Vec<Hook>>, y: &Option<Vec<Hook>>| {
+                let mut v = x.clone().unwrap_or_default();
+                v.extend(y.clone().unwrap_or_default());
+                v
+            };
+            HooksBuilder::default()
+                .prestart(join(a.prestart(), b.prestart()))
+                .poststart(join(a.poststart(), b.poststart()))
+                .poststop(join(a.poststop(), b.poststop()))
+                .build()
+                .ok()
+        }
+    }
+}
+
+/// The OCI state a hook reads on stdin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciState {
+    pub oci_version: String,
+    pub id: String,
+    pub status: String,
+    pub pid: i32,
+    pub bundle: PathBuf,
+    /// The rootfs on the host.
+    pub root: PathBuf,
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Run hooks in order; stops at the first failure. Hook stderr is returned with the
+/// error (and logged); stdout is discarded.
+pub fn run_hooks(stage: &'static str, hooks: &[Hook], state: &OciState) -> Result<(), HookError> {
+    let input = serde_json::to_vec(state).unwrap_or_default();
+    for hook in hooks {
+        run_one(stage, hook, &input)?;
+    }
+    Ok(())
+}
+
+fn run_one(stage: &'static str, hook: &Hook, input: &[u8]) -> Result<(), HookError> {
+    let fail = |reason: String| HookError::Failed {
+        stage,
+        path: hook.path().clone(),
+        reason,
+    };
+    let args = hook.args().clone().unwrap_or_else(|| vec![hook.path().display().to_string()]);
+    let mut cmd = Command::new(hook.path());
+    if let Some(argv0) = args.first() {
+        use std::os::unix::process::CommandExt;
+        cmd.arg0(argv0);
+    }
+    cmd.args(args.iter().skip(1))
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for kv in hook.env().clone().unwrap_or_default() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    let mut child = cmd.spawn().map_err(|e| fail(format!("cannot run: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input);
+    }
+    let mut stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(e) = stderr.as_mut() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    });
+    let timeout = hook
+        .timeout()
+        .map(|t| Duration::from_secs(t as u64))
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(fail(format!("timed out after {}s", timeout.as_secs())));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(fail(e.to_string())),
+        }
+    };
+    let err_text = reader.join().unwrap_or_default();
+    if !err_text.trim().is_empty() {
+        tracing::warn!(hook = %hook.path().display(), stage, "{}", err_text.trim());
+        eprint!("{err_text}");
+    }
+    if !status.success() {
+        let detail = err_text.trim();
+        return Err(fail(if detail.is_empty() {
+            status.to_string()
+        } else {
+            format!("{status}: {detail}")
+        }));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str, content: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("sc-hooks-{}-{name}", std::process::id()));
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    #[test]
+    fn spec_rules() {
+        let bad_json = tmp("bad.json", "{");
+        assert!(load_hook_spec(&bad_json).unwrap_err().to_string().contains("invalid JSON"));
+        assert!(load_hook_spec(Path::new("rel.json")).unwrap_err().to_string().contains("absolute"));
+        assert!(load_hook_spec(Path::new("/nonexistent.json")).is_err());
+        let unknown = tmp("unknown.json", r#"{"prestop":[]}"#);
+        assert!(load_hook_spec(&unknown).is_err());
+        let rel_hook = tmp("rel.json", r#"{"prestart":[{"path":"bin/true"}]}"#);
+        assert!(load_hook_spec(&rel_hook).unwrap_err().to_string().contains("absolute"));
+        let zero = tmp("zero.json", r#"{"prestart":[{"path":"/bin/true","timeout":0}]}"#);
+        assert!(load_hook_spec(&zero).unwrap_err().to_string().contains("timeout"));
+        let text = tmp("text.json", r#"{"prestart":[{"path":"/bin/true","timeout":"5"}]}"#);
+        assert!(load_hook_spec(&text).unwrap_err().to_string().contains("timeout"));
+        let good = tmp("good.json", r#"{"prestart":[{"path":"/bin/true","args":["true"],"timeout":5}],"poststop":[{"path":"/bin/true"}]}"#);
+        let hooks = load_hook_spec(&good).unwrap();
+        assert_eq!(hooks.prestart().as_ref().unwrap().len(), 1);
+        assert_eq!(hooks.poststop().as_ref().unwrap().len(), 1);
+        let merged = merge(Some(hooks.clone()), Some(hooks)).unwrap();
+        assert_eq!(merged.prestart().as_ref().unwrap().len(), 2);
+        for p in [bad_json, unknown, rel_hook, zero, text, good] {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+
+    #[test]
+    fn program_rules() {
+        let writable = tmp("writable.sh", "#!/bin/sh\n");
+        std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(check_hook_program(&writable).unwrap_err().to_string().contains("writable"));
+        std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(check_hook_program(&writable).unwrap_err().to_string().contains("executable"));
+        assert!(check_hook_program(Path::new("/tmp")).is_err());
+        std::fs::remove_file(writable).unwrap();
+    }
+
+    #[test]
+    fn runs_with_state_and_reports_failure() {
+        let state = OciState {
+            oci_version: "1.0.2".into(),
+            id: "abc".into(),
+            status: "created".into(),
+            pid: 42,
+            bundle: "/b".into(),
+            root: "/r".into(),
+            annotations: Default::default(),
+        };
+        let ok = HookBuilder::default()
+            .path("/bin/sh")
+            .args(vec!["sh".into(), "-c".into(), "grep -q '\"pid\":42'".into()])
+            .build()
+            .unwrap();
+        run_hooks("prestart", &[ok], &state).unwrap();
+        let fails = HookBuilder::default()
+            .path("/bin/sh")
+            .args(vec!["sh".into(), "-c".into(), "echo broken >&2; exit 3".into()])
+            .build()
+            .unwrap();
+        let e = run_hooks("prestart", &[fails], &state).unwrap_err().to_string();
+        assert!(e.contains("broken") && e.contains("3"), "{e}");
+        let slow = HookBuilder::default()
+            .path("/bin/sleep")
+            .args(vec!["sleep".into(), "5".into()])
+            .timeout(1)
+            .build()
+            .unwrap();
+        assert!(run_hooks("prestart", &[slow], &state).unwrap_err().to_string().contains("timed out"));
+    }
+}

@@ -1,0 +1,26 @@
+//! syscontainer: a system-container manager that boots an external root file system
+//! with systemd as PID 1.
+//!
+//! Layers, top to bottom: [`options`] (the grammar of every option) → [`spec`] (options
+//! to an OCI bundle) → [`container`], [`monitor`], [`exec`] (operations) →
+//! [`process`], [`cgroups`], [`store`] (namespaces, mounts, cgroup files, records).
+
+pub mod cgroups;
+pub mod config;
+pub mod console;
+pub mod container;
+pub mod error;
+pub mod exec;
+pub mod fsutil;
+pub mod hooks;
+pub mod inspect;
+pub mod monitor;
+pub mod options;
+pub mod process;
+pub mod spec;
+pub mod state;
+pub mod store;
+pub mod template;
+pub mod users;
+
+pub use error::{Error, Result};

@@ -1,0 +1,509 @@
+//! The per-container monitor: one small process per running container.
+//!
+//! It owns the console pty (master and a slave kept open so the console survives PID 1
+//! restarts), appends console output to `console.log` and to attached clients, receives
+//! sd_notify messages, reaps PID 1, applies the restart policy, runs the poststop hooks
+//! and cleans up. It holds no state the disk does not also hold: if it is killed, `ps`,
+//! `stop` and `rm -f` still find and end the container from the records.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use oci_spec::runtime::Spec;
+
+use crate::cgroups::ContainerCgroup;
+use crate::config::ContainerConfig;
+use crate::error::{io_error, Error, Result};
+use crate::hooks::{self, OciState};
+use crate::options::RestartPolicy;
+use crate::process::{self, InitContext};
+use crate::state::{now_ns, now_rfc3339, ExitCause, ExitInfo, ProcessId, Status};
+use crate::store::Store;
+
+pub const ATTACH_SOCKET: &str = "attach.sock";
+pub const NOTIFY_SOCKET: &str = "notify";
+
+/// The console pty, kept for the monitor's life.
+struct Console {
+    master: OwnedFd,
+    _slave: OwnedFd,
+    slave_path: PathBuf,
+}
+
+fn open_console() -> Result<Console> {
+    let pty = nix::pty::openpty(None, None).map_err(|e| Error::Invalid(format!("openpty: {e}")))?;
+    let slave_path = nix::unistd::ttyname(pty.slave.as_fd()).map_err(|e| Error::Invalid(format!("ttyname: {e}")))?;
+    let winsize = libc::winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ on a pty we own.
+    unsafe { libc::ioctl(pty.master.as_raw_fd(), libc::TIOCSWINSZ, &winsize) };
+    set_nonblocking(pty.master.as_fd());
+    Ok(Console {
+        master: pty.master,
+        _slave: pty.slave,
+        slave_path,
+    })
+}
+
+fn set_nonblocking(fd: BorrowedFd) {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    if let Ok(flags) = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL) {
+        let _ = fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK));
+    }
+}
+
+/// What the monitor decided after PID 1 ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    Restart { delay: Duration },
+    Finish,
+}
+
+/// The restart decision, as a pure function of the policy and what happened.
+pub fn decide(policy: RestartPolicy, exit: &ExitInfo, stop_requested: bool, failures_so_far: u32) -> Next {
+    if stop_requested || exit.cause == ExitCause::Poweroff {
+        return Next::Finish;
+    }
+    let restart = match policy {
+        RestartPolicy::No => false,
+        RestartPolicy::OnReboot => exit.cause == ExitCause::Reboot,
+        RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+        RestartPolicy::OnFailure { max_retries } => {
+            exit.failed() && max_retries.is_none_or(|max| failures_so_far < max)
+        }
+    };
+    if !restart {
+        return Next::Finish;
+    }
+    let delay = if exit.cause == ExitCause::Reboot {
+        Duration::ZERO
+    } else {
+        // 100 ms doubling per consecutive failure, at most 10 s (docker's back-off).
+        Duration::from_millis((100u64 << failures_so_far.min(7)).min(10_000))
+    };
+    Next::Restart { delay }
+}
+
+pub struct Monitor {
+    store: Store,
+    config: ContainerConfig,
+    spec: Spec,
+    cgroup: ContainerCgroup,
+    console: Console,
+    log: File,
+    listener: UnixListener,
+    notify: UnixDatagram,
+    clients: Vec<UnixStream>,
+    signals: SignalFd,
+    init: Option<i32>,
+    consecutive_failures: u32,
+}
+
+/// Run the monitor of container `id`; `ready` receives "ok" or the start error.
+pub fn run(store: Store, id: &str, ready: OwnedFd) -> i32 {
+    let mut ready = File::from(ready);
+    let _ = nix::unistd::setsid();
+    // SAFETY: naming ourselves.
+    unsafe {
+        let name = std::ffi::CString::new(format!("scmon-{}", &id[..8])).unwrap_or_default();
+        libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0);
+    }
+    let mut monitor = match Monitor::new(store.clone(), id) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = writeln!(ready, "{e}");
+            fail_start(&store, id, &e.to_string());
+            return 1;
+        }
+    };
+    if let Err(e) = monitor.boot() {
+        let _ = writeln!(ready, "{e}");
+        monitor.finish(None, Some(e.to_string()));
+        return 1;
+    }
+    let _ = writeln!(ready, "ok");
+    drop(ready);
+    monitor.event_loop();
+    0
+}
+
+fn fail_start(store: &Store, id: &str, message: &str) {
+    let _ = store.update_state(id, |s| {
+        s.status = Status::Exited;
+        s.error = Some(message.to_string());
+        s.monitor = None;
+        s.init = None;
+    });
+}
+
+impl Monitor {
+    fn new(store: Store, id: &str) -> Result<Monitor> {
+        let config = store.load_config(id)?;
+        let spec = store.load_spec(id)?;
+        let cgroup = ContainerCgroup::load(&config.cgroup);
+        let run_dir = store.run_dir(id);
+        let _ = std::fs::remove_dir_all(&run_dir);
+        std::fs::create_dir_all(&run_dir).map_err(io_error("create", &run_dir))?;
+        let listener = UnixListener::bind(run_dir.join(ATTACH_SOCKET)).map_err(io_error("bind", run_dir.join(ATTACH_SOCKET)))?;
+        listener.set_nonblocking(true).map_err(io_error("configure", &run_dir))?;
+        let notify = UnixDatagram::bind(run_dir.join(NOTIFY_SOCKET)).map_err(io_error("bind", run_dir.join(NOTIFY_SOCKET)))?;
+        notify.set_nonblocking(true).map_err(io_error("configure", &run_dir))?;
+        let log_path = store.dir(id).join("console.log");
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(io_error("open", &log_path))?;
+        let mut mask = SigSet::empty();
+        for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+            mask.add(s);
+        }
+        mask.thread_block().map_err(|e| Error::Invalid(format!("block signals: {e}")))?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(|e| Error::Invalid(format!("signalfd: {e}")))?;
+        // SAFETY: ignoring SIGPIPE so that a vanished attach client is a write error.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+        let console = open_console()?;
+        store.update_state(id, |s| {
+            s.monitor = ProcessId::of(std::process::id() as i32);
+        })?;
+        Ok(Monitor {
+            store,
+            config,
+            spec,
+            cgroup,
+            console,
+            log,
+            listener,
+            notify,
+            clients: Vec::new(),
+            signals,
+            init: None,
+            consecutive_failures: 0,
+        })
+    }
+
+    fn id(&self) -> &str {
+        &self.config.id
+    }
+
+    fn oci_state(&self, status: &str, pid: i32) -> OciState {
+        OciState {
+            oci_version: self.spec.version().clone(),
+            id: self.config.id.clone(),
+            status: status.to_string(),
+            pid,
+            bundle: self.store.dir(self.id()),
+            root: self.config.rootfs.clone(),
+            annotations: self
+                .spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn hooks(&self, pick: impl Fn(&oci_spec::runtime::Hooks) -> Option<Vec<oci_spec::runtime::Hook>>) -> Vec<oci_spec::runtime::Hook> {
+        self.spec.hooks().as_ref().and_then(pick).unwrap_or_default()
+    }
+
+    /// Create (cgroups, namespaces, mounts, prestart hooks) and start PID 1.
+    fn boot(&mut self) -> Result<()> {
+        let state = self.store.load_state(self.id())?;
+        let mut created_now = Vec::new();
+        if state.created_cgroups.is_empty() && !self.cgroup.dirs().iter().all(|d| d.exists()) {
+            created_now = self.cgroup.create()?;
+            let created = created_now.clone();
+            self.store.update_state(self.id(), |s| s.created_cgroups = created)?;
+        } else {
+            self.cgroup.create()?;
+            self.cgroup.clear_children();
+        }
+        let result = self.boot_in_cgroup();
+        if result.is_err() && !created_now.is_empty() {
+            let _ = self.cgroup.destroy(&created_now);
+            let _ = self.store.update_state(self.id(), |s| s.created_cgroups.clear());
+        }
+        result
+    }
+
+    fn boot_in_cgroup(&mut self) -> Result<()> {
+        if let Some(resources) = self.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+            self.cgroup.apply(resources)?;
+        }
+        let bundle = self.store.dir(self.id());
+        let notify_path = self.store.run_dir(self.id()).join(NOTIFY_SOCKET);
+        let ctx = InitContext {
+            spec: &self.spec,
+            bundle: &bundle,
+            console: &self.console.slave_path,
+            notify_socket: Some(&notify_path),
+        };
+        let prestart = self.hooks(|h| h.prestart().clone());
+        let cgroup = &self.cgroup;
+        let created = process::create(
+            &ctx,
+            |pid| cgroup.add_process(pid).map_err(Into::into),
+            |pid| {
+                hooks::run_hooks("prestart", &prestart, &self.oci_state("created", pid))
+                    .map_err(|e| process::ProcessError::Hook(e.to_string()))
+            },
+        )?;
+        let pid = created.start()?.as_raw();
+        let exec_ns = now_ns();
+        self.init = Some(pid);
+        self.store.update_state(self.id(), |s| {
+            s.status = Status::Running;
+            s.init = ProcessId::of(pid);
+            s.started_at = Some(now_rfc3339());
+            s.exec_ns = Some(exec_ns);
+            s.finished_at = None;
+            s.exit = None;
+            s.error = None;
+            s.ready = false;
+        })?;
+        let poststart = self.hooks(|h| h.poststart().clone());
+        if let Err(e) = hooks::run_hooks("poststart", &poststart, &self.oci_state("running", pid)) {
+            tracing::warn!("{e}");
+        }
+        Ok(())
+    }
+
+    fn event_loop(&mut self) {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let (sig_ready, master_ready, listen_ready, notify_ready, client_ready) = {
+                let mut fds = vec![
+                    PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.console.master.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.notify.as_fd(), PollFlags::POLLIN),
+                ];
+                fds.extend(self.clients.iter().map(|c| PollFd::new(c.as_fd(), PollFlags::POLLIN)));
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => {
+                        tracing::error!("poll: {e}");
+                        return;
+                    }
+                }
+                let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+                (
+                    ready(&fds[0]),
+                    ready(&fds[1]),
+                    ready(&fds[2]),
+                    ready(&fds[3]),
+                    fds[4..].iter().map(ready).collect::<Vec<_>>(),
+                )
+            };
+            if master_ready {
+                self.pump_console(&mut buf);
+            }
+            if listen_ready {
+                while let Ok((client, _)) = self.listener.accept() {
+                    self.clients.push(client);
+                }
+            }
+            if notify_ready {
+                self.read_notify(&mut buf);
+            }
+            let mut gone = Vec::new();
+            for (i, ready) in client_ready.iter().enumerate() {
+                if !ready {
+                    continue;
+                }
+                match nix::unistd::read(self.clients[i].as_raw_fd(), &mut buf) {
+                    Ok(0) | Err(_) => gone.push(i),
+                    Ok(n) => {
+                        let _ = write_all_fd(self.console.master.as_fd(), &buf[..n]);
+                    }
+                }
+            }
+            for i in gone.into_iter().rev() {
+                self.clients.remove(i);
+            }
+            if sig_ready && self.reap() {
+                return;
+            }
+        }
+    }
+
+    fn pump_console(&mut self, buf: &mut [u8]) {
+        loop {
+            match nix::unistd::read(self.console.master.as_raw_fd(), buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    let _ = self.log.write_all(&buf[..n]);
+                    self.clients.retain(|c| write_all_fd(c.as_fd(), &buf[..n]).is_ok());
+                }
+            }
+        }
+    }
+
+    fn read_notify(&mut self, buf: &mut [u8]) {
+        while let Ok(n) = self.notify.recv(buf) {
+            let text = String::from_utf8_lossy(&buf[..n]);
+            if text.lines().any(|l| l == "READY=1") {
+                let _ = self.store.update_state(self.id(), |s| s.ready = true);
+            }
+        }
+    }
+
+    /// Handle pending signals; true when the monitor is done.
+    fn reap(&mut self) -> bool {
+        while let Ok(Some(_)) = self.signals.read_signal() {}
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return false,
+                Ok(status) => {
+                    if status.pid().map(|p| p.as_raw()) == self.init {
+                        if let Some(exit) = ExitInfo::from_wait_status(status) {
+                            return self.on_init_exit(exit);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_init_exit(&mut self, exit: ExitInfo) -> bool {
+        self.init = None;
+        let mut buf = vec![0u8; 16 * 1024];
+        self.pump_console(&mut buf);
+        let state = self.store.load_state(self.id()).unwrap_or_default();
+        let poststop = self.hooks(|h| h.poststop().clone());
+        let pid = state.init.map(|p| p.pid).unwrap_or(0);
+        if exit.failed() {
+            self.consecutive_failures += 1;
+        } else {
+            self.consecutive_failures = 0;
+        }
+        match decide(self.config.restart, &exit, state.stop_requested, self.consecutive_failures.saturating_sub(1)) {
+            Next::Restart { delay } => {
+                tracing::info!(?exit, "restarting container");
+                if let Err(e) = hooks::run_hooks("poststop", &poststop, &self.oci_state("stopped", pid)) {
+                    tracing::warn!("{e}");
+                }
+                let _ = self.store.update_state(self.id(), |s| {
+                    s.exit = Some(exit);
+                    s.restart_count += 1;
+                    s.status = Status::Starting;
+                });
+                std::thread::sleep(delay);
+                if self.store.load_state(self.id()).is_ok_and(|s| s.stop_requested) {
+                    self.finish(Some(exit), None);
+                    return true;
+                }
+                match self.boot() {
+                    Ok(()) => false,
+                    Err(e) => {
+                        tracing::error!("restart failed: {e}");
+                        self.finish(Some(exit), Some(e.to_string()));
+                        true
+                    }
+                }
+            }
+            Next::Finish => {
+                if let Err(e) = hooks::run_hooks("poststop", &poststop, &self.oci_state("stopped", pid)) {
+                    tracing::warn!("{e}");
+                }
+                self.finish(Some(exit), None);
+                true
+            }
+        }
+    }
+
+    /// Final clean-up: cgroups, run directory, state; removal with `--rm`.
+    fn finish(&mut self, exit: Option<ExitInfo>, error: Option<String>) {
+        let id = self.id().to_string();
+        let created = self.store.load_state(&id).map(|s| s.created_cgroups).unwrap_or_default();
+        // Anything still in the cgroup (there should be nothing once PID 1 of a PID
+        // namespace is gone) is killed so that the cgroup can go.
+        self.cgroup.signal_all(libc::SIGKILL);
+        if let Err(e) = self.cgroup.destroy(&created) {
+            tracing::warn!("removing cgroups: {e}");
+        }
+        let _ = std::fs::remove_dir_all(self.store.run_dir(&id));
+        let _ = self.store.update_state(&id, |s| {
+            s.status = Status::Exited;
+            s.exit = exit.or(s.exit);
+            s.error = error.clone();
+            s.finished_at = Some(now_rfc3339());
+            s.init = None;
+            s.monitor = None;
+            s.created_cgroups.clear();
+            s.ready = false;
+        });
+        if self.config.auto_remove {
+            let _ = self.store.remove(&id);
+        }
+    }
+}
+
+fn write_all_fd(fd: BorrowedFd, mut data: &[u8]) -> nix::Result<()> {
+    let mut spins = 0;
+    while !data.is_empty() {
+        match nix::unistd::write(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(nix::errno::Errno::EAGAIN) if spins < 100 => {
+                spins += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Where a container's attach socket is.
+pub fn attach_socket(store: &Store, id: &str) -> PathBuf {
+    store.run_dir(id).join(ATTACH_SOCKET)
+}
+
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exit(cause: ExitCause, code: i32) -> ExitInfo {
+        ExitInfo { cause, code, signal: None }
+    }
+
+    #[test]
+    fn restart_decisions() {
+        let reboot = exit(ExitCause::Reboot, 129);
+        let poweroff = exit(ExitCause::Poweroff, 130);
+        let crash = exit(ExitCause::Exited, 1);
+        let clean = exit(ExitCause::Exited, 0);
+        use RestartPolicy::*;
+        assert_eq!(decide(OnReboot, &reboot, false, 0), Next::Restart { delay: Duration::ZERO });
+        assert_eq!(decide(No, &reboot, false, 0), Next::Finish);
+        assert_eq!(decide(OnReboot, &crash, false, 0), Next::Finish);
+        assert_eq!(decide(Always, &poweroff, false, 0), Next::Finish);
+        assert_eq!(decide(Always, &reboot, true, 0), Next::Finish, "a user's stop wins");
+        assert!(matches!(decide(Always, &clean, false, 0), Next::Restart { .. }));
+        assert_eq!(decide(OnFailure { max_retries: Some(2) }, &crash, false, 1), Next::Restart { delay: Duration::from_millis(200) });
+        assert_eq!(decide(OnFailure { max_retries: Some(2) }, &crash, false, 2), Next::Finish);
+        assert_eq!(decide(OnFailure { max_retries: None }, &clean, false, 0), Next::Finish);
+        assert_eq!(decide(Always, &crash, false, 30), Next::Restart { delay: Duration::from_millis(10_000) });
+    }
+}

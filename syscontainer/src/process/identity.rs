@@ -1,0 +1,67 @@
+//! User, groups and capabilities of a container process, applied right before exec.
+
+use std::collections::HashSet;
+
+use caps::{CapSet, Capability as HostCap};
+use oci_spec::runtime::{Capability, LinuxCapabilities};
+
+fn to_host(set: &Option<HashSet<Capability>>) -> HashSet<HostCap> {
+    set.as_ref()
+        .map(|s| {
+            s.iter()
+                .filter_map(|c| c.to_string().parse::<HostCap>().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Switch to uid/gid with the given capability sets. The bounding set is trimmed first
+/// (it needs CAP_SETPCAP, which we have as root), then the ids change with
+/// `PR_SET_KEEPCAPS` so the permitted set survives, then the sets are written.
+pub fn apply(
+    uid: u32,
+    gid: u32,
+    additional_gids: &[u32],
+    capabilities: Option<&LinuxCapabilities>,
+    no_new_privileges: bool,
+) -> Result<(), String> {
+    let (bounding, effective, permitted, inheritable, ambient) = match capabilities {
+        Some(c) => (
+            to_host(c.bounding()),
+            to_host(c.effective()),
+            to_host(c.permitted()),
+            to_host(c.inheritable()),
+            to_host(c.ambient()),
+        ),
+        None => Default::default(),
+    };
+    for cap in caps::all() {
+        if !bounding.contains(&cap) {
+            caps::drop(None, CapSet::Bounding, cap).map_err(|e| format!("drop {cap} from the bounding set: {e}"))?;
+        }
+    }
+    if no_new_privileges {
+        // SAFETY: plain prctl.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(format!("set no_new_privs: {}", std::io::Error::last_os_error()));
+        }
+    }
+    // SAFETY: plain prctl.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
+    let groups: Vec<nix::unistd::Gid> = additional_gids.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+    nix::unistd::setgroups(&groups).map_err(|e| format!("setgroups: {e}"))?;
+    let g = nix::unistd::Gid::from_raw(gid);
+    nix::unistd::setresgid(g, g, g).map_err(|e| format!("setgid {gid}: {e}"))?;
+    let u = nix::unistd::Uid::from_raw(uid);
+    nix::unistd::setresuid(u, u, u).map_err(|e| format!("setuid {uid}: {e}"))?;
+    // SAFETY: plain prctl.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    // Effective must stay a subset of permitted at every step: shrink it first.
+    caps::set(None, CapSet::Effective, &effective).map_err(|e| format!("set effective capabilities: {e}"))?;
+    caps::set(None, CapSet::Inheritable, &inheritable).map_err(|e| format!("set inheritable capabilities: {e}"))?;
+    caps::set(None, CapSet::Permitted, &permitted).map_err(|e| format!("set permitted capabilities: {e}"))?;
+    if !ambient.is_empty() {
+        caps::set(None, CapSet::Ambient, &ambient).map_err(|e| format!("set ambient capabilities: {e}"))?;
+    }
+    Ok(())
+}

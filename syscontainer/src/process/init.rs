@@ -1,0 +1,244 @@
+//! The container's PID 1 before it execs: runs in the freshly cloned namespaces, sets
+//! up the root file system and the process, and execs the container's command.
+//!
+//! Every step reports failure to the monitor over the channel; nothing here may panic
+//! or return to the monitor's code (this is a forked copy of it).
+
+use std::ffi::CString;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::unistd::{chdir, pivot_root, sethostname, setsid};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use super::channel::{Channel, Message};
+use super::mounts;
+use crate::fsutil::{c_path, secure_join};
+
+/// What the init needs besides the spec.
+pub struct InitContext<'a> {
+    pub spec: &'a Spec,
+    /// The container's directory: relative bind sources (hostname, hosts…) live there.
+    pub bundle: &'a Path,
+    /// The console pty slave on the host, which becomes `/dev/console` and stdio.
+    pub console: &'a Path,
+    /// A host unix socket bound to `/run/host/notify` inside for sd_notify.
+    pub notify_socket: Option<&'a Path>,
+}
+
+pub const NOTIFY_SOCKET_INSIDE: &str = "/run/host/notify";
+
+/// Entry point of the cloned child. Never returns.
+pub fn run(ctx: &InitContext, channel: &Channel) -> ! {
+    let code = match setup_and_exec(ctx, channel) {
+        Ok(never) => match never {},
+        Err(message) => {
+            let _ = channel.send(&Message::Failed(message));
+            1
+        }
+    };
+    // SAFETY: leaving the cloned child without running the monitor's destructors.
+    unsafe { libc::_exit(code) }
+}
+
+fn step<T, E: std::fmt::Display>(what: &str, r: Result<T, E>) -> Result<T, String> {
+    r.map_err(|e| format!("{what}: {e}"))
+}
+
+fn expect(channel: &Channel, want: Message) -> Result<(), String> {
+    match channel.recv() {
+        Ok(Some(m)) if m == want => Ok(()),
+        Ok(Some(m)) => Err(format!("protocol: expected {want:?}, got {m:?}")),
+        Ok(None) => Err("the monitor went away".to_string()),
+        Err(e) => Err(format!("reading from the monitor: {e}")),
+    }
+}
+
+fn has_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == typ))
+}
+
+enum Never {}
+
+fn setup_and_exec(ctx: &InitContext, channel: &Channel) -> Result<Never, String> {
+    let spec = ctx.spec;
+    let process = spec.process().as_ref().ok_or("spec has no process")?;
+    let root = spec.root().as_ref().ok_or("spec has no root")?;
+    let rootfs = root.path().clone();
+    let linux = spec.linux().clone().unwrap_or_default();
+
+    expect(channel, Message::Go)?;
+    if has_namespace(spec, LinuxNamespaceType::Cgroup) {
+        step("unshare cgroup namespace", unshare(CloneFlags::CLONE_NEWCGROUP))?;
+    }
+
+    reset_signals();
+    step("setsid", setsid())?;
+    attach_console(ctx.console)?;
+
+    // Mounts: nothing done here may propagate back to the host.
+    step(
+        "make / a slave mount",
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>),
+    )?;
+    step(
+        "bind rootfs",
+        mount(Some(&rootfs), &rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>),
+    )?;
+    for m in spec.mounts().as_deref().unwrap_or(&[]) {
+        mounts::mount_entry(&rootfs, ctx.bundle, m).map_err(|e| e.to_string())?;
+    }
+    step("create devices", mounts::create_devices(&rootfs, linux.devices().as_deref().unwrap_or(&[])))?;
+    step("create /dev links", mounts::create_dev_symlinks(&rootfs))?;
+    step("bind console", mounts::bind_file(&rootfs, ctx.console, Path::new("/dev/console")))?;
+    if let Some(sock) = ctx.notify_socket {
+        step("bind notify socket", mounts::bind_file(&rootfs, sock, Path::new(NOTIFY_SOCKET_INSIDE)))?;
+    }
+    if let Some(sysctl) = linux.sysctl() {
+        for (key, value) in sysctl {
+            let path = rootfs.join("proc/sys").join(key.replace('.', "/"));
+            step(&format!("sysctl {key}={value}"), std::fs::write(&path, value))?;
+        }
+    }
+
+    channel.send(&Message::MountsReady).map_err(|e| e.to_string())?;
+    expect(channel, Message::HooksDone)?;
+
+    // Masks and read-only paths come after the hooks, which may mount over /proc files.
+    step("mask paths", mounts::mask_paths(&rootfs, linux.masked_paths().as_deref().unwrap_or(&[])))?;
+    step(
+        "read-only paths",
+        mounts::readonly_paths(&rootfs, linux.readonly_paths().as_deref().unwrap_or(&[])),
+    )?;
+    enter_rootfs(&rootfs)?;
+    if root.readonly().unwrap_or(false) {
+        step(
+            "remount / read-only",
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                None::<&str>,
+            ),
+        )?;
+    }
+    if has_namespace(spec, LinuxNamespaceType::Uts) {
+        if let Some(h) = spec.hostname() {
+            step("sethostname", sethostname(h))?;
+        }
+    }
+
+    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let mut env = env;
+    if ctx.notify_socket.is_some() {
+        env.push(format!("NOTIFY_SOCKET={NOTIFY_SOCKET_INSIDE}"));
+    }
+    let args = process.args().clone().unwrap_or_default();
+    let program = args.first().ok_or("spec has no command")?;
+    let executable = find_executable(program, &env).ok_or_else(|| format!("{program}: command not found in the container"))?;
+
+    let user = process.user();
+    crate::process::identity::apply(
+        user.uid(),
+        user.gid(),
+        user.additional_gids().as_deref().unwrap_or(&[]),
+        process.capabilities().as_ref(),
+        process.no_new_privileges().unwrap_or(false),
+    )?;
+    let cwd = process.cwd();
+    step(&format!("chdir {}", cwd.display()), chdir(cwd.as_path()))?;
+
+    channel.send(&Message::Created).map_err(|e| e.to_string())?;
+    expect(channel, Message::Start)?;
+    mark_fds_cloexec();
+
+    let c_args: Vec<CString> = args.iter().map(|a| CString::new(a.as_bytes()).unwrap_or_default()).collect();
+    let c_env: Vec<CString> = env.iter().map(|e| CString::new(e.as_bytes()).unwrap_or_default()).collect();
+    let err = nix::unistd::execve(&c_path(&executable), &c_args, &c_env).unwrap_err();
+    Err(format!("exec {}: {err}", executable.display()))
+}
+
+/// stdin/stdout/stderr and the controlling terminal become the console pty.
+fn attach_console(console: &Path) -> Result<(), String> {
+    let fd = step(
+        &format!("open console {}", console.display()),
+        nix::fcntl::open(console, nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY, nix::sys::stat::Mode::empty()),
+    )?;
+    // SAFETY: TIOCSCTTY on a terminal fd we own.
+    if unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } < 0 {
+        return Err(format!("set controlling terminal: {}", std::io::Error::last_os_error()));
+    }
+    for target in 0..3 {
+        step("dup console", nix::unistd::dup2(fd, target))?;
+    }
+    if fd > 2 {
+        let _ = nix::unistd::close(fd);
+    }
+    Ok(())
+}
+
+/// Make `rootfs` the root: `pivot_root(".", ".")` stacks the old root on the new one,
+/// then the old one is detached (the trick runc and crun use; no put_old directory).
+fn enter_rootfs(rootfs: &Path) -> Result<(), String> {
+    step("chdir rootfs", chdir(rootfs))?;
+    step("pivot_root", pivot_root(".", "."))?;
+    step("detach old root", umount2(".", MntFlags::MNT_DETACH))?;
+    step("chdir /", chdir("/"))?;
+    Ok(())
+}
+
+/// Signal dispositions and the mask are inherited across exec: give PID 1 clean ones.
+fn reset_signals() {
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: restoring default dispositions in a single-threaded child.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}
+
+/// Nothing of the runtime's may leak into the container: every fd above stderr is
+/// closed by the exec.
+fn mark_fds_cloexec() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+}
+
+/// Look a program up in the container's PATH (the spec's env, not ours).
+pub fn find_executable(program: &str, env: &[String]) -> Option<PathBuf> {
+    if program.contains('/') {
+        return Some(PathBuf::from(program));
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    path.split(':').map(|dir| Path::new(dir).join(program)).find(|p| {
+        std::fs::metadata(p).is_ok_and(|m| {
+            use std::os::unix::fs::PermissionsExt;
+            m.is_file() && m.permissions().mode() & 0o111 != 0
+        })
+    })
+}
+
+/// Used by exec: whether `fd` is a terminal.
+pub fn is_tty(fd: &impl AsRawFd) -> bool {
+    nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false)
+}
+
+/// Resolve a path as seen from inside a rootfs (before pivot).
+pub fn inside(rootfs: &Path, p: &str) -> Result<PathBuf, String> {
+    secure_join(rootfs, Path::new(p)).map_err(|e| e.to_string())
+}

@@ -1,0 +1,353 @@
+//! Walking the spec's mount table inside the container's new mount namespace, before
+//! `pivot_root`: every target is resolved inside the rootfs.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use oci_spec::runtime::{LinuxDevice, Mount};
+
+use crate::fsutil::{ensure_mount_point, secure_join};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    #[error("mount {what} on {target}: {errno}")]
+    Mount {
+        what: String,
+        target: PathBuf,
+        errno: nix::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Path(#[from] crate::fsutil::PathError),
+}
+
+pub type Result<T> = std::result::Result<T, MountError>;
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MountError + '_ {
+    move |source| MountError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn do_mount(source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<()> {
+    mount(source, target, fstype, flags, data).map_err(|errno| MountError::Mount {
+        what: format!(
+            "{} ({})",
+            source.map(|s| s.display().to_string()).unwrap_or_default(),
+            fstype.unwrap_or("remount")
+        ),
+        target: target.to_path_buf(),
+        errno,
+    })
+}
+
+/// fstab-style options split into mount flags, propagation flags and fs data.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ParsedOptions {
+    pub flags: MsFlags,
+    pub propagation: MsFlags,
+    pub data: Vec<String>,
+    pub bind: bool,
+}
+
+pub fn parse_options(options: &[String]) -> ParsedOptions {
+    let mut p = ParsedOptions {
+        flags: MsFlags::empty(),
+        propagation: MsFlags::empty(),
+        data: Vec::new(),
+        bind: false,
+    };
+    for o in options {
+        match o.as_str() {
+            "ro" => p.flags |= MsFlags::MS_RDONLY,
+            "rw" => p.flags &= !MsFlags::MS_RDONLY,
+            "nosuid" => p.flags |= MsFlags::MS_NOSUID,
+            "suid" => p.flags &= !MsFlags::MS_NOSUID,
+            "nodev" => p.flags |= MsFlags::MS_NODEV,
+            "dev" => p.flags &= !MsFlags::MS_NODEV,
+            "noexec" => p.flags |= MsFlags::MS_NOEXEC,
+            "exec" => p.flags &= !MsFlags::MS_NOEXEC,
+            "strictatime" => p.flags |= MsFlags::MS_STRICTATIME,
+            "relatime" => p.flags |= MsFlags::MS_RELATIME,
+            "noatime" => p.flags |= MsFlags::MS_NOATIME,
+            "bind" => p.bind = true,
+            "rbind" => {
+                p.bind = true;
+                p.flags |= MsFlags::MS_REC;
+            }
+            "private" => p.propagation |= MsFlags::MS_PRIVATE,
+            "rprivate" => p.propagation |= MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+            "shared" => p.propagation |= MsFlags::MS_SHARED,
+            "rshared" => p.propagation |= MsFlags::MS_SHARED | MsFlags::MS_REC,
+            "slave" => p.propagation |= MsFlags::MS_SLAVE,
+            "rslave" => p.propagation |= MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            other => p.data.push(other.to_string()),
+        }
+    }
+    p
+}
+
+/// Mount one entry of the table under `rootfs`. Relative bind sources are files of the
+/// bundle directory.
+pub fn mount_entry(rootfs: &Path, bundle: &Path, m: &Mount) -> Result<()> {
+    let typ = m.typ().as_deref().unwrap_or("none");
+    let options = parse_options(m.options().as_deref().unwrap_or(&[]));
+    let target = secure_join(rootfs, m.destination())?;
+    if typ == "cgroup" {
+        return mount_cgroups(&target, &options);
+    }
+    if options.bind || typ == "bind" {
+        let source = m.source().clone().unwrap_or_default();
+        let source = if source.is_absolute() { source } else { bundle.join(source) };
+        let is_dir = fs::metadata(&source).map_err(io(&source))?.is_dir();
+        ensure_mount_point(&target, is_dir).map_err(io(&target))?;
+        do_mount(
+            Some(&source),
+            &target,
+            None,
+            MsFlags::MS_BIND | (options.flags & MsFlags::MS_REC),
+            None,
+        )?;
+        let remount_flags = options.flags & !MsFlags::MS_REC;
+        if !remount_flags.is_empty() {
+            do_mount(None, &target, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | remount_flags, None)?;
+        }
+    } else {
+        ensure_mount_point(&target, true).map_err(io(&target))?;
+        let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+        let data = options.data.join(",");
+        do_mount(
+            Some(&source),
+            &target,
+            Some(typ),
+            options.flags,
+            (!data.is_empty()).then_some(data.as_str()),
+        )?;
+    }
+    if !options.propagation.is_empty() {
+        do_mount(None, &target, None, options.propagation, None)?;
+    }
+    Ok(())
+}
+
+/// One line of /proc/self/mountinfo that matters for cgroups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupMount {
+    pub mount_point: PathBuf,
+    pub fstype: String,
+    /// Controllers or `name=…` (super options without rw/ro).
+    pub options: String,
+}
+
+pub fn parse_cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let mount_point = left.split(' ').nth(4)?;
+            let mut r = right.split(' ');
+            let fstype = r.next()?;
+            if fstype != "cgroup" && fstype != "cgroup2" {
+                return None;
+            }
+            let super_opts = r.nth(1).unwrap_or("");
+            let options = super_opts
+                .split(',')
+                .filter(|o| *o != "rw" && *o != "ro")
+                .collect::<Vec<_>>()
+                .join(",");
+            Some(CgroupMount {
+                mount_point: PathBuf::from(mount_point),
+                fstype: fstype.to_string(),
+                options,
+            })
+        })
+        .collect()
+}
+
+/// Mount the container's view of every host cgroup hierarchy at `target`
+/// (`<rootfs>/sys/fs/cgroup`). Runs inside the new cgroup namespace, so each fresh
+/// mount shows the container's cgroup as its root.
+fn mount_cgroups(target: &Path, options: &ParsedOptions) -> Result<()> {
+    let host_root = Path::new("/sys/fs/cgroup");
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").map_err(io(Path::new("/proc/self/mountinfo")))?;
+    let mounts = parse_cgroup_mounts(&mountinfo);
+    let flags = options.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+    let readonly = options.flags.contains(MsFlags::MS_RDONLY);
+    ensure_mount_point(target, true).map_err(io(target))?;
+
+    if let Some(unified) = mounts.iter().find(|m| m.mount_point == host_root && m.fstype == "cgroup2") {
+        let ro = if readonly { MsFlags::MS_RDONLY } else { MsFlags::empty() };
+        let _ = unified;
+        return do_mount(Some(Path::new("cgroup2")), target, Some("cgroup2"), flags | ro, None);
+    }
+
+    do_mount(Some(Path::new("tmpfs")), target, Some("tmpfs"), flags, Some("mode=755"))?;
+    for m in mounts.iter().filter(|m| m.mount_point.parent() == Some(host_root)) {
+        let name = m.mount_point.file_name().unwrap_or_default();
+        let dest = target.join(name);
+        fs::create_dir_all(&dest).map_err(io(&dest))?;
+        // name=systemd stays writable even in a read-only view: systemd needs it.
+        let writable = !readonly || m.options.contains("name=systemd") || m.fstype == "cgroup2";
+        let ro = if writable { MsFlags::empty() } else { MsFlags::MS_RDONLY };
+        let data = (m.fstype == "cgroup").then_some(m.options.as_str());
+        do_mount(Some(Path::new(&m.fstype)), &dest, Some(&m.fstype), flags | ro, data)?;
+    }
+    // Co-mounted controllers appear under each name (cpu -> cpu,cpuacct).
+    if let Ok(entries) = fs::read_dir(host_root) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_symlink()) {
+                if let Ok(link) = fs::read_link(e.path()) {
+                    let _ = symlink(link, target.join(e.file_name()));
+                }
+            }
+        }
+    }
+    do_mount(
+        None,
+        target,
+        None,
+        MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | flags,
+        Some("mode=755"),
+    )
+}
+
+/// Create the device nodes of the spec in the container's `/dev` (a fresh tmpfs).
+pub fn create_devices(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
+    for d in devices {
+        let path = secure_join(rootfs, d.path())?;
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        let kind = match d.typ() {
+            oci_spec::runtime::LinuxDeviceType::B => SFlag::S_IFBLK,
+            _ => SFlag::S_IFCHR,
+        };
+        let mode = Mode::from_bits_truncate(d.file_mode().unwrap_or(0o666));
+        let dev = makedev(d.major() as u64, d.minor() as u64);
+        let _ = fs::remove_file(&path);
+        if mknod(&path, kind, mode, dev).is_err() {
+            // Without CAP_MKNOD in the caller's user namespace: bind the host node.
+            ensure_mount_point(&path, false).map_err(io(&path))?;
+            do_mount(Some(d.path()), &path, None, MsFlags::MS_BIND, None)?;
+        } else {
+            // mknod applies the umask; set the mode the spec asks for.
+            nix::sys::stat::fchmodat(None, &path, mode, nix::sys::stat::FchmodatFlags::FollowSymlink)
+                .map_err(|e| io(&path)(e.into()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The symlinks a Linux `/dev` has.
+pub fn create_dev_symlinks(rootfs: &Path) -> Result<()> {
+    let links = [
+        ("/proc/self/fd", "dev/fd"),
+        ("/proc/self/fd/0", "dev/stdin"),
+        ("/proc/self/fd/1", "dev/stdout"),
+        ("/proc/self/fd/2", "dev/stderr"),
+        ("pts/ptmx", "dev/ptmx"),
+    ];
+    for (src, dst) in links {
+        let path = rootfs.join(dst);
+        let _ = fs::remove_file(&path);
+        symlink(src, &path).map_err(io(&path))?;
+    }
+    Ok(())
+}
+
+/// Bind a host file (console pty, notify socket) onto a path inside the rootfs.
+pub fn bind_file(rootfs: &Path, host: &Path, inside: &Path) -> Result<()> {
+    let target = secure_join(rootfs, inside)?;
+    ensure_mount_point(&target, false).map_err(io(&target))?;
+    do_mount(Some(host), &target, None, MsFlags::MS_BIND, None)
+}
+
+/// Hide paths: /dev/null over files, an empty read-only tmpfs over directories.
+pub fn mask_paths(rootfs: &Path, paths: &[String]) -> Result<()> {
+    for p in paths {
+        let target = secure_join(rootfs, Path::new(p))?;
+        match fs::metadata(&target) {
+            Ok(m) if m.is_dir() => do_mount(
+                Some(Path::new("tmpfs")),
+                &target,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                Some("size=0"),
+            )?,
+            Ok(_) => do_mount(Some(Path::new("/dev/null")), &target, None, MsFlags::MS_BIND, None)?,
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Make paths read-only by binding them onto themselves and remounting.
+pub fn readonly_paths(rootfs: &Path, paths: &[String]) -> Result<()> {
+    for p in paths {
+        let target = secure_join(rootfs, Path::new(p))?;
+        if fs::symlink_metadata(&target).is_err() {
+            continue;
+        }
+        do_mount(Some(&target), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        do_mount(
+            None,
+            &target,
+            None,
+            MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC,
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_split() {
+        let p = parse_options(&[
+            "nosuid".into(),
+            "rbind".into(),
+            "ro".into(),
+            "rslave".into(),
+            "mode=755".into(),
+        ]);
+        assert!(p.bind);
+        assert!(p.flags.contains(MsFlags::MS_NOSUID | MsFlags::MS_RDONLY | MsFlags::MS_REC));
+        assert_eq!(p.propagation, MsFlags::MS_SLAVE | MsFlags::MS_REC);
+        assert_eq!(p.data, vec!["mode=755"]);
+        assert!(!parse_options(&["ro".into(), "rw".into()]).flags.contains(MsFlags::MS_RDONLY));
+    }
+
+    #[test]
+    fn cgroup_mountinfo() {
+        let info = "\
+30 25 0:26 / /sys/fs/cgroup rw,relatime shared:4 - tmpfs tmpfs rw,mode=755
+31 30 0:27 / /sys/fs/cgroup/cpu rw,relatime shared:5 - cgroup cgroup rw,cpu
+32 30 0:28 / /sys/fs/cgroup/systemd rw,relatime shared:6 - cgroup cgroup rw,name=systemd
+33 30 0:29 / /sys/fs/cgroup/unified rw,relatime shared:7 - cgroup2 cgroup2 rw
+34 25 0:30 / /proc rw - proc proc rw
+";
+        let m = parse_cgroup_mounts(info);
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[0].options, "cpu");
+        assert_eq!(m[1].options, "name=systemd");
+        assert_eq!(m[2].fstype, "cgroup2");
+        assert_eq!(m[2].mount_point, Path::new("/sys/fs/cgroup/unified"));
+    }
+}

@@ -1,0 +1,259 @@
+//! The run-time state of a container (`state.json`) and the process identity checks
+//! that keep a recorded PID from being mistaken for a recycled one.
+
+use std::fs;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Defined, never started or started and ended (see `exit`).
+    #[default]
+    Created,
+    /// PID 1 is being set up (namespaces, mounts, hooks) but has not exec'd yet.
+    Starting,
+    Running,
+    Paused,
+    /// PID 1 ended; `exit` says how.
+    Exited,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Starting => "starting",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Exited => "exited",
+        }
+    }
+}
+
+/// How PID 1 ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExitCause {
+    /// PID 1 exited with a code.
+    Exited,
+    /// `reboot(2)` inside the container (PID 1 killed by SIGHUP).
+    Reboot,
+    /// `poweroff`/`halt` inside the container (PID 1 killed by SIGINT).
+    Poweroff,
+    /// Killed by another signal.
+    Signaled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitInfo {
+    pub cause: ExitCause,
+    /// Exit code, or 128 + signal number.
+    pub code: i32,
+    pub signal: Option<i32>,
+}
+
+impl ExitInfo {
+    pub fn from_wait_status(status: nix::sys::wait::WaitStatus) -> Option<ExitInfo> {
+        use nix::sys::wait::WaitStatus;
+        match status {
+            WaitStatus::Exited(_, code) => Some(ExitInfo {
+                cause: ExitCause::Exited,
+                code,
+                signal: None,
+            }),
+            WaitStatus::Signaled(_, sig, _) => {
+                let cause = match sig {
+                    nix::sys::signal::Signal::SIGHUP => ExitCause::Reboot,
+                    nix::sys::signal::Signal::SIGINT => ExitCause::Poweroff,
+                    _ => ExitCause::Signaled,
+                };
+                Some(ExitInfo {
+                    cause,
+                    code: 128 + sig as i32,
+                    signal: Some(sig as i32),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        match self.cause {
+            ExitCause::Exited => self.code != 0,
+            ExitCause::Signaled => true,
+            ExitCause::Reboot | ExitCause::Poweroff => false,
+        }
+    }
+}
+
+/// A process, identified by PID *and* start time so that a recycled PID never matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessId {
+    pub pid: i32,
+    /// Field 22 of /proc/PID/stat (clock ticks since boot).
+    pub start_time: u64,
+}
+
+impl ProcessId {
+    pub fn of(pid: i32) -> Option<ProcessId> {
+        process_start_time(pid).map(|start_time| ProcessId { pid, start_time })
+    }
+
+    /// True while the recorded process still exists (a zombie counts as gone).
+    pub fn is_alive(&self) -> bool {
+        match read_stat(self.pid) {
+            Some((state, start)) => start == self.start_time && state != 'Z' && state != 'X',
+            None => false,
+        }
+    }
+}
+
+fn read_stat(pid: i32) -> Option<(char, u64)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    // state is field 3; starttime is field 22, i.e. 19 further on.
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    read_stat(pid).map(|(_, start)| start)
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    /// PID 1 of the container, as seen from the host.
+    pub init: Option<ProcessId>,
+    pub monitor: Option<ProcessId>,
+    /// RFC 3339 times.
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// Nanoseconds since the epoch when PID 1 exec'd: for measuring the runtime's share.
+    pub exec_ns: Option<u128>,
+    pub exit: Option<ExitInfo>,
+    /// How often the monitor brought PID 1 back (reboot or restart policy).
+    pub restart_count: u32,
+    /// A user's `stop`/`kill`/`rm -f` is under way or done: no restart policy undoes it.
+    pub stop_requested: bool,
+    /// systemd inside sent READY=1 on the notify socket.
+    pub ready: bool,
+    /// cgroup directories this container created (deepest last), removed at the end.
+    pub created_cgroups: Vec<std::path::PathBuf>,
+    /// Why the last start failed, when it did.
+    pub error: Option<String>,
+}
+
+impl State {
+    /// Whether PID 1 is really there, whatever the record says.
+    pub fn init_alive(&self) -> bool {
+        self.init.is_some_and(|p| p.is_alive())
+    }
+
+    pub fn monitor_alive(&self) -> bool {
+        self.monitor.is_some_and(|p| p.is_alive())
+    }
+
+    /// The status to show: a record that says running while PID 1 is gone (its monitor
+    /// was killed) reads as exited.
+    pub fn effective_status(&self) -> Status {
+        match self.status {
+            Status::Running | Status::Paused | Status::Starting if !self.init_alive() => {
+                if self.status == Status::Starting && self.monitor_alive() {
+                    Status::Starting
+                } else {
+                    Status::Exited
+                }
+            }
+            s => s,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        matches!(
+            self.effective_status(),
+            Status::Running | Status::Paused | Status::Starting
+        )
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format_rfc3339(now.as_secs() as i64, now.subsec_nanos())
+}
+
+pub fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos()
+}
+
+/// UTC time as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (civil-from-days, Howard Hinnant's method).
+pub fn format_rfc3339(secs: i64, nanos: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::signal::Signal;
+    use nix::sys::wait::WaitStatus;
+    use nix::unistd::Pid;
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(format_rfc3339(1_795_000_000, 5), "2026-11-18T09:06:40.000000005Z");
+        assert_eq!(format_rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000000000Z");
+    }
+
+    #[test]
+    fn exit_causes() {
+        let p = Pid::from_raw(1);
+        let reboot = ExitInfo::from_wait_status(WaitStatus::Signaled(p, Signal::SIGHUP, false)).unwrap();
+        assert_eq!(reboot.cause, ExitCause::Reboot);
+        assert!(!reboot.failed());
+        let off = ExitInfo::from_wait_status(WaitStatus::Signaled(p, Signal::SIGINT, false)).unwrap();
+        assert_eq!(off.cause, ExitCause::Poweroff);
+        let killed = ExitInfo::from_wait_status(WaitStatus::Signaled(p, Signal::SIGKILL, false)).unwrap();
+        assert_eq!((killed.cause, killed.code), (ExitCause::Signaled, 137));
+        assert!(killed.failed());
+        let ok = ExitInfo::from_wait_status(WaitStatus::Exited(p, 0)).unwrap();
+        assert!(!ok.failed());
+        assert!(ExitInfo::from_wait_status(WaitStatus::Exited(p, 3)).unwrap().failed());
+    }
+
+    #[test]
+    fn own_process_identity() {
+        let me = ProcessId::of(std::process::id() as i32).unwrap();
+        assert!(me.is_alive());
+        let recycled = ProcessId {
+            start_time: me.start_time + 1,
+            ..me
+        };
+        assert!(!recycled.is_alive());
+    }
+}

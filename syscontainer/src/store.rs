@@ -1,0 +1,422 @@
+//! The on-disk container store.
+//!
+//! ```text
+//! <root>/                    (default /var/lib/syscontainer, mode 0700)
+//!   .lock                    flock: held while names are assigned or containers removed
+//!   <id>/                    one bundle per container (64 hex digits)
+//!     config.json            OCI runtime spec
+//!     container.json         ContainerConfig
+//!     state.json             State
+//!     lock                   flock: held for every read-modify-write of state.json
+//!     console.log            console output of PID 1
+//!     monitor.log            the monitor's own log
+//!     hostname, hosts, resolv.conf   files bind-mounted into the container
+//! ```
+//!
+//! A container directory appears by `rename(2)` of a fully written temporary directory,
+//! and every file is replaced by write-fsync-rename, so a killed process never leaves a
+//! half-written record.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::config::ContainerConfig;
+use crate::state::State;
+
+pub const DEFAULT_ROOT: &str = "/var/lib/syscontainer";
+/// Sockets and per-run files: removed by the kernel at host reboot, like the processes.
+pub const RUN_DIR: &str = "/run/syscontainer";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no such container: {0}")]
+    NotFound(String),
+    #[error("{query:?} matches more than one container: {ids}")]
+    Ambiguous { query: String, ids: String },
+    #[error("the name {0:?} is already in use")]
+    NameInUse(String),
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("corrupt record {path}: {source}")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Write a file so that readers see the old or the new content, never a mix.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io_err("create", &tmp))?;
+    f.write_all(data).map_err(io_err("write", &tmp))?;
+    f.sync_all().map_err(io_err("fsync", &tmp))?;
+    fs::rename(&tmp, path).map_err(io_err("rename", path))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let data = serde_json::to_vec_pretty(value).map_err(|source| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    write_atomic(path, &data)
+}
+
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let data = fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            StoreError::NotFound(path.display().to_string())
+        } else {
+            StoreError::Io {
+                op: "read",
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    })?;
+    serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// An exclusive `flock`, released on drop (and by the kernel if the holder dies).
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+impl Lock {
+    pub fn acquire(path: &Path) -> Result<Lock> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(path)
+            .map_err(io_err("open lock", path))?;
+        loop {
+            // SAFETY: flock on a file descriptor we own.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            if rc == 0 {
+                break;
+            }
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(StoreError::Io {
+                    op: "flock",
+                    path: path.to_path_buf(),
+                    source: err,
+                });
+            }
+        }
+        Ok(Lock { _file: file })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    pub fn open(root: &Path) -> Result<Store> {
+        fs::create_dir_all(root).map_err(io_err("create", root))?;
+        fs::set_permissions(root, fs::Permissions::from_mode(0o700)).map_err(io_err("chmod", root))?;
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    /// Directory for sockets of a running container; distinct per store root so that
+    /// two stores (tests) never collide.
+    pub fn run_dir(&self, id: &str) -> PathBuf {
+        PathBuf::from(RUN_DIR).join(&id[..32])
+    }
+
+    pub fn lock_store(&self) -> Result<Lock> {
+        Lock::acquire(&self.root.join(".lock"))
+    }
+
+    pub fn lock(&self, id: &str) -> Result<Lock> {
+        Lock::acquire(&self.dir(id).join("lock"))
+    }
+
+    pub fn ids(&self) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for entry in fs::read_dir(&self.root).map_err(io_err("read", &self.root))? {
+            let entry = entry.map_err(io_err("read", &self.root))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_id(&name) && entry.path().join("container.json").is_file() {
+                ids.push(name);
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    pub fn load_config(&self, id: &str) -> Result<ContainerConfig> {
+        read_json(&self.dir(id).join("container.json"))
+    }
+
+    pub fn save_config(&self, config: &ContainerConfig) -> Result<()> {
+        write_json(&self.dir(&config.id).join("container.json"), config)
+    }
+
+    pub fn load_spec(&self, id: &str) -> Result<oci_spec::runtime::Spec> {
+        read_json(&self.dir(id).join("config.json"))
+    }
+
+    pub fn save_spec(&self, id: &str, spec: &oci_spec::runtime::Spec) -> Result<()> {
+        write_json(&self.dir(id).join("config.json"), spec)
+    }
+
+    pub fn load_state(&self, id: &str) -> Result<State> {
+        read_json(&self.dir(id).join("state.json"))
+    }
+
+    /// Replace state.json; the caller holds [`Store::lock`].
+    pub fn save_state(&self, id: &str, state: &State) -> Result<()> {
+        write_json(&self.dir(id).join("state.json"), state)
+    }
+
+    /// Read, change and write state.json under the container lock.
+    pub fn update_state<R>(&self, id: &str, change: impl FnOnce(&mut State) -> R) -> Result<R> {
+        let _lock = self.lock(id)?;
+        let mut state = self.load_state(id)?;
+        let r = change(&mut state);
+        self.save_state(id, &state)?;
+        Ok(r)
+    }
+
+    /// Find a container by full ID, name, or unique ID prefix (in that order).
+    pub fn resolve(&self, query: &str) -> Result<String> {
+        if query.is_empty() {
+            return Err(StoreError::NotFound(query.to_string()));
+        }
+        let ids = self.ids()?;
+        if ids.iter().any(|id| id == query) {
+            return Ok(query.to_string());
+        }
+        for id in &ids {
+            if let Ok(cfg) = self.load_config(id) {
+                if cfg.name == query {
+                    return Ok(id.clone());
+                }
+            }
+        }
+        let matches: Vec<&String> = ids.iter().filter(|id| id.starts_with(query)).collect();
+        match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(StoreError::NotFound(query.to_string())),
+            many => Err(StoreError::Ambiguous {
+                query: query.to_string(),
+                ids: many.iter().map(|id| &id[..12]).collect::<Vec<_>>().join(", "),
+            }),
+        }
+    }
+
+    /// Whether a name is taken; the caller holds [`Store::lock_store`].
+    pub fn name_in_use(&self, name: &str, except_id: Option<&str>) -> Result<bool> {
+        for id in self.ids()? {
+            if Some(id.as_str()) == except_id {
+                continue;
+            }
+            if self.load_config(&id).is_ok_and(|c| c.name == name) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Create a container directory with all its records, atomically: it either appears
+    /// complete or not at all. Fails if the name is taken.
+    pub fn insert(
+        &self,
+        config: &ContainerConfig,
+        spec: &oci_spec::runtime::Spec,
+        extra_files: &[(&str, Vec<u8>)],
+    ) -> Result<()> {
+        let _lock = self.lock_store()?;
+        if self.name_in_use(&config.name, None)? {
+            return Err(StoreError::NameInUse(config.name.clone()));
+        }
+        let tmp = self.root.join(format!(".new-{}", config.id));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir(&tmp).map_err(io_err("create", &tmp))?;
+        let written = (|| {
+            write_json(&tmp.join("config.json"), spec)?;
+            write_json(&tmp.join("container.json"), config)?;
+            write_json(&tmp.join("state.json"), &State::default())?;
+            for (name, data) in extra_files {
+                write_atomic(&tmp.join(name), data)?;
+            }
+            let dest = self.dir(&config.id);
+            fs::rename(&tmp, &dest).map_err(io_err("rename", &dest))
+        })();
+        if written.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        written
+    }
+
+    /// Remove a container's records. The rootfs is not inside and is never touched.
+    pub fn remove(&self, id: &str) -> Result<()> {
+        let _lock = self.lock_store()?;
+        let dir = self.dir(id);
+        // Rename first so that a half-finished removal never looks like a container.
+        let doomed = self.root.join(format!(".rm-{id}"));
+        fs::rename(&dir, &doomed).map_err(io_err("rename", &dir))?;
+        fs::remove_dir_all(&doomed).map_err(io_err("remove", &doomed))?;
+        let _ = fs::remove_dir_all(self.run_dir(id));
+        Ok(())
+    }
+
+    /// Remove leftovers of creations and removals that were interrupted.
+    pub fn sweep(&self) {
+        if let Ok(entries) = fs::read_dir(&self.root) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(".new-") || name.starts_with(".rm-") {
+                    let _ = fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    }
+}
+
+pub fn is_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// A new random 64-hex-digit container ID.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 32];
+    // getrandom(2) never fails for 32 bytes once the pool is initialised.
+    let mut filled = 0;
+    while filled < bytes.len() {
+        // SAFETY: writing into our own buffer.
+        let n = unsafe {
+            libc::getrandom(
+                bytes[filled..].as_mut_ptr().cast(),
+                bytes.len() - filled,
+                0,
+            )
+        };
+        if n > 0 {
+            filled += n as usize;
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::{NetMode, RestartPolicy};
+
+    fn config(id: &str, name: &str) -> ContainerConfig {
+        ContainerConfig {
+            id: id.into(),
+            name: name.into(),
+            created: "now".into(),
+            image: "none".into(),
+            rootfs: "/srv/r".into(),
+            system_container: true,
+            command: vec!["init".into()],
+            restart: RestartPolicy::No,
+            auto_remove: false,
+            stop_signal: None,
+            stop_timeout: 10,
+            tty: true,
+            open_stdin: true,
+            labels: Default::default(),
+            net: NetMode::None,
+            cgroup: Default::default(),
+        }
+    }
+
+    #[test]
+    fn insert_resolve_remove() {
+        let dir = tempdir();
+        let store = Store::open(&dir).unwrap();
+        let spec = oci_spec::runtime::Spec::default();
+        let a = format!("abc{}", "0".repeat(61));
+        let b = format!("abd{}", "1".repeat(61));
+        store.insert(&config(&a, "web1"), &spec, &[("hostname", b"web1\n".to_vec())]).unwrap();
+        store.insert(&config(&b, "web2"), &spec, &[]).unwrap();
+        assert!(matches!(
+            store.insert(&config(&new_id(), "web1"), &spec, &[]),
+            Err(StoreError::NameInUse(_))
+        ));
+        assert_eq!(store.resolve("web1").unwrap(), a);
+        assert_eq!(store.resolve("abd").unwrap(), b);
+        assert_eq!(store.resolve(&a).unwrap(), a);
+        assert!(matches!(store.resolve("ab"), Err(StoreError::Ambiguous { .. })));
+        assert!(matches!(store.resolve("zzz"), Err(StoreError::NotFound(_))));
+        assert_eq!(fs::read(store.dir(&a).join("hostname")).unwrap(), b"web1\n");
+        store.update_state(&a, |s| s.restart_count = 7).unwrap();
+        assert_eq!(store.load_state(&a).unwrap().restart_count, 7);
+        store.remove(&a).unwrap();
+        assert_eq!(store.ids().unwrap(), vec![b.clone()]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn ids_are_unique_hex() {
+        let a = new_id();
+        assert!(is_id(&a));
+        assert_ne!(a, new_id());
+        assert!(!is_id("xyz"));
+    }
+
+    fn tempdir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sc-store-{}", new_id()));
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+}
