@@ -14,12 +14,14 @@ use cgroups_rs::fs::cgroup::Cgroup;
 use cgroups_rs::fs::cpu::CpuController;
 use cgroups_rs::fs::cpuacct::CpuAcctController;
 use cgroups_rs::fs::cpuset::CpuSetController;
+use cgroups_rs::fs::devices::{DevicePermissions, DeviceType, DevicesController};
 use cgroups_rs::fs::freezer::FreezerController;
+use cgroups_rs::FreezerState;
 use cgroups_rs::fs::memory::MemController;
 use cgroups_rs::fs::pid::PidController;
 use cgroups_rs::fs::{hierarchies, Controller, MaxValue};
 use cgroups_rs::CgroupPid;
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 use crate::config::CgroupPlacement;
 
@@ -37,6 +39,8 @@ pub enum CgroupError {
     },
     #[error("cannot read this process's cgroups: {0}")]
     Own(String),
+    #[error("cgroup {0} did not freeze within 5 s")]
+    NotFrozen(String),
 }
 
 pub type Result<T> = std::result::Result<T, CgroupError>;
@@ -207,12 +211,56 @@ impl ContainerCgroup {
             };
             ctl.set_pid_max(max).map_err(|e| self.error(e))?;
         }
+        if let Some(rules) = resources.devices() {
+            self.apply_devices(rules)?;
+        }
         Ok(())
     }
 
+    /// Write the device allow/deny list in order. On cgroup v1 this is the `devices`
+    /// controller; a pure cgroup2 host needs a BPF program instead, which is not built yet,
+    /// so there the rules are skipped with a warning (as the mknod-less /dev still limits
+    /// what the container can open).
+    fn apply_devices(&self, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+        let Ok(ctl) = self.controller::<DevicesController>() else {
+            tracing::warn!("no devices cgroup controller: device rules are not enforced on this host");
+            return Ok(());
+        };
+        for rule in rules {
+            let devtype = match rule.typ() {
+                None | Some(LinuxDeviceType::A) => DeviceType::All,
+                Some(LinuxDeviceType::B) => DeviceType::Block,
+                Some(_) => DeviceType::Char,
+            };
+            let access = rule.access().as_deref().unwrap_or("rwm");
+            let perms = DevicePermissions::from_str(access).map_err(|e| self.error(e))?;
+            let (major, minor) = (rule.major().unwrap_or(-1), rule.minor().unwrap_or(-1));
+            if rule.allow() {
+                ctl.allow_device(devtype, major, minor, &perms)
+            } else {
+                ctl.deny_device(devtype, major, minor, &perms)
+            }
+            .map_err(|e| self.error(e))?;
+        }
+        Ok(())
+    }
+
+    /// Freeze every process and wait until the kernel reports the cgroup frozen (v1 passes
+    /// through FREEZING while tasks are being stopped). Thaws again if that never happens.
     pub fn freeze(&self) -> Result<()> {
         let f: &FreezerController = self.controller()?;
-        f.freeze().map_err(|e| self.error(e))
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            f.freeze().map_err(|e| self.error(e))?;
+            if matches!(f.state(), Ok(FreezerState::Frozen)) {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = f.thaw();
+                return Err(CgroupError::NotFrozen(self.cgroup.path().to_string()));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     pub fn thaw(&self) -> Result<()> {
@@ -256,18 +304,19 @@ impl ContainerCgroup {
         }
     }
 
-    /// Remove sub-cgroups that a previous boot's systemd left, keeping the container's
-    /// own cgroup (and its limits).
-    pub fn clear_children(&self) {
+    /// Replace the cgroup by a fresh one for a new boot: the previous boot's systemd left
+    /// sub-cgroups, and a v1 devices cgroup refuses a new deny-all while removed children are
+    /// still going offline. The directories keep their paths, so the record of what this
+    /// container created stays valid.
+    pub fn reset(&self) -> Result<()> {
         for dir in self.dirs() {
-            if let Ok(entries) = fs::read_dir(&dir) {
-                for e in entries.flatten() {
-                    if e.file_type().is_ok_and(|t| t.is_dir()) {
-                        let _ = remove_tree(&e.path());
-                    }
-                }
-            }
+            remove_tree(&dir)?;
         }
+        self.cgroup.create().map_err(|e| self.error(e))?;
+        if let Some(u) = &self.unified {
+            fs::create_dir_all(u).map_err(|source| CgroupError::Io { op: "create", path: u.clone(), source })?;
+        }
+        Ok(())
     }
 
     pub fn memory_usage(&self) -> Option<(u64, u64)> {

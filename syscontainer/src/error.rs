@@ -20,6 +20,8 @@ pub enum Error {
     AlreadyRunning(String),
     #[error("container {name} is {status}: stop it first or use --force")]
     Active { name: String, status: &'static str },
+    #[error("container {0} is paused: unpause it first")]
+    Paused(String),
     #[error("container {0} is not paused")]
     NotPaused(String),
     #[error("starting container {name}: {message}")]

@@ -79,6 +79,9 @@ fn copy_winsize(from: i32, to: i32) {
 pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
     let c = Container::load(store, id)?;
     let init_pid = c.running_init()?;
+    if c.status() == crate::state::Status::Paused {
+        return Err(Error::Paused(c.config.name.clone()));
+    }
     if opts.args.is_empty() {
         return Err(Error::Invalid("exec needs a command".into()));
     }

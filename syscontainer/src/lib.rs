@@ -5,6 +5,7 @@
 //! to an OCI bundle) → [`container`], [`monitor`], [`exec`] (operations) →
 //! [`process`], [`cgroups`], [`store`] (namespaces, mounts, cgroup files, records).
 
+pub mod capabilities;
 pub mod cgroups;
 pub mod config;
 pub mod console;

@@ -230,8 +230,7 @@ impl Monitor {
             let created = created_now.clone();
             self.store.update_state(self.id(), |s| s.created_cgroups = created)?;
         } else {
-            self.cgroup.create()?;
-            self.cgroup.clear_children();
+            self.cgroup.reset()?;
         }
         let result = self.boot_in_cgroup();
         if result.is_err() && !created_now.is_empty() {

@@ -17,6 +17,7 @@ use oci_spec::runtime::{
 
 use crate::config::{CgroupPlacement, ContainerConfig};
 use crate::fsutil::secure_join;
+use crate::capabilities;
 use crate::options::{CapabilityName, MountKind, MountRequest, NetMode, RestartPolicy, UserSpec};
 use crate::users;
 
@@ -96,6 +97,7 @@ pub struct ContainerOptions {
 }
 
 /// A bundle ready to be stored.
+#[derive(Debug)]
 pub struct Bundle {
     pub config: ContainerConfig,
     pub spec: Spec,
@@ -260,10 +262,7 @@ pub fn validate_rootfs(rootfs: &Path, command: &[String]) -> Result<()> {
 }
 
 fn capability_set(opts: &ContainerOptions) -> Vec<Capability> {
-    let all: Vec<Capability> = caps::all()
-        .into_iter()
-        .filter_map(|c| c.to_string().parse::<Capability>().ok())
-        .collect();
+    let all = capabilities::all_spec();
     if opts.privileged {
         return all;
     }
@@ -272,12 +271,11 @@ fn capability_set(opts: &ContainerOptions) -> Vec<Capability> {
     } else {
         APP_CAPS.to_vec()
     };
-    let to_oci = |c: caps::Capability| c.to_string().parse::<Capability>().ok();
     for add in &opts.cap_add {
         match add {
             CapabilityName::All => set = all.clone(),
             CapabilityName::One(c) => {
-                if let Some(c) = to_oci(*c) {
+                if let Some(c) = capabilities::to_spec(*c) {
                     if !set.contains(&c) {
                         set.push(c);
                     }
@@ -289,7 +287,7 @@ fn capability_set(opts: &ContainerOptions) -> Vec<Capability> {
         match drop {
             CapabilityName::All => set.clear(),
             CapabilityName::One(c) => {
-                if let Some(c) = to_oci(*c) {
+                if let Some(c) = capabilities::to_spec(*c) {
                     set.retain(|x| *x != c);
                 }
             }
@@ -679,7 +677,7 @@ mod tests {
         let mut o = system(&root);
         o.external_rootfs = Some(root.join("etc"));
         let e = build(&o, ID, None).unwrap_err().to_string();
-        assert!(e.contains("missing /usr") && e.contains("/sbin/init"), "{e}");
+        assert!(e.contains("missing /etc, /usr, /sbin/init"), "{e}");
         let mut o = system(&root);
         o.memory = Some(512 << 20);
         o.memory_swap = Some(256 << 20);

@@ -31,6 +31,7 @@ use crate::Cli;
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a container (records only; `start` boots it).
+    #[command(disable_help_flag = true)]
     Create(create::CreateArgs),
     /// Start created or stopped containers.
     Start(start::StartArgs),

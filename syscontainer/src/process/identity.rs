@@ -2,16 +2,14 @@
 
 use std::collections::HashSet;
 
-use caps::{CapSet, Capability as HostCap};
+use caps::CapSet;
 use oci_spec::runtime::{Capability, LinuxCapabilities};
+
+use crate::capabilities::{self, HostCap};
 
 fn to_host(set: &Option<HashSet<Capability>>) -> HashSet<HostCap> {
     set.as_ref()
-        .map(|s| {
-            s.iter()
-                .filter_map(|c| c.to_string().parse::<HostCap>().ok())
-                .collect()
-        })
+        .map(|s| s.iter().copied().filter_map(capabilities::to_host).collect())
         .unwrap_or_default()
 }
 
@@ -35,6 +33,13 @@ pub fn apply(
         ),
         None => Default::default(),
     };
+    // A runtime can only pass on what it holds: on hosts (or nested containers) whose
+    // bounding set lacks some capabilities, the container gets the intersection, as with
+    // LXC and systemd-nspawn, instead of failing to start.
+    let held = caps::read(None, CapSet::Permitted).map_err(|e| format!("read permitted capabilities: {e}"))?;
+    let held_only = |set: HashSet<HostCap>| -> HashSet<HostCap> { set.intersection(&held).copied().collect() };
+    let (effective, permitted, inheritable, ambient) =
+        (held_only(effective), held_only(permitted), held_only(inheritable), held_only(ambient));
     for cap in caps::all() {
         if !bounding.contains(&cap) {
             caps::drop(None, CapSet::Bounding, cap).map_err(|e| format!("drop {cap} from the bounding set: {e}"))?;

@@ -1,0 +1,419 @@
+//! Shared fixtures for the integration tests in `tests/tests/`.
+//!
+//! Every test gets a [`Host`]: its own state store (`--root`), its own cgroup parent under
+//! the test process's own cgroup, and overlay copies of the cached Debian rootfs. Dropping
+//! the `Host` force-removes its containers, unmounts its overlays and removes its cgroups,
+//! so a failing assertion still leaves the machine clean.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+
+/// Where `make test` (scripts/mkrootfs.sh) caches the bookworm rootfs.
+pub const DEFAULT_ROOTFS_CACHE: &str = "/var/cache/syscontainer/rootfs/bookworm";
+
+/// Directory of the workspace binaries: `$SYSCONTAINER_BIN_DIR`, else `target/debug`.
+pub fn bin_dir() -> PathBuf {
+    std::env::var_os("SYSCONTAINER_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug"))
+}
+
+/// Path of a workspace binary; panics with a hint when it has not been built.
+pub fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace first (`make test` does)",
+        path.display()
+    );
+    path
+}
+
+/// The cached rootfs: `$SYSCONTAINER_TEST_ROOTFS`, else the `make test` cache.
+pub fn rootfs_cache() -> PathBuf {
+    let path = std::env::var_os("SYSCONTAINER_TEST_ROOTFS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOTFS_CACHE));
+    assert!(
+        path.join("sbin/init").exists(),
+        "no cached rootfs at {}: run scripts/mkrootfs.sh (`make test` does)",
+        path.display()
+    );
+    path
+}
+
+/// Panics unless running as root: these tests boot real containers.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "integration tests boot real containers and must run as root"
+    );
+}
+
+fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A writable copy of the cached rootfs: an overlay whose upper layer is private.
+pub struct Rootfs {
+    dir: tempfile::TempDir,
+    mounted: bool,
+}
+
+impl Rootfs {
+    pub fn new() -> Rootfs {
+        Self::over(&rootfs_cache())
+    }
+
+    /// An overlay over any lower tree.
+    pub fn over(lower: &Path) -> Rootfs {
+        let dir = tempfile::Builder::new().prefix("sctest-rootfs-").tempdir().unwrap();
+        for sub in ["upper", "work", "merged"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        let options = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.display(),
+            dir.path().join("upper").display(),
+            dir.path().join("work").display()
+        );
+        mount(
+            Some("overlay"),
+            &dir.path().join("merged"),
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(options.as_str()),
+        )
+        .unwrap_or_else(|e| panic!("mount overlay over {}: {e}", lower.display()));
+        Rootfs { dir, mounted: true }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("merged")
+    }
+
+    /// What the container changed, as seen in the private upper layer.
+    pub fn upper(&self) -> PathBuf {
+        self.dir.path().join("upper")
+    }
+}
+
+impl Default for Rootfs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Rootfs {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = umount2(&self.path(), MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+/// One test's private syscontainer installation: store, cgroup parent, rootfs copies.
+pub struct Host {
+    store: tempfile::TempDir,
+    /// Relative `--cgroup-parent`: created under this test process's own cgroups.
+    pub cgroup_parent: String,
+    rootfs: Vec<Rootfs>,
+}
+
+impl Host {
+    pub fn new() -> Host {
+        require_root();
+        Host {
+            store: tempfile::Builder::new().prefix("sctest-store-").tempdir().unwrap(),
+            cgroup_parent: unique("sctest"),
+            rootfs: Vec::new(),
+        }
+    }
+
+    pub fn store(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// A new overlay copy of the cached rootfs, unmounted when the host is dropped.
+    pub fn rootfs(&mut self) -> PathBuf {
+        let r = Rootfs::new();
+        let path = r.path();
+        self.rootfs.push(r);
+        path
+    }
+
+    /// `syscontainer --root STORE` ready for arguments.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(bin("syscontainer"));
+        c.arg("--root").arg(self.store()).arg("--log-level").arg("warn");
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn run<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command().args(args).output().expect("spawn syscontainer")
+    }
+
+    /// Run and require success; returns trimmed stdout.
+    pub fn ok<I, S>(&self, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_os_string()).collect();
+        let out = self.run(&args);
+        assert!(
+            out.status.success(),
+            "syscontainer {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Run and require failure; returns stderr.
+    pub fn fails<I, S>(&self, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_os_string()).collect();
+        let out = self.run(&args);
+        assert!(
+            !out.status.success(),
+            "syscontainer {args:?} should have failed:\nstdout: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).trim().to_string()
+    }
+
+    /// `run -tid --system-container` of a fresh rootfs copy under this host's cgroup
+    /// parent, then wait for systemd to finish booting. Returns the full ID.
+    pub fn boot(&mut self, name: &str, extra: &[&str]) -> String {
+        let rootfs = self.rootfs();
+        let id = self.start_system(name, &rootfs, extra);
+        let state = self.wait_booted(name);
+        assert!(
+            state == "running" || state == "degraded",
+            "{name} booted to {state}; failed units: {}",
+            self.exec_out(name, &["systemctl", "--failed", "--no-legend"])
+        );
+        id
+    }
+
+    /// `run -tid --system-container` without waiting for systemd.
+    pub fn start_system(&self, name: &str, rootfs: &Path, extra: &[&str]) -> String {
+        let mut args: Vec<String> = vec!["run".into(), "-tid".into(), "--name".into(), name.into()];
+        args.extend(["--cgroup-parent".into(), self.cgroup_parent.clone()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend([
+            "--system-container".into(),
+            "--external-rootfs".into(),
+            rootfs.display().to_string(),
+            "none".into(),
+            "init".into(),
+        ]);
+        self.ok(&args)
+    }
+
+    /// Wait until `systemctl is-system-running --wait` gives a final answer; returns it.
+    pub fn wait_booted(&self, name: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let out = self.run(["exec", name, "systemctl", "is-system-running", "--wait"]);
+            let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            // "offline" / no bus: systemd has not set itself up yet.
+            if !state.is_empty() && state != "offline" && state != "starting" && state != "initializing" {
+                return state;
+            }
+            assert!(Instant::now() < deadline, "{name} did not boot: last answer {state:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `exec NAME ARGS...`, requiring success; returns trimmed stdout.
+    pub fn exec(&self, name: &str, args: &[&str]) -> String {
+        let mut all = vec!["exec", name];
+        all.extend_from_slice(args);
+        self.ok(all)
+    }
+
+    /// `exec` that may fail; returns stdout either way (for diagnostics).
+    pub fn exec_out(&self, name: &str, args: &[&str]) -> String {
+        let mut all = vec!["exec", name];
+        all.extend_from_slice(args);
+        String::from_utf8_lossy(&self.run(all).stdout).trim().to_string()
+    }
+
+    pub fn inspect(&self, name: &str, format: &str) -> String {
+        self.ok(["inspect", "-f", format, name])
+    }
+
+    pub fn state(&self, name: &str) -> serde_json::Value {
+        serde_json::from_str(&self.inspect(name, "{{json .State}}")).expect("inspect state is JSON")
+    }
+
+    /// Poll `inspect` until the status is `want`.
+    pub fn wait_status(&self, name: &str, want: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let status = self.inspect(name, "{{.State.Status}}");
+            if status == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{name} stayed {status}, expected {want}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// IDs of every container in this host's store.
+    pub fn container_ids(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.store()) else { return vec![] };
+        entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+            .collect()
+    }
+
+    /// Directories of this host's cgroup parent in every hierarchy (existing or not).
+    pub fn cgroup_parent_dirs(&self) -> Vec<PathBuf> {
+        own_cgroup_dirs().into_iter().map(|d| d.join(&self.cgroup_parent)).collect()
+    }
+
+    /// The container's cgroup directory in the hierarchy holding `file`
+    /// (e.g. `memory.limit_in_bytes` on v1, `memory.max` on v2).
+    pub fn cgroup_file(&self, id: &str, file: &str) -> Option<PathBuf> {
+        self.cgroup_parent_dirs()
+            .into_iter()
+            .map(|d| d.join(id).join(file))
+            .find(|p| p.exists())
+    }
+}
+
+impl Default for Host {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        for id in self.container_ids() {
+            let _ = self.command().args(["rm", "-f", &id]).stderr(Stdio::null()).output();
+        }
+        self.rootfs.clear();
+        for dir in self.cgroup_parent_dirs() {
+            remove_cgroup_tree(&dir);
+        }
+    }
+}
+
+/// This process's cgroup directory in every mounted hierarchy (v1 controllers, named
+/// hierarchies, hybrid or pure cgroup2).
+pub fn own_cgroup_dirs() -> Vec<PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut dirs = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let mut post = post.split_whitespace();
+        let fstype = post.next().unwrap_or("");
+        let _source = post.next();
+        let super_opts = post.next().unwrap_or("");
+        let pre: Vec<&str> = pre.split_whitespace().collect();
+        let (root, mount_point) = (pre.get(3).copied().unwrap_or("/"), pre.get(4).copied().unwrap_or(""));
+        let key = match fstype {
+            "cgroup2" => Some(String::new()),
+            "cgroup" => super_opts
+                .split(',')
+                .find(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("release_agent") && *o != "clone_children")
+                .map(|_| super_opts.to_string()),
+            _ => None,
+        };
+        let Some(key) = key else { continue };
+        for entry in own.lines() {
+            let mut parts = entry.splitn(3, ':');
+            let (_, controllers, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let matches = if fstype == "cgroup2" {
+                controllers.is_empty()
+            } else {
+                controllers
+                    .split(',')
+                    .filter(|c| !c.is_empty())
+                    .all(|c| key.split(',').any(|o| o == c))
+                    && !controllers.is_empty()
+            };
+            if matches {
+                let rel = path.strip_prefix(root).unwrap_or(path).trim_start_matches('/');
+                dirs.push(Path::new(mount_point).join(rel));
+            }
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+/// Remove a cgroup directory and its children, depth first (cgroup dirs are removed
+/// with rmdir, their files cannot be deleted).
+pub fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// Every trace a container with this ID could leave on the host, as readable lines.
+/// An empty list means it is gone for good.
+pub fn leftovers(host: &Host, id: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    if host.store().join(id).exists() {
+        found.push(format!("store record {}", host.store().join(id).display()));
+    }
+    let run_dir = Path::new("/run/syscontainer").join(&id[..32]);
+    if run_dir.exists() {
+        found.push(format!("run dir {}", run_dir.display()));
+    }
+    for dir in host.cgroup_parent_dirs() {
+        if dir.join(id).exists() {
+            found.push(format!("cgroup {}", dir.join(id).display()));
+        }
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for line in mountinfo.lines().filter(|l| l.contains(id) || l.contains(&id[..32])) {
+        found.push(format!("mount {line}"));
+    }
+    found
+}
+
+/// Wait until `pred` holds, polling every 50 ms; panics with `what` after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut pred: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !pred() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn pid_alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+            .unwrap_or(true)
+}
