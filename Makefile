@@ -1,0 +1,66 @@
+# syscontainer: the two commands a newcomer runs are `make demo` and `make test`.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+CARGO ?= cargo
+ROOTFS ?= /var/cache/syscontainer/rootfs/bookworm
+PREFIX ?= /usr/local
+BIN_DIR := $(CURDIR)/target/debug
+RELEASE_DIR := $(CURDIR)/target/release
+BINARIES := syscontainer lxcfs-rs lxcfs-toolkit lxcfs-hook
+
+.PHONY: all deps rootfs build release demo test unit integration lint install uninstall bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh test
+
+rootfs: deps
+	@bash scripts/mkrootfs.sh $(ROOTFS)
+
+build:
+	$(CARGO) build --workspace --locked
+
+release:
+	$(CARGO) build --workspace --locked --release
+
+## Boot the default Debian rootfs as a system container, show it, clean up.
+demo: deps rootfs build
+	@bash scripts/demo.sh $(BIN_DIR) $(ROOTFS)
+
+## Everything CI checks: lint, unit tests, then integration tests that boot real containers.
+test: deps rootfs build lint unit integration
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+unit:
+	$(CARGO) test --workspace --locked --lib --bins
+
+integration:
+	SYSCONTAINER_BIN_DIR=$(BIN_DIR) SYSCONTAINER_TEST_ROOTFS=$(ROOTFS) \
+		$(CARGO) test --workspace --locked --tests -- --test-threads 2
+
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/syscontainer $(DESTDIR)/lib/systemd/system
+	for b in $(BINARIES); do install -m 0755 $(RELEASE_DIR)/$$b $(DESTDIR)$(PREFIX)/bin/$$b; done
+	for f in etc/*.json; do \
+		[ -e $(DESTDIR)/etc/syscontainer/$$(basename $$f) ] || install -m 0644 $$f $(DESTDIR)/etc/syscontainer/; \
+	done
+	install -m 0644 systemd/*.service $(DESTDIR)/lib/systemd/system/
+
+uninstall:
+	for b in $(BINARIES); do rm -f $(DESTDIR)$(PREFIX)/bin/$$b; done
+	rm -f $(addprefix $(DESTDIR)/lib/systemd/system/,$(notdir $(wildcard systemd/*.service)))
+
+## Side-by-side performance against LXC, systemd-nspawn and lxcfs 5.0.3.
+bench:
+	@bash scripts/install-deps.sh bench
+	@bash scripts/mkrootfs.sh $(ROOTFS)
+	$(CARGO) build --workspace --locked --release
+	@bash bench/run.sh --bin-dir $(RELEASE_DIR) --rootfs $(ROOTFS)
+
+clean:
+	$(CARGO) clean
