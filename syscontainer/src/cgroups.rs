@@ -16,11 +16,11 @@ use cgroups_rs::fs::cpuacct::CpuAcctController;
 use cgroups_rs::fs::cpuset::CpuSetController;
 use cgroups_rs::fs::devices::{DevicePermissions, DeviceType, DevicesController};
 use cgroups_rs::fs::freezer::FreezerController;
-use cgroups_rs::FreezerState;
 use cgroups_rs::fs::memory::MemController;
 use cgroups_rs::fs::pid::PidController;
 use cgroups_rs::fs::{hierarchies, Controller, MaxValue};
 use cgroups_rs::CgroupPid;
+use cgroups_rs::FreezerState;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 use crate::config::CgroupPlacement;
@@ -58,7 +58,8 @@ impl CgroupPlacement {
                 bases: BTreeMap::new(),
             });
         }
-        let own = fs::read_to_string("/proc/self/cgroup").map_err(|e| CgroupError::Own(e.to_string()))?;
+        let own =
+            fs::read_to_string("/proc/self/cgroup").map_err(|e| CgroupError::Own(e.to_string()))?;
         Ok(CgroupPlacement {
             path,
             bases: parse_proc_cgroup(&own),
@@ -71,7 +72,8 @@ pub fn parse_proc_cgroup(content: &str) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
     for line in content.lines() {
         let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
             continue;
         };
         for c in controllers.split(',') {
@@ -99,7 +101,11 @@ impl ContainerCgroup {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let cgroup = if v2 {
-            let base = placement.bases.get("").map(|b| b.trim_matches('/')).unwrap_or("");
+            let base = placement
+                .bases
+                .get("")
+                .map(|b| b.trim_matches('/'))
+                .unwrap_or("");
             let path = if base.is_empty() {
                 placement.path.clone()
             } else {
@@ -110,7 +116,11 @@ impl ContainerCgroup {
             Cgroup::load_with_relative_paths(hierarchy, &placement.path, relative)
         };
         let unified = (!v2 && is_cgroup2(Path::new(HYBRID_UNIFIED))).then(|| {
-            let base = placement.bases.get("").map(|b| b.trim_matches('/')).unwrap_or("");
+            let base = placement
+                .bases
+                .get("")
+                .map(|b| b.trim_matches('/'))
+                .unwrap_or("");
             Path::new(HYBRID_UNIFIED).join(base).join(&placement.path)
         });
         ContainerCgroup { cgroup, unified }
@@ -223,7 +233,9 @@ impl ContainerCgroup {
     /// what the container can open).
     fn apply_devices(&self, rules: &[LinuxDeviceCgroup]) -> Result<()> {
         let Ok(ctl) = self.controller::<DevicesController>() else {
-            tracing::warn!("no devices cgroup controller: device rules are not enforced on this host");
+            tracing::warn!(
+                "no devices cgroup controller: device rules are not enforced on this host"
+            );
             return Ok(());
         };
         for rule in rules {
@@ -314,7 +326,11 @@ impl ContainerCgroup {
         }
         self.cgroup.create().map_err(|e| self.error(e))?;
         if let Some(u) = &self.unified {
-            fs::create_dir_all(u).map_err(|source| CgroupError::Io { op: "create", path: u.clone(), source })?;
+            fs::create_dir_all(u).map_err(|source| CgroupError::Io {
+                op: "create",
+                path: u.clone(),
+                source,
+            })?;
         }
         Ok(())
     }

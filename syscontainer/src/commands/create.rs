@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{ArgAction, Args};
 use syscontainer::container::{self, DaemonConfig};
-use syscontainer::options::{self as opt, CapabilityName, MountRequest, NetMode, RestartPolicy, UserSpec};
+use syscontainer::options::{
+    self as opt, CapabilityName, MountRequest, NetMode, RestartPolicy, UserSpec,
+};
 use syscontainer::spec::ContainerOptions;
 
 use super::Ctx;
@@ -140,7 +142,10 @@ pub struct CreateArgs {
 fn parse_cpu_quota(s: &str) -> Result<i64, opt::OptionError> {
     let v = opt::parse_int_in::<i64>(s, -1, i64::MAX)?;
     if v != -1 && v < 1000 {
-        return Err(opt::OptionError::new(s, "must be -1 or at least 1000 microseconds"));
+        return Err(opt::OptionError::new(
+            s,
+            "must be -1 or at least 1000 microseconds",
+        ));
     }
     Ok(v)
 }
@@ -149,8 +154,12 @@ impl CreateArgs {
     pub fn to_options(&self) -> anyhow::Result<ContainerOptions> {
         let mut env = Vec::new();
         for file in &self.env_file {
-            let text = std::fs::read_to_string(file).with_context(|| format!("read --env-file {}", file.display()))?;
-            env.extend(opt::parse_env_file_content(&text).with_context(|| format!("--env-file {}", file.display()))?);
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("read --env-file {}", file.display()))?;
+            env.extend(
+                opt::parse_env_file_content(&text)
+                    .with_context(|| format!("--env-file {}", file.display()))?,
+            );
         }
         env.extend(self.env.iter().cloned());
         let mut mounts = self.volumes.clone();
