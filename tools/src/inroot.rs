@@ -1,0 +1,480 @@
+//! Acting on paths inside a container without ever touching a host path.
+//!
+//! Every container path is opened with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS |
+//! RESOLVE_NO_MAGICLINKS)` below a directory fd of the container's root, which is
+//! `/proc/PID/root` (a running container) or `/proc/PID/root/<rootfs>` (the prestart
+//! hook, before `pivot_root`). `..` cannot climb out of that root, and a symlink anywhere
+//! on the path is refused rather than followed: a link planted in the container can never
+//! redirect a mkdir, mknod or mount to the host. Mounts are made with the new mount API:
+//! `open_tree(OPEN_TREE_CLONE)` of the host path, then `move_mount` from a thread that has
+//! unshared its fs context and joined the container's mount namespace.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{io_err, Error, Result};
+
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+const CONTAINED: u64 = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+
+const OPEN_TREE_CLONE: u32 = 1;
+const OPEN_TREE_CLOEXEC: u32 = libc::O_CLOEXEC as u32;
+const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x04;
+const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+const MOUNT_ATTR_RDONLY: u64 = 0x01;
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+fn cstr(p: &Path) -> Result<CString> {
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| Error::Invalid(format!("path {} contains a NUL byte", p.display())))
+}
+
+fn last_os_error() -> std::io::Error {
+    std::io::Error::last_os_error()
+}
+
+/// `openat2` with `resolve` flags; `path` relative to `dir`.
+fn openat2(dir: BorrowedFd, path: &Path, flags: i32, resolve: u64) -> std::io::Result<OwnedFd> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve,
+    };
+    // SAFETY: openat2 with a valid dirfd, a NUL-terminated path and a sized struct.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        return Err(last_os_error());
+    }
+    // SAFETY: a fresh fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// The root directory of a container as seen by its processes.
+pub struct ContainerRoot {
+    fd: OwnedFd,
+    /// `/proc/PID/ns/mnt`, for mounting.
+    mnt_ns: OwnedFd,
+    desc: String,
+}
+
+impl ContainerRoot {
+    /// `prefix`: `None` for a running container, the rootfs host path before pivot_root.
+    pub fn open(pid: i32, prefix: Option<&Path>) -> Result<ContainerRoot> {
+        let mut path = PathBuf::from(format!("/proc/{pid}/root"));
+        if let Some(p) = prefix {
+            path.push(p.strip_prefix("/").unwrap_or(p));
+        }
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags_path()
+            .open(&path)
+            .map_err(io_err("open container root", &path))?;
+        let ns_path = format!("/proc/{pid}/ns/mnt");
+        let ns = File::open(&ns_path).map_err(io_err("open", &ns_path))?;
+        Ok(ContainerRoot {
+            fd: f.into(),
+            mnt_ns: ns.into(),
+            desc: path.display().to_string(),
+        })
+    }
+
+    pub fn describe(&self) -> &str {
+        &self.desc
+    }
+
+    fn rel(path: &Path) -> &Path {
+        path.strip_prefix("/").unwrap_or(path)
+    }
+
+    /// Open a container path (O_PATH unless `flags` says otherwise), contained.
+    pub fn open_path(&self, path: &Path, flags: i32) -> Result<OwnedFd> {
+        openat2(self.fd.as_fd(), Self::rel(path), flags, CONTAINED)
+            .map_err(|e| contained_error(path, e))
+    }
+
+    fn open_parent(&self, path: &Path) -> Result<(OwnedFd, CString)> {
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        let name = path
+            .file_name()
+            .ok_or_else(|| Error::Invalid(format!("container path {} has no name", path.display())))?;
+        let fd = if parent == Path::new("/") {
+            openat2(self.fd.as_fd(), Path::new("."), libc::O_PATH | libc::O_DIRECTORY, CONTAINED)
+        } else {
+            openat2(
+                self.fd.as_fd(),
+                Self::rel(parent),
+                libc::O_PATH | libc::O_DIRECTORY,
+                CONTAINED,
+            )
+        }
+        .map_err(|e| contained_error(parent, e))?;
+        Ok((fd, cstr(Path::new(name))?))
+    }
+
+    /// `lstat` of a container path; `None` if it does not exist.
+    pub fn stat(&self, path: &Path) -> Result<Option<libc::stat>> {
+        let (dir, name) = self.open_parent(path)?;
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstatat on our fd with a NUL-terminated name into a local struct.
+        let rc = unsafe {
+            libc::fstatat(dir.as_raw_fd(), name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW)
+        };
+        if rc == 0 {
+            return Ok(Some(st));
+        }
+        let e = last_os_error();
+        if e.raw_os_error() == Some(libc::ENOENT) {
+            Ok(None)
+        } else {
+            Err(contained_error(path, e))
+        }
+    }
+
+    /// `mkdir -p` inside the container; returns the directories it created, parents first.
+    pub fn mkdir_p(&self, path: &Path) -> Result<Vec<PathBuf>> {
+        let mut created = Vec::new();
+        let mut cur = PathBuf::from("/");
+        for comp in Self::rel(path).components() {
+            cur.push(comp);
+            match openat2(
+                self.fd.as_fd(),
+                Self::rel(&cur),
+                libc::O_PATH | libc::O_DIRECTORY,
+                CONTAINED,
+            ) {
+                Ok(_) => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    let (dir, name) = self.open_parent(&cur)?;
+                    // SAFETY: mkdirat on our fd with a NUL-terminated name.
+                    if unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) } != 0 {
+                        let e = last_os_error();
+                        if e.raw_os_error() != Some(libc::EEXIST) {
+                            self.remove_created(&created);
+                            return Err(contained_error(&cur, e));
+                        }
+                    } else {
+                        created.push(cur.clone());
+                    }
+                    // Whatever is there now must be a real directory.
+                    if let Err(e) = openat2(
+                        self.fd.as_fd(),
+                        Self::rel(&cur),
+                        libc::O_PATH | libc::O_DIRECTORY,
+                        CONTAINED,
+                    ) {
+                        self.remove_created(&created);
+                        return Err(contained_error(&cur, e));
+                    }
+                }
+                Err(e) => {
+                    self.remove_created(&created);
+                    return Err(contained_error(&cur, e));
+                }
+            }
+        }
+        Ok(created)
+    }
+
+    /// Remove directories made by [`Self::mkdir_p`], deepest first (only if empty).
+    pub fn remove_created(&self, created: &[PathBuf]) {
+        for dir in created.iter().rev() {
+            if let Ok((parent, name)) = self.open_parent(dir) {
+                // SAFETY: unlinkat on our fd with a NUL-terminated name.
+                unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) };
+            }
+        }
+    }
+
+    /// Create an empty regular file (a mount point for a file bind); false if one exists.
+    pub fn create_file(&self, path: &Path) -> Result<bool> {
+        let (dir, name) = self.open_parent(path)?;
+        // SAFETY: openat on our fd with a NUL-terminated name; O_NOFOLLOW | O_EXCL.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                0o644,
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: closing the fd we just opened.
+            unsafe { libc::close(fd) };
+            return Ok(true);
+        }
+        let e = last_os_error();
+        if e.raw_os_error() == Some(libc::EEXIST) {
+            return Ok(false);
+        }
+        Err(contained_error(path, e))
+    }
+
+    /// Remove a non-directory entry (file or device node) inside the container.
+    pub fn unlink(&self, path: &Path) -> Result<()> {
+        let (dir, name) = self.open_parent(path)?;
+        // SAFETY: unlinkat on our fd with a NUL-terminated name.
+        if unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) } != 0 {
+            let e = last_os_error();
+            if e.raw_os_error() != Some(libc::ENOENT) {
+                return Err(contained_error(path, e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Make a device node; parents must exist. `mode` holds type and permission bits.
+    pub fn mknod(&self, path: &Path, mode: u32, rdev: u64, uid: u32, gid: u32) -> Result<()> {
+        let (dir, name) = self.open_parent(path)?;
+        // SAFETY: mknodat/fchownat on our fd with a NUL-terminated name.
+        unsafe {
+            if libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, rdev as libc::dev_t) != 0 {
+                return Err(contained_error(path, last_os_error()));
+            }
+            if libc::fchownat(dir.as_raw_fd(), name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) != 0
+                || libc::fchmodat(dir.as_raw_fd(), name.as_ptr(), mode & 0o7777, 0) != 0
+            {
+                let e = last_os_error();
+                libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0);
+                return Err(contained_error(path, e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Bind-mount a host path onto a container path (made if missing), read-only if
+    /// asked. All-or-nothing: on failure what was created is removed again.
+    pub fn bind(&self, host: &Path, ctr: &Path, readonly: bool) -> Result<()> {
+        let host_c = cstr(host)?;
+        let meta = std::fs::metadata(host).map_err(io_err("stat host path", host))?;
+        // SAFETY: open_tree with a NUL-terminated path; returns a new fd or -1.
+        let tree = unsafe {
+            libc::syscall(
+                libc::SYS_open_tree,
+                libc::AT_FDCWD,
+                host_c.as_ptr(),
+                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC,
+            )
+        };
+        if tree < 0 {
+            return Err(io_err("open_tree", host)(last_os_error()));
+        }
+        // SAFETY: a fresh fd we own.
+        let tree = unsafe { OwnedFd::from_raw_fd(tree as i32) };
+        if readonly {
+            let attr = MountAttr {
+                attr_set: MOUNT_ATTR_RDONLY,
+                attr_clr: 0,
+                propagation: 0,
+                userns_fd: 0,
+            };
+            // SAFETY: mount_setattr on our detached tree with a sized struct.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_mount_setattr,
+                    tree.as_raw_fd(),
+                    c"".as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                    &attr as *const MountAttr,
+                    std::mem::size_of::<MountAttr>(),
+                )
+            };
+            if rc != 0 {
+                return Err(io_err("make read-only", host)(last_os_error()));
+            }
+        }
+        let is_dir = meta.is_dir();
+        self.in_mount_ns(|| {
+            let parent = ctr.parent().unwrap_or(Path::new("/"));
+            let mut created = self.mkdir_p(if is_dir { ctr } else { parent })?;
+            let mut made_file = false;
+            if !is_dir {
+                made_file = self.create_file(ctr)?;
+            }
+            let undo = |created: &mut Vec<PathBuf>| {
+                if made_file {
+                    let _ = self.unlink(ctr);
+                }
+                self.remove_created(created);
+            };
+            let flags = if is_dir { libc::O_PATH | libc::O_DIRECTORY } else { libc::O_PATH };
+            let target = match self.open_path(ctr, flags) {
+                Ok(t) => t,
+                Err(e) => {
+                    undo(&mut created);
+                    return Err(e);
+                }
+            };
+            // SAFETY: move_mount between two fds we own, empty paths.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_move_mount,
+                    tree.as_raw_fd(),
+                    c"".as_ptr(),
+                    target.as_raw_fd(),
+                    c"".as_ptr(),
+                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+                )
+            };
+            if rc != 0 {
+                let e = last_os_error();
+                undo(&mut created);
+                return Err(Error::Failed(format!(
+                    "mount {} on {} in the container: {e}",
+                    host.display(),
+                    ctr.display()
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    /// Unmount whatever is mounted on a container path (lazily). Not mounted is an error
+    /// unless `missing_ok`.
+    pub fn unmount(&self, ctr: &Path, missing_ok: bool) -> Result<()> {
+        self.in_mount_ns(|| {
+            let (dir, name) = match self.open_parent(ctr) {
+                Ok(x) => x,
+                Err(_) if missing_ok => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            // SAFETY: fchdir to our fd, then umount2 of a plain name relative to it; this
+            // thread has its own fs context (unshared in in_mount_ns).
+            let rc = unsafe {
+                if libc::fchdir(dir.as_raw_fd()) != 0 {
+                    return Err(contained_error(ctr, last_os_error()));
+                }
+                libc::umount2(name.as_ptr(), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW)
+            };
+            if rc != 0 {
+                let e = last_os_error();
+                let not_mounted = matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOENT));
+                if missing_ok && not_mounted {
+                    return Ok(());
+                }
+                return Err(Error::Failed(format!(
+                    "unmount {} in the container: {}",
+                    ctr.display(),
+                    if not_mounted { "not a mount point".to_string() } else { e.to_string() }
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether a container path is a mount point (its mount ID differs from its parent's).
+    pub fn is_mount_point(&self, ctr: &Path) -> bool {
+        let Ok(fd) = self.open_path(ctr, libc::O_PATH) else {
+            return false;
+        };
+        let parent = ctr.parent().unwrap_or(Path::new("/"));
+        let Ok(pfd) = self.open_path(parent, libc::O_PATH) else {
+            return false;
+        };
+        match (mount_id(fd.as_fd()), mount_id(pfd.as_fd())) {
+            (Some(a), Some(b)) => a != b,
+            _ => false,
+        }
+    }
+
+    /// Run `f` on a thread that has joined the container's mount namespace.
+    fn in_mount_ns<T: Send>(&self, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+        let ns = self.mnt_ns.as_fd();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // SAFETY: unshare/setns affect only this thread, which ends afterwards.
+                unsafe {
+                    if libc::unshare(libc::CLONE_FS) != 0 {
+                        return Err(Error::Failed(format!("unshare fs: {}", last_os_error())));
+                    }
+                    if libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNS) != 0 {
+                        return Err(Error::Failed(format!(
+                            "join the container's mount namespace: {}",
+                            last_os_error()
+                        )));
+                    }
+                }
+                f()
+            })
+            .join()
+            .unwrap_or_else(|_| Err(Error::Failed("mount thread panicked".into())))
+        })
+    }
+}
+
+fn mount_id(fd: BorrowedFd) -> Option<u64> {
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: statx on our fd with AT_EMPTY_PATH into a local struct.
+    let rc = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_MNT_ID,
+            &mut stx,
+        )
+    };
+    (rc == 0 && stx.stx_mask & libc::STATX_MNT_ID != 0).then_some(stx.stx_mnt_id)
+}
+
+/// A resolution error in plain words: a symlink on the path is an escape attempt.
+fn contained_error(path: &Path, e: std::io::Error) -> Error {
+    match e.raw_os_error() {
+        Some(libc::ELOOP) => Error::Invalid(format!(
+            "container path {} goes through a symlink: refused (give the resolved path)",
+            path.display()
+        )),
+        Some(libc::EXDEV) => Error::Invalid(format!(
+            "container path {} leaves the container root: refused",
+            path.display()
+        )),
+        Some(libc::ENOTDIR) => Error::Invalid(format!(
+            "container path {}: a parent is not a directory",
+            path.display()
+        )),
+        _ => Error::Io {
+            op: "resolve in container",
+            path: path.to_path_buf(),
+            source: e,
+        },
+    }
+}
+
+trait PathOpen {
+    fn custom_flags_path(&mut self) -> &mut Self;
+}
+
+impl PathOpen for std::fs::OpenOptions {
+    fn custom_flags_path(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+    }
+}
