@@ -6,10 +6,12 @@
 //! and throttles), [`net`] (rtnetlink) → [`ops`] (all-or-nothing commands) and
 //! [`apply`] (what the hook does).
 
+pub mod apply;
 pub mod cgroup;
 pub mod error;
 pub mod inroot;
 pub mod net;
+pub mod ops;
 pub mod record;
 pub mod spec;
 

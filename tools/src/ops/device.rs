@@ -1,0 +1,337 @@
+//! add-device, remove-device, update-device, list-device.
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use super::{read_record, to_json, transact, Live, Target, Undo};
+use crate::error::{Error, Result};
+use crate::record::{Device, Record, Throttle, ThrottleKind};
+use crate::spec::{DeviceArg, ThrottleArg};
+
+/// Look a host device up: type, numbers, mode, owner.
+pub fn host_device(host: &Path, ctr: &Path, permissions: &str) -> Result<Device> {
+    let meta = std::fs::metadata(host)
+        .map_err(|e| Error::Invalid(format!("device {}: {}", host.display(), e.to_string().to_lowercase())))?;
+    let ft = meta.file_type();
+    let kind = if ft.is_block_device() {
+        "b"
+    } else if ft.is_char_device() {
+        "c"
+    } else {
+        return Err(Error::Invalid(format!(
+            "device {} is not a block or character device",
+            host.display()
+        )));
+    };
+    let rdev = meta.rdev();
+    Ok(Device {
+        kind: kind.into(),
+        path: ctr.display().to_string(),
+        path_on_host: host.display().to_string(),
+        major: libc::major(rdev),
+        minor: libc::minor(rdev),
+        permissions: permissions.into(),
+        file_mode: meta.mode() & 0o7777,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        parent: String::new(),
+    })
+}
+
+/// The partitions of a whole block device, from sysfs: (host path, name suffix).
+pub fn partitions(disk: &Device) -> Vec<(PathBuf, String)> {
+    if disk.kind != "b" {
+        return Vec::new();
+    }
+    let sys = PathBuf::from(format!("/sys/dev/block/{}:{}", disk.major, disk.minor));
+    let Ok(real) = std::fs::canonicalize(&sys) else {
+        return Vec::new();
+    };
+    let disk_name = real
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut out: Vec<(PathBuf, String)> = std::fs::read_dir(&real)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("partition").exists())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let suffix = name.strip_prefix(&disk_name)?.to_string();
+            Some((PathBuf::from("/dev").join(&name), suffix))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Make the node inside the container and allow it in the devices cgroup.
+pub fn apply_device<'a>(live: &'a Live, d: &Device, force: bool, undo: &mut Undo<'a>) -> Result<()> {
+    let path = PathBuf::from(&d.path);
+    let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let created = live.root.mkdir_p(&parent)?;
+    if !created.is_empty() {
+        undo.push(format!("remove directories for {}", d.path), move || {
+            live.root.remove_created(&created);
+            Ok(())
+        });
+    }
+    let type_bits = if d.kind == "b" { libc::S_IFBLK } else { libc::S_IFCHR };
+    let rdev = libc::makedev(d.major, d.minor);
+    let mut make = true;
+    if let Some(st) = live.root.stat(&path)? {
+        let fmt = st.st_mode & libc::S_IFMT;
+        let is_dev = fmt == libc::S_IFBLK || fmt == libc::S_IFCHR;
+        if is_dev && fmt == type_bits && st.st_rdev == rdev {
+            make = false;
+        } else if !force {
+            return Err(Error::Conflict(format!(
+                "container path {} already exists: use --force to replace it",
+                d.path
+            )));
+        } else if !is_dev {
+            return Err(Error::Conflict(format!(
+                "container path {} exists and is not a device node: not replaced",
+                d.path
+            )));
+        } else {
+            live.root.unlink(&path)?;
+            let old = (st.st_mode, st.st_rdev, st.st_uid, st.st_gid);
+            let p = path.clone();
+            undo.push(format!("restore {}", d.path), move || {
+                let _ = live.root.unlink(&p);
+                live.root.mknod(&p, old.0, old.1, old.2, old.3)
+            });
+        }
+    }
+    if make {
+        live.root
+            .mknod(&path, type_bits | d.file_mode, rdev, d.uid, d.gid)?;
+        let p = path.clone();
+        undo.push(format!("remove {}", d.path), move || live.root.unlink(&p));
+    }
+    let rule = d.rule();
+    live.cgroups.allow_device(&rule)?;
+    undo.push(format!("deny {rule}"), move || live.cgroups.deny_device(&rule));
+    Ok(())
+}
+
+/// Remove the node (if it is still the recorded device) and deny it.
+pub fn unapply_device<'a>(live: &'a Live, d: &Device, undo: &mut Undo<'a>) -> Result<()> {
+    let rule = d.rule();
+    live.cgroups.deny_device(&rule)?;
+    let r = rule.clone();
+    undo.push(format!("allow {rule}"), move || live.cgroups.allow_device(&r));
+    let path = PathBuf::from(&d.path);
+    let type_bits = if d.kind == "b" { libc::S_IFBLK } else { libc::S_IFCHR };
+    let rdev = libc::makedev(d.major, d.minor);
+    if let Some(st) = live.root.stat(&path)? {
+        if st.st_mode & libc::S_IFMT == type_bits && st.st_rdev == rdev {
+            live.root.unlink(&path)?;
+            let (mode, uid, gid) = (st.st_mode, st.st_uid, st.st_gid);
+            undo.push(format!("re-create {}", d.path), move || {
+                live.root.mknod(&path, mode, rdev, uid, gid)
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Set one throttle live (if running) and in the record, with undo.
+fn set_throttle<'a>(
+    target: &'a Target,
+    rec: &mut Record,
+    kind: ThrottleKind,
+    t: Throttle,
+    undo: &mut Undo<'a>,
+) -> Result<()> {
+    let old_rate = rec
+        .throttles(kind)
+        .iter()
+        .find(|x| x.major == t.major && x.minor == t.minor)
+        .map(|x| x.rate)
+        .unwrap_or(0);
+    if let Some(live) = &target.live {
+        live.cgroups.set_throttle(kind, t.major, t.minor, t.rate)?;
+        let (maj, min) = (t.major, t.minor);
+        undo.push(format!("restore {}", kind.option()), move || {
+            live.cgroups.set_throttle(kind, maj, min, old_rate)
+        });
+    }
+    rec.set_throttle(kind, t);
+    Ok(())
+}
+
+fn throttle_for(arg: &ThrottleArg) -> Result<Throttle> {
+    let d = host_device(&arg.device, &arg.device, "rwm")?;
+    if d.kind != "b" {
+        return Err(Error::Invalid(format!(
+            "device {} is not a block device: it cannot be throttled",
+            arg.device.display()
+        )));
+    }
+    Ok(Throttle {
+        path: arg.device.display().to_string(),
+        major: d.major,
+        minor: d.minor,
+        rate: arg.rate,
+    })
+}
+
+pub struct AddDevice {
+    pub devices: Vec<DeviceArg>,
+    pub throttles: Vec<(ThrottleKind, ThrottleArg)>,
+    pub follow_partition: bool,
+    pub force: bool,
+}
+
+pub fn add(target: &Target, req: &AddDevice) -> Result<Vec<String>> {
+    // Resolve everything before touching anything.
+    let mut wanted: Vec<Device> = Vec::new();
+    for arg in &req.devices {
+        let d = host_device(&arg.host, &arg.ctr, &arg.permissions)?;
+        let parts = if req.follow_partition { partitions(&d) } else { Vec::new() };
+        let disk_host = d.path_on_host.clone();
+        let disk_ctr = d.path.clone();
+        wanted.push(d);
+        for (host, suffix) in parts {
+            let ctr = PathBuf::from(format!("{disk_ctr}{suffix}"));
+            let mut p = host_device(&host, &ctr, &arg.permissions)?;
+            p.parent = disk_host.clone();
+            wanted.push(p);
+        }
+    }
+    let throttles: Vec<(ThrottleKind, Throttle)> = req
+        .throttles
+        .iter()
+        .map(|(k, a)| throttle_for(a).map(|t| (*k, t)))
+        .collect::<Result<_>>()?;
+    transact(target, |rec, undo| {
+        let mut lines = Vec::new();
+        for (i, d) in wanted.iter().enumerate() {
+            let clash = rec
+                .devices
+                .iter()
+                .chain(wanted[..i].iter())
+                .find(|x| x.path == d.path || (x.major == d.major && x.minor == d.minor && x.kind == d.kind));
+            if let Some(x) = clash {
+                return Err(Error::Conflict(format!(
+                    "device {} is already added to container {} as {}",
+                    x.path_on_host, target.name, x.path
+                )));
+            }
+            if let Some(live) = &target.live {
+                apply_device(live, d, req.force, undo)?;
+            }
+            rec.devices.push(d.clone());
+            lines.push(format!(
+                "Add device ({}) to container({},{}) done.",
+                d.path_on_host, target.name, d.path
+            ));
+        }
+        for (kind, t) in &throttles {
+            set_throttle(target, rec, *kind, t.clone(), undo)?;
+        }
+        Ok(lines)
+    })
+}
+
+pub fn remove(target: &Target, devices: &[DeviceArg], follow_partition: bool) -> Result<Vec<String>> {
+    transact(target, |rec, undo| {
+        let mut lines = Vec::new();
+        for arg in devices {
+            let host = arg.host.display().to_string();
+            let ctr = arg.ctr.display().to_string();
+            let Some(pos) = rec
+                .devices
+                .iter()
+                .position(|d| d.path_on_host == host && d.path == ctr)
+                .or_else(|| rec.devices.iter().position(|d| d.path == ctr))
+            else {
+                return Err(Error::Invalid(format!(
+                    "device {host} is not added to container {} at {ctr}",
+                    target.name
+                )));
+            };
+            let d = rec.devices.remove(pos);
+            let mut doomed = vec![d.clone()];
+            if follow_partition {
+                while let Some(p) = rec.devices.iter().position(|x| x.parent == d.path_on_host) {
+                    doomed.push(rec.devices.remove(p));
+                }
+            }
+            for x in &doomed {
+                if let Some(live) = &target.live {
+                    unapply_device(live, x, undo)?;
+                }
+                for kind in ThrottleKind::ALL {
+                    if rec
+                        .throttles(kind)
+                        .iter()
+                        .any(|t| t.major == x.major && t.minor == x.minor)
+                    {
+                        let t = Throttle {
+                            path: x.path_on_host.clone(),
+                            major: x.major,
+                            minor: x.minor,
+                            rate: 0,
+                        };
+                        set_throttle(target, rec, kind, t, undo)?;
+                    }
+                }
+                lines.push(format!(
+                    "Remove device ({}) from container({},{}) done.",
+                    x.path_on_host, target.name, x.path
+                ));
+            }
+        }
+        Ok(lines)
+    })
+}
+
+pub fn update(target: &Target, throttles: &[(ThrottleKind, ThrottleArg)]) -> Result<Vec<String>> {
+    if throttles.is_empty() {
+        return Err(Error::Invalid(
+            "update-device: give at least one of --device-read-bps, --device-write-bps, --device-read-iops, --device-write-iops, --blkio-weight-device".into(),
+        ));
+    }
+    let resolved: Vec<(ThrottleKind, Throttle)> = throttles
+        .iter()
+        .map(|(k, a)| throttle_for(a).map(|t| (*k, t)))
+        .collect::<Result<_>>()?;
+    transact(target, |rec, undo| {
+        let mut lines = Vec::new();
+        for (kind, t) in resolved {
+            if !rec
+                .devices
+                .iter()
+                .any(|d| d.major == t.major && d.minor == t.minor && d.kind == "b")
+            {
+                return Err(Error::Invalid(format!(
+                    "device {} is not added to container {}: add it first",
+                    t.path, target.name
+                )));
+            }
+            lines.push(format!(
+                "Update {} of device ({}) in container({}) to {} done.",
+                kind.option().trim_start_matches("--"),
+                t.path,
+                target.name,
+                t.rate
+            ));
+            set_throttle(target, rec, kind, t, undo)?;
+        }
+        Ok(lines)
+    })
+}
+
+pub fn list(target: &Target, pretty: bool, sub_partition: bool) -> Result<String> {
+    let rec = read_record(target)?;
+    let devices: Vec<&Device> = rec
+        .devices
+        .iter()
+        .filter(|d| sub_partition || d.parent.is_empty())
+        .collect();
+    Ok(to_json(&devices, pretty))
+}

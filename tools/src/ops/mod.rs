@@ -1,0 +1,155 @@
+//! The commands: each is all-or-nothing. [`transact`] takes the container lock, loads the
+//! record, runs the operation, and saves the record; if anything fails, the undo actions
+//! the operation registered run in reverse order and the record is left as it was.
+
+pub mod device;
+pub mod nic;
+pub mod path;
+pub mod route;
+
+use std::path::{Path, PathBuf};
+
+use syscontainer::container::Container;
+use syscontainer::store::Store;
+
+use crate::cgroup::Cgroups;
+use crate::error::Result;
+use crate::inroot::ContainerRoot;
+use crate::record::Record;
+
+/// What the operation acts on.
+pub struct Target {
+    pub store: Store,
+    pub id: String,
+    pub name: String,
+    pub dir: PathBuf,
+    /// `None`: the container is not running (or `--update-config-only`): record only.
+    pub live: Option<Live>,
+}
+
+/// A running (or, in the prestart hook, starting) container.
+pub struct Live {
+    pub pid: i32,
+    pub root: ContainerRoot,
+    pub cgroups: Cgroups,
+}
+
+impl Target {
+    /// Look a container up by name, ID or ID prefix; live if it runs and `live` is asked.
+    pub fn open(root: &Path, query: &str, live: bool) -> Result<Target> {
+        let store = Store::open(root)?;
+        let id = store.resolve(query)?;
+        let c = Container::load(&store, &id)?;
+        let live = match (live, c.running_init()) {
+            (true, Ok(pid)) => Some(Live {
+                pid,
+                root: ContainerRoot::open(pid, None)?,
+                cgroups: Cgroups::of(&c.cgroup()),
+            }),
+            _ => None,
+        };
+        Ok(Target {
+            dir: store.dir(&id),
+            name: c.config.name.clone(),
+            store,
+            id,
+            live,
+        })
+    }
+
+    /// The target of a hook: the bundle is the store directory `<root>/<id>`.
+    pub fn for_hook(bundle: &Path, pid: i32, rootfs: Option<&Path>) -> Result<Target> {
+        let root = bundle.parent().unwrap_or(Path::new("/"));
+        let id = bundle
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let store = Store::open(root)?;
+        let c = Container::load(&store, &id)?;
+        let live = if pid > 0 && Path::new(&format!("/proc/{pid}")).exists() {
+            Some(Live {
+                pid,
+                root: ContainerRoot::open(pid, rootfs)?,
+                cgroups: Cgroups::of(&c.cgroup()),
+            })
+        } else {
+            None
+        };
+        Ok(Target {
+            dir: store.dir(&id),
+            name: c.config.name.clone(),
+            store,
+            id,
+            live,
+        })
+    }
+
+    /// Records of every other container in the store, with their names.
+    pub fn others(&self) -> Vec<(String, Record)> {
+        let mut out = Vec::new();
+        for id in self.store.ids().unwrap_or_default() {
+            if id == self.id {
+                continue;
+            }
+            let name = self
+                .store
+                .load_config(&id)
+                .map(|c| c.name)
+                .unwrap_or_else(|_| id[..12].to_string());
+            if let Ok(r) = Record::load(&self.store.dir(&id)) {
+                out.push((name, r));
+            }
+        }
+        out
+    }
+}
+
+/// Undo actions, run newest first unless the operation succeeds.
+#[derive(Default)]
+pub struct Undo<'a> {
+    actions: Vec<(String, Box<dyn FnOnce() -> Result<()> + 'a>)>,
+}
+
+impl<'a> Undo<'a> {
+    pub fn push(&mut self, what: impl Into<String>, f: impl FnOnce() -> Result<()> + 'a) {
+        self.actions.push((what.into(), Box::new(f)));
+    }
+
+    pub fn run(self) {
+        for (what, f) in self.actions.into_iter().rev() {
+            if let Err(e) = f() {
+                tracing::error!("undo {what}: {e}");
+            }
+        }
+    }
+}
+
+/// Run `op` on the record under the container lock; save on success, undo on failure.
+pub fn transact<'a, T>(
+    target: &Target,
+    op: impl FnOnce(&mut Record, &mut Undo<'a>) -> Result<T>,
+) -> Result<T> {
+    let _lock = target.store.lock(&target.id)?;
+    let mut record = Record::load(&target.dir)?;
+    let mut undo = Undo::default();
+    let result = op(&mut record, &mut undo).and_then(|v| record.save(&target.dir).map(|()| v));
+    if result.is_err() {
+        undo.run();
+    }
+    result
+}
+
+/// Read the record under the lock (for the list commands).
+pub fn read_record(target: &Target) -> Result<Record> {
+    let _lock = target.store.lock(&target.id)?;
+    Record::load(&target.dir)
+}
+
+/// JSON output of the list commands.
+pub fn to_json<T: serde::Serialize>(value: &T, pretty: bool) -> String {
+    if pretty {
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    } else {
+        serde_json::to_string(value).unwrap_or_default()
+    }
+}

@@ -1,0 +1,421 @@
+//! add-nic, remove-nic, update-nic, list-nic, and the pinned network namespace that
+//! lets a moved physical NIC be returned after the container's processes are gone.
+
+use std::path::{Path, PathBuf};
+
+use super::{read_record, to_json, transact, Target, Undo};
+use crate::error::{Error, Result};
+use crate::net::{Net, Ns};
+use crate::record::{nic_conflict, Nic};
+use crate::spec::{self, check_mtu, check_qlen, format_ips, parse_ips, parse_mac};
+
+/// Where the container's network namespace is pinned while it holds a physical NIC.
+pub const PIN_DIR: &str = "/run/syscontainer-tools";
+
+pub fn pin_path(id: &str) -> PathBuf {
+    Path::new(PIN_DIR).join(id).join("netns")
+}
+
+/// Bind-mount `/proc/PID/ns/net` so that the namespace (and the NICs in it) outlives
+/// PID 1 until the poststop hook has given the NICs back.
+pub fn pin_netns(id: &str, pid: i32) -> Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let pin = pin_path(id);
+    let src = PathBuf::from(format!("/proc/{pid}/ns/net"));
+    let want = std::fs::metadata(&src)
+        .map_err(|e| Error::Failed(format!("network namespace of pid {pid}: {e}")))?;
+    if let Ok(have) = std::fs::metadata(&pin) {
+        if have.ino() == want.ino() && have.dev() == want.dev() {
+            return Ok(pin);
+        }
+        unpin_netns(id);
+    }
+    let dir = pin.parent().unwrap_or(Path::new(PIN_DIR));
+    std::fs::create_dir_all(dir).map_err(crate::error::io_err("create", dir))?;
+    std::fs::write(&pin, b"").map_err(crate::error::io_err("create", &pin))?;
+    nix::mount::mount(
+        Some(&src),
+        &pin,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| Error::Failed(format!("pin network namespace on {}: {e}", pin.display())))?;
+    Ok(pin)
+}
+
+pub fn unpin_netns(id: &str) {
+    let pin = pin_path(id);
+    let _ = nix::mount::umount2(&pin, nix::mount::MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_file(&pin);
+    if let Some(dir) = pin.parent() {
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
+/// A random locally administered unicast MAC, so that a NIC keeps its MAC across restarts.
+pub fn random_mac() -> [u8; 6] {
+    let mut mac = [0u8; 6];
+    // SAFETY: getrandom into our own buffer; a short read leaves zeros, still valid.
+    unsafe { libc::getrandom(mac.as_mut_ptr().cast(), mac.len(), 0) };
+    mac[0] = (mac[0] & 0xfe) | 0x02;
+    mac
+}
+
+/// A host-side veth name for a container: `sc` + 6 id digits + 5 random hex digits.
+pub fn veth_name(id: &str) -> String {
+    let r = random_mac();
+    format!("sc{}{:02x}{:02x}{:x}", &id[..6.min(id.len())], r[3], r[4], r[5] & 0xf)
+}
+
+/// Give a recorded NIC to the container, with undo.
+pub fn apply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &Nic, undo: &mut Undo<'a>) -> Result<()> {
+    if net.link(ctr, &nic.ctr_nic_name)?.is_some() {
+        return Err(Error::Conflict(format!(
+            "network interface {} already exists in the container",
+            nic.ctr_nic_name
+        )));
+    }
+    let mac = if nic.mac.is_empty() {
+        None
+    } else {
+        Some(parse_mac(&nic.mac)?)
+    };
+    let ips = parse_ips(&nic.ip)?;
+    match nic.kind.as_str() {
+        "veth" => {
+            if net.link(&net.host, &nic.host_nic_name)?.is_some() {
+                return Err(Error::Conflict(format!(
+                    "network interface {} already exists on the host",
+                    nic.host_nic_name
+                )));
+            }
+            let bridge = if nic.bridge.is_empty() {
+                None
+            } else {
+                Some(net.require_link(&net.host, &nic.bridge, "on the host")?.index)
+            };
+            net.create_veth(
+                ctr,
+                &nic.host_nic_name,
+                &nic.ctr_nic_name,
+                nic.mtu,
+                nic.qlen,
+                mac.as_ref().map(|m| &m[..]),
+                bridge,
+            )?;
+            let host_name = nic.host_nic_name.clone();
+            undo.push(format!("delete {host_name}"), move || {
+                match net.link(&net.host, &host_name)? {
+                    Some(l) => net.delete(&net.host, l.index, &host_name),
+                    None => Ok(()),
+                }
+            });
+            let host_end = net.require_link(&net.host, &nic.host_nic_name, "on the host")?;
+            net.set_up(&net.host, host_end.index, true, &nic.host_nic_name)?;
+        }
+        "eth" => {
+            let link = net.require_link(&net.host, &nic.host_nic_name, "on the host")?;
+            net.move_link(&net.host, link.index, ctr, &nic.ctr_nic_name, &nic.host_nic_name)?;
+            let (ctr_name, host_name) = (nic.ctr_nic_name.clone(), nic.host_nic_name.clone());
+            undo.push(format!("give {host_name} back"), move || {
+                let l = net.require_link(ctr, &ctr_name, "in the container")?;
+                net.move_link(ctr, l.index, &net.host, &host_name, &ctr_name)
+            });
+            let l = net.require_link(ctr, &nic.ctr_nic_name, "in the container")?;
+            net.configure(ctr, l.index, nic.mtu, nic.qlen, mac.as_ref().map(|m| &m[..]), &nic.ctr_nic_name)?;
+        }
+        other => {
+            return Err(Error::Invalid(format!(
+                "invalid nic type {other:?}: use veth or eth"
+            )))
+        }
+    }
+    let l = net.require_link(ctr, &nic.ctr_nic_name, "in the container")?;
+    for (ip, prefix) in ips {
+        net.add_address(ctr, l.index, ip, prefix, &nic.ctr_nic_name)?;
+    }
+    net.set_up(ctr, l.index, true, &nic.ctr_nic_name)?;
+    Ok(())
+}
+
+/// Take a NIC away from the container: a veth pair is deleted, a physical NIC goes
+/// back to the host under its recorded name. With undo.
+pub fn unapply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &'a Nic, undo: &mut Undo<'a>) -> Result<()> {
+    match nic.kind.as_str() {
+        "eth" => {
+            let l = net.require_link(ctr, &nic.ctr_nic_name, "in the container")?;
+            net.move_link(ctr, l.index, &net.host, &nic.host_nic_name, &nic.ctr_nic_name)?;
+            undo.push(format!("move {} back in", nic.host_nic_name), move || {
+                apply_nic(net, ctr, nic, &mut Undo::default())
+            });
+        }
+        _ => {
+            if let Some(l) = net.link(ctr, &nic.ctr_nic_name)? {
+                net.delete(ctr, l.index, &nic.ctr_nic_name)?;
+            } else if let Some(l) = net.link(&net.host, &nic.host_nic_name)? {
+                net.delete(&net.host, l.index, &nic.host_nic_name)?;
+            }
+            undo.push(format!("re-create {}", nic.ctr_nic_name), move || {
+                apply_nic(net, ctr, nic, &mut Undo::default())
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Options of add-nic.
+pub struct AddNic {
+    pub kind: String,
+    pub name: String,
+    pub ip: Option<String>,
+    pub mac: Option<String>,
+    pub bridge: Option<String>,
+    pub mtu: u32,
+    pub qlen: u32,
+}
+
+/// Check the options and build the record entry.
+pub fn nic_from(target: &Target, req: &AddNic) -> Result<Nic> {
+    let (host, ctr) = spec::parse_nic_name(&req.name)?;
+    let kind = match req.kind.as_str() {
+        "veth" | "eth" => req.kind.clone(),
+        other => {
+            return Err(Error::Invalid(format!(
+                "invalid nic type {other:?}: use veth or eth"
+            )))
+        }
+    };
+    let ips = parse_ips(req.ip.as_deref().unwrap_or(""))?;
+    let mac = match (&req.mac, kind.as_str()) {
+        (Some(m), _) => spec::format_mac(&parse_mac(m)?),
+        (None, "veth") => spec::format_mac(&random_mac()),
+        (None, _) => String::new(),
+    };
+    let bridge = req.bridge.clone().unwrap_or_default();
+    if !bridge.is_empty() {
+        if kind == "eth" {
+            return Err(Error::Invalid(format!(
+                "invalid bridge {bridge:?}: only a veth nic can be put on a bridge"
+            )));
+        }
+        spec::check_ifname(&bridge)?;
+    }
+    let host = match (host, kind.as_str()) {
+        (Some(h), _) => h,
+        (None, "veth") => veth_name(&target.id),
+        (None, _) => ctr.clone(),
+    };
+    Ok(Nic {
+        kind,
+        host_nic_name: host,
+        ctr_nic_name: ctr,
+        ip: format_ips(&ips),
+        mac,
+        mtu: check_mtu(req.mtu)?,
+        qlen: check_qlen(req.qlen)?,
+        bridge,
+    })
+}
+
+fn ctr_ns(net: &Net, target: &Target) -> Result<Option<Ns>> {
+    match &target.live {
+        Some(live) => Ok(Some(net.join(Path::new(&format!("/proc/{}/ns/net", live.pid)))?)),
+        None => Ok(None),
+    }
+}
+
+pub fn add(target: &Target, req: &AddNic) -> Result<String> {
+    let nic = nic_from(target, req)?;
+    let others = target.others();
+    let net = match &target.live {
+        Some(_) => Some(Net::new()?),
+        None => None,
+    };
+    let ctr = match &net {
+        Some(n) => ctr_ns(n, target)?,
+        None => None,
+    };
+    transact(target, |rec, undo| {
+        if let Some(why) = nic_conflict(&nic, rec, &others) {
+            return Err(Error::Conflict(why));
+        }
+        if let (Some(net), Some(ctr), Some(live)) = (&net, &ctr, &target.live) {
+            if nic.kind == "eth" {
+                pin_netns(&target.id, live.pid)?;
+                if !rec.has_eth() {
+                    let id = target.id.clone();
+                    undo.push("unpin network namespace", move || {
+                        unpin_netns(&id);
+                        Ok(())
+                    });
+                }
+            }
+            apply_nic(net, ctr, &nic, undo)?;
+        }
+        rec.nics.push(nic.clone());
+        Ok(format!(
+            "Add network interface ({}) to container ({},{}) done",
+            nic.host_nic_name, target.name, nic.ctr_nic_name
+        ))
+    })
+}
+
+pub fn remove(target: &Target, kind: Option<&str>, name: &str) -> Result<String> {
+    let (_, ctr_name) = spec::parse_nic_name(name)?;
+    let net = match &target.live {
+        Some(_) => Some(Net::new()?),
+        None => None,
+    };
+    let ctr = match &net {
+        Some(n) => ctr_ns(n, target)?,
+        None => None,
+    };
+    let rec_now = super::read_record(target)?;
+    let Some(nic) = rec_now.nic_by_ctr_name(&ctr_name).cloned() else {
+        return Err(Error::Invalid(format!(
+            "network interface {ctr_name} is not added to container {}",
+            target.name
+        )));
+    };
+    if let Some(k) = kind {
+        if k != nic.kind {
+            return Err(Error::Invalid(format!(
+                "network interface {ctr_name} is of type {}, not {k}",
+                nic.kind
+            )));
+        }
+    }
+    transact(target, |rec, undo| {
+        let Some(pos) = rec.nics.iter().position(|n| *n == nic) else {
+            return Err(Error::Invalid(format!(
+                "network interface {ctr_name} was changed concurrently: try again"
+            )));
+        };
+        rec.nics.remove(pos);
+        if let (Some(net), Some(ctr)) = (&net, &ctr) {
+            unapply_nic(net, ctr, &nic, undo)?;
+        }
+        if !rec.has_eth() {
+            unpin_netns(&target.id);
+        }
+        Ok(format!(
+            "Remove network interface ({}) from container ({},{}) done",
+            nic.host_nic_name, target.name, nic.ctr_nic_name
+        ))
+    })
+}
+
+/// Options of update-nic: what is given changes.
+pub struct UpdateNic {
+    pub name: String,
+    pub ip: Option<String>,
+    pub mac: Option<String>,
+    pub mtu: Option<u32>,
+    pub qlen: Option<u32>,
+}
+
+pub fn update(target: &Target, req: &UpdateNic) -> Result<String> {
+    let (_, ctr_name) = spec::parse_nic_name(&req.name)?;
+    let ips = req.ip.as_deref().map(parse_ips).transpose()?;
+    let mac = req.mac.as_deref().map(parse_mac).transpose()?;
+    let mtu = req.mtu.map(check_mtu).transpose()?;
+    let qlen = req.qlen.map(check_qlen).transpose()?;
+    if ips.is_none() && mac.is_none() && mtu.is_none() && qlen.is_none() {
+        return Err(Error::Invalid(
+            "update-nic: give at least one of --ip, --mac, --mtu, --qlen".into(),
+        ));
+    }
+    let others = target.others();
+    let net = match &target.live {
+        Some(_) => Some(Net::new()?),
+        None => None,
+    };
+    let ctr = match &net {
+        Some(n) => ctr_ns(n, target)?,
+        None => None,
+    };
+    transact(target, |rec, undo| {
+        let Some(pos) = rec.nics.iter().position(|n| n.ctr_nic_name == ctr_name) else {
+            return Err(Error::Invalid(format!(
+                "network interface {ctr_name} is not added to container {}",
+                target.name
+            )));
+        };
+        let old = rec.nics[pos].clone();
+        let mut new = old.clone();
+        if let Some(ips) = &ips {
+            new.ip = format_ips(ips);
+        }
+        if let Some(m) = &mac {
+            new.mac = spec::format_mac(m);
+        }
+        new.mtu = mtu.unwrap_or(old.mtu);
+        new.qlen = qlen.unwrap_or(old.qlen);
+        let mut probe = new.clone();
+        probe.host_nic_name = String::new();
+        probe.ctr_nic_name = String::new();
+        if probe.mac == old.mac {
+            probe.mac = String::new();
+        }
+        let mut rest = rec.clone();
+        rest.nics.remove(pos);
+        if let Some(why) = nic_conflict(&probe, &rest, &others) {
+            return Err(Error::Conflict(why));
+        }
+        if let (Some(net), Some(ctr)) = (&net, &ctr) {
+            let l = net.require_link(ctr, &ctr_name, "in the container")?;
+            let newmac = mac.map(|m| m.to_vec());
+            net.configure(ctr, l.index, new.mtu, new.qlen, newmac.as_deref(), &ctr_name)?;
+            let old_mac = spec::parse_mac(&old.mac).ok();
+            let (o_mtu, o_qlen, n) = (old.mtu, old.qlen, ctr_name.clone());
+            undo.push("restore settings", move || {
+                net.configure(ctr, l.index, o_mtu, o_qlen, old_mac.as_ref().map(|m| &m[..]), &n)
+            });
+            if ips.is_some() {
+                for (ip, _) in parse_ips(&old.ip)? {
+                    net.del_address(ctr, l.index, ip, &ctr_name)?;
+                    let (n, old_ip) = (ctr_name.clone(), old.ip.clone());
+                    undo.push("restore ips", move || {
+                        for (ip, p) in parse_ips(&old_ip)? {
+                            if net.add_address(ctr, l.index, ip, p, &n).is_err() {
+                                continue;
+                            }
+                        }
+                        Ok(())
+                    });
+                }
+                for (ip, p) in parse_ips(&new.ip)? {
+                    net.add_address(ctr, l.index, ip, p, &ctr_name)?;
+                    let n = ctr_name.clone();
+                    undo.push("remove new ip", move || net.del_address(ctr, l.index, ip, &n));
+                }
+            }
+        }
+        rec.nics[pos] = new;
+        Ok(format!(
+            "Update network interface ({}) of container ({},{}) done",
+            old.host_nic_name, target.name, ctr_name
+        ))
+    })
+}
+
+pub fn list(target: &Target, pretty: bool, filter: Option<&str>) -> Result<String> {
+    let filter = parse_filter(filter)?;
+    let rec = read_record(target)?;
+    let nics: Vec<&Nic> = rec
+        .nics
+        .iter()
+        .filter(|n| crate::record::nic_matches(n, &filter))
+        .collect();
+    Ok(to_json(&nics, pretty))
+}
+
+pub fn parse_filter(filter: Option<&str>) -> Result<serde_json::Map<String, serde_json::Value>> {
+    match filter {
+        None => Ok(Default::default()),
+        Some(f) => serde_json::from_str(f).map_err(|e| {
+            Error::Invalid(format!("invalid filter {f:?}: {e} (expected a JSON object)"))
+        }),
+    }
+}

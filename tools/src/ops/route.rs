@@ -1,0 +1,114 @@
+//! add-route, remove-route, list-route: routes in the container's network namespace.
+
+use std::path::Path;
+
+use super::{read_record, to_json, transact, Target, Undo};
+use crate::error::{Error, Result};
+use crate::net::{Net, Ns};
+use crate::record::{route_matches, Route};
+use crate::spec::{check_route, parse_routes};
+
+fn dev_index(net: &Net, ctr: &Ns, dev: Option<&str>) -> Result<Option<u32>> {
+    match dev {
+        Some(d) => Ok(Some(net.require_link(ctr, d, "in the container")?.index)),
+        None => Ok(None),
+    }
+}
+
+/// Add a recorded route in the container, with undo.
+pub fn apply_route<'a>(net: &'a Net, ctr: &'a Ns, route: &Route, undo: &mut Undo<'a>) -> Result<()> {
+    let (norm, spec) = check_route(route)?;
+    let what = serde_json::to_string(&norm).unwrap_or_default();
+    let idx = dev_index(net, ctr, spec.dev.as_deref())?;
+    net.add_route(ctr, &spec, idx, &what)?;
+    undo.push(format!("remove route {what}"), move || {
+        net.del_route(ctr, &spec, idx, &what)
+    });
+    Ok(())
+}
+
+fn live_net(target: &Target) -> Result<Option<(Net, Ns)>> {
+    match &target.live {
+        Some(live) => {
+            let net = Net::new()?;
+            let ns = net.join(Path::new(&format!("/proc/{}/ns/net", live.pid)))?;
+            Ok(Some((net, ns)))
+        }
+        None => Ok(None),
+    }
+}
+
+pub fn add(target: &Target, json: &str) -> Result<Vec<String>> {
+    let routes = parse_routes(json)?;
+    let live = live_net(target)?;
+    transact(target, |rec, undo| {
+        let mut lines = Vec::new();
+        for (norm, _) in &routes {
+            let text = serde_json::to_string(norm).unwrap_or_default();
+            if rec.routes.contains(norm) {
+                return Err(Error::Conflict(format!(
+                    "route {text} is already added to container {}",
+                    target.name
+                )));
+            }
+            if let Some((net, ctr)) = &live {
+                apply_route(net, ctr, norm, undo)?;
+            }
+            rec.routes.push(norm.clone());
+            lines.push(format!(
+                "Add route to container {}, route: {text} done",
+                target.name
+            ));
+        }
+        Ok(lines)
+    })
+}
+
+pub fn remove(target: &Target, json: &str) -> Result<Vec<String>> {
+    let routes = parse_routes(json)?;
+    let live = live_net(target)?;
+    transact(target, |rec, undo| {
+        let mut lines = Vec::new();
+        for (norm, spec) in &routes {
+            let text = serde_json::to_string(norm).unwrap_or_default();
+            let Some(pos) = rec.routes.iter().position(|r| r == norm) else {
+                return Err(Error::Invalid(format!(
+                    "route {text} is not added to container {}",
+                    target.name
+                )));
+            };
+            rec.routes.remove(pos);
+            if let Some((net, ctr)) = &live {
+                // The device may be gone with its NIC; then so is the route.
+                let idx = match dev_index(net, ctr, spec.dev.as_deref()) {
+                    Ok(i) => Some(i),
+                    Err(Error::Invalid(_)) => None,
+                    Err(e) => return Err(e),
+                };
+                if let Some(idx) = idx {
+                    net.del_route(ctr, spec, idx, &text)?;
+                    let (net, ctr, spec, t) = (net, ctr, spec.clone(), text.clone());
+                    undo.push(format!("re-add route {text}"), move || {
+                        net.add_route(ctr, &spec, idx, &t)
+                    });
+                }
+            }
+            lines.push(format!(
+                "Remove route from container {}, route: {text} done",
+                target.name
+            ));
+        }
+        Ok(lines)
+    })
+}
+
+pub fn list(target: &Target, pretty: bool, filter: Option<&str>) -> Result<String> {
+    let filter = super::nic::parse_filter(filter)?;
+    let rec = read_record(target)?;
+    let routes: Vec<&Route> = rec
+        .routes
+        .iter()
+        .filter(|r| route_matches(r, &filter))
+        .collect();
+    Ok(to_json(&routes, pretty))
+}
