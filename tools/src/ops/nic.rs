@@ -53,6 +53,25 @@ pub fn unpin_netns(id: &str) {
     }
 }
 
+/// Whether the container runs `syscontainer-hooks` at poststop. Only then is its network
+/// namespace pinned for a physical NIC: without the hook nobody would release the pin, and
+/// the kernel itself returns a physical NIC to the host when the namespace dies.
+pub fn poststop_hook_wired(target: &Target) -> bool {
+    let Ok(spec) = target.store.load_spec(&target.id) else {
+        return false;
+    };
+    spec.hooks()
+        .as_ref()
+        .and_then(|h| h.poststop().as_ref())
+        .is_some_and(|hooks| {
+            hooks.iter().any(|h| {
+                h.path()
+                    .file_name()
+                    .is_some_and(|n| n == "syscontainer-hooks")
+            })
+        })
+}
+
 /// A random locally administered unicast MAC, so that a NIC keeps its MAC across restarts.
 pub fn random_mac() -> [u8; 6] {
     let mut mac = [0u8; 6];
@@ -241,7 +260,7 @@ pub fn add(target: &Target, req: &AddNic) -> Result<String> {
             return Err(Error::Conflict(why));
         }
         if let (Some(net), Some(ctr), Some(live)) = (&net, &ctr, &target.live) {
-            if nic.kind == "eth" {
+            if nic.kind == "eth" && poststop_hook_wired(target) {
                 pin_netns(&target.id, live.pid)?;
                 if !rec.has_eth() {
                     let id = target.id.clone();
