@@ -17,7 +17,11 @@ enum Stage {
 }
 
 #[derive(Parser)]
-#[command(name = "syscontainer-hooks", version, about = "OCI hook for syscontainer-tools resources")]
+#[command(
+    name = "syscontainer-hooks",
+    version,
+    about = "OCI hook for syscontainer-tools resources"
+)]
 struct Cli {
     #[arg(long, value_enum)]
     state: Stage,
@@ -30,6 +34,7 @@ struct Cli {
 }
 
 /// The fields of the OCI state this hook uses.
+#[derive(Debug)]
 struct OciState {
     id: String,
     pid: i32,
@@ -47,7 +52,10 @@ fn parse_state(text: &str) -> Result<OciState> {
         root: PathBuf::from(s("root")),
     };
     if !state.bundle.is_absolute() {
-        bail!("OCI state: bundle {:?} is not an absolute path", state.bundle);
+        bail!(
+            "OCI state: bundle {:?} is not an absolute path",
+            state.bundle
+        );
     }
     Ok(state)
 }
@@ -88,7 +96,10 @@ fn run(cli: &Cli) -> Result<()> {
                 bail!("prestart: OCI state has no pid");
             }
             if !state.root.is_absolute() {
-                bail!("prestart: OCI state root {:?} is not an absolute path", state.root);
+                bail!(
+                    "prestart: OCI state root {:?} is not an absolute path",
+                    state.root
+                );
             }
             sctools::apply::prestart(&state.bundle, state.pid, &state.root)?
         }
@@ -128,7 +139,10 @@ mod tests {
         assert_eq!(s.pid, 42);
         assert_eq!(s.bundle, PathBuf::from("/var/lib/syscontainer/abc"));
         assert_eq!(s.root, PathBuf::from("/srv/rootfs"));
-        assert!(parse_state("{").unwrap_err().to_string().contains("invalid OCI state"));
+        assert!(parse_state("{")
+            .unwrap_err()
+            .to_string()
+            .contains("invalid OCI state"));
         assert!(parse_state(r#"{"bundle":"rel"}"#)
             .unwrap_err()
             .to_string()

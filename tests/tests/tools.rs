@@ -42,7 +42,10 @@ fn tools_fail(host: &Host, args: &[&str], want: &str) -> String {
         "syscontainer-tools {args:?} should have failed; stdout: {}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(err.contains(want), "error for {args:?} lacks {want:?}: {err}");
+    assert!(
+        err.contains(want),
+        "error for {args:?} lacks {want:?}: {err}"
+    );
     assert_eq!(err.lines().count(), 1, "error is not one line: {err}");
     err
 }
@@ -60,7 +63,11 @@ fn count(v: &serde_json::Value, key: &str) -> usize {
 }
 
 fn sh(cmd: &str) -> Output {
-    Command::new("sh").arg("-c").arg(cmd).output().expect("spawn sh")
+    Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .expect("spawn sh")
 }
 
 fn sh_ok(cmd: &str) -> String {
@@ -77,7 +84,11 @@ fn sh_ok(cmd: &str) -> String {
 fn tag() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{}{}", std::process::id() % 100_000, N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}{}",
+        std::process::id() % 100_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A loop device over a sparse file, detached on drop.
@@ -88,7 +99,10 @@ struct Loop {
 
 impl Loop {
     fn new(mb: u64) -> Loop {
-        let file = tempfile::Builder::new().prefix("sct-disk-").tempfile().unwrap();
+        let file = tempfile::Builder::new()
+            .prefix("sct-disk-")
+            .tempfile()
+            .unwrap();
         file.as_file().set_len(mb << 20).unwrap();
         let dev = sh_ok(&format!("losetup -f --show {}", file.path().display()));
         Loop { dev, _file: file }
@@ -135,7 +149,10 @@ struct Hook {
 
 impl Hook {
     fn install() -> Hook {
-        let dir = tempfile::Builder::new().prefix("sct-hook-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("sct-hook-")
+            .tempdir()
+            .unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let exe = dir.path().join("syscontainer-hooks");
         std::fs::copy(bin("syscontainer-hooks"), &exe).unwrap();
@@ -167,7 +184,10 @@ impl Hook {
 
 /// A host directory with one file in it.
 fn host_dir(content: &str) -> tempfile::TempDir {
-    let d = tempfile::Builder::new().prefix("sct-path-").tempdir().unwrap();
+    let d = tempfile::Builder::new()
+        .prefix("sct-path-")
+        .tempdir()
+        .unwrap();
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(d.path().join("hello"), content).unwrap();
     d
@@ -214,22 +234,37 @@ fn loop_device_is_added_formatted_throttled_and_removed() {
     );
     let blkid = sh_ok(&format!("blkid -o value -s TYPE {dev}"));
     assert_eq!(blkid, "ext4");
-    let written = sh_ok(&format!("dd if={dev} bs=512 skip=100000 count=1 status=none | head -c 14"));
+    let written = sh_ok(&format!(
+        "dd if={dev} bs=512 skip=100000 count=1 status=none | head -c 14"
+    ));
     assert_eq!(written, "written-inside");
 
     // Throttles are in the container's blkio cgroup.
     let (maj, min) = {
         let s = sh_ok(&format!("stat -L -c '%t %T' {dev}"));
-        let mut it = s.split_whitespace().map(|h| u32::from_str_radix(h, 16).unwrap());
+        let mut it = s
+            .split_whitespace()
+            .map(|h| u32::from_str_radix(h, 16).unwrap());
         (it.next().unwrap(), it.next().unwrap())
     };
-    let rbps = std::fs::read_to_string(blkio_file(&host, &id, "blkio.throttle.read_bps_device")).unwrap();
+    let rbps =
+        std::fs::read_to_string(blkio_file(&host, &id, "blkio.throttle.read_bps_device")).unwrap();
     assert!(rbps.contains(&format!("{maj}:{min} 1048576")), "{rbps}");
-    let wiops = std::fs::read_to_string(blkio_file(&host, &id, "blkio.throttle.write_iops_device")).unwrap();
+    let wiops = std::fs::read_to_string(blkio_file(&host, &id, "blkio.throttle.write_iops_device"))
+        .unwrap();
     assert!(wiops.contains(&format!("{maj}:{min} 300")), "{wiops}");
     // update-device changes it, in the cgroup and the record.
-    tools(&host, &["update-device", "--device-read-bps", &format!("{dev}:2mb"), "disk1"]);
-    let rbps = std::fs::read_to_string(blkio_file(&host, &id, "blkio.throttle.read_bps_device")).unwrap();
+    tools(
+        &host,
+        &[
+            "update-device",
+            "--device-read-bps",
+            &format!("{dev}:2mb"),
+            "disk1",
+        ],
+    );
+    let rbps =
+        std::fs::read_to_string(blkio_file(&host, &id, "blkio.throttle.read_bps_device")).unwrap();
     assert!(rbps.contains(&format!("{maj}:{min} 2097152")), "{rbps}");
     assert_eq!(record(&host, &id)["readBps"][0]["Rate"], 2097152);
 
@@ -240,15 +275,29 @@ fn loop_device_is_added_formatted_throttled_and_removed() {
 
     // The same container path twice is refused, record unchanged.
     let before = record(&host, &id);
-    tools_fail(&host, &["add-device", "disk1", &format!("{dev}:/dev/data/xvdb")], "already added");
+    tools_fail(
+        &host,
+        &["add-device", "disk1", &format!("{dev}:/dev/data/xvdb")],
+        "already added",
+    );
     assert_eq!(record(&host, &id), before);
 
-    let out = tools(&host, &["remove-device", "disk1", &format!("{dev}:/dev/data/xvdb")]);
+    let out = tools(
+        &host,
+        &["remove-device", "disk1", &format!("{dev}:/dev/data/xvdb")],
+    );
     assert!(out.starts_with("Remove device ("), "{out}");
     let gone = host.run(["exec", "disk1", "test", "-e", "/dev/data/xvdb"]);
-    assert!(!gone.status.success(), "node still there after remove-device");
-    let rbps = std::fs::read_to_string(blkio_file(&host, &id, "blkio.throttle.read_bps_device")).unwrap();
-    assert!(!rbps.contains(&format!("{maj}:{min} ")), "throttle left: {rbps}");
+    assert!(
+        !gone.status.success(),
+        "node still there after remove-device"
+    );
+    let rbps =
+        std::fs::read_to_string(blkio_file(&host, &id, "blkio.throttle.read_bps_device")).unwrap();
+    assert!(
+        !rbps.contains(&format!("{maj}:{min} ")),
+        "throttle left: {rbps}"
+    );
     let rec = record(&host, &id);
     assert_eq!(count(&rec, "deviceToAdd"), 0);
     assert_eq!(count(&rec, "readBps"), 0);
@@ -268,13 +317,29 @@ fn veth_routes_and_a_moved_nic_come_and_go() {
     let out = tools(
         &host,
         &[
-            "add-nic", "--type", "veth", "--name", &format!("{vhost}:eth1"),
-            "--ip", "10.231.0.2/24,fd31::2/64", "--bridge", &bridge.0, "--mtu", "1400", "net1",
+            "add-nic",
+            "--type",
+            "veth",
+            "--name",
+            &format!("{vhost}:eth1"),
+            "--ip",
+            "10.231.0.2/24,fd31::2/64",
+            "--bridge",
+            &bridge.0,
+            "--mtu",
+            "1400",
+            "net1",
         ],
     );
-    assert_eq!(out, format!("Add network interface ({vhost}) to container (net1,eth1) done"));
+    assert_eq!(
+        out,
+        format!("Add network interface ({vhost}) to container (net1,eth1) done")
+    );
     let addr = host.exec("net1", &["ip", "-o", "addr", "show", "eth1"]);
-    assert!(addr.contains("10.231.0.2/24") && addr.contains("fd31::2/64"), "{addr}");
+    assert!(
+        addr.contains("10.231.0.2/24") && addr.contains("fd31::2/64"),
+        "{addr}"
+    );
     assert!(host.exec("net1", &["cat", "/sys/class/net/eth1/mtu"]) == "1400");
     assert!(sh_ok(&format!("ip -o link show {vhost}")).contains(&format!("master {}", bridge.0)));
     host.exec("net1", &["ping", "-c", "1", "-W", "5", "10.231.0.1"]);
@@ -282,29 +347,66 @@ fn veth_routes_and_a_moved_nic_come_and_go() {
     // Routes: a gateway route and a device default route.
     tools(
         &host,
-        &["add-route", "net1", r#"[{"dest":"10.232.0.0/16","gw":"10.231.0.1"},{"dest":"","dev":"eth1"}]"#],
+        &[
+            "add-route",
+            "net1",
+            r#"[{"dest":"10.232.0.0/16","gw":"10.231.0.1"},{"dest":"","dev":"eth1"}]"#,
+        ],
     );
     let routes = host.exec("net1", &["ip", "route"]);
-    assert!(routes.contains("10.232.0.0/16 via 10.231.0.1 dev eth1"), "{routes}");
+    assert!(
+        routes.contains("10.232.0.0/16 via 10.231.0.1 dev eth1"),
+        "{routes}"
+    );
     assert!(routes.contains("default dev eth1"), "{routes}");
-    let listed = tools(&host, &["list-route", "--filter", r#"{"gw":"10.231.0.1"}"#, "net1"]);
+    let listed = tools(
+        &host,
+        &["list-route", "--filter", r#"{"gw":"10.231.0.1"}"#, "net1"],
+    );
     assert_eq!(
         listed,
         r#"[{"dest":"10.232.0.0/16","src":"","gw":"10.231.0.1","dev":""}]"#
     );
-    tools(&host, &["remove-route", "net1", r#"[{"dest":"10.232.0.0/16","gw":"10.231.0.1"}]"#]);
-    assert!(!host.exec("net1", &["ip", "route"]).contains("10.232.0.0/16"));
+    tools(
+        &host,
+        &[
+            "remove-route",
+            "net1",
+            r#"[{"dest":"10.232.0.0/16","gw":"10.231.0.1"}]"#,
+        ],
+    );
+    assert!(!host
+        .exec("net1", &["ip", "route"])
+        .contains("10.232.0.0/16"));
 
     // A "physical" NIC moves in under a new name and back under its old one.
     tools(
         &host,
-        &["add-nic", "--type", "eth", "--name", &format!("{}:eth2", phys.0), "--ip", "10.233.0.2/24", "net1"],
+        &[
+            "add-nic",
+            "--type",
+            "eth",
+            "--name",
+            &format!("{}:eth2", phys.0),
+            "--ip",
+            "10.233.0.2/24",
+            "net1",
+        ],
     );
     assert!(!link_exists(&phys.0), "{} still on the host", phys.0);
-    assert!(host.exec("net1", &["ip", "-o", "addr", "show", "eth2"]).contains("10.233.0.2/24"));
+    assert!(host
+        .exec("net1", &["ip", "-o", "addr", "show", "eth2"])
+        .contains("10.233.0.2/24"));
     // Used by this container already: refused, naming the value.
-    tools_fail(&host, &["add-nic", "--name", "eth3", "--ip", "10.231.0.2/24", "net1"], "ip 10.231.0.2 is already used");
-    tools(&host, &["remove-nic", "--type", "eth", "--name", "eth2", "net1"]);
+    tools_fail(
+        &host,
+        &["add-nic", "--name", "eth3", "--ip", "10.231.0.2/24", "net1"],
+        "ip 10.231.0.2 is already used",
+    );
+    tools(
+        &host,
+        &["remove-nic", "--type", "eth", "--name", "eth2", "net1"],
+    );
     assert!(link_exists(&phys.0), "{} did not come back", phys.0);
     assert!(!host.exec("net1", &["ip", "-o", "link"]).contains("eth2"));
 
@@ -312,7 +414,10 @@ fn veth_routes_and_a_moved_nic_come_and_go() {
     assert!(!link_exists(&vhost), "{vhost} left on the host");
     let rec = record(&host, &id);
     assert_eq!(count(&rec, "networkInterfaces"), 0);
-    assert!(!Path::new("/run/syscontainer-tools").join(&id).exists(), "netns pin left");
+    assert!(
+        !Path::new("/run/syscontainer-tools").join(&id).exists(),
+        "netns pin left"
+    );
 }
 
 #[test]
@@ -324,22 +429,44 @@ fn host_paths_rw_and_ro_then_gone_and_symlinks_refused() {
     host.wait_booted("paths1");
     let d = path_str(data.path());
 
-    let out = tools(&host, &["add-path", "paths1", &format!("{d}:/srv/rw"), &format!("{d}:/mnt/deep/ro:ro")]);
+    let out = tools(
+        &host,
+        &[
+            "add-path",
+            "paths1",
+            &format!("{d}:/srv/rw"),
+            &format!("{d}:/mnt/deep/ro:ro"),
+        ],
+    );
     assert_eq!(
         out,
         format!("Add path ({d}) to container(paths1,/srv/rw) done.\nAdd path ({d}) to container(paths1,/mnt/deep/ro) done.")
     );
     assert_eq!(host.exec("paths1", &["cat", "/srv/rw/hello"]), "from-host");
-    assert_eq!(host.exec("paths1", &["cat", "/mnt/deep/ro/hello"]), "from-host");
+    assert_eq!(
+        host.exec("paths1", &["cat", "/mnt/deep/ro/hello"]),
+        "from-host"
+    );
     host.exec("paths1", &["sh", "-c", "echo inside > /srv/rw/new"]);
-    assert_eq!(std::fs::read_to_string(data.path().join("new")).unwrap().trim(), "inside");
+    assert_eq!(
+        std::fs::read_to_string(data.path().join("new"))
+            .unwrap()
+            .trim(),
+        "inside"
+    );
     let ro = host.run(["exec", "paths1", "touch", "/mnt/deep/ro/nope"]);
     assert!(!ro.status.success(), "read-only path was writable");
     assert!(!data.path().join("nope").exists());
 
-    tools(&host, &["remove-path", "paths1", &format!("{d}:/mnt/deep/ro")]);
+    tools(
+        &host,
+        &["remove-path", "paths1", &format!("{d}:/mnt/deep/ro")],
+    );
     let gone = host.run(["exec", "paths1", "test", "-e", "/mnt/deep/ro/hello"]);
-    assert!(!gone.status.success(), "path still visible after remove-path");
+    assert!(
+        !gone.status.success(),
+        "path still visible after remove-path"
+    );
     assert_eq!(host.exec("paths1", &["cat", "/srv/rw/hello"]), "from-host");
     let rec = record(&host, &id);
     assert_eq!(count(&rec, "bindToAdd"), 1);
@@ -352,11 +479,25 @@ fn host_paths_rw_and_ro_then_gone_and_symlinks_refused() {
     let marker = format!("sct-escape-{}", std::process::id());
     for link in ["/esc", "/esc2"] {
         let target = format!("{link}/{marker}");
-        tools_fail(&host, &["add-path", "paths1", &format!("{d}:{target}")], "symlink: refused");
-        tools_fail(&host, &["add-device", "paths1", &format!("/dev/null:{target}")], "symlink: refused");
+        tools_fail(
+            &host,
+            &["add-path", "paths1", &format!("{d}:{target}")],
+            "symlink: refused",
+        );
+        tools_fail(
+            &host,
+            &["add-device", "paths1", &format!("/dev/null:{target}")],
+            "symlink: refused",
+        );
     }
-    assert!(!Path::new("/etc").join(&marker).exists(), "created on the host");
-    assert!(!rootfs.join("etc").join(&marker).exists(), "created in the container's /etc");
+    assert!(
+        !Path::new("/etc").join(&marker).exists(),
+        "created on the host"
+    );
+    assert!(
+        !rootfs.join("etc").join(&marker).exists(),
+        "created in the container's /etc"
+    );
     assert_eq!(count(&record(&host, &id), "bindToAdd"), 1);
     assert_eq!(count(&record(&host, &id), "deviceToAdd"), 0);
 
@@ -365,7 +506,12 @@ fn host_paths_rw_and_ro_then_gone_and_symlinks_refused() {
     let before = record(&host, &id);
     tools_fail(
         &host,
-        &["add-path", "paths1", &format!("{d}:/srv/first"), &format!("{d}:/esc/second")],
+        &[
+            "add-path",
+            "paths1",
+            &format!("{d}:/srv/first"),
+            &format!("{d}:/esc/second"),
+        ],
         "refused",
     );
     let first = host.run(["exec", "paths1", "test", "-e", "/srv/first/hello"]);
@@ -389,12 +535,19 @@ fn host_paths_rw_and_ro_then_gone_and_symlinks_refused() {
         .collect();
     for h in handles {
         let out = h.join().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let rec = record(&host, &id);
     assert_eq!(count(&rec, "bindToAdd"), 17, "{rec}");
     for i in 0..16 {
-        assert_eq!(host.exec("paths1", &["cat", &format!("/opt/c{i}/hello")]), "from-host");
+        assert_eq!(
+            host.exec("paths1", &["cat", &format!("/opt/c{i}/hello")]),
+            "from-host"
+        );
     }
 }
 
@@ -407,29 +560,98 @@ fn everything_recorded_is_back_after_restart_and_reboot() {
     let data = host_dir("persist");
     let hook = Hook::install();
     let mut host = Host::new();
-    let id = host.boot("keep1", &["--restart", "on-reboot", "--hook-spec", &hook.spec()]);
+    let id = host.boot(
+        "keep1",
+        &["--restart", "on-reboot", "--hook-spec", &hook.spec()],
+    );
     let d = path_str(data.path());
     let vhost = format!("stv{t}");
 
     tools(&host, &["add-path", "keep1", &format!("{d}:/mnt/data:ro")]);
-    tools(&host, &["add-device", "--device-write-bps", &format!("{}:4mb", disk.dev), "keep1", &format!("{}:/dev/xvdc", disk.dev)]);
-    tools(&host, &["add-nic", "--name", &format!("{vhost}:eth1"), "--ip", "10.234.0.2/24", "--bridge", &bridge.0, "keep1"]);
-    tools(&host, &["add-nic", "--type", "eth", "--name", &format!("{}:eth2", phys.0), "--ip", "10.235.0.2/24", "keep1"]);
-    tools(&host, &["add-route", "keep1", r#"[{"dest":"10.236.0.0/16","gw":"10.234.0.1"}]"#]);
+    tools(
+        &host,
+        &[
+            "add-device",
+            "--device-write-bps",
+            &format!("{}:4mb", disk.dev),
+            "keep1",
+            &format!("{}:/dev/xvdc", disk.dev),
+        ],
+    );
+    tools(
+        &host,
+        &[
+            "add-nic",
+            "--name",
+            &format!("{vhost}:eth1"),
+            "--ip",
+            "10.234.0.2/24",
+            "--bridge",
+            &bridge.0,
+            "keep1",
+        ],
+    );
+    tools(
+        &host,
+        &[
+            "add-nic",
+            "--type",
+            "eth",
+            "--name",
+            &format!("{}:eth2", phys.0),
+            "--ip",
+            "10.235.0.2/24",
+            "keep1",
+        ],
+    );
+    tools(
+        &host,
+        &[
+            "add-route",
+            "keep1",
+            r#"[{"dest":"10.236.0.0/16","gw":"10.234.0.1"}]"#,
+        ],
+    );
     let mac = host.exec("keep1", &["cat", "/sys/class/net/eth1/address"]);
 
     let check = |when: &str| {
-        assert_eq!(host.exec("keep1", &["cat", "/mnt/data/hello"]), "persist", "{when}");
+        assert_eq!(
+            host.exec("keep1", &["cat", "/mnt/data/hello"]),
+            "persist",
+            "{when}"
+        );
         let st = host.exec("keep1", &["stat", "-c", "%F", "/dev/xvdc"]);
         assert_eq!(st, "block special file", "{when}");
-        host.exec("keep1", &["dd", "if=/dev/xvdc", "of=/dev/null", "bs=4k", "count=1", "status=none"]);
+        host.exec(
+            "keep1",
+            &[
+                "dd",
+                "if=/dev/xvdc",
+                "of=/dev/null",
+                "bs=4k",
+                "count=1",
+                "status=none",
+            ],
+        );
         let addrs = host.exec("keep1", &["ip", "-o", "addr"]);
-        assert!(addrs.contains("10.234.0.2/24") && addrs.contains("10.235.0.2/24"), "{when}: {addrs}");
-        assert_eq!(host.exec("keep1", &["cat", "/sys/class/net/eth1/address"]), mac, "{when}");
+        assert!(
+            addrs.contains("10.234.0.2/24") && addrs.contains("10.235.0.2/24"),
+            "{when}: {addrs}"
+        );
+        assert_eq!(
+            host.exec("keep1", &["cat", "/sys/class/net/eth1/address"]),
+            mac,
+            "{when}"
+        );
         let routes = host.exec("keep1", &["ip", "route"]);
-        assert!(routes.contains("10.236.0.0/16 via 10.234.0.1"), "{when}: {routes}");
+        assert!(
+            routes.contains("10.236.0.0/16 via 10.234.0.1"),
+            "{when}: {routes}"
+        );
         host.exec("keep1", &["ping", "-c", "1", "-W", "5", "10.234.0.1"]);
-        let wbps = std::fs::read_to_string(blkio_file(&host, &id, "blkio.throttle.write_bps_device")).unwrap();
+        let wbps =
+            std::fs::read_to_string(blkio_file(&host, &id, "blkio.throttle.write_bps_device"))
+                .unwrap();
         assert!(wbps.contains(" 4194304"), "{when}: {wbps}");
         assert!(!link_exists(&phys.0), "{when}: physical nic on the host");
     };
@@ -443,16 +665,21 @@ fn everything_recorded_is_back_after_restart_and_reboot() {
     host.run(["exec", "keep1", "systemctl", "reboot"]);
     wait_for("a new PID 1 after reboot", Duration::from_secs(60), || {
         let s = host.state("keep1");
-        s["Status"] == "running" && s["Pid"].to_string() != pid
+        s["Status"] == "running" && s["Pid"].as_i64() != pid.parse::<i64>().ok()
     });
     host.wait_booted("keep1");
     check("after reboot");
 
     // Stopped: the physical NIC is back under its old name, the veth host end is gone.
     host.ok(["stop", "keep1"]);
-    wait_for("the nic back on the host", Duration::from_secs(10), || link_exists(&phys.0));
+    wait_for("the nic back on the host", Duration::from_secs(10), || {
+        link_exists(&phys.0)
+    });
     assert!(!link_exists(&vhost), "veth host end outlived the container");
-    assert!(!Path::new("/run/syscontainer-tools").join(&id).exists(), "netns pin left");
+    assert!(
+        !Path::new("/run/syscontainer-tools").join(&id).exists(),
+        "netns pin left"
+    );
     assert!(hook.log().contains("Poststop"), "{}", hook.log());
 
     // A stopped container: records only, applied at the next start.
@@ -469,36 +696,133 @@ fn bad_arguments_get_clear_one_line_errors() {
     let id = host.boot("bad1", &[]);
     let before = record(&host, &id);
     let cases: &[(&[&str], &str)] = &[
-        (&["add-path", "bad1", "/nonexistent-sct:/mnt/x"], "host path /nonexistent-sct"),
-        (&["add-path", "bad1", "relative:/mnt/x"], "\"relative\" must be absolute"),
+        (
+            &["add-path", "bad1", "/nonexistent-sct:/mnt/x"],
+            "host path /nonexistent-sct",
+        ),
+        (
+            &["add-path", "bad1", "relative:/mnt/x"],
+            "\"relative\" must be absolute",
+        ),
         (&["add-path", "bad1", "/tmp:/mnt/../x"], "\"..\""),
-        (&["add-path", "bad1", "/tmp:/mnt/x:rx"], "unknown mount option \"rx\""),
+        (
+            &["add-path", "bad1", "/tmp:/mnt/x:rx"],
+            "unknown mount option \"rx\"",
+        ),
         (&["add-path", "bad1", "/tmp:/"], "the container's root"),
-        (&["add-device", "bad1", "/etc/passwd"], "device /etc/passwd is not a block"),
-        (&["add-device", "bad1", "/dev/null:/dev/x:rwx"], "permissions \"rwx\""),
-        (&["add-device", "--device-read-bps", "/dev/null:1zb", "bad1", "/dev/null:/dev/y"], "unknown unit \"zb\""),
-        (&["add-device", "--blkio-weight-device", "/dev/null:5", "bad1", "/dev/null:/dev/y"], "weight 5"),
-        (&["remove-device", "bad1", "/dev/null:/dev/zzz"], "is not added"),
+        (
+            &["add-device", "bad1", "/etc/passwd"],
+            "device /etc/passwd is not a block",
+        ),
+        (
+            &["add-device", "bad1", "/dev/null:/dev/x:rwx"],
+            "permissions \"rwx\"",
+        ),
+        (
+            &[
+                "add-device",
+                "--device-read-bps",
+                "/dev/null:1zb",
+                "bad1",
+                "/dev/null:/dev/y",
+            ],
+            "unknown unit \"zb\"",
+        ),
+        (
+            &[
+                "add-device",
+                "--blkio-weight-device",
+                "/dev/null:5",
+                "bad1",
+                "/dev/null:/dev/y",
+            ],
+            "weight 5",
+        ),
+        (
+            &["remove-device", "bad1", "/dev/null:/dev/zzz"],
+            "is not added",
+        ),
         (&["update-device", "bad1"], "give at least one"),
-        (&["add-nic", "--type", "wifi", "--name", "eth1", "bad1"], "nic type \"wifi\""),
-        (&["add-nic", "--name", "a-very-long-interface", "bad1"], "\"a-very-long-interface\""),
-        (&["add-nic", "--name", "eth1", "--ip", "10.0.0.300/24", "bad1"], "invalid ip \"10.0.0.300/24\""),
-        (&["add-nic", "--name", "eth1", "--mac", "01:00:00:00:00:01", "bad1"], "multicast"),
-        (&["add-nic", "--name", "eth1", "--mtu", "20", "bad1"], "mtu 20"),
-        (&["add-nic", "--name", "eth1", "--bridge", "nosuchbr0", "bad1"], "nosuchbr0 does not exist"),
-        (&["add-nic", "--type", "eth", "--name", "nosuchnic0:eth1", "bad1"], "nosuchnic0 does not exist"),
-        (&["remove-nic", "--name", "eth9", "bad1"], "eth9 is not added"),
-        (&["add-route", "bad1", "not json"], "invalid routes \"not json\""),
-        (&["add-route", "bad1", r#"[{"dest":"10.0.0.0/8"}]"#], "give gw or dev"),
-        (&["add-route", "bad1", r#"[{"dest":"10.0.0.0/8","dev":"eth9"}]"#], "eth9 does not exist"),
-        (&["list-nic", "--filter", "[1]", "bad1"], "invalid filter \"[1]\""),
+        (
+            &["add-nic", "--type", "wifi", "--name", "eth1", "bad1"],
+            "nic type \"wifi\"",
+        ),
+        (
+            &["add-nic", "--name", "a-very-long-interface", "bad1"],
+            "\"a-very-long-interface\"",
+        ),
+        (
+            &["add-nic", "--name", "eth1", "--ip", "10.0.0.300/24", "bad1"],
+            "invalid ip \"10.0.0.300/24\"",
+        ),
+        (
+            &[
+                "add-nic",
+                "--name",
+                "eth1",
+                "--mac",
+                "01:00:00:00:00:01",
+                "bad1",
+            ],
+            "multicast",
+        ),
+        (
+            &["add-nic", "--name", "eth1", "--mtu", "20", "bad1"],
+            "mtu 20",
+        ),
+        (
+            &["add-nic", "--name", "eth1", "--bridge", "nosuchbr0", "bad1"],
+            "nosuchbr0 does not exist",
+        ),
+        (
+            &[
+                "add-nic",
+                "--type",
+                "eth",
+                "--name",
+                "nosuchnic0:eth1",
+                "bad1",
+            ],
+            "nosuchnic0 does not exist",
+        ),
+        (
+            &["remove-nic", "--name", "eth9", "bad1"],
+            "eth9 is not added",
+        ),
+        (
+            &["add-route", "bad1", "not json"],
+            "invalid routes \"not json\"",
+        ),
+        (
+            &["add-route", "bad1", r#"[{"dest":"10.0.0.0/8"}]"#],
+            "give gw or dev",
+        ),
+        (
+            &[
+                "add-route",
+                "bad1",
+                r#"[{"dest":"10.0.0.0/8","dev":"eth9"}]"#,
+            ],
+            "eth9 does not exist",
+        ),
+        (
+            &["list-nic", "--filter", "[1]", "bad1"],
+            "invalid filter \"[1]\"",
+        ),
         (&["list-path", "nosuchcontainer"], "nosuchcontainer"),
-        (&["--log-level", "loud", "list-path", "bad1"], "invalid log level \"loud\""),
+        (
+            &["--log-level", "loud", "list-path", "bad1"],
+            "invalid log level \"loud\"",
+        ),
     ];
     for (args, want) in cases {
         tools_fail(&host, args, want);
     }
-    assert_eq!(record(&host, &id), before, "a failed command changed the record");
+    assert_eq!(
+        record(&host, &id),
+        before,
+        "a failed command changed the record"
+    );
     assert!(!link_exists("eth1"), "a half-made nic was left on the host");
 }
 
@@ -509,13 +833,27 @@ fn kernel_modules_are_checked_by_the_prestart_hook() {
     // Built in (present under /sys/module) is fine; a missing one stops the start with
     // an error naming it (this kernel has no loadable-module support).
     assert!(Path::new("/sys/module/loop").exists());
-    host.boot("mods1", &["--hook-spec", &hook.spec(), "-e", "KERNEL_MODULES=loop"]);
+    host.boot(
+        "mods1",
+        &["--hook-spec", &hook.spec(), "-e", "KERNEL_MODULES=loop"],
+    );
     let rootfs = host.rootfs();
-    let mut args = vec!["run".to_string(), "-tid".into(), "--name".into(), "mods2".into()];
+    let mut args = vec![
+        "run".to_string(),
+        "-tid".into(),
+        "--name".into(),
+        "mods2".into(),
+    ];
     args.extend(["--cgroup-parent".into(), host.cgroup_parent.clone()]);
     args.extend(["--hook-spec".into(), hook.spec()]);
     args.extend(["-e".into(), "KERNEL_MODULES=sct_no_such_module".into()]);
-    args.extend(["--system-container".into(), "--external-rootfs".into(), path_str(&rootfs), "none".into(), "init".into()]);
+    args.extend([
+        "--system-container".into(),
+        "--external-rootfs".into(),
+        path_str(&rootfs),
+        "none".into(),
+        "init".into(),
+    ]);
     let err = host.fails(&args);
     assert!(err.contains("sct_no_such_module"), "{err}");
 }

@@ -100,9 +100,11 @@ pub fn prestart(bundle: &Path, pid: i32, rootfs: &Path) -> Result<Vec<String>> {
                     let _ = net.delete(&net.host, l.index, &n.host_nic_name);
                 }
             }
-            one(&mut errors, format!("network interface {}", n.ctr_nic_name), |u| {
-                nic::apply_nic(&net, &ctr, n, u)
-            });
+            one(
+                &mut errors,
+                format!("network interface {}", n.ctr_nic_name),
+                |u| nic::apply_nic(&net, &ctr, n, u),
+            );
         }
         for r in &rec.routes {
             one(
@@ -133,7 +135,13 @@ pub fn poststop(bundle: &Path) -> Result<Vec<String>> {
             Ok(ctr) => {
                 for n in rec.nics.iter().filter(|n| n.kind == "eth") {
                     let r = net.link(&ctr, &n.ctr_nic_name).and_then(|l| match l {
-                        Some(l) => net.move_link(&ctr, l.index, &net.host, &n.host_nic_name, &n.ctr_nic_name),
+                        Some(l) => net.move_link(
+                            &ctr,
+                            l.index,
+                            &net.host,
+                            &n.host_nic_name,
+                            &n.ctr_nic_name,
+                        ),
                         None => Ok(()),
                     });
                     if let Err(e) = r {

@@ -35,7 +35,11 @@ impl Cgroups {
     }
 
     /// For tests and fixtures: explicit directories.
-    pub fn from_dirs(devices: Option<PathBuf>, blkio: Option<PathBuf>, v2: Option<PathBuf>) -> Cgroups {
+    pub fn from_dirs(
+        devices: Option<PathBuf>,
+        blkio: Option<PathBuf>,
+        v2: Option<PathBuf>,
+    ) -> Cgroups {
         Cgroups { devices, blkio, v2 }
     }
 
@@ -83,7 +87,13 @@ impl Cgroups {
     }
 
     /// Set a throttle or weight (rate 0 clears it).
-    pub fn set_throttle(&self, kind: ThrottleKind, major: u32, minor: u32, rate: u64) -> Result<()> {
+    pub fn set_throttle(
+        &self,
+        kind: ThrottleKind,
+        major: u32,
+        minor: u32,
+        rate: u64,
+    ) -> Result<()> {
         if let Some(dir) = &self.blkio {
             let (file, line) = v1_throttle_line(kind, major, minor, rate);
             let path = if kind == ThrottleKind::Weight && !dir.join(file).exists() {
@@ -123,7 +133,12 @@ impl Cgroups {
 }
 
 /// v1 file and line for a throttle.
-pub fn v1_throttle_line(kind: ThrottleKind, major: u32, minor: u32, rate: u64) -> (&'static str, String) {
+pub fn v1_throttle_line(
+    kind: ThrottleKind,
+    major: u32,
+    minor: u32,
+    rate: u64,
+) -> (&'static str, String) {
     let file = match kind {
         ThrottleKind::ReadBps => "blkio.throttle.read_bps_device",
         ThrottleKind::WriteBps => "blkio.throttle.write_bps_device",
@@ -135,8 +150,17 @@ pub fn v1_throttle_line(kind: ThrottleKind, major: u32, minor: u32, rate: u64) -
 }
 
 /// v2 file and line for a throttle (`max` clears a limit).
-pub fn v2_throttle_line(kind: ThrottleKind, major: u32, minor: u32, rate: u64) -> (&'static str, String) {
-    let v = if rate == 0 { "max".to_string() } else { rate.to_string() };
+pub fn v2_throttle_line(
+    kind: ThrottleKind,
+    major: u32,
+    minor: u32,
+    rate: u64,
+) -> (&'static str, String) {
+    let v = if rate == 0 {
+        "max".to_string()
+    } else {
+        rate.to_string()
+    };
     match kind {
         ThrottleKind::ReadBps => ("io.max", format!("{major}:{minor} rbps={v}")),
         ThrottleKind::WriteBps => ("io.max", format!("{major}:{minor} wbps={v}")),
@@ -144,7 +168,14 @@ pub fn v2_throttle_line(kind: ThrottleKind, major: u32, minor: u32, rate: u64) -
         ThrottleKind::WriteIops => ("io.max", format!("{major}:{minor} wiops={v}")),
         ThrottleKind::Weight => (
             "io.bfq.weight",
-            format!("{major}:{minor} {}", if rate == 0 { "default".into() } else { rate.to_string() }),
+            format!(
+                "{major}:{minor} {}",
+                if rate == 0 {
+                    "default".into()
+                } else {
+                    rate.to_string()
+                }
+            ),
         ),
     }
 }
@@ -180,9 +211,8 @@ fn subtree(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn write(path: &Path, line: &str) -> Result<()> {
-    std::fs::write(path, line).map_err(|e| {
-        Error::Failed(format!("write {line:?} to {}: {e}", path.display()))
-    })
+    std::fs::write(path, line)
+        .map_err(|e| Error::Failed(format!("write {line:?} to {}: {e}", path.display())))
 }
 
 #[cfg(test)]

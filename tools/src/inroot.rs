@@ -123,11 +123,16 @@ impl ContainerRoot {
 
     fn open_parent(&self, path: &Path) -> Result<(OwnedFd, CString)> {
         let parent = path.parent().unwrap_or(Path::new("/"));
-        let name = path
-            .file_name()
-            .ok_or_else(|| Error::Invalid(format!("container path {} has no name", path.display())))?;
+        let name = path.file_name().ok_or_else(|| {
+            Error::Invalid(format!("container path {} has no name", path.display()))
+        })?;
         let fd = if parent == Path::new("/") {
-            openat2(self.fd.as_fd(), Path::new("."), libc::O_PATH | libc::O_DIRECTORY, CONTAINED)
+            openat2(
+                self.fd.as_fd(),
+                Path::new("."),
+                libc::O_PATH | libc::O_DIRECTORY,
+                CONTAINED,
+            )
         } else {
             openat2(
                 self.fd.as_fd(),
@@ -146,7 +151,12 @@ impl ContainerRoot {
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: fstatat on our fd with a NUL-terminated name into a local struct.
         let rc = unsafe {
-            libc::fstatat(dir.as_raw_fd(), name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW)
+            libc::fstatat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
         };
         if rc == 0 {
             return Ok(Some(st));
@@ -259,7 +269,13 @@ impl ContainerRoot {
             if libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, rdev as libc::dev_t) != 0 {
                 return Err(contained_error(path, last_os_error()));
             }
-            if libc::fchownat(dir.as_raw_fd(), name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) != 0
+            if libc::fchownat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                uid,
+                gid,
+                libc::AT_SYMLINK_NOFOLLOW,
+            ) != 0
                 || libc::fchmodat(dir.as_raw_fd(), name.as_ptr(), mode & 0o7777, 0) != 0
             {
                 let e = last_os_error();
@@ -325,7 +341,11 @@ impl ContainerRoot {
                 }
                 self.remove_created(created);
             };
-            let flags = if is_dir { libc::O_PATH | libc::O_DIRECTORY } else { libc::O_PATH };
+            let flags = if is_dir {
+                libc::O_PATH | libc::O_DIRECTORY
+            } else {
+                libc::O_PATH
+            };
             let target = match self.open_path(ctr, flags) {
                 Ok(t) => t,
                 Err(e) => {
@@ -376,14 +396,19 @@ impl ContainerRoot {
             };
             if rc != 0 {
                 let e = last_os_error();
-                let not_mounted = matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOENT));
+                let not_mounted =
+                    matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOENT));
                 if missing_ok && not_mounted {
                     return Ok(());
                 }
                 return Err(Error::Failed(format!(
                     "unmount {} in the container: {}",
                     ctr.display(),
-                    if not_mounted { "not a mount point".to_string() } else { e.to_string() }
+                    if not_mounted {
+                        "not a mount point".to_string()
+                    } else {
+                        e.to_string()
+                    }
                 )));
             }
             Ok(())
@@ -476,5 +501,74 @@ impl PathOpen for std::fs::OpenOptions {
     fn custom_flags_path(&mut self) -> &mut Self {
         use std::os::unix::fs::OpenOptionsExt;
         self.custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake container root: a directory of this process's own root (/proc/self/root).
+    fn fake_root() -> (PathBuf, ContainerRoot) {
+        let dir = std::env::temp_dir().join(format!(
+            "sct-inroot-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("etc")).unwrap();
+        let root = ContainerRoot::open(std::process::id() as i32, Some(&dir)).unwrap();
+        (dir, root)
+    }
+
+    #[test]
+    fn mkdir_p_creates_inside_and_reports_what_it_made() {
+        let (dir, root) = fake_root();
+        let made = root.mkdir_p(Path::new("/a/b/c")).unwrap();
+        assert_eq!(
+            made,
+            vec![
+                PathBuf::from("/a"),
+                PathBuf::from("/a/b"),
+                PathBuf::from("/a/b/c")
+            ]
+        );
+        assert!(dir.join("a/b/c").is_dir());
+        assert!(root.mkdir_p(Path::new("/a/b")).unwrap().is_empty());
+        assert!(root.create_file(Path::new("/a/f")).unwrap());
+        assert!(!root.create_file(Path::new("/a/f")).unwrap());
+        assert!(root.stat(Path::new("/a/f")).unwrap().is_some());
+        assert!(root.stat(Path::new("/a/none")).unwrap().is_none());
+        root.unlink(Path::new("/a/f")).unwrap();
+        root.remove_created(&made);
+        assert!(!dir.join("a").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn symlinks_are_refused_and_nothing_is_made_outside() {
+        let (dir, root) = fake_root();
+        let outside = std::env::temp_dir().join(format!("sct-outside-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&outside);
+        std::fs::create_dir_all(&outside).unwrap();
+        // Absolute link to a host directory, and a relative one climbing out.
+        std::os::unix::fs::symlink(&outside, dir.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../../..", dir.join("up")).unwrap();
+        for p in ["/abs/x", "/up/tmp/x", "/abs"] {
+            let e = root.mkdir_p(Path::new(p)).unwrap_err().to_string();
+            assert!(e.contains("symlink: refused"), "{p}: {e}");
+            let e = root
+                .create_file(Path::new(&format!("{p}/f")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("symlink: refused"), "{p}: {e}");
+        }
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        // A file where a directory is needed.
+        std::fs::write(dir.join("file"), b"").unwrap();
+        let e = root.mkdir_p(Path::new("/file/x")).unwrap_err().to_string();
+        assert!(e.contains("not a directory"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&outside).unwrap();
     }
 }

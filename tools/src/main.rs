@@ -11,7 +11,11 @@ use sctools::record::ThrottleKind;
 use sctools::spec;
 
 #[derive(Parser)]
-#[command(name = "syscontainer-tools", version, about = "Hot-add devices, NICs, routes and paths to system containers")]
+#[command(
+    name = "syscontainer-tools",
+    version,
+    about = "Hot-add devices, NICs, routes and paths to system containers"
+)]
 struct Cli {
     /// Write the log to this file instead of stderr.
     #[arg(long, global = true)]
@@ -217,7 +221,9 @@ enum Command {
 fn init_logging(cli: &Cli) -> Result<()> {
     let level = match cli.log_level.as_str() {
         l @ ("error" | "warn" | "info" | "debug" | "trace") => l,
-        other => anyhow::bail!("invalid log level {other:?}: use error, warn, info, debug or trace"),
+        other => {
+            anyhow::bail!("invalid log level {other:?}: use error, warn, info, debug or trace")
+        }
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
@@ -288,7 +294,10 @@ fn run(cli: Cli) -> Result<()> {
             pretty,
             sub_partition,
             container,
-        } => println!("{}", device::list(&open(&container, false)?, pretty, sub_partition)?),
+        } => println!(
+            "{}",
+            device::list(&open(&container, false)?, pretty, sub_partition)?
+        ),
         Command::UpdateDevice {
             throttles,
             update_config_only,
@@ -317,7 +326,10 @@ fn run(cli: Cli) -> Result<()> {
                 mtu,
                 qlen,
             };
-            println!("{}", nic::add(&open(&container, !update_config_only)?, &req)?);
+            println!(
+                "{}",
+                nic::add(&open(&container, !update_config_only)?, &req)?
+            );
         }
         Command::RemoveNic {
             kind,
@@ -326,7 +338,11 @@ fn run(cli: Cli) -> Result<()> {
             container,
         } => println!(
             "{}",
-            nic::remove(&open(&container, !update_config_only)?, kind.as_deref(), &name)?
+            nic::remove(
+                &open(&container, !update_config_only)?,
+                kind.as_deref(),
+                &name
+            )?
         ),
         Command::UpdateNic {
             name,
@@ -344,28 +360,43 @@ fn run(cli: Cli) -> Result<()> {
                 mtu,
                 qlen,
             };
-            println!("{}", nic::update(&open(&container, !update_config_only)?, &req)?);
+            println!(
+                "{}",
+                nic::update(&open(&container, !update_config_only)?, &req)?
+            );
         }
         Command::ListNic {
             pretty,
             filter,
             container,
-        } => println!("{}", nic::list(&open(&container, false)?, pretty, filter.as_deref())?),
+        } => println!(
+            "{}",
+            nic::list(&open(&container, false)?, pretty, filter.as_deref())?
+        ),
         Command::AddRoute {
             update_config_only,
             container,
             routes,
-        } => print(route::add(&open(&container, !update_config_only)?, &routes)?),
+        } => print(route::add(
+            &open(&container, !update_config_only)?,
+            &routes,
+        )?),
         Command::RemoveRoute {
             update_config_only,
             container,
             routes,
-        } => print(route::remove(&open(&container, !update_config_only)?, &routes)?),
+        } => print(route::remove(
+            &open(&container, !update_config_only)?,
+            &routes,
+        )?),
         Command::ListRoute {
             pretty,
             filter,
             container,
-        } => println!("{}", route::list(&open(&container, false)?, pretty, filter.as_deref())?),
+        } => println!(
+            "{}",
+            route::list(&open(&container, false)?, pretty, filter.as_deref())?
+        ),
         Command::AddPath {
             update_config_only,
             container,
@@ -386,7 +417,10 @@ fn run(cli: Cli) -> Result<()> {
                 .iter()
                 .map(|p| path::parse_remove(p))
                 .collect::<sctools::Result<Vec<_>>>()?;
-            print(path::remove(&open(&container, !update_config_only)?, &paths)?);
+            print(path::remove(
+                &open(&container, !update_config_only)?,
+                &paths,
+            )?);
         }
         Command::ListPath { pretty, container } => {
             println!("{}", path::list(&open(&container, false)?, pretty)?)

@@ -11,7 +11,9 @@ use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 
 use futures_util::TryStreamExt;
-use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkMessage};
+use rtnetlink::packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkMessage,
+};
 use rtnetlink::packet_route::route::RouteScope;
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
 
@@ -98,15 +100,21 @@ impl Net {
 
     /// A connection inside the network namespace of `pid` (or a pinned namespace file).
     pub fn join(&self, ns_path: &std::path::Path) -> Result<Ns> {
-        let file = File::open(ns_path)
-            .map_err(|e| Error::Failed(format!("open network namespace {}: {e}", ns_path.display())))?;
+        let file = File::open(ns_path).map_err(|e| {
+            Error::Failed(format!("open network namespace {}: {e}", ns_path.display()))
+        })?;
         let handle = connect(&self.rt, Some(&file))?;
         Ok(Ns { handle, file })
     }
 
     pub fn link(&self, ns: &Ns, name: &str) -> Result<Option<Link>> {
         self.rt.block_on(async {
-            let mut s = ns.handle.link().get().match_name(name.to_string()).execute();
+            let mut s = ns
+                .handle
+                .link()
+                .get()
+                .match_name(name.to_string())
+                .execute();
             match s.try_next().await {
                 Ok(Some(m)) => Ok(Some(Link::from_message(&m))),
                 Ok(None) => Ok(None),
@@ -117,8 +125,9 @@ impl Net {
     }
 
     pub fn require_link(&self, ns: &Ns, name: &str, place: &str) -> Result<Link> {
-        self.link(ns, name)?
-            .ok_or_else(|| Error::Invalid(format!("network interface {name} does not exist {place}")))
+        self.link(ns, name)?.ok_or_else(|| {
+            Error::Invalid(format!("network interface {name} does not exist {place}"))
+        })
     }
 
     /// Create a veth pair: `host_name` here (on `bridge` if given), `ctr_name` in `ctr`.
@@ -173,27 +182,31 @@ impl Net {
     }
 
     pub fn set(&self, ns: &Ns, msg: LinkMessage, what: &str) -> Result<()> {
-        self.rt.block_on(async {
-            ns.handle
-                .link()
-                .set(msg)
-                .execute()
-                .await
-                .map_err(nl(what))
-        })
+        self.rt
+            .block_on(async { ns.handle.link().set(msg).execute().await.map_err(nl(what)) })
     }
 
     pub fn set_up(&self, ns: &Ns, index: u32, up: bool, name: &str) -> Result<()> {
         let b = LinkUnspec::new_with_index(index);
         let msg = if up { b.up() } else { b.down() }.build();
-        self.set(ns, msg, &format!("set {name} {}", if up { "up" } else { "down" }))
+        self.set(
+            ns,
+            msg,
+            &format!("set {name} {}", if up { "up" } else { "down" }),
+        )
     }
 
     /// Set MTU, queue length and (optionally) MAC of a link.
-    pub fn configure(&self, ns: &Ns, index: u32, mtu: u32, qlen: u32, mac: Option<&[u8]>, name: &str) -> Result<()> {
-        let mut b = LinkUnspec::new_with_index(index)
-            .mtu(mtu)
-            .txqueuelen(qlen);
+    pub fn configure(
+        &self,
+        ns: &Ns,
+        index: u32,
+        mtu: u32,
+        qlen: u32,
+        mac: Option<&[u8]>,
+        name: &str,
+    ) -> Result<()> {
+        let mut b = LinkUnspec::new_with_index(index).mtu(mtu).txqueuelen(qlen);
         if let Some(mac) = mac {
             b = b.address(mac.to_vec());
         }
@@ -208,7 +221,14 @@ impl Net {
     }
 
     /// Move a link (down) from `from` into the namespace `to`, renaming it there.
-    pub fn move_link(&self, from: &Ns, index: u32, to: &Ns, new_name: &str, what: &str) -> Result<()> {
+    pub fn move_link(
+        &self,
+        from: &Ns,
+        index: u32,
+        to: &Ns,
+        new_name: &str,
+        what: &str,
+    ) -> Result<()> {
         self.set_up(from, index, false, what)?;
         let msg = LinkUnspec::new_with_index(index)
             .setns_by_fd(to.file.as_raw_fd())
@@ -232,7 +252,14 @@ impl Net {
         Ok(())
     }
 
-    pub fn add_address(&self, ns: &Ns, index: u32, ip: IpAddr, prefix: u8, dev: &str) -> Result<()> {
+    pub fn add_address(
+        &self,
+        ns: &Ns,
+        index: u32,
+        ip: IpAddr,
+        prefix: u8,
+        dev: &str,
+    ) -> Result<()> {
         self.rt.block_on(async {
             ns.handle
                 .address()
@@ -252,7 +279,11 @@ impl Net {
                 .set_link_index_filter(index)
                 .set_address_filter(ip)
                 .execute();
-            while let Some(m) = s.try_next().await.map_err(nl(format_args!("list ips of {dev}")))? {
+            while let Some(m) = s
+                .try_next()
+                .await
+                .map_err(nl(format_args!("list ips of {dev}")))?
+            {
                 ns.handle
                     .address()
                     .del(m)
@@ -290,7 +321,13 @@ impl Net {
         Ok(b.build())
     }
 
-    pub fn add_route(&self, ns: &Ns, spec: &RouteSpec, dev_index: Option<u32>, what: &str) -> Result<()> {
+    pub fn add_route(
+        &self,
+        ns: &Ns,
+        spec: &RouteSpec,
+        dev_index: Option<u32>,
+        what: &str,
+    ) -> Result<()> {
         let msg = Self::route_message(spec, dev_index)
             .map_err(|e| Error::Invalid(format!("invalid route {what}: {e}")))?;
         self.rt.block_on(async {
@@ -304,7 +341,13 @@ impl Net {
     }
 
     /// Delete a route; a route that is already gone is not an error.
-    pub fn del_route(&self, ns: &Ns, spec: &RouteSpec, dev_index: Option<u32>, what: &str) -> Result<()> {
+    pub fn del_route(
+        &self,
+        ns: &Ns,
+        spec: &RouteSpec,
+        dev_index: Option<u32>,
+        what: &str,
+    ) -> Result<()> {
         let msg = Self::route_message(spec, dev_index)
             .map_err(|e| Error::Invalid(format!("invalid route {what}: {e}")))?;
         self.rt.block_on(async {

@@ -292,7 +292,9 @@ pub fn nic_matches(nic: &Nic, filter: &serde_json::Map<String, serde_json::Value
                     .find(|(name, _)| name.eq_ignore_ascii_case(k))
                     .map(|(_, v)| v)
             })
-            .is_some_and(|v| v == want || v.as_str().zip(want.as_str()).is_some_and(|(a, b)| a == b))
+            .is_some_and(|v| {
+                v == want || v.as_str().zip(want.as_str()).is_some_and(|(a, b)| a == b)
+            })
     })
 }
 
@@ -395,7 +397,12 @@ mod tests {
         let others = vec![(
             "web2".to_string(),
             Record {
-                nics: vec![nic("vh2", "eth1", "10.0.0.3/24,fd00::3/64", "02:00:00:00:00:02")],
+                nics: vec![nic(
+                    "vh2",
+                    "eth1",
+                    "10.0.0.3/24,fd00::3/64",
+                    "02:00:00:00:00:02",
+                )],
                 ..Default::default()
             },
         )];

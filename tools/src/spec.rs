@@ -32,7 +32,8 @@ pub fn parse_device(s: &str) -> Result<DeviceArg> {
         }
     };
     let host = check_abs("device", host)?;
-    let ctr = container_path(ctr).map_err(|e| Error::Invalid(format!("invalid device {s:?}: {e}")))?;
+    let ctr =
+        container_path(ctr).map_err(|e| Error::Invalid(format!("invalid device {s:?}: {e}")))?;
     check_permissions(perms).map_err(|e| Error::Invalid(format!("invalid device {s:?}: {e}")))?;
     Ok(DeviceArg {
         host,
@@ -49,7 +50,9 @@ fn check_permissions(p: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        invalid(format!("permissions {p:?} must be a non-empty subset of \"rwm\""))
+        invalid(format!(
+            "permissions {p:?} must be a non-empty subset of \"rwm\""
+        ))
     }
 }
 
@@ -106,8 +109,10 @@ pub fn parse_path(s: &str) -> Result<PathArg> {
             ))
         }
     };
-    let host = check_abs("host", host).map_err(|e| Error::Invalid(format!("invalid path {s:?}: {e}")))?;
-    let ctr = container_path(ctr).map_err(|e| Error::Invalid(format!("invalid path {s:?}: {e}")))?;
+    let host =
+        check_abs("host", host).map_err(|e| Error::Invalid(format!("invalid path {s:?}: {e}")))?;
+    let ctr =
+        container_path(ctr).map_err(|e| Error::Invalid(format!("invalid path {s:?}: {e}")))?;
     let mut readonly = false;
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
@@ -161,14 +166,15 @@ pub fn parse_throttle(kind: ThrottleKind, s: &str) -> Result<ThrottleArg> {
     let Some((dev, value)) = s.rsplit_once(':') else {
         return invalid(format!("invalid {opt} {s:?}: expected DEVICE:VALUE"));
     };
-    let device = check_abs("device", dev).map_err(|e| Error::Invalid(format!("invalid {opt} {s:?}: {e}")))?;
+    let device = check_abs("device", dev)
+        .map_err(|e| Error::Invalid(format!("invalid {opt} {s:?}: {e}")))?;
     let rate = match kind {
         ThrottleKind::ReadBps | ThrottleKind::WriteBps => {
             parse_size(value).map_err(|e| Error::Invalid(format!("invalid {opt} {s:?}: {e}")))?
         }
-        ThrottleKind::ReadIops | ThrottleKind::WriteIops => value
-            .parse()
-            .map_err(|_| Error::Invalid(format!("invalid {opt} {s:?}: {value:?} is not a number")))?,
+        ThrottleKind::ReadIops | ThrottleKind::WriteIops => value.parse().map_err(|_| {
+            Error::Invalid(format!("invalid {opt} {s:?}: {value:?} is not a number"))
+        })?,
         ThrottleKind::Weight => {
             let w: u64 = value.parse().map_err(|_| {
                 Error::Invalid(format!("invalid {opt} {s:?}: {value:?} is not a number"))
@@ -191,7 +197,12 @@ pub fn check_ifname(name: &str) -> Result<()> {
             "invalid network interface name {name:?}: must be 1 to 15 characters"
         ));
     }
-    if name == "." || name == ".." || name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control()) {
+    if name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+    {
         return invalid(format!(
             "invalid network interface name {name:?}: no '/', ':' or whitespace allowed"
         ));
@@ -222,20 +233,23 @@ pub fn parse_cidr(s: &str) -> Result<(IpAddr, u8)> {
         .parse()
         .map_err(|_| Error::Invalid(format!("invalid ip {s:?}")))?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
-    let prefix = match prefix {
-        None => max,
-        Some(p) => p
-            .parse::<u8>()
-            .ok()
-            .filter(|p| *p <= max)
-            .ok_or_else(|| Error::Invalid(format!("invalid ip {s:?}: bad prefix length {p:?}")))?,
-    };
+    let prefix =
+        match prefix {
+            None => max,
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| {
+                Error::Invalid(format!("invalid ip {s:?}: bad prefix length {p:?}"))
+            })?,
+        };
     Ok((ip, prefix))
 }
 
 /// `--ip`: one or more comma-separated CIDR addresses, normalised.
 pub fn parse_ips(s: &str) -> Result<Vec<(IpAddr, u8)>> {
-    let list: Vec<&str> = s.split(',').map(str::trim).filter(|x| !x.is_empty()).collect();
+    let list: Vec<&str> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .collect();
     list.into_iter().map(parse_cidr).collect()
 }
 
@@ -249,7 +263,11 @@ pub fn format_ips(ips: &[(IpAddr, u8)]) -> String {
 /// `--mac`: six colon-separated hex bytes, unicast.
 pub fn parse_mac(s: &str) -> Result<[u8; 6]> {
     let parts: Vec<&str> = s.split(':').collect();
-    let bad = || Error::Invalid(format!("invalid mac {s:?}: expected six hex bytes like 02:42:ac:11:00:02"));
+    let bad = || {
+        Error::Invalid(format!(
+            "invalid mac {s:?}: expected six hex bytes like 02:42:ac:11:00:02"
+        ))
+    };
     if parts.len() != 6 {
         return Err(bad());
     }
@@ -369,12 +387,20 @@ pub fn network(addr: IpAddr, prefix: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
             let bits = u32::from(a);
-            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix)
+            };
             IpAddr::V4((bits & mask).into())
         }
         IpAddr::V6(a) => {
             let bits = u128::from(a);
-            let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix)
+            };
             IpAddr::V6((bits & mask).into())
         }
     }
@@ -403,10 +429,15 @@ pub fn parse_kernel_modules(value: &str) -> Result<Vec<String>> {
         .split([',', ' '])
         .filter(|m| !m.is_empty())
         .map(|m| {
-            if m.len() <= 64 && m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            if m.len() <= 64
+                && m.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
                 Ok(m.to_string())
             } else {
-                invalid(format!("invalid kernel module name {m:?} in KERNEL_MODULES"))
+                invalid(format!(
+                    "invalid kernel module name {m:?} in KERNEL_MODULES"
+                ))
             }
         })
         .collect()
@@ -434,7 +465,10 @@ mod tests {
         assert_eq!(d.ctr, Path::new("/dev/disk/data"));
         assert_eq!(d.permissions, "rw");
         assert_eq!(parse_device("/dev/loop3:r").unwrap().permissions, "r");
-        assert_eq!(parse_device("/dev/loop3:/dev/x").unwrap().permissions, "rwm");
+        assert_eq!(
+            parse_device("/dev/loop3:/dev/x").unwrap().permissions,
+            "rwm"
+        );
         assert!(err(parse_device("loop3")).contains("\"loop3\" must be absolute"));
         assert!(err(parse_device("/dev/a:/dev/b:rwx")).contains("permissions \"rwx\""));
         assert!(err(parse_device("/dev/a:/dev/b:rr")).contains("permissions \"rr\""));
@@ -444,7 +478,10 @@ mod tests {
 
     #[test]
     fn container_paths_are_normalised() {
-        assert_eq!(container_path("/mnt//x/./y/").unwrap(), Path::new("/mnt/x/y"));
+        assert_eq!(
+            container_path("/mnt//x/./y/").unwrap(),
+            Path::new("/mnt/x/y")
+        );
         assert!(err(container_path("mnt")).contains("must be absolute"));
         assert!(err(container_path("/")).contains("the container's root"));
         assert!(err(container_path("/a/../../etc")).contains(".."));
@@ -476,10 +513,20 @@ mod tests {
                 rate: 1 << 20
             }
         );
-        assert_eq!(parse_throttle(ThrottleKind::WriteIops, "/dev/loop0:300").unwrap().rate, 300);
-        assert!(err(parse_throttle(ThrottleKind::WriteIops, "/dev/loop0:3k")).contains("\"3k\" is not a number"));
+        assert_eq!(
+            parse_throttle(ThrottleKind::WriteIops, "/dev/loop0:300")
+                .unwrap()
+                .rate,
+            300
+        );
+        assert!(
+            err(parse_throttle(ThrottleKind::WriteIops, "/dev/loop0:3k"))
+                .contains("\"3k\" is not a number")
+        );
         assert!(err(parse_throttle(ThrottleKind::Weight, "/dev/loop0:5")).contains("weight 5"));
-        assert!(err(parse_throttle(ThrottleKind::ReadBps, "1mb")).contains("--device-read-bps \"1mb\""));
+        assert!(
+            err(parse_throttle(ThrottleKind::ReadBps, "1mb")).contains("--device-read-bps \"1mb\"")
+        );
     }
 
     #[test]
@@ -513,8 +560,9 @@ mod tests {
 
     #[test]
     fn routes() {
-        let r = parse_routes(r#"[{"dest":"10.9.0.5/16","gw":"10.0.0.1"},{"dest":"","dev":"eth1"}]"#)
-            .unwrap();
+        let r =
+            parse_routes(r#"[{"dest":"10.9.0.5/16","gw":"10.0.0.1"},{"dest":"","dev":"eth1"}]"#)
+                .unwrap();
         assert_eq!(r[0].0.dest, "10.9.0.0/16");
         assert_eq!(r[0].1.dest, Some(("10.9.0.0".parse().unwrap(), 16)));
         assert_eq!(r[1].0.dest, "default");
@@ -522,7 +570,10 @@ mod tests {
         let v6 = parse_routes(r#"[{"dest":"default","gw":"fd00::1"}]"#).unwrap();
         assert!(v6[0].1.ipv6);
         assert!(err(parse_routes(r#"[{"dest":"10.0.0.0/8"}]"#)).contains("give gw or dev"));
-        assert!(err(parse_routes(r#"[{"dest":"10.0.0.0/8","gw":"fd00::1"}]"#)).contains("mixes ipv4 and ipv6"));
+        assert!(
+            err(parse_routes(r#"[{"dest":"10.0.0.0/8","gw":"fd00::1"}]"#))
+                .contains("mixes ipv4 and ipv6")
+        );
         assert!(err(parse_routes(r#"[{"dest":"10.0.0.0/8","gw":"nope"}]"#)).contains("gw \"nope\""));
         assert!(err(parse_routes(r#"[{"dest":"10.0.0.0/8","via":"x"}]"#)).contains("unknown field"));
         assert!(err(parse_routes("[]")).contains("no route given"));
@@ -531,7 +582,10 @@ mod tests {
 
     #[test]
     fn kernel_modules() {
-        assert_eq!(parse_kernel_modules("loop, br_netfilter").unwrap(), vec!["loop", "br_netfilter"]);
+        assert_eq!(
+            parse_kernel_modules("loop, br_netfilter").unwrap(),
+            vec!["loop", "br_netfilter"]
+        );
         assert!(err(parse_kernel_modules("../evil")).contains("\"../evil\""));
     }
 }

@@ -10,8 +10,13 @@ use crate::spec::{DeviceArg, ThrottleArg};
 
 /// Look a host device up: type, numbers, mode, owner.
 pub fn host_device(host: &Path, ctr: &Path, permissions: &str) -> Result<Device> {
-    let meta = std::fs::metadata(host)
-        .map_err(|e| Error::Invalid(format!("device {}: {}", host.display(), e.to_string().to_lowercase())))?;
+    let meta = std::fs::metadata(host).map_err(|e| {
+        Error::Invalid(format!(
+            "device {}: {}",
+            host.display(),
+            e.to_string().to_lowercase()
+        ))
+    })?;
     let ft = meta.file_type();
     let kind = if ft.is_block_device() {
         "b"
@@ -67,7 +72,12 @@ pub fn partitions(disk: &Device) -> Vec<(PathBuf, String)> {
 }
 
 /// Make the node inside the container and allow it in the devices cgroup.
-pub fn apply_device<'a>(live: &'a Live, d: &Device, force: bool, undo: &mut Undo<'a>) -> Result<()> {
+pub fn apply_device<'a>(
+    live: &'a Live,
+    d: &Device,
+    force: bool,
+    undo: &mut Undo<'a>,
+) -> Result<()> {
     let path = PathBuf::from(&d.path);
     let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
     let created = live.root.mkdir_p(&parent)?;
@@ -77,7 +87,11 @@ pub fn apply_device<'a>(live: &'a Live, d: &Device, force: bool, undo: &mut Undo
             Ok(())
         });
     }
-    let type_bits = if d.kind == "b" { libc::S_IFBLK } else { libc::S_IFCHR };
+    let type_bits = if d.kind == "b" {
+        libc::S_IFBLK
+    } else {
+        libc::S_IFCHR
+    };
     let rdev = libc::makedev(d.major, d.minor);
     let mut make = true;
     if let Some(st) = live.root.stat(&path)? {
@@ -113,7 +127,9 @@ pub fn apply_device<'a>(live: &'a Live, d: &Device, force: bool, undo: &mut Undo
     }
     let rule = d.rule();
     live.cgroups.allow_device(&rule)?;
-    undo.push(format!("deny {rule}"), move || live.cgroups.deny_device(&rule));
+    undo.push(format!("deny {rule}"), move || {
+        live.cgroups.deny_device(&rule)
+    });
     Ok(())
 }
 
@@ -122,9 +138,15 @@ pub fn unapply_device<'a>(live: &'a Live, d: &Device, undo: &mut Undo<'a>) -> Re
     let rule = d.rule();
     live.cgroups.deny_device(&rule)?;
     let r = rule.clone();
-    undo.push(format!("allow {rule}"), move || live.cgroups.allow_device(&r));
+    undo.push(format!("allow {rule}"), move || {
+        live.cgroups.allow_device(&r)
+    });
     let path = PathBuf::from(&d.path);
-    let type_bits = if d.kind == "b" { libc::S_IFBLK } else { libc::S_IFCHR };
+    let type_bits = if d.kind == "b" {
+        libc::S_IFBLK
+    } else {
+        libc::S_IFCHR
+    };
     let rdev = libc::makedev(d.major, d.minor);
     if let Some(st) = live.root.stat(&path)? {
         if st.st_mode & libc::S_IFMT == type_bits && st.st_rdev == rdev {
@@ -191,7 +213,11 @@ pub fn add(target: &Target, req: &AddDevice) -> Result<Vec<String>> {
     let mut wanted: Vec<Device> = Vec::new();
     for arg in &req.devices {
         let d = host_device(&arg.host, &arg.ctr, &arg.permissions)?;
-        let parts = if req.follow_partition { partitions(&d) } else { Vec::new() };
+        let parts = if req.follow_partition {
+            partitions(&d)
+        } else {
+            Vec::new()
+        };
         let disk_host = d.path_on_host.clone();
         let disk_ctr = d.path.clone();
         wanted.push(d);
@@ -210,11 +236,9 @@ pub fn add(target: &Target, req: &AddDevice) -> Result<Vec<String>> {
     transact(target, |rec, undo| {
         let mut lines = Vec::new();
         for (i, d) in wanted.iter().enumerate() {
-            let clash = rec
-                .devices
-                .iter()
-                .chain(wanted[..i].iter())
-                .find(|x| x.path == d.path || (x.major == d.major && x.minor == d.minor && x.kind == d.kind));
+            let clash = rec.devices.iter().chain(wanted[..i].iter()).find(|x| {
+                x.path == d.path || (x.major == d.major && x.minor == d.minor && x.kind == d.kind)
+            });
             if let Some(x) = clash {
                 return Err(Error::Conflict(format!(
                     "device {} is already added to container {} as {}",
@@ -237,7 +261,11 @@ pub fn add(target: &Target, req: &AddDevice) -> Result<Vec<String>> {
     })
 }
 
-pub fn remove(target: &Target, devices: &[DeviceArg], follow_partition: bool) -> Result<Vec<String>> {
+pub fn remove(
+    target: &Target,
+    devices: &[DeviceArg],
+    follow_partition: bool,
+) -> Result<Vec<String>> {
     transact(target, |rec, undo| {
         let mut lines = Vec::new();
         for arg in devices {

@@ -104,10 +104,12 @@ impl Target {
     }
 }
 
+type UndoAction<'a> = Box<dyn FnOnce() -> Result<()> + 'a>;
+
 /// Undo actions, run newest first unless the operation succeeds.
 #[derive(Default)]
 pub struct Undo<'a> {
-    actions: Vec<(String, Box<dyn FnOnce() -> Result<()> + 'a>)>,
+    actions: Vec<(String, UndoAction<'a>)>,
 }
 
 impl<'a> Undo<'a> {

@@ -84,7 +84,13 @@ pub fn random_mac() -> [u8; 6] {
 /// A host-side veth name for a container: `sc` + 6 id digits + 5 random hex digits.
 pub fn veth_name(id: &str) -> String {
     let r = random_mac();
-    format!("sc{}{:02x}{:02x}{:x}", &id[..6.min(id.len())], r[3], r[4], r[5] & 0xf)
+    format!(
+        "sc{}{:02x}{:02x}{:x}",
+        &id[..6.min(id.len())],
+        r[3],
+        r[4],
+        r[5] & 0xf
+    )
 }
 
 /// Give a recorded NIC to the container, with undo.
@@ -112,7 +118,10 @@ pub fn apply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &Nic, undo: &mut Undo<'a>) 
             let bridge = if nic.bridge.is_empty() {
                 None
             } else {
-                Some(net.require_link(&net.host, &nic.bridge, "on the host")?.index)
+                Some(
+                    net.require_link(&net.host, &nic.bridge, "on the host")?
+                        .index,
+                )
             };
             net.create_veth(
                 ctr,
@@ -135,14 +144,27 @@ pub fn apply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &Nic, undo: &mut Undo<'a>) 
         }
         "eth" => {
             let link = net.require_link(&net.host, &nic.host_nic_name, "on the host")?;
-            net.move_link(&net.host, link.index, ctr, &nic.ctr_nic_name, &nic.host_nic_name)?;
+            net.move_link(
+                &net.host,
+                link.index,
+                ctr,
+                &nic.ctr_nic_name,
+                &nic.host_nic_name,
+            )?;
             let (ctr_name, host_name) = (nic.ctr_nic_name.clone(), nic.host_nic_name.clone());
             undo.push(format!("give {host_name} back"), move || {
                 let l = net.require_link(ctr, &ctr_name, "in the container")?;
                 net.move_link(ctr, l.index, &net.host, &host_name, &ctr_name)
             });
             let l = net.require_link(ctr, &nic.ctr_nic_name, "in the container")?;
-            net.configure(ctr, l.index, nic.mtu, nic.qlen, mac.as_ref().map(|m| &m[..]), &nic.ctr_nic_name)?;
+            net.configure(
+                ctr,
+                l.index,
+                nic.mtu,
+                nic.qlen,
+                mac.as_ref().map(|m| &m[..]),
+                &nic.ctr_nic_name,
+            )?;
         }
         other => {
             return Err(Error::Invalid(format!(
@@ -164,7 +186,13 @@ pub fn unapply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &'a Nic, undo: &mut Undo<
     match nic.kind.as_str() {
         "eth" => {
             let l = net.require_link(ctr, &nic.ctr_nic_name, "in the container")?;
-            net.move_link(ctr, l.index, &net.host, &nic.host_nic_name, &nic.ctr_nic_name)?;
+            net.move_link(
+                ctr,
+                l.index,
+                &net.host,
+                &nic.host_nic_name,
+                &nic.ctr_nic_name,
+            )?;
             undo.push(format!("move {} back in", nic.host_nic_name), move || {
                 apply_nic(net, ctr, nic, &mut Undo::default())
             });
@@ -239,7 +267,9 @@ pub fn nic_from(target: &Target, req: &AddNic) -> Result<Nic> {
 
 fn ctr_ns(net: &Net, target: &Target) -> Result<Option<Ns>> {
     match &target.live {
-        Some(live) => Ok(Some(net.join(Path::new(&format!("/proc/{}/ns/net", live.pid)))?)),
+        Some(live) => Ok(Some(
+            net.join(Path::new(&format!("/proc/{}/ns/net", live.pid)))?,
+        )),
         None => Ok(None),
     }
 }
@@ -385,11 +415,25 @@ pub fn update(target: &Target, req: &UpdateNic) -> Result<String> {
         if let (Some(net), Some(ctr)) = (&net, &ctr) {
             let l = net.require_link(ctr, &ctr_name, "in the container")?;
             let newmac = mac.map(|m| m.to_vec());
-            net.configure(ctr, l.index, new.mtu, new.qlen, newmac.as_deref(), &ctr_name)?;
+            net.configure(
+                ctr,
+                l.index,
+                new.mtu,
+                new.qlen,
+                newmac.as_deref(),
+                &ctr_name,
+            )?;
             let old_mac = spec::parse_mac(&old.mac).ok();
             let (o_mtu, o_qlen, n) = (old.mtu, old.qlen, ctr_name.clone());
             undo.push("restore settings", move || {
-                net.configure(ctr, l.index, o_mtu, o_qlen, old_mac.as_ref().map(|m| &m[..]), &n)
+                net.configure(
+                    ctr,
+                    l.index,
+                    o_mtu,
+                    o_qlen,
+                    old_mac.as_ref().map(|m| &m[..]),
+                    &n,
+                )
             });
             if ips.is_some() {
                 for (ip, _) in parse_ips(&old.ip)? {
@@ -407,7 +451,9 @@ pub fn update(target: &Target, req: &UpdateNic) -> Result<String> {
                 for (ip, p) in parse_ips(&new.ip)? {
                     net.add_address(ctr, l.index, ip, p, &ctr_name)?;
                     let n = ctr_name.clone();
-                    undo.push("remove new ip", move || net.del_address(ctr, l.index, ip, &n));
+                    undo.push("remove new ip", move || {
+                        net.del_address(ctr, l.index, ip, &n)
+                    });
                 }
             }
         }
@@ -434,7 +480,9 @@ pub fn parse_filter(filter: Option<&str>) -> Result<serde_json::Map<String, serd
     match filter {
         None => Ok(Default::default()),
         Some(f) => serde_json::from_str(f).map_err(|e| {
-            Error::Invalid(format!("invalid filter {f:?}: {e} (expected a JSON object)"))
+            Error::Invalid(format!(
+                "invalid filter {f:?}: {e} (expected a JSON object)"
+            ))
         }),
     }
 }

@@ -16,7 +16,12 @@ fn dev_index(net: &Net, ctr: &Ns, dev: Option<&str>) -> Result<Option<u32>> {
 }
 
 /// Add a recorded route in the container, with undo.
-pub fn apply_route<'a>(net: &'a Net, ctr: &'a Ns, route: &Route, undo: &mut Undo<'a>) -> Result<()> {
+pub fn apply_route<'a>(
+    net: &'a Net,
+    ctr: &'a Ns,
+    route: &Route,
+    undo: &mut Undo<'a>,
+) -> Result<()> {
     let (norm, spec) = check_route(route)?;
     let what = serde_json::to_string(&norm).unwrap_or_default();
     let idx = dev_index(net, ctr, spec.dev.as_deref())?;
