@@ -303,6 +303,27 @@ fn loop_device_is_added_formatted_throttled_and_removed() {
     assert_eq!(count(&rec, "readBps"), 0);
     let devices = std::fs::read_to_string(blkio_file(&host, &id, "devices.list")).unwrap();
     assert!(!devices.contains(&format!("b {maj}:{min} ")), "{devices}");
+
+    // All-or-nothing: the second device clashes with a file inside; the first node is
+    // removed again, its cgroup rule denied, the record unchanged.
+    let before = record(&host, &id);
+    tools_fail(
+        &host,
+        &[
+            "add-device",
+            "disk1",
+            &format!("{dev}:/dev/first"),
+            "/dev/null:/etc/hostname",
+        ],
+        "/etc/hostname already exists",
+    );
+    assert!(!host
+        .run(["exec", "disk1", "test", "-e", "/dev/first"])
+        .status
+        .success());
+    let devices = std::fs::read_to_string(blkio_file(&host, &id, "devices.list")).unwrap();
+    assert!(!devices.contains(&format!("b {maj}:{min} ")), "{devices}");
+    assert_eq!(record(&host, &id), before);
 }
 
 #[test]
@@ -342,6 +363,35 @@ fn veth_routes_and_a_moved_nic_come_and_go() {
     );
     assert!(host.exec("net1", &["cat", "/sys/class/net/eth1/mtu"]) == "1400");
     assert!(sh_ok(&format!("ip -o link show {vhost}")).contains(&format!("master {}", bridge.0)));
+    host.exec("net1", &["ping", "-c", "1", "-W", "5", "10.231.0.1"]);
+
+    // update-nic: mtu and addresses change live and in the record.
+    tools(
+        &host,
+        &[
+            "update-nic",
+            "--name",
+            "eth1",
+            "--mtu",
+            "1300",
+            "--ip",
+            "10.231.0.12/24",
+            "net1",
+        ],
+    );
+    assert_eq!(
+        host.exec("net1", &["cat", "/sys/class/net/eth1/mtu"]),
+        "1300"
+    );
+    let addr = host.exec("net1", &["ip", "-o", "addr", "show", "eth1"]);
+    assert!(
+        addr.contains("10.231.0.12/24") && !addr.contains("10.231.0.2/"),
+        "{addr}"
+    );
+    assert_eq!(
+        record(&host, &id)["networkInterfaces"][0]["Ip"],
+        "10.231.0.12/24"
+    );
     host.exec("net1", &["ping", "-c", "1", "-W", "5", "10.231.0.1"]);
 
     // Routes: a gateway route and a device default route.
@@ -400,8 +450,15 @@ fn veth_routes_and_a_moved_nic_come_and_go() {
     // Used by this container already: refused, naming the value.
     tools_fail(
         &host,
-        &["add-nic", "--name", "eth3", "--ip", "10.231.0.2/24", "net1"],
-        "ip 10.231.0.2 is already used",
+        &[
+            "add-nic",
+            "--name",
+            "eth3",
+            "--ip",
+            "10.231.0.12/24",
+            "net1",
+        ],
+        "ip 10.231.0.12 is already used",
     );
     tools(
         &host,
@@ -684,9 +741,21 @@ fn everything_recorded_is_back_after_restart_and_reboot() {
 
     // A stopped container: records only, applied at the next start.
     tools(&host, &["add-path", "keep1", &format!("{d}:/mnt/later")]);
+    tools(
+        &host,
+        &[
+            "add-route",
+            "keep1",
+            r#"[{"dest":"10.237.0.0/16","gw":"10.234.0.1"}]"#,
+        ],
+    );
+    assert_eq!(count(&record(&host, &id), "networkRoute"), 2);
     host.ok(["start", "keep1"]);
     host.wait_booted("keep1");
     assert_eq!(host.exec("keep1", &["cat", "/mnt/later/hello"]), "persist");
+    assert!(host
+        .exec("keep1", &["ip", "route"])
+        .contains("10.237.0.0/16 via 10.234.0.1"));
     check("after start");
 }
 

@@ -45,10 +45,15 @@ pub fn host_device(host: &Path, ctr: &Path, permissions: &str) -> Result<Device>
 
 /// The partitions of a whole block device, from sysfs: (host path, name suffix).
 pub fn partitions(disk: &Device) -> Vec<(PathBuf, String)> {
+    partitions_in(Path::new("/sys"), disk)
+}
+
+/// [`partitions`] below a given sysfs mount (fixtures in tests).
+pub fn partitions_in(sys: &Path, disk: &Device) -> Vec<(PathBuf, String)> {
     if disk.kind != "b" {
         return Vec::new();
     }
-    let sys = PathBuf::from(format!("/sys/dev/block/{}:{}", disk.major, disk.minor));
+    let sys = sys.join(format!("dev/block/{}:{}", disk.major, disk.minor));
     let Ok(real) = std::fs::canonicalize(&sys) else {
         return Vec::new();
     };
@@ -362,4 +367,54 @@ pub fn list(target: &Target, pretty: bool, sub_partition: bool) -> Result<String
         .filter(|d| sub_partition || d.parent.is_empty())
         .collect();
     Ok(to_json(&devices, pretty))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_come_from_sysfs_with_their_suffix() {
+        let sys = std::env::temp_dir().join(format!("sct-sysfs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&sys);
+        let disk_dir = sys.join("devices/virtual/block/loop3");
+        for p in ["loop3p1", "loop3p2"] {
+            std::fs::create_dir_all(disk_dir.join(p)).unwrap();
+            std::fs::write(disk_dir.join(p).join("partition"), "1\n").unwrap();
+        }
+        std::fs::create_dir_all(disk_dir.join("queue")).unwrap();
+        std::fs::create_dir_all(sys.join("dev/block")).unwrap();
+        std::os::unix::fs::symlink(
+            "../../devices/virtual/block/loop3",
+            sys.join("dev/block/7:3"),
+        )
+        .unwrap();
+        let disk = Device {
+            kind: "b".into(),
+            path: "/dev/xvdb".into(),
+            path_on_host: "/dev/loop3".into(),
+            major: 7,
+            minor: 3,
+            permissions: "rwm".into(),
+            file_mode: 0o660,
+            uid: 0,
+            gid: 6,
+            parent: String::new(),
+        };
+        assert_eq!(
+            partitions_in(&sys, &disk),
+            vec![
+                (PathBuf::from("/dev/loop3p1"), "p1".to_string()),
+                (PathBuf::from("/dev/loop3p2"), "p2".to_string())
+            ]
+        );
+        let chr = Device {
+            kind: "c".into(),
+            ..disk.clone()
+        };
+        assert!(partitions_in(&sys, &chr).is_empty());
+        let other = Device { minor: 9, ..disk };
+        assert!(partitions_in(&sys, &other).is_empty());
+        std::fs::remove_dir_all(&sys).unwrap();
+    }
 }
