@@ -387,7 +387,10 @@ pub fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
     {
         let _lock = store.lock(id)?;
         match Container::load(store, id) {
-            Ok(c) => cleanup_orphan(store, &c),
+            Ok(c) => {
+                cleanup_orphan(store, &c);
+                crate::hostside::release(&c.config);
+            }
             Err(Error::Store(store::StoreError::NotFound(_))) => return Ok(()),
             Err(e) => return Err(e),
         }

@@ -251,6 +251,13 @@ impl Monitor {
 
     /// Create (cgroups, namespaces, mounts, prestart hooks) and start PID 1.
     fn boot(&mut self) -> Result<()> {
+        let env = self
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.env().clone())
+            .unwrap_or_default();
+        crate::hostside::prepare(&self.config, &env)?;
         let state = self.store.load_state(self.id())?;
         let mut created_now = Vec::new();
         if state.created_cgroups.is_empty() && !self.cgroup.dirs().iter().all(|d| d.exists()) {
@@ -287,6 +294,7 @@ impl Monitor {
             bundle: &bundle,
             console: &self.console.slave_path,
             notify_socket: Some(&notify_path),
+            writable_proc_paths: &self.config.writable_proc_paths,
         };
         let prestart = self.hooks(|h| h.prestart().clone());
         let cgroup = &self.cgroup;
@@ -507,6 +515,7 @@ impl Monitor {
             s.ready = false;
         });
         if self.config.auto_remove {
+            crate::hostside::release(&self.config);
             let _ = self.store.remove(&id);
         }
     }

@@ -380,6 +380,31 @@ pub fn readonly_paths(rootfs: &Path, paths: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Make paths under a read-only `/proc/sys` writable again: a bind mount of each onto
+/// itself, remounted without `MS_RDONLY` (mount flags are per mount, so the rest of
+/// `/proc/sys` stays read-only).
+pub fn writable_paths(rootfs: &Path, paths: &[String]) -> Result<()> {
+    for p in paths {
+        let target = secure_join(rootfs, Path::new(p))?;
+        if fs::symlink_metadata(&target).is_err() {
+            continue;
+        }
+        do_mount(Some(&target), &target, None, MsFlags::MS_BIND, None)?;
+        do_mount(
+            None,
+            &target,
+            None,
+            MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC,
+            None,
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
