@@ -261,6 +261,15 @@ impl ContainerCgroup {
 
     fn apply_block_io(&self, io: &LinuxBlockIo) -> Result<()> {
         let ctl: &BlkIoController = self.controller()?;
+        let has_weights = self
+            .controller_dir("blkio")
+            .is_some_and(|d| d.join("blkio.weight").exists() || d.join("io.weight").exists());
+        if (io.weight().is_some() || io.weight_device().is_some()) && !has_weights {
+            return Err(CgroupError::Controller {
+                path: self.cgroup.path().to_string(),
+                message: "--blkio-weight: this kernel's block I/O scheduler has no weight control (BFQ is not available)".into(),
+            });
+        }
         if let Some(w) = io.weight() {
             ctl.set_weight(w as u64).map_err(|e| self.error(e))?;
         }
