@@ -40,6 +40,10 @@ pub struct ContainerConfig {
     /// The tmpfs shared with the host (`--host-channel`), mounted from start to `rm`.
     #[serde(default)]
     pub host_channel: Option<crate::sysopts::HostChannel>,
+    /// The block device holding the rootfs (`--external-rootfs /dev/…`); `rootfs` is then
+    /// where the runtime mounts it from start to stop.
+    #[serde(default)]
+    pub rootfs_device: Option<PathBuf>,
     /// File in the rootfs that receives the environment at every start.
     #[serde(default)]
     pub env_target_file: Option<PathBuf>,

@@ -89,7 +89,26 @@ pub fn create(
     hook_spec: Option<&Path>,
 ) -> Result<ContainerConfig> {
     let id = store::new_id();
-    let mut bundle = spec::build(opts, &id, daemon.cgroup_parent.as_deref())?;
+    let device = opts.external_rootfs.as_deref().filter(|p| {
+        std::fs::metadata(p)
+            .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_block_device(&m.file_type()))
+    });
+    let mut bundle = match device {
+        // A block device is mounted to check that it holds an OS tree, then unmounted
+        // again until the container starts.
+        Some(device) => {
+            let mount_point = crate::hostside::rootfs_mount_point(&id);
+            crate::hostside::mount_block_rootfs(device, &mount_point)?;
+            let mut on_mount = opts.clone();
+            on_mount.external_rootfs = Some(mount_point.clone());
+            let built = spec::build(&on_mount, &id, daemon.cgroup_parent.as_deref());
+            crate::hostside::unmount_block_rootfs(&mount_point);
+            let mut bundle = built?;
+            bundle.config.rootfs_device = Some(device.to_path_buf());
+            bundle
+        }
+        None => spec::build(opts, &id, daemon.cgroup_parent.as_deref())?,
+    };
     let daemon_hooks = daemon
         .hook_spec
         .as_deref()
@@ -339,6 +358,7 @@ fn cleanup_orphan(store: &Store, c: &Container) {
     }
     let _ = c.cgroup().destroy(&c.state.created_cgroups);
     let _ = std::fs::remove_dir_all(store.run_dir(c.id()));
+    crate::hostside::stopped(&c.config);
     if let Ok(mut state) = store.load_state(c.id()) {
         if matches!(
             state.status,

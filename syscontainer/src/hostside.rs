@@ -100,8 +100,69 @@ pub fn write_env_target_file(rootfs: &Path, file: &Path, env: &[String]) -> Resu
     Ok(())
 }
 
+/// Where a block-device rootfs is mounted while its container runs. Deliberately outside
+/// the store and the run directory, which are removed recursively.
+pub fn rootfs_mount_point(id: &str) -> std::path::PathBuf {
+    Path::new("/run/syscontainer-rootfs").join(&id[..32])
+}
+
+/// Mount a block device holding a root file system at `target`, trying each block file
+/// system type the kernel knows (as mount(8) does without -t).
+pub fn mount_block_rootfs(device: &Path, target: &Path) -> Result<()> {
+    if is_mount_point(target) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(target).map_err(io_error("create", target))?;
+    let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    let mut last = None;
+    for fstype in filesystems
+        .lines()
+        .filter(|l| !l.starts_with("nodev"))
+        .map(str::trim)
+    {
+        match mount(
+            Some(device),
+            target,
+            Some(fstype),
+            MsFlags::MS_NODEV,
+            None::<&str>,
+        ) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    let _ = std::fs::remove_dir(target);
+    Err(Error::Invalid(format!(
+        "--external-rootfs {}: cannot mount it: {}",
+        device.display(),
+        last.map(|e| e.desc().to_lowercase())
+            .unwrap_or_else(|| "no block file system type known".into())
+    )))
+}
+
+/// Unmount a block-device rootfs (at stop); the device itself is left alone.
+pub fn unmount_block_rootfs(target: &Path) {
+    if is_mount_point(target) {
+        if let Err(e) = umount2(target, MntFlags::empty()) {
+            tracing::warn!("unmount rootfs {}: {e}; detaching it", target.display());
+            let _ = umount2(target, MntFlags::MNT_DETACH);
+        }
+    }
+    let _ = std::fs::remove_dir(target);
+}
+
+/// Host-side work after the container's PID 1 is gone for good (not for a reboot).
+pub fn stopped(config: &ContainerConfig) {
+    if config.rootfs_device.is_some() {
+        unmount_block_rootfs(&config.rootfs);
+    }
+}
+
 /// Host-side preparation before each boot.
 pub fn prepare(config: &ContainerConfig, env: &[String]) -> Result<()> {
+    if let Some(device) = &config.rootfs_device {
+        mount_block_rootfs(device, &config.rootfs)?;
+    }
     if let Some(hc) = &config.host_channel {
         mount_host_channel(hc)?;
     }
@@ -113,6 +174,7 @@ pub fn prepare(config: &ContainerConfig, env: &[String]) -> Result<()> {
 
 /// Host-side release at `rm` (and `--rm`).
 pub fn release(config: &ContainerConfig) {
+    stopped(config);
     if let Some(hc) = &config.host_channel {
         release_host_channel(hc);
     }

@@ -504,6 +504,7 @@ impl Monitor {
             tracing::warn!("removing cgroups: {e}");
         }
         let _ = std::fs::remove_dir_all(self.store.run_dir(&id));
+        crate::hostside::stopped(&self.config);
         let _ = self.store.update_state(&id, |s| {
             s.status = Status::Exited;
             s.exit = exit.or(s.exit);

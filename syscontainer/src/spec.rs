@@ -662,6 +662,7 @@ pub fn build(
         writable_proc_paths: Vec::new(),
         host_channel: None,
         env_target_file: None,
+        rootfs_device: None,
     };
     let mut config = config;
     let rootfs = config.rootfs.clone();

@@ -383,6 +383,7 @@ mod tests {
             writable_proc_paths: Vec::new(),
             host_channel: None,
             env_target_file: None,
+            rootfs_device: None,
         }
     }
 

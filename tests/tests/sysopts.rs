@@ -849,3 +849,93 @@ fn hook_specs_are_checked() {
     assert!(run(&zero).contains("timeout"));
     assert!(host.container_ids().is_empty());
 }
+
+#[test]
+fn a_block_device_rootfs_is_mounted_from_start_to_stop() {
+    let mut host = Host::new();
+    // An ext4 image of the cached rootfs on a loop device.
+    let image = tempfile::NamedTempFile::new().unwrap();
+    image.as_file().set_len(700 << 20).unwrap();
+    let out = Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-d"])
+        .arg(syscontainer_tests::rootfs_cache())
+        .arg(image.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mkfs.ext4: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("losetup")
+        .args(["-f", "--show"])
+        .arg(image.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lo = Loop {
+        device: PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
+        _file: tempfile::NamedTempFile::new().unwrap(),
+    };
+    let device = lo.device.to_str().unwrap();
+
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .any(|l| l.contains("/run/syscontainer-rootfs/"))
+            && std::fs::read_to_string("/proc/self/mountinfo")
+                .unwrap()
+                .lines()
+                .any(|l| {
+                    l.split(" - ")
+                        .nth(1)
+                        .is_some_and(|t| t.split_whitespace().nth(1) == Some(device))
+                })
+    };
+    let id = host.ok([
+        "run",
+        "-tid",
+        "--name",
+        "disk",
+        "--cgroup-parent",
+        &host.cgroup_parent,
+        "--system-container",
+        "--external-rootfs",
+        device,
+        "none",
+        "init",
+    ]);
+    assert_eq!(host.wait_booted("disk"), "running");
+    assert_eq!(host.exec("disk", &["cat", "/proc/1/comm"]), "systemd");
+    assert!(
+        mounted(),
+        "the device is not mounted while the container runs"
+    );
+    assert_eq!(host.inspect("disk", "{{.RootfsDevice}}"), device);
+    host.exec("disk", &["sh", "-c", "echo persisted > /root/on-disk"]);
+
+    host.ok(["stop", "disk"]);
+    assert!(!mounted(), "the device stays mounted after stop");
+    host.ok(["start", "disk"]);
+    host.wait_booted("disk");
+    assert_eq!(host.exec("disk", &["cat", "/root/on-disk"]), "persisted");
+    host.ok(["rm", "-f", "disk"]);
+    assert!(!mounted());
+    assert!(leftovers(&host, &id).is_empty());
+
+    // A device without a file system, or without an OS tree, is refused.
+    let empty = Loop::new(16 << 20);
+    let err = host.fails([
+        "run",
+        "-d",
+        "--system-container",
+        "--external-rootfs",
+        empty.device.to_str().unwrap(),
+        "none",
+        "init",
+    ]);
+    assert!(err.contains(empty.device.to_str().unwrap()), "{err}");
+    assert!(host.container_ids().is_empty());
+    assert!(!mounted());
+}
