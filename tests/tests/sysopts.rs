@@ -852,7 +852,7 @@ fn hook_specs_are_checked() {
 
 #[test]
 fn a_block_device_rootfs_is_mounted_from_start_to_stop() {
-    let mut host = Host::new();
+    let host = Host::new();
     // An ext4 image of the cached rootfs on a loop device.
     let image = tempfile::NamedTempFile::new().unwrap();
     image.as_file().set_len(700 << 20).unwrap();
