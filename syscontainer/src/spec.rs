@@ -663,6 +663,7 @@ pub fn build(
         host_channel: None,
         env_target_file: None,
         rootfs_device: None,
+        user_remap: None,
     };
     let mut config = config;
     let rootfs = config.rootfs.clone();
@@ -670,6 +671,7 @@ pub fn build(
         &opts.system,
         &opts.env,
         opts.privileged,
+        opts.system_container,
         opts.net,
         &rootfs,
         &mut spec,

@@ -8,9 +8,10 @@ use std::path::Path;
 
 use oci_spec::runtime::{
     LinuxBlockIoBuilder, LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup,
-    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxHugepageLimitBuilder, LinuxMemory,
-    LinuxResources, LinuxThrottleDevice, LinuxThrottleDeviceBuilder, LinuxWeightDeviceBuilder,
-    Mount, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Spec,
+    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxHugepageLimitBuilder, LinuxIdMappingBuilder,
+    LinuxMemory, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResources, LinuxThrottleDevice,
+    LinuxThrottleDeviceBuilder, LinuxWeightDeviceBuilder, Mount, PosixRlimit, PosixRlimitBuilder,
+    PosixRlimitType, Spec,
 };
 
 use crate::config::ContainerConfig;
@@ -116,6 +117,7 @@ pub fn apply(
     opts: &SystemOptions,
     env: &[(String, String)],
     privileged: bool,
+    system_container: bool,
     net: NetMode,
     rootfs: &Path,
     spec: &mut Spec,
@@ -320,6 +322,40 @@ pub fn apply(
             );
         }
         resources.set_hugepage_limits(Some(limits));
+    }
+
+    if let Some(remap) = opts.user_remap {
+        if privileged {
+            return Err(conflict(
+                "--user-remap",
+                format!("{}:{}:{}", remap.uid, remap.gid, remap.size),
+                "cannot be combined with --privileged",
+            ));
+        }
+        if !system_container {
+            return Err(conflict(
+                "--user-remap",
+                format!("{}:{}:{}", remap.uid, remap.gid, remap.size),
+                "needs --system-container",
+            ));
+        }
+        let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+        namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build()?,
+        );
+        linux.set_namespaces(Some(namespaces));
+        let map = |host: u32| {
+            LinuxIdMappingBuilder::default()
+                .container_id(0u32)
+                .host_id(host)
+                .size(remap.size)
+                .build()
+        };
+        linux.set_uid_mappings(Some(vec![map(remap.uid)?]));
+        linux.set_gid_mappings(Some(vec![map(remap.gid)?]));
+        config.user_remap = Some(remap);
     }
 
     linux.set_resources(Some(resources));
