@@ -667,16 +667,7 @@ pub fn build(
     };
     let mut config = config;
     let rootfs = config.rootfs.clone();
-    crate::sysspec::apply(
-        &opts.system,
-        &opts.env,
-        opts.privileged,
-        opts.system_container,
-        opts.net,
-        &rootfs,
-        &mut spec,
-        &mut config,
-    )?;
+    crate::sysspec::apply(opts, &rootfs, &mut spec, &mut config)?;
 
     let hosts = format!(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n{}",

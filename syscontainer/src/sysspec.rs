@@ -16,7 +16,7 @@ use oci_spec::runtime::{
 
 use crate::config::ContainerConfig;
 use crate::options::NetMode;
-use crate::spec::{Result, SpecError};
+use crate::spec::{ContainerOptions, Result, SpecError};
 use crate::sysopts::{self, SecurityOpt, SystemOptions};
 use crate::users;
 
@@ -114,15 +114,18 @@ fn rlimit(name: &str, soft: u64, hard: u64) -> Result<PosixRlimit> {
 /// Apply the options to the spec and the record. `privileged` containers keep a writable
 /// `/proc/sys` already, so `--ns-change-opt` is ignored for them.
 pub fn apply(
-    opts: &SystemOptions,
-    env: &[(String, String)],
-    privileged: bool,
-    system_container: bool,
-    net: NetMode,
+    container: &ContainerOptions,
     rootfs: &Path,
     spec: &mut Spec,
     config: &mut ContainerConfig,
 ) -> Result<()> {
+    let opts: &SystemOptions = &container.system;
+    let (env, privileged, system_container, net) = (
+        container.env.as_slice(),
+        container.privileged,
+        container.system_container,
+        container.net,
+    );
     let mut linux = spec.linux().clone().unwrap_or_default();
     let mut process = spec.process().clone().unwrap_or_default();
     let mut resources: LinuxResources = linux.resources().clone().unwrap_or_default();
