@@ -408,3 +408,96 @@ fn bad_invocations_fail_clearly_and_create_nothing() {
     assert!(err.contains("dup"), "{err}");
     assert_eq!(host.container_ids().len(), 1);
 }
+
+#[test]
+fn attach_reaches_the_console_and_detach_keys_leave_it_running() {
+    use std::io::{Read, Write};
+    let mut host = Host::new();
+    let id = host.boot("tty", &[]);
+    let mut attach = host
+        .command()
+        .args(["attach", "tty"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = attach.stdin.take().unwrap();
+    let mut stdout = attach.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0
+                || tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    // Press Enter until agetty answers with its prompt.
+    let prompt = format!("{} login:", &id[..12]);
+    let mut output = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !output.contains(&prompt) && std::time::Instant::now() < deadline {
+        stdin.write_all(b"\n").unwrap();
+        while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(300)) {
+            output.push_str(&chunk);
+        }
+    }
+    assert!(
+        output.contains(&prompt),
+        "no getty prompt on the console: {output:?}"
+    );
+    // ctrl-p ctrl-q: the default detach keys.
+    stdin.write_all(b"\x10\x11").unwrap();
+    let status = attach.wait().unwrap();
+    assert!(status.success(), "attach ended with {status}");
+    assert_eq!(host.inspect("tty", "{{.State.Status}}"), "running");
+}
+
+#[test]
+fn logs_follow_shows_new_console_output() {
+    use std::io::{BufRead, BufReader};
+    let mut host = Host::new();
+    host.boot("chatty", &[]);
+    let mut follow = host
+        .command()
+        .args(["logs", "-f", "--tail", "0", "chatty"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    host.exec(
+        "chatty",
+        &["sh", "-c", "echo marker-from-console > /dev/console"],
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = false;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("marker-from-console") => {
+                seen = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(seen, "logs -f did not show the new console line");
+    assert!(host
+        .ok(["logs", "--tail", "1", "chatty"])
+        .contains("marker-from-console"));
+}
