@@ -501,3 +501,72 @@ fn logs_follow_shows_new_console_output() {
         .ok(["logs", "--tail", "1", "chatty"])
         .contains("marker-from-console"));
 }
+
+#[test]
+fn killing_the_cli_at_any_point_leaves_a_state_rm_force_cleans_up() {
+    let mut host = Host::new();
+    for delay_ms in [0u64, 2, 5, 10, 20, 40, 80, 160] {
+        let rootfs = host.rootfs();
+        let name = format!("interrupted{delay_ms}");
+        let mut cli = host
+            .command()
+            .args([
+                "run",
+                "-tid",
+                "--name",
+                &name,
+                "--cgroup-parent",
+                &host.cgroup_parent,
+                "--system-container",
+                "--external-rootfs",
+            ])
+            .arg(&rootfs)
+            .args(["none", "init"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = cli.kill();
+        let _ = cli.wait();
+        // Whatever state the kill left, listing works and force-removal ends it all.
+        let ps: serde_json::Value =
+            serde_json::from_str(&host.ok(["ps", "-a", "--format", "json"])).unwrap();
+        assert!(ps.as_array().unwrap().len() <= 1);
+        for id in host.container_ids() {
+            let pid = host
+                .inspect(&id, "{{.State.Pid}}")
+                .parse::<i32>()
+                .unwrap_or(0);
+            host.ok(["rm", "-f", &id]);
+            let left = leftovers(&host, &id);
+            assert!(left.is_empty(), "after a kill at {delay_ms} ms: {left:#?}");
+            if pid > 0 {
+                wait_for("PID 1 to go", Duration::from_secs(10), || !pid_alive(pid));
+            }
+        }
+        // No process of that rootfs survives (a late monitor could still start one).
+        std::thread::sleep(Duration::from_millis(200));
+        let rootfs_text = rootfs.display().to_string();
+        let survivors: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            })
+            .filter(|e| {
+                std::fs::read_link(e.path().join("root"))
+                    .is_ok_and(|r| r.display().to_string() == rootfs_text)
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            survivors.is_empty(),
+            "processes left in {rootfs_text}: {survivors:?}"
+        );
+        assert!(host.container_ids().is_empty());
+    }
+}
