@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::cgroups::ContainerCgroup;
 use crate::config::ContainerConfig;
 use crate::error::{io_error, Error, Result};
+use crate::options::RestartPolicy;
 use crate::spec::{self, ContainerOptions};
 use crate::state::{ExitCause, ExitInfo, ProcessId, State, Status};
 use crate::store::{self, Store};
@@ -120,6 +121,40 @@ pub fn create(
     }
     store.insert(&bundle.config, &bundle.spec, &bundle.files)?;
     Ok(bundle.config)
+}
+
+/// Whether a host boot should bring this container back: `always` and `unless-stopped`
+/// containers that neither a user's `stop` nor an in-container poweroff ended.
+pub fn wants_restore(restart: RestartPolicy, state: &State) -> bool {
+    matches!(
+        restart,
+        RestartPolicy::Always | RestartPolicy::UnlessStopped
+    ) && !state.is_active()
+        && !state.stop_requested
+        && state.exit.map(|e| e.cause) != Some(ExitCause::Poweroff)
+}
+
+/// `restore`: start every container that [`wants_restore`]; returns the IDs started and
+/// the ones that failed with their errors.
+pub fn restore(
+    store: &Store,
+    monitor_exe: &Path,
+    log_level: &str,
+) -> Result<(Vec<String>, Vec<(String, Error)>)> {
+    let (mut started, mut failed) = (Vec::new(), Vec::new());
+    for id in store.ids()? {
+        let Ok(c) = Container::load(store, &id) else {
+            continue;
+        };
+        if !wants_restore(c.config.restart, &c.state) {
+            continue;
+        }
+        match start(store, &id, monitor_exe, log_level) {
+            Ok(()) => started.push(id),
+            Err(e) => failed.push((id, e)),
+        }
+    }
+    Ok((started, failed))
 }
 
 /// `start`: spawn the container's monitor and wait until PID 1 has exec'd.

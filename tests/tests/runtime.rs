@@ -570,3 +570,35 @@ fn killing_the_cli_at_any_point_leaves_a_state_rm_force_cleans_up() {
         assert!(host.container_ids().is_empty());
     }
 }
+
+#[test]
+fn restore_brings_back_always_and_unless_stopped_containers_after_a_host_crash() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let mut host = Host::new();
+    host.boot("always", &["--restart", "always"]);
+    host.boot("unless", &["--restart", "unless-stopped"]);
+    host.boot("stopped", &["--restart", "unless-stopped"]);
+    host.boot("plain", &[]);
+    host.ok(["stop", "stopped"]);
+    // A host crash: monitors and PID 1s vanish without any clean-up.
+    for name in ["always", "unless", "plain"] {
+        let state = host.state(name);
+        for key in ["MonitorPid", "Pid"] {
+            let pid = state[key].as_i64().unwrap() as i32;
+            kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+            wait_for("the kill", Duration::from_secs(10), || !pid_alive(pid));
+        }
+    }
+    for name in ["always", "unless", "plain", "stopped"] {
+        assert_eq!(host.inspect(name, "{{.State.Status}}"), "exited", "{name}");
+    }
+    let started = host.ok(["restore"]);
+    assert_eq!(started.lines().count(), 2, "{started}");
+    for name in ["always", "unless"] {
+        assert_eq!(host.wait_booted(name), "running", "{name}");
+    }
+    for name in ["plain", "stopped"] {
+        assert_eq!(host.inspect(name, "{{.State.Status}}"), "exited", "{name}");
+    }
+}
