@@ -150,11 +150,11 @@ pub fn restore(
             continue;
         }
         match start(store, &id, monitor_exe, log_level) {
-            Ok(()) => started.push(id),
-            Err(e) => failed.push((id, e)),
+            Ok(()) => done.started.push(id),
+            Err(e) => done.failed.push((id, e)),
         }
     }
-    Ok((started, failed))
+    Ok(done)
 }
 
 /// `start`: spawn the container's monitor and wait until PID 1 has exec'd.

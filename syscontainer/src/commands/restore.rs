@@ -11,12 +11,12 @@ pub struct RestoreArgs {}
 
 pub fn run(ctx: &Ctx, _args: RestoreArgs) -> anyhow::Result<u8> {
     let exe = std::env::current_exe()?;
-    let (started, failed) = syscontainer::container::restore(&ctx.store, &exe, &ctx.log_level)?;
-    for id in &started {
+    let done = syscontainer::container::restore(&ctx.store, &exe, &ctx.log_level)?;
+    for id in &done.started {
         println!("{id}");
     }
-    for (id, e) in &failed {
+    for (id, e) in &done.failed {
         eprintln!("syscontainer: restore {id}: {e}");
     }
-    Ok(if failed.is_empty() { 0 } else { 1 })
+    Ok(if done.failed.is_empty() { 0 } else { 1 })
 }
