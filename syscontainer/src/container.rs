@@ -134,14 +134,16 @@ pub fn wants_restore(restart: RestartPolicy, state: &State) -> bool {
         && state.exit.map(|e| e.cause) != Some(ExitCause::Poweroff)
 }
 
-/// `restore`: start every container that [`wants_restore`]; returns the IDs started and
-/// the ones that failed with their errors.
-pub fn restore(
-    store: &Store,
-    monitor_exe: &Path,
-    log_level: &str,
-) -> Result<(Vec<String>, Vec<(String, Error)>)> {
-    let (mut started, mut failed) = (Vec::new(), Vec::new());
+/// What `restore` did: the IDs started, and the ones that failed with their errors.
+#[derive(Debug, Default)]
+pub struct Restored {
+    pub started: Vec<String>,
+    pub failed: Vec<(String, Error)>,
+}
+
+/// `restore`: start every container that [`wants_restore`].
+pub fn restore(store: &Store, monitor_exe: &Path, log_level: &str) -> Result<Restored> {
+    let mut done = Restored::default();
     for id in store.ids()? {
         let Ok(c) = Container::load(store, &id) else {
             continue;
