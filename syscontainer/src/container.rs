@@ -314,9 +314,24 @@ fn send_signal(pid: i32, signal: i32) -> Result<()> {
 /// clean-up, or cleans up itself if the monitor is gone.
 pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
     store.update_state(id, |s| s.stop_requested = true)?;
-    let c = Container::load(store, id)?;
+    let mut c = Container::load(store, id)?;
+    // A monitor that is still booting PID 1 records it shortly: wait for that rather than
+    // racing it (a record removed under a booting monitor would orphan the container).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.state.init.filter(|p| p.is_alive()).is_none()
+        && c.state.status == Status::Starting
+        && c.state.monitor_alive()
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+        c = Container::load(store, id)?;
+    }
     let Some(init) = c.state.init.filter(|p| p.is_alive()) else {
-        cleanup_orphan(store, &c);
+        if let Some(m) = c.state.monitor.filter(|m| m.is_alive()) {
+            // The monitor is finishing (a failed boot, poststop hooks): let it.
+            wait_for_exit(m, Duration::from_secs(15));
+        }
+        cleanup_orphan(store, &Container::load(store, id)?);
         return Ok(());
     };
     if c.state.status == Status::Paused {
