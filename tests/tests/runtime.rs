@@ -602,3 +602,143 @@ fn restore_brings_back_always_and_unless_stopped_containers_after_a_host_crash()
         assert_eq!(host.inspect(name, "{{.State.Status}}"), "exited", "{name}");
     }
 }
+
+#[test]
+fn run_options_reach_the_container() {
+    let mut host = Host::new();
+    let vol = tempfile::tempdir().unwrap();
+    std::fs::write(vol.path().join("shared"), "from-host").unwrap();
+    let ro = tempfile::tempdir().unwrap();
+    let cidfile = vol.path().join("cid");
+    let id = host.boot(
+        "opts",
+        &[
+            "-v",
+            &format!("{}:/mnt/vol", vol.path().display()),
+            "--mount",
+            &format!(
+                "type=bind,source={},target=/mnt/ro,readonly",
+                ro.path().display()
+            ),
+            "--tmpfs",
+            "/mnt/scratch:size=8m",
+            "--cap-drop",
+            "NET_RAW",
+            "--cap-add",
+            "SYS_TIME",
+            "--cpuset-cpus",
+            "0",
+            "--memory",
+            "128m",
+            "--memory-swap",
+            "256m",
+            "-l",
+            "tier=web",
+            "--annotation",
+            "org.example/owner=ops",
+            "--stop-timeout",
+            "20",
+            "--cidfile",
+            cidfile.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(read_trimmed(&cidfile), id);
+    assert_eq!(host.exec("opts", &["cat", "/mnt/vol/shared"]), "from-host");
+    host.exec("opts", &["sh", "-c", "echo from-container > /mnt/vol/back"]);
+    assert_eq!(read_trimmed(&vol.path().join("back")), "from-container");
+    assert!(
+        !host
+            .run(["exec", "opts", "touch", "/mnt/ro/x"])
+            .status
+            .success(),
+        "read-only mount is writable"
+    );
+    let df = host.exec("opts", &["df", "-k", "/mnt/scratch"]);
+    assert!(
+        df.lines()
+            .nth(1)
+            .is_some_and(|l| l.split_whitespace().nth(1) == Some("8192")),
+        "{df}"
+    );
+
+    // Capabilities of PID 1: NET_RAW (13) dropped, SYS_TIME (25) added, SYS_MODULE (16) never.
+    let status = host.exec("opts", &["cat", "/proc/1/status"]);
+    let bnd = status.lines().find(|l| l.starts_with("CapBnd:")).unwrap();
+    let bits = u64::from_str_radix(bnd.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(bits & (1 << 13), 0, "NET_RAW kept");
+    assert_eq!(bits & (1 << 16), 0, "SYS_MODULE given");
+    let host_has_sys_time = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("CapBnd:"))
+        .map(|l| {
+            u64::from_str_radix(l.split_whitespace().nth(1).unwrap(), 16).unwrap() & (1 << 25) != 0
+        })
+        .unwrap();
+    assert_eq!(
+        bits & (1 << 25) != 0,
+        host_has_sys_time,
+        "SYS_TIME not added"
+    );
+
+    let cpus = host.exec_out("opts", &["cat", "/sys/fs/cgroup/cpuset/cpuset.cpus"]);
+    let cpus = if cpus.is_empty() {
+        host.exec("opts", &["cat", "/sys/fs/cgroup/cpuset.cpus"])
+    } else {
+        cpus
+    };
+    assert_eq!(cpus, "0");
+    // memory + swap on v1 (memsw); swap alone on v2.
+    match host.cgroup_file(&id, "memory.memsw.limit_in_bytes") {
+        Some(memsw) => assert_eq!(read_trimmed(&memsw), (256u64 << 20).to_string()),
+        None => {
+            let swap = host
+                .cgroup_file(&id, "memory.swap.max")
+                .expect("a swap limit file");
+            assert_eq!(read_trimmed(&swap), (128u64 << 20).to_string());
+        }
+    }
+    let full: serde_json::Value = serde_json::from_str(&host.ok(["inspect", "opts"])).unwrap();
+    assert_eq!(full[0]["Config"]["Labels"]["tier"], "web", "{full}");
+
+    // The network is a private namespace with only lo.
+    let links = host.exec("opts", &["ip", "-o", "link"]);
+    assert_eq!(links.lines().count(), 1, "{links}");
+    assert!(links.contains("lo"));
+
+    // --net host shares the host's interfaces.
+    host.boot("hostnet", &["--net", "host"]);
+    let inside = host.exec("hostnet", &["ip", "-o", "link"]).lines().count();
+    let outside = String::from_utf8_lossy(
+        &std::process::Command::new("ip")
+            .args(["-o", "link"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .lines()
+    .count();
+    assert_eq!(inside, outside);
+
+    // exec -d returns at once and leaves the command running; exec -i passes stdin.
+    host.exec(
+        "opts",
+        &["-d", "sh", "-c", "sleep 1; echo done > /tmp/detached"],
+    );
+    wait_for("the detached exec", Duration::from_secs(10), || {
+        host.exec_out("opts", &["cat", "/tmp/detached"]) == "done"
+    });
+    let out = host
+        .command()
+        .args(["exec", "-i", "opts", "tr", "a-z", "A-Z"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(b"shout\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "SHOUT");
+}
