@@ -339,49 +339,13 @@ fn bad_invocations_fail_clearly_and_create_nothing() {
     let rootfs = rootfs.to_str().unwrap();
     let err = host.fails(["run", "-d", "--system-container", "none", "init"]);
     assert!(err.contains("--external-rootfs"), "{err}");
-    let err = host.fails([
-        "run",
-        "-d",
-        "--system-container",
-        "--external-rootfs",
-        "srv/web",
-        "none",
-        "init",
-    ]);
+    let err = host.refused("srv/web", &[]);
     assert!(err.contains("srv/web"), "{err}");
-    let err = host.fails([
-        "run",
-        "-d",
-        "--system-container",
-        "--external-rootfs",
-        "/usr/share",
-        "none",
-        "init",
-    ]);
+    let err = host.refused("/usr/share", &[]);
     assert!(err.contains("/sbin/init"), "{err}");
-    let err = host.fails([
-        "run",
-        "-d",
-        "--memory",
-        "lots",
-        "--system-container",
-        "--external-rootfs",
-        rootfs,
-        "none",
-        "init",
-    ]);
+    let err = host.refused(rootfs, &["--memory", "lots"]);
     assert!(err.contains("lots"), "{err}");
-    let err = host.fails([
-        "run",
-        "-d",
-        "--restart",
-        "sometimes",
-        "--system-container",
-        "--external-rootfs",
-        rootfs,
-        "none",
-        "init",
-    ]);
+    let err = host.refused(rootfs, &["--restart", "sometimes"]);
     assert!(err.contains("sometimes"), "{err}");
     let err = host.fails(["exec", "ghost", "true"]);
     assert!(err.contains("ghost"), "{err}");
@@ -392,19 +356,10 @@ fn bad_invocations_fail_clearly_and_create_nothing() {
 
     host.start_system("dup", std::path::Path::new(rootfs), &[]);
     let other = host.rootfs();
-    let err = host.fails([
-        "run",
-        "-d",
-        "--name",
-        "dup",
-        "--cgroup-parent",
-        &host.cgroup_parent,
-        "--system-container",
-        "--external-rootfs",
+    let err = host.refused(
         other.to_str().unwrap(),
-        "none",
-        "init",
-    ]);
+        &["--name", "dup", "--cgroup-parent", &host.cgroup_parent],
+    );
     assert!(err.contains("dup"), "{err}");
     assert_eq!(host.container_ids().len(), 1);
 }
