@@ -123,6 +123,27 @@ pub fn create(
     Ok(bundle.config)
 }
 
+/// `state`: the OCI runtime state (`creating`, `created`, `running`, `paused`, `stopped`),
+/// as `runc state` prints it for containerd.
+pub fn oci_state(store: &Store, id: &str) -> Result<crate::hooks::OciState> {
+    let c = Container::load(store, id)?;
+    let spec = store.load_spec(id)?;
+    let (status, pid) = match c.status() {
+        Status::Created => ("created", 0),
+        Status::Starting => ("creating", 0),
+        Status::Running => ("running", c.state.init.map(|p| p.pid).unwrap_or(0)),
+        Status::Paused => ("paused", c.state.init.map(|p| p.pid).unwrap_or(0)),
+        Status::Exited => ("stopped", 0),
+    };
+    Ok(crate::hooks::OciState::of(
+        &c.config,
+        &spec,
+        store.dir(id),
+        status,
+        pid,
+    ))
+}
+
 /// Whether a host boot should bring this container back: `always` and `unless-stopped`
 /// containers that neither a user's `stop` nor an in-container poweroff ended.
 pub fn wants_restore(restart: RestartPolicy, state: &State) -> bool {

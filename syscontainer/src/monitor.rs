@@ -221,21 +221,13 @@ impl Monitor {
     }
 
     fn oci_state(&self, status: &str, pid: i32) -> OciState {
-        OciState {
-            oci_version: self.spec.version().clone(),
-            id: self.config.id.clone(),
-            status: status.to_string(),
+        OciState::of(
+            &self.config,
+            &self.spec,
+            self.store.dir(self.id()),
+            status,
             pid,
-            bundle: self.store.dir(self.id()),
-            root: self.config.rootfs.clone(),
-            annotations: self
-                .spec
-                .annotations()
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-        }
+        )
     }
 
     fn hooks(

@@ -306,8 +306,24 @@ fn create_then_start_and_kill() {
     ]);
     assert_eq!(id.len(), 64);
     assert_eq!(host.inspect("split", "{{.State.Status}}"), "created");
+    let oci = |host: &Host| -> serde_json::Value {
+        serde_json::from_str(&host.ok(["state", &id])).unwrap()
+    };
+    let state = oci(&host);
+    assert_eq!(
+        (state["status"].as_str(), state["id"].as_str()),
+        (Some("created"), Some(id.as_str()))
+    );
+    assert_eq!(state["bundle"], host.store().join(&id).to_str().unwrap());
+    assert_eq!(state["root"], rootfs.to_str().unwrap());
     host.ok(["start", "split"]);
     host.wait_booted("split");
+    let state = oci(&host);
+    assert_eq!(state["status"], "running");
+    assert_eq!(
+        state["pid"].to_string(),
+        host.inspect("split", "{{.State.Pid}}")
+    );
     host.ok(["rename", "split", "joined"]);
     assert_eq!(host.inspect(&id, "{{.Name}}"), "joined");
     host.ok(["kill", "-s", "KILL", "joined"]);
@@ -315,6 +331,7 @@ fn create_then_start_and_kill() {
     let state = host.state("joined");
     assert_eq!(state["ExitSignal"], "SIGKILL", "{state}");
     assert_eq!(host.ok(["wait", "joined"]), "137");
+    assert_eq!(oci(&host)["status"], "stopped");
 }
 
 #[test]

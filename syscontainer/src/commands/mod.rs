@@ -16,6 +16,7 @@ mod restore;
 mod rm;
 mod run;
 mod start;
+mod state;
 mod stats;
 mod stop;
 mod top;
@@ -50,6 +51,8 @@ pub enum Command {
     Rm(rm::RmArgs),
     /// List containers.
     Ps(ps::PsArgs),
+    /// Show the OCI runtime state of a container (as runc does)
+    State(state::StateArgs),
     /// Show low-level information on containers as JSON.
     Inspect(inspect::InspectArgs),
     /// Run a command in a running container.
@@ -132,6 +135,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match command {
         Command::Create(a) => create::run(&ctx, a),
         Command::Start(a) => start::run(&ctx, a),
+        Command::State(a) => state::run(&ctx, a),
         Command::Restore(a) => restore::run(&ctx, a),
         Command::Run(a) => run::run(&ctx, a),
         Command::Stop(a) => stop::run(&ctx, a),
