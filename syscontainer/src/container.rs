@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::cgroups::ContainerCgroup;
 use crate::config::ContainerConfig;
 use crate::error::{io_error, Error, Result};
+use crate::options::RestartPolicy;
 use crate::spec::{self, ContainerOptions};
 use crate::state::{ExitCause, ExitInfo, ProcessId, State, Status};
 use crate::store::{self, Store};
@@ -89,7 +90,26 @@ pub fn create(
     hook_spec: Option<&Path>,
 ) -> Result<ContainerConfig> {
     let id = store::new_id();
-    let mut bundle = spec::build(opts, &id, daemon.cgroup_parent.as_deref())?;
+    let device = opts.external_rootfs.as_deref().filter(|p| {
+        std::fs::metadata(p)
+            .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_block_device(&m.file_type()))
+    });
+    let mut bundle = match device {
+        // A block device is mounted to check that it holds an OS tree, then unmounted
+        // again until the container starts.
+        Some(device) => {
+            let mount_point = crate::hostside::rootfs_mount_point(&id);
+            crate::hostside::mount_block_rootfs(device, &mount_point)?;
+            let mut on_mount = opts.clone();
+            on_mount.external_rootfs = Some(mount_point.clone());
+            let built = spec::build(&on_mount, &id, daemon.cgroup_parent.as_deref());
+            crate::hostside::unmount_block_rootfs(&mount_point);
+            let mut bundle = built?;
+            bundle.config.rootfs_device = Some(device.to_path_buf());
+            bundle
+        }
+        None => spec::build(opts, &id, daemon.cgroup_parent.as_deref())?,
+    };
     let daemon_hooks = daemon
         .hook_spec
         .as_deref()
@@ -101,6 +121,63 @@ pub fn create(
     }
     store.insert(&bundle.config, &bundle.spec, &bundle.files)?;
     Ok(bundle.config)
+}
+
+/// `state`: the OCI runtime state (`creating`, `created`, `running`, `paused`, `stopped`),
+/// as `runc state` prints it for containerd.
+pub fn oci_state(store: &Store, id: &str) -> Result<crate::hooks::OciState> {
+    let c = Container::load(store, id)?;
+    let spec = store.load_spec(id)?;
+    let (status, pid) = match c.status() {
+        Status::Created => ("created", 0),
+        Status::Starting => ("creating", 0),
+        Status::Running => ("running", c.state.init.map(|p| p.pid).unwrap_or(0)),
+        Status::Paused => ("paused", c.state.init.map(|p| p.pid).unwrap_or(0)),
+        Status::Exited => ("stopped", 0),
+    };
+    Ok(crate::hooks::OciState::of(
+        &c.config,
+        &spec,
+        store.dir(id),
+        status,
+        pid,
+    ))
+}
+
+/// Whether a host boot should bring this container back: `always` and `unless-stopped`
+/// containers that neither a user's `stop` nor an in-container poweroff ended.
+pub fn wants_restore(restart: RestartPolicy, state: &State) -> bool {
+    matches!(
+        restart,
+        RestartPolicy::Always | RestartPolicy::UnlessStopped
+    ) && !state.is_active()
+        && !state.stop_requested
+        && state.exit.map(|e| e.cause) != Some(ExitCause::Poweroff)
+}
+
+/// What `restore` did: the IDs started, and the ones that failed with their errors.
+#[derive(Debug, Default)]
+pub struct Restored {
+    pub started: Vec<String>,
+    pub failed: Vec<(String, Error)>,
+}
+
+/// `restore`: start every container that [`wants_restore`].
+pub fn restore(store: &Store, monitor_exe: &Path, log_level: &str) -> Result<Restored> {
+    let mut done = Restored::default();
+    for id in store.ids()? {
+        let Ok(c) = Container::load(store, &id) else {
+            continue;
+        };
+        if !wants_restore(c.config.restart, &c.state) {
+            continue;
+        }
+        match start(store, &id, monitor_exe, log_level) {
+            Ok(()) => done.started.push(id),
+            Err(e) => done.failed.push((id, e)),
+        }
+    }
+    Ok(done)
 }
 
 /// `start`: spawn the container's monitor and wait until PID 1 has exec'd.
@@ -258,9 +335,24 @@ fn send_signal(pid: i32, signal: i32) -> Result<()> {
 /// clean-up, or cleans up itself if the monitor is gone.
 pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
     store.update_state(id, |s| s.stop_requested = true)?;
-    let c = Container::load(store, id)?;
+    let mut c = Container::load(store, id)?;
+    // A monitor that is still booting PID 1 records it shortly: wait for that rather than
+    // racing it (a record removed under a booting monitor would orphan the container).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.state.init.filter(|p| p.is_alive()).is_none()
+        && c.state.status == Status::Starting
+        && c.state.monitor_alive()
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+        c = Container::load(store, id)?;
+    }
     let Some(init) = c.state.init.filter(|p| p.is_alive()) else {
-        cleanup_orphan(store, &c);
+        if let Some(m) = c.state.monitor.filter(|m| m.is_alive()) {
+            // The monitor is finishing (a failed boot, poststop hooks): let it.
+            wait_for_exit(m, Duration::from_secs(15));
+        }
+        cleanup_orphan(store, &Container::load(store, id)?);
         return Ok(());
     };
     if c.state.status == Status::Paused {
@@ -339,6 +431,7 @@ fn cleanup_orphan(store: &Store, c: &Container) {
     }
     let _ = c.cgroup().destroy(&c.state.created_cgroups);
     let _ = std::fs::remove_dir_all(store.run_dir(c.id()));
+    crate::hostside::stopped(&c.config);
     if let Ok(mut state) = store.load_state(c.id()) {
         if matches!(
             state.status,
@@ -387,7 +480,10 @@ pub fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
     {
         let _lock = store.lock(id)?;
         match Container::load(store, id) {
-            Ok(c) => cleanup_orphan(store, &c),
+            Ok(c) => {
+                cleanup_orphan(store, &c);
+                crate::hostside::release(&c.config);
+            }
             Err(Error::Store(store::StoreError::NotFound(_))) => return Ok(()),
             Err(e) => return Err(e),
         }

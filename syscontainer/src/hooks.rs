@@ -176,6 +176,32 @@ pub struct OciState {
     pub annotations: std::collections::BTreeMap<String, String>,
 }
 
+impl OciState {
+    /// The state of a stored container as the OCI runtime spec words it.
+    pub fn of(
+        config: &crate::config::ContainerConfig,
+        spec: &oci_spec::runtime::Spec,
+        bundle: PathBuf,
+        status: &str,
+        pid: i32,
+    ) -> OciState {
+        OciState {
+            oci_version: spec.version().clone(),
+            id: config.id.clone(),
+            status: status.to_string(),
+            pid,
+            bundle,
+            root: config.rootfs.clone(),
+            annotations: spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Run hooks in order; stops at the first failure. Hook stderr is returned with the

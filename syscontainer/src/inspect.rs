@@ -58,10 +58,11 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
         },
         "RestartCount": c.state.restart_count,
         "Rootfs": c.config.rootfs,
+        "RootfsDevice": c.config.rootfs_device,
         "Bundle": store.dir(c.id()),
         "HostConfig": {
             "SystemContainer": c.config.system_container,
-            "ExternalRootfs": c.config.rootfs,
+            "ExternalRootfs": c.config.rootfs_device.as_ref().unwrap_or(&c.config.rootfs),
             "RestartPolicy": c.config.restart.to_string(),
             "AutoRemove": c.config.auto_remove,
             "NetworkMode": c.config.net,

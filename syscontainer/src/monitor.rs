@@ -221,21 +221,13 @@ impl Monitor {
     }
 
     fn oci_state(&self, status: &str, pid: i32) -> OciState {
-        OciState {
-            oci_version: self.spec.version().clone(),
-            id: self.config.id.clone(),
-            status: status.to_string(),
+        OciState::of(
+            &self.config,
+            &self.spec,
+            self.store.dir(self.id()),
+            status,
             pid,
-            bundle: self.store.dir(self.id()),
-            root: self.config.rootfs.clone(),
-            annotations: self
-                .spec
-                .annotations()
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-        }
+        )
     }
 
     fn hooks(
@@ -251,6 +243,13 @@ impl Monitor {
 
     /// Create (cgroups, namespaces, mounts, prestart hooks) and start PID 1.
     fn boot(&mut self) -> Result<()> {
+        let env = self
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.env().clone())
+            .unwrap_or_default();
+        crate::hostside::prepare(&self.config, &env)?;
         let state = self.store.load_state(self.id())?;
         let mut created_now = Vec::new();
         if state.created_cgroups.is_empty() && !self.cgroup.dirs().iter().all(|d| d.exists()) {
@@ -272,6 +271,9 @@ impl Monitor {
     }
 
     fn boot_in_cgroup(&mut self) -> Result<()> {
+        if let Some(remap) = self.config.user_remap {
+            self.share_with_remapped_root(remap)?;
+        }
         if let Some(resources) = self
             .spec
             .linux()
@@ -287,6 +289,7 @@ impl Monitor {
             bundle: &bundle,
             console: &self.console.slave_path,
             notify_socket: Some(&notify_path),
+            writable_proc_paths: &self.config.writable_proc_paths,
         };
         let prestart = self.hooks(|h| h.prestart().clone());
         let cgroup = &self.cgroup;
@@ -496,6 +499,7 @@ impl Monitor {
             tracing::warn!("removing cgroups: {e}");
         }
         let _ = std::fs::remove_dir_all(self.store.run_dir(&id));
+        crate::hostside::stopped(&self.config);
         let _ = self.store.update_state(&id, |s| {
             s.status = Status::Exited;
             s.exit = exit.or(s.exit);
@@ -507,8 +511,72 @@ impl Monitor {
             s.ready = false;
         });
         if self.config.auto_remove {
+            crate::hostside::release(&self.config);
             let _ = self.store.remove(&id);
         }
+    }
+}
+
+impl Monitor {
+    /// A user-remapped container's root is an ordinary user on the host: give it what it
+    /// must reach from inside — its own cgroups (for systemd), the console, the notify
+    /// socket — and let it traverse to the bundle files bound into it.
+    fn share_with_remapped_root(&self, remap: crate::sysopts::UserRemap) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let owner = (
+            Some(nix::unistd::Uid::from_raw(remap.uid)),
+            Some(nix::unistd::Gid::from_raw(remap.gid)),
+        );
+        let chown = |path: &std::path::Path| {
+            nix::unistd::chown(path, owner.0, owner.1).map_err(|e| Error::Io {
+                op: "chown",
+                path: path.to_path_buf(),
+                source: e.into(),
+            })
+        };
+        for dir in self.cgroup.dirs() {
+            chown(&dir)?;
+            for entry in std::fs::read_dir(&dir)
+                .map_err(io_error("read", &dir))?
+                .flatten()
+            {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                // What systemd writes to delegate and move processes; limits stay root's.
+                if matches!(
+                    name.as_ref(),
+                    "cgroup.procs"
+                        | "tasks"
+                        | "cgroup.subtree_control"
+                        | "cgroup.threads"
+                        | "notify_on_release"
+                        | "cgroup.clone_children"
+                ) {
+                    chown(&entry.path())?;
+                }
+            }
+        }
+        chown(&self.console.slave_path)?;
+        let run_dir = self.store.run_dir(self.id());
+        let notify = run_dir.join(NOTIFY_SOCKET);
+        if notify.exists() {
+            chown(&notify)?;
+        }
+        let bundle = self.store.dir(self.id());
+        for dir in [self.store.root(), run_dir.as_path(), bundle.as_path()] {
+            let mode = std::fs::metadata(dir)
+                .map_err(io_error("stat", dir))?
+                .permissions()
+                .mode();
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o111))
+                .map_err(io_error("chmod", dir))?;
+        }
+        for file in ["hostname", "hosts", "resolv.conf"] {
+            let path = bundle.join(file);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+                .map_err(io_error("chmod", &path))?;
+        }
+        Ok(())
     }
 }
 

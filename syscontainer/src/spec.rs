@@ -94,6 +94,7 @@ pub struct ContainerOptions {
     pub user: Option<UserSpec>,
     pub net: NetMode,
     pub shm_size: Option<u64>,
+    pub system: crate::sysopts::SystemOptions,
 }
 
 /// A bundle ready to be stored.
@@ -462,6 +463,9 @@ pub fn build(
                 .build()?,
         )
         .no_new_privileges(false)
+        // oci-spec's default is RLIMIT_NOFILE=1024; a system container inherits the
+        // runtime's limits unless --ulimit/--files-limit say otherwise.
+        .rlimits(Vec::new())
         .build()?;
 
     let mut namespaces = vec![
@@ -623,7 +627,7 @@ pub fn build(
         );
     }
 
-    let spec = SpecBuilder::default()
+    let mut spec = SpecBuilder::default()
         .version("1.0.2")
         .root(
             RootBuilder::default()
@@ -655,12 +659,22 @@ pub fn build(
         labels: opts.labels.clone(),
         net: opts.net,
         cgroup: placement,
+        writable_proc_paths: Vec::new(),
+        host_channel: None,
+        env_target_file: None,
+        rootfs_device: None,
+        user_remap: None,
     };
+    let mut config = config;
+    let rootfs = config.rootfs.clone();
+    crate::sysspec::apply(opts, &rootfs, &mut spec, &mut config)?;
 
     let hosts = format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n{}",
+        crate::sysspec::hosts_lines(&opts.system)
     );
-    let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv = crate::sysspec::resolv_conf(&opts.system, &host_resolv).into_bytes();
     Ok(Bundle {
         config,
         spec,

@@ -380,6 +380,11 @@ mod tests {
             labels: Default::default(),
             net: NetMode::None,
             cgroup: Default::default(),
+            writable_proc_paths: Vec::new(),
+            host_channel: None,
+            env_target_file: None,
+            rootfs_device: None,
+            user_remap: None,
         }
     }
 

@@ -101,6 +101,20 @@ pub fn resolve(rootfs: &Path, spec: &UserSpec) -> Result<(u32, u32, Vec<u32>), U
     resolve_in(&read("/etc/passwd"), &read("/etc/group"), spec)
 }
 
+/// A group name (looked up in the rootfs's /etc/group) or number.
+pub fn resolve_group(rootfs: &Path, group: &str) -> Result<u32, UserError> {
+    let text = secure_join(rootfs, Path::new("/etc/group"))
+        .ok()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    match groups(&text).iter().find(|(n, _, _)| n == group) {
+        Some((_, id, _)) => Ok(*id),
+        None => group
+            .parse()
+            .map_err(|_| UserError::NoGroup(group.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

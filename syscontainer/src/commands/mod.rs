@@ -12,9 +12,11 @@ mod pause;
 mod ps;
 mod rename;
 mod restart;
+mod restore;
 mod rm;
 mod run;
 mod start;
+mod state;
 mod stats;
 mod stop;
 mod top;
@@ -35,6 +37,8 @@ pub enum Command {
     Create(create::CreateArgs),
     /// Start created or stopped containers.
     Start(start::StartArgs),
+    /// Start the containers that should survive a host reboot (restart policy always or unless-stopped).
+    Restore(restore::RestoreArgs),
     /// Create and start a container.
     Run(run::RunArgs),
     /// Stop containers: the stop signal (SIGRTMIN+3 for systemd), then SIGKILL after the timeout.
@@ -47,6 +51,8 @@ pub enum Command {
     Rm(rm::RmArgs),
     /// List containers.
     Ps(ps::PsArgs),
+    /// Show the OCI runtime state of a container (as runc does)
+    State(state::StateArgs),
     /// Show low-level information on containers as JSON.
     Inspect(inspect::InspectArgs),
     /// Run a command in a running container.
@@ -129,6 +135,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match command {
         Command::Create(a) => create::run(&ctx, a),
         Command::Start(a) => start::run(&ctx, a),
+        Command::State(a) => state::run(&ctx, a),
+        Command::Restore(a) => restore::run(&ctx, a),
         Command::Run(a) => run::run(&ctx, a),
         Command::Stop(a) => stop::run(&ctx, a),
         Command::Kill(a) => kill::run(&ctx, a),

@@ -26,6 +26,8 @@ pub struct InitContext<'a> {
     pub console: &'a Path,
     /// A host unix socket bound to `/run/host/notify` inside for sd_notify.
     pub notify_socket: Option<&'a Path>,
+    /// Paths under `/proc/sys` that stay writable after it is made read-only.
+    pub writable_proc_paths: &'a [String],
 }
 
 pub const NOTIFY_SOCKET_INSIDE: &str = "/run/host/notify";
@@ -73,6 +75,19 @@ fn setup_and_exec(ctx: &InitContext, channel: &Channel) -> Result<Never, String>
     let linux = spec.linux().clone().unwrap_or_default();
 
     expect(channel, Message::Go)?;
+    if has_namespace(spec, LinuxNamespaceType::User) {
+        // Become the namespace's root: host root is unmapped in it.
+        let root_gid = nix::unistd::Gid::from_raw(0);
+        let root_uid = nix::unistd::Uid::from_raw(0);
+        step(
+            "setresgid 0 in the user namespace",
+            nix::unistd::setresgid(root_gid, root_gid, root_gid),
+        )?;
+        step(
+            "setresuid 0 in the user namespace",
+            nix::unistd::setresuid(root_uid, root_uid, root_uid),
+        )?;
+    }
     if has_namespace(spec, LinuxNamespaceType::Cgroup) {
         step(
             "unshare cgroup namespace",
@@ -147,6 +162,10 @@ fn setup_and_exec(ctx: &InitContext, channel: &Channel) -> Result<Never, String>
         "read-only paths",
         mounts::readonly_paths(&rootfs, linux.readonly_paths().as_deref().unwrap_or(&[])),
     )?;
+    step(
+        "writable /proc/sys paths",
+        mounts::writable_paths(&rootfs, ctx.writable_proc_paths),
+    )?;
     enter_rootfs(&rootfs)?;
     if root.readonly().unwrap_or(false) {
         step(
@@ -176,6 +195,15 @@ fn setup_and_exec(ctx: &InitContext, channel: &Channel) -> Result<Never, String>
     let executable = find_executable(program, &env)
         .ok_or_else(|| format!("{program}: command not found in the container"))?;
 
+    if let Some(adj) = process.oom_score_adj() {
+        step(
+            "oom_score_adj",
+            std::fs::write("/proc/self/oom_score_adj", adj.to_string()),
+        )?;
+    }
+    for limit in process.rlimits().as_deref().unwrap_or(&[]) {
+        step(&format!("setrlimit {:?}", limit.typ()), set_rlimit(limit))?;
+    }
     let user = process.user();
     crate::process::identity::apply(
         user.uid(),
@@ -296,4 +324,35 @@ pub fn is_tty(fd: &impl AsRawFd) -> bool {
 /// Resolve a path as seen from inside a rootfs (before pivot).
 pub fn inside(rootfs: &Path, p: &str) -> Result<PathBuf, String> {
     secure_join(rootfs, Path::new(p)).map_err(|e| e.to_string())
+}
+
+fn set_rlimit(limit: &oci_spec::runtime::PosixRlimit) -> std::io::Result<()> {
+    use oci_spec::runtime::PosixRlimitType as T;
+    let resource = match limit.typ() {
+        T::RlimitCpu => libc::RLIMIT_CPU,
+        T::RlimitFsize => libc::RLIMIT_FSIZE,
+        T::RlimitData => libc::RLIMIT_DATA,
+        T::RlimitStack => libc::RLIMIT_STACK,
+        T::RlimitCore => libc::RLIMIT_CORE,
+        T::RlimitRss => libc::RLIMIT_RSS,
+        T::RlimitNproc => libc::RLIMIT_NPROC,
+        T::RlimitNofile => libc::RLIMIT_NOFILE,
+        T::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        T::RlimitAs => libc::RLIMIT_AS,
+        T::RlimitLocks => libc::RLIMIT_LOCKS,
+        T::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        T::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        T::RlimitNice => libc::RLIMIT_NICE,
+        T::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        T::RlimitRttime => libc::RLIMIT_RTTIME,
+    };
+    let value = libc::rlimit {
+        rlim_cur: limit.soft(),
+        rlim_max: limit.hard(),
+    };
+    // SAFETY: setrlimit with a valid resource and a pointer to a live struct.
+    if unsafe { libc::setrlimit(resource, &value) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
