@@ -205,6 +205,7 @@ fn blkio_file(host: &Host, id: &str, file: &str) -> PathBuf {
 #[test]
 fn loop_device_is_added_formatted_throttled_and_removed() {
     let disk = Loop::new(64);
+    let disk2 = Loop::new(8);
     let mut host = Host::new();
     let id = host.boot("disk1", &[]);
     let dev = disk.dev.clone();
@@ -313,7 +314,7 @@ fn loop_device_is_added_formatted_throttled_and_removed() {
             "add-device",
             "disk1",
             &format!("{dev}:/dev/first"),
-            "/dev/null:/etc/hostname",
+            &format!("{}:/etc/hostname", disk2.dev),
         ],
         "/etc/hostname already exists",
     );
@@ -543,7 +544,11 @@ fn host_paths_rw_and_ro_then_gone_and_symlinks_refused() {
         );
         tools_fail(
             &host,
-            &["add-device", "paths1", &format!("/dev/null:{target}")],
+            &[
+                "add-device",
+                "paths1",
+                &format!("/dev/loop-control:{target}"),
+            ],
             "symlink: refused",
         );
     }

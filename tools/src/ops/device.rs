@@ -251,6 +251,13 @@ pub fn add(target: &Target, req: &AddDevice) -> Result<Vec<String>> {
                 )));
             }
             if let Some(live) = &target.live {
+                // Removing it later would deny what the runtime gave the container.
+                if live.cgroups.device_allowed(d.major, d.minor) {
+                    return Err(Error::Conflict(format!(
+                        "device {} ({}:{}) is already available in container {}",
+                        d.path_on_host, d.major, d.minor, target.name
+                    )));
+                }
                 apply_device(live, d, req.force, undo)?;
             }
             rec.devices.push(d.clone());
