@@ -429,6 +429,21 @@ fn veth_routes_and_a_moved_nic_come_and_go() {
     assert!(!host
         .exec("net1", &["ip", "route"])
         .contains("10.232.0.0/16"));
+    // All-or-nothing: the second route names a missing device; the first is taken back.
+    let before = record(&host, &id);
+    tools_fail(
+        &host,
+        &[
+            "add-route",
+            "net1",
+            r#"[{"dest":"10.240.0.0/16","gw":"10.231.0.1"},{"dest":"10.241.0.0/16","dev":"nosuch9"}]"#,
+        ],
+        "nosuch9 does not exist in the container",
+    );
+    assert!(!host
+        .exec("net1", &["ip", "route"])
+        .contains("10.240.0.0/16"));
+    assert_eq!(record(&host, &id), before);
 
     // A "physical" NIC moves in under a new name and back under its old one.
     tools(
@@ -930,4 +945,116 @@ fn kernel_modules_are_checked_by_the_prestart_hook() {
     ]);
     let err = host.fails(&args);
     assert!(err.contains("sct_no_such_module"), "{err}");
+}
+
+/// A private copy of the cached rootfs with owners shifted by `offset` (for --user-remap).
+fn shifted_rootfs(offset: u32) -> tempfile::TempDir {
+    fn shift(path: &Path, offset: u32) {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(path).unwrap();
+        std::os::unix::fs::lchown(path, Some(meta.uid() + offset), Some(meta.gid() + offset))
+            .unwrap();
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).unwrap() {
+                shift(&entry.unwrap().path(), offset);
+            }
+        }
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("sct-shifted-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rootfs = dir.path().join("rootfs");
+    sh_ok(&format!(
+        "cp -a {} {}",
+        syscontainer_tests::rootfs_cache().display(),
+        rootfs.display()
+    ));
+    shift(&rootfs, offset);
+    dir
+}
+
+#[test]
+fn user_remapped_container_gets_paths_devices_and_nics() {
+    let t = tag();
+    let bridge = Link::bridge(&format!("stb{t}"), "10.238.0.1/24");
+    let disk = Loop::new(16);
+    let data = host_dir("remapped");
+    let shifted = shifted_rootfs(300_000);
+    let hook = Hook::install();
+    let host = Host::new();
+    let rootfs = shifted.path().join("rootfs");
+    host.start_system(
+        "remap1",
+        &rootfs,
+        &[
+            "--user-remap",
+            "300000:300000:65535",
+            "--hook-spec",
+            &hook.spec(),
+        ],
+    );
+    let state = host.wait_booted("remap1");
+    assert!(state == "running" || state == "degraded", "{state}");
+    let d = path_str(data.path());
+
+    tools(&host, &["add-path", "remap1", &format!("{d}:/mnt/data:ro")]);
+    assert_eq!(host.exec("remap1", &["cat", "/mnt/data/hello"]), "remapped");
+    tools(
+        &host,
+        &["add-device", "remap1", &format!("{}:/dev/xvdr", disk.dev)],
+    );
+    // The node shows the host owner (root) inside, mapped through the user namespace.
+    assert_eq!(host.exec("remap1", &["stat", "-c", "%u", "/dev/xvdr"]), "0");
+    host.exec("remap1", &["mkfs.ext4", "-q", "-F", "/dev/xvdr"]);
+    assert_eq!(
+        sh_ok(&format!("blkid -o value -s TYPE {}", disk.dev)),
+        "ext4"
+    );
+    tools(
+        &host,
+        &[
+            "add-nic",
+            "--name",
+            &format!("stv{t}:eth1"),
+            "--ip",
+            "10.238.0.2/24",
+            "--bridge",
+            &bridge.0,
+            "remap1",
+        ],
+    );
+    host.exec("remap1", &["ping", "-c", "1", "-W", "5", "10.238.0.1"]);
+
+    // The hook re-applies all of it in the user namespace too.
+    host.ok(["restart", "remap1"]);
+    host.wait_booted("remap1");
+    assert_eq!(host.exec("remap1", &["cat", "/mnt/data/hello"]), "remapped");
+    assert_eq!(host.exec("remap1", &["stat", "-c", "%u", "/dev/xvdr"]), "0");
+    host.exec(
+        "remap1",
+        &[
+            "dd",
+            "if=/dev/xvdr",
+            "of=/dev/null",
+            "bs=4k",
+            "count=1",
+            "status=none",
+        ],
+    );
+    host.exec("remap1", &["ping", "-c", "1", "-W", "5", "10.238.0.1"]);
+
+    tools(
+        &host,
+        &[
+            "remove-device",
+            "remap1",
+            &format!("{}:/dev/xvdr", disk.dev),
+        ],
+    );
+    assert!(!host
+        .run(["exec", "remap1", "test", "-e", "/dev/xvdr"])
+        .status
+        .success());
 }

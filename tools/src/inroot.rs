@@ -27,6 +27,7 @@ const OPEN_TREE_CLOEXEC: u32 = libc::O_CLOEXEC as u32;
 const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x04;
 const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
 const MOUNT_ATTR_RDONLY: u64 = 0x01;
+const MOUNT_ATTR_NODEV: u64 = 0x04;
 
 #[repr(C)]
 struct OpenHow {
@@ -84,6 +85,27 @@ pub struct ContainerRoot {
     /// `/proc/PID/ns/mnt`, for mounting.
     mnt_ns: OwnedFd,
     desc: String,
+    /// The host ids of the container's root when it runs in a user namespace
+    /// (`--user-remap`): files are created as that owner, as the container's own root would.
+    owner: Option<(u32, u32)>,
+}
+
+/// Map a container id to the host id through a `/proc/PID/{uid,gid}_map` text; `None`
+/// when the id is not mapped.
+pub fn map_id(map: &str, id: u32) -> Option<u32> {
+    map.lines().find_map(|l| {
+        let v: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let [inside, outside, count] = v[..] else {
+            return None;
+        };
+        let id = u64::from(id);
+        (id >= inside && id < inside + count)
+            .then(|| u32::try_from(outside + (id - inside)).ok())
+            .flatten()
+    })
 }
 
 impl ContainerRoot {
@@ -100,10 +122,17 @@ impl ContainerRoot {
             .map_err(io_err("open container root", &path))?;
         let ns_path = format!("/proc/{pid}/ns/mnt");
         let ns = File::open(&ns_path).map_err(io_err("open", &ns_path))?;
+        let read =
+            |f: &str| std::fs::read_to_string(format!("/proc/{pid}/{f}")).unwrap_or_default();
+        let owner = match (map_id(&read("uid_map"), 0), map_id(&read("gid_map"), 0)) {
+            (Some(0), Some(0)) | (None, _) | (_, None) => None,
+            (Some(u), Some(g)) => Some((u, g)),
+        };
         Ok(ContainerRoot {
             fd: f.into(),
             mnt_ns: ns.into(),
             desc: path.display().to_string(),
+            owner,
         })
     }
 
@@ -171,6 +200,10 @@ impl ContainerRoot {
 
     /// `mkdir -p` inside the container; returns the directories it created, parents first.
     pub fn mkdir_p(&self, path: &Path) -> Result<Vec<PathBuf>> {
+        self.as_owner(|| self.mkdir_p_raw(path))
+    }
+
+    fn mkdir_p_raw(&self, path: &Path) -> Result<Vec<PathBuf>> {
         let mut created = Vec::new();
         let mut cur = PathBuf::from("/");
         for comp in Self::rel(path).components() {
@@ -226,6 +259,10 @@ impl ContainerRoot {
 
     /// Create an empty regular file (a mount point for a file bind); false if one exists.
     pub fn create_file(&self, path: &Path) -> Result<bool> {
+        self.as_owner(|| self.create_file_raw(path))
+    }
+
+    fn create_file_raw(&self, path: &Path) -> Result<bool> {
         let (dir, name) = self.open_parent(path)?;
         // SAFETY: openat on our fd with a NUL-terminated name; O_NOFOLLOW | O_EXCL.
         let fd = unsafe {
@@ -263,6 +300,35 @@ impl ContainerRoot {
 
     /// Make a device node; parents must exist. `mode` holds type and permission bits.
     pub fn mknod(&self, path: &Path, mode: u32, rdev: u64, uid: u32, gid: u32) -> Result<()> {
+        self.as_owner(|| self.mknod_raw(path, mode, rdev, uid, gid))
+    }
+
+    /// Run `f` with the fs ids of the container's root (a thread of its own with
+    /// `setfsuid`/`setfsgid`, capabilities re-raised): a file system mounted in the
+    /// container's user namespace refuses owners it cannot map.
+    fn as_owner<T: Send>(&self, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+        let Some((uid, gid)) = self.owner else {
+            return f();
+        };
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // SAFETY: setfsuid/setfsgid affect only this thread, which ends afterwards.
+                unsafe {
+                    libc::setfsgid(gid);
+                    libc::setfsuid(uid);
+                }
+                let permitted = caps::read(None, caps::CapSet::Permitted)
+                    .map_err(|e| Error::Failed(format!("read capabilities: {e}")))?;
+                caps::set(None, caps::CapSet::Effective, &permitted)
+                    .map_err(|e| Error::Failed(format!("raise capabilities: {e}")))?;
+                f()
+            })
+            .join()
+            .unwrap_or_else(|_| Err(Error::Failed("file thread panicked".into())))
+        })
+    }
+
+    fn mknod_raw(&self, path: &Path, mode: u32, rdev: u64, uid: u32, gid: u32) -> Result<()> {
         let (dir, name) = self.open_parent(path)?;
         // SAFETY: mknodat/fchownat on our fd with a NUL-terminated name.
         unsafe {
@@ -289,6 +355,27 @@ impl ContainerRoot {
     /// Bind-mount a host path onto a container path (made if missing), read-only if
     /// asked. All-or-nothing: on failure what was created is removed again.
     pub fn bind(&self, host: &Path, ctr: &Path, readonly: bool) -> Result<()> {
+        self.bind_with(host, ctr, readonly, false)
+    }
+
+    /// Whether the container runs in a user namespace of its own (`--user-remap`).
+    pub fn in_userns(&self) -> bool {
+        self.owner.is_some()
+    }
+
+    /// The host ids of the container's root (identity without a user namespace).
+    pub fn owner(&self) -> (u32, u32) {
+        self.owner.unwrap_or((0, 0))
+    }
+
+    /// Bind a device node made on the host onto a container path. For a container in a
+    /// user namespace, whose own `/dev` cannot hold usable nodes (a file system mounted in
+    /// a user namespace is implicitly nodev).
+    pub fn bind_device_node(&self, node: &Path, ctr: &Path) -> Result<()> {
+        self.bind_with(node, ctr, false, true)
+    }
+
+    fn bind_with(&self, host: &Path, ctr: &Path, readonly: bool, allow_dev: bool) -> Result<()> {
         let host_c = cstr(host)?;
         let meta = std::fs::metadata(host).map_err(io_err("stat host path", host))?;
         // SAFETY: open_tree with a NUL-terminated path; returns a new fd or -1.
@@ -305,10 +392,10 @@ impl ContainerRoot {
         }
         // SAFETY: a fresh fd we own.
         let tree = unsafe { OwnedFd::from_raw_fd(tree as i32) };
-        if readonly {
+        if readonly || allow_dev {
             let attr = MountAttr {
-                attr_set: MOUNT_ATTR_RDONLY,
-                attr_clr: 0,
+                attr_set: if readonly { MOUNT_ATTR_RDONLY } else { 0 },
+                attr_clr: if allow_dev { MOUNT_ATTR_NODEV } else { 0 },
                 propagation: 0,
                 userns_fd: 0,
             };
@@ -324,7 +411,7 @@ impl ContainerRoot {
                 )
             };
             if rc != 0 {
-                return Err(io_err("make read-only", host)(last_os_error()));
+                return Err(io_err("set mount attributes of", host)(last_os_error()));
             }
         }
         let is_dir = meta.is_dir();

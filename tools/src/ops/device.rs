@@ -8,6 +8,8 @@ use crate::error::{Error, Result};
 use crate::record::{Device, Record, Throttle, ThrottleKind};
 use crate::spec::{DeviceArg, ThrottleArg};
 
+pub use crate::inroot::map_id;
+
 /// Look a host device up: type, numbers, mode, owner.
 pub fn host_device(host: &Path, ctr: &Path, permissions: &str) -> Result<Device> {
     let meta = std::fs::metadata(host).map_err(|e| {
@@ -76,6 +78,76 @@ pub fn partitions_in(sys: &Path, disk: &Device) -> Vec<(PathBuf, String)> {
     out
 }
 
+/// The host-side node for a user-namespaced container.
+fn staged_node(live: &Live, d: &Device) -> PathBuf {
+    live.stage
+        .join(d.path.trim_start_matches('/').replace('/', "_"))
+}
+
+/// A user-namespaced container: make the node on the host (owned by the container's
+/// mapped ids) and bind it onto the container path.
+fn apply_userns_device<'a>(
+    live: &'a Live,
+    d: &Device,
+    force: bool,
+    undo: &mut Undo<'a>,
+) -> Result<()> {
+    let path = PathBuf::from(&d.path);
+    if let Some(st) = live.root.stat(&path)? {
+        let fmt = st.st_mode & libc::S_IFMT;
+        if !force {
+            return Err(Error::Conflict(format!(
+                "container path {} already exists: use --force to replace it",
+                d.path
+            )));
+        }
+        if fmt != libc::S_IFBLK && fmt != libc::S_IFCHR {
+            return Err(Error::Conflict(format!(
+                "container path {} exists and is not a device node: not replaced",
+                d.path
+            )));
+        }
+        live.root.unmount(&path, true)?;
+        live.root.unlink(&path)?;
+    }
+    std::fs::create_dir_all(&live.stage).map_err(crate::error::io_err("create", &live.stage))?;
+    let node = staged_node(live, d);
+    let _ = std::fs::remove_file(&node);
+    let type_bits = if d.kind == "b" {
+        libc::S_IFBLK
+    } else {
+        libc::S_IFCHR
+    };
+    let c = std::ffi::CString::new(node.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::Invalid(format!("device path {} contains a NUL byte", d.path)))?;
+    // SAFETY: mknod/chown of a NUL-terminated host path we chose.
+    unsafe {
+        if libc::mknod(
+            c.as_ptr(),
+            type_bits | d.file_mode,
+            libc::makedev(d.major, d.minor),
+        ) != 0
+            || libc::chown(c.as_ptr(), live.host_uid(d.uid), live.host_gid(d.gid)) != 0
+        {
+            let e = std::io::Error::last_os_error();
+            libc::unlink(c.as_ptr());
+            return Err(crate::error::io_err("make device node", &node)(e));
+        }
+    }
+    let n = node.clone();
+    undo.push(format!("remove {}", node.display()), move || {
+        let _ = std::fs::remove_file(&n);
+        Ok(())
+    });
+    live.root.bind_device_node(&node, &path)?;
+    let p = path.clone();
+    undo.push(format!("unmount {}", d.path), move || {
+        live.root.unmount(&p, true)?;
+        live.root.unlink(&p)
+    });
+    Ok(())
+}
+
 /// Make the node inside the container and allow it in the devices cgroup.
 pub fn apply_device<'a>(
     live: &'a Live,
@@ -83,6 +155,15 @@ pub fn apply_device<'a>(
     force: bool,
     undo: &mut Undo<'a>,
 ) -> Result<()> {
+    if live.root.in_userns() {
+        apply_userns_device(live, d, force, undo)?;
+        let rule = d.rule();
+        live.cgroups.allow_device(&rule)?;
+        undo.push(format!("deny {rule}"), move || {
+            live.cgroups.deny_device(&rule)
+        });
+        return Ok(());
+    }
     let path = PathBuf::from(&d.path);
     let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
     let created = live.root.mkdir_p(&parent)?;
@@ -125,8 +206,13 @@ pub fn apply_device<'a>(
         }
     }
     if make {
-        live.root
-            .mknod(&path, type_bits | d.file_mode, rdev, d.uid, d.gid)?;
+        live.root.mknod(
+            &path,
+            type_bits | d.file_mode,
+            rdev,
+            live.host_uid(d.uid),
+            live.host_gid(d.gid),
+        )?;
         let p = path.clone();
         undo.push(format!("remove {}", d.path), move || live.root.unlink(&p));
     }
@@ -147,6 +233,18 @@ pub fn unapply_device<'a>(live: &'a Live, d: &Device, undo: &mut Undo<'a>) -> Re
         live.cgroups.allow_device(&r)
     });
     let path = PathBuf::from(&d.path);
+    if live.root.in_userns() {
+        live.root.unmount(&path, true)?;
+        if live.root.stat(&path)?.is_some() {
+            live.root.unlink(&path)?;
+        }
+        let _ = std::fs::remove_file(staged_node(live, d));
+        let again = d.clone();
+        undo.push(format!("re-create {}", d.path), move || {
+            apply_userns_device(live, &again, true, &mut Undo::default())
+        });
+        return Ok(());
+    }
     let type_bits = if d.kind == "b" {
         libc::S_IFBLK
     } else {
@@ -379,6 +477,19 @@ pub fn list(target: &Target, pretty: bool, sub_partition: bool) -> Result<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_map_through_the_user_namespace() {
+        let identity = "         0          0 4294967295\n";
+        assert_eq!(map_id(identity, 6), Some(6));
+        let remap = "         0     200000      65535\n";
+        assert_eq!(map_id(remap, 0), Some(200_000));
+        assert_eq!(map_id(remap, 6), Some(200_006));
+        assert_eq!(map_id(remap, 65_535), None);
+        let split = "0 100000 10\n10 300000 5\n";
+        assert_eq!(map_id(split, 12), Some(300_002));
+        assert_eq!(map_id("garbage\n", 0), None);
+    }
 
     #[test]
     fn partitions_come_from_sysfs_with_their_suffix() {

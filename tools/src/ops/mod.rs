@@ -32,6 +32,25 @@ pub struct Live {
     pub pid: i32,
     pub root: ContainerRoot,
     pub cgroups: Cgroups,
+    /// Host directory for device nodes of a user-namespaced container
+    /// (`<store>/<id>/devnodes`), bind-mounted into it.
+    pub stage: PathBuf,
+}
+
+impl Live {
+    /// The host uid that shows as `uid` inside (a `--user-remap` container shifts ids);
+    /// an unmapped id is left as it is.
+    pub fn host_uid(&self, uid: u32) -> u32 {
+        let map =
+            std::fs::read_to_string(format!("/proc/{}/uid_map", self.pid)).unwrap_or_default();
+        device::map_id(&map, uid).unwrap_or(uid)
+    }
+
+    pub fn host_gid(&self, gid: u32) -> u32 {
+        let map =
+            std::fs::read_to_string(format!("/proc/{}/gid_map", self.pid)).unwrap_or_default();
+        device::map_id(&map, gid).unwrap_or(gid)
+    }
 }
 
 impl Target {
@@ -45,6 +64,7 @@ impl Target {
                 pid,
                 root: ContainerRoot::open(pid, None)?,
                 cgroups: Cgroups::of(&c.cgroup()),
+                stage: store.dir(&id).join("devnodes"),
             }),
             _ => None,
         };
@@ -71,6 +91,7 @@ impl Target {
                 pid,
                 root: ContainerRoot::open(pid, rootfs)?,
                 cgroups: Cgroups::of(&c.cgroup()),
+                stage: store.dir(&id).join("devnodes"),
             })
         } else {
             None
