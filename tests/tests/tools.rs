@@ -366,6 +366,32 @@ fn veth_routes_and_a_moved_nic_come_and_go() {
     assert!(sh_ok(&format!("ip -o link show {vhost}")).contains(&format!("master {}", bridge.0)));
     host.exec("net1", &["ping", "-c", "1", "-W", "5", "10.231.0.1"]);
 
+    // An IPv6 route through the on-link IPv6 address.
+    tools(
+        &host,
+        &[
+            "add-route",
+            "net1",
+            r#"[{"dest":"fd32::/64","gw":"fd31::1"}]"#,
+        ],
+    );
+    let routes6 = host.exec("net1", &["ip", "-6", "route"]);
+    assert!(
+        routes6.contains("fd32::/64 via fd31::1 dev eth1"),
+        "{routes6}"
+    );
+    tools(
+        &host,
+        &[
+            "remove-route",
+            "net1",
+            r#"[{"dest":"fd32::/64","gw":"fd31::1"}]"#,
+        ],
+    );
+    assert!(!host
+        .exec("net1", &["ip", "-6", "route"])
+        .contains("fd32::/64"));
+
     // update-nic: mtu and addresses change live and in the record.
     tools(
         &host,

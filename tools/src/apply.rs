@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::net::Net;
-use crate::ops::{self, device, nic, path, route, Target, Undo};
+use crate::ops::{device, nic, path, route, Target, Undo};
 use crate::record::{Record, ThrottleKind};
 use crate::spec::parse_kernel_modules;
 
@@ -164,10 +164,4 @@ pub fn poststop(bundle: &Path) -> Result<Vec<String>> {
     }
     nic::unpin_netns(&target.id);
     Ok(errors)
-}
-
-/// For diagnostics: the record as the hook sees it.
-pub fn record_of(bundle: &Path) -> Result<Record> {
-    let target = Target::for_hook(bundle, 0, None)?;
-    ops::read_record(&target)
 }

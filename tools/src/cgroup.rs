@@ -122,14 +122,6 @@ impl Cgroups {
             "the container has no blkio/io cgroup: throttles cannot be set".into(),
         ))
     }
-
-    /// The current value of a throttle as the cgroup reports it (0 if unset).
-    pub fn throttle(&self, kind: ThrottleKind, major: u32, minor: u32) -> Option<u64> {
-        let dir = self.blkio.as_ref()?;
-        let (file, _) = v1_throttle_line(kind, major, minor, 0);
-        let text = std::fs::read_to_string(dir.join(file)).ok()?;
-        Some(parse_v1_value(&text, major, minor).unwrap_or(0))
-    }
 }
 
 /// v1 file and line for a throttle.
@@ -180,17 +172,6 @@ pub fn v2_throttle_line(
     }
 }
 
-/// The value for `major:minor` in a v1 `MAJ:MIN VALUE` listing.
-pub fn parse_v1_value(text: &str, major: u32, minor: u32) -> Option<u64> {
-    let key = format!("{major}:{minor}");
-    text.lines().find_map(|l| {
-        let mut it = l.split_whitespace();
-        (it.next() == Some(key.as_str()))
-            .then(|| it.next().and_then(|v| v.parse().ok()))
-            .flatten()
-    })
-}
-
 /// A cgroup directory and all directories below it, parents before children.
 fn subtree(dir: &Path) -> Vec<PathBuf> {
     let mut out = vec![dir.to_path_buf()];
@@ -233,8 +214,6 @@ mod tests {
             v2_throttle_line(ThrottleKind::Weight, 8, 0, 300),
             ("io.bfq.weight", "8:0 300".into())
         );
-        assert_eq!(parse_v1_value("7:0 100\n7:3 2048\n", 7, 3), Some(2048));
-        assert_eq!(parse_v1_value("7:0 100\n", 7, 3), None);
     }
 
     #[test]

@@ -84,7 +84,6 @@ pub struct ContainerRoot {
     fd: OwnedFd,
     /// `/proc/PID/ns/mnt`, for mounting.
     mnt_ns: OwnedFd,
-    desc: String,
     /// The host ids of the container's root when it runs in a user namespace
     /// (`--user-remap`): files are created as that owner, as the container's own root would.
     owner: Option<(u32, u32)>,
@@ -131,13 +130,8 @@ impl ContainerRoot {
         Ok(ContainerRoot {
             fd: f.into(),
             mnt_ns: ns.into(),
-            desc: path.display().to_string(),
             owner,
         })
-    }
-
-    pub fn describe(&self) -> &str {
-        &self.desc
     }
 
     fn rel(path: &Path) -> &Path {
@@ -361,11 +355,6 @@ impl ContainerRoot {
     /// Whether the container runs in a user namespace of its own (`--user-remap`).
     pub fn in_userns(&self) -> bool {
         self.owner.is_some()
-    }
-
-    /// The host ids of the container's root (identity without a user namespace).
-    pub fn owner(&self) -> (u32, u32) {
-        self.owner.unwrap_or((0, 0))
     }
 
     /// Bind a device node made on the host onto a container path. For a container in a

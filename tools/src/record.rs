@@ -233,10 +233,6 @@ impl Record {
         old
     }
 
-    pub fn device_by_ctr_path(&self, path: &str) -> Option<&Device> {
-        self.devices.iter().find(|d| d.path == path)
-    }
-
     pub fn nic_by_ctr_name(&self, name: &str) -> Option<&Nic> {
         self.nics.iter().find(|n| n.ctr_nic_name == name)
     }
