@@ -146,7 +146,15 @@ fn container_ids(store: &Path) -> Result<Vec<String>> {
 /// otherwise a full ID, a name or a unique ID prefix, in that order (as syscontainer
 /// resolves them), which must be running or paused.
 pub fn find_containers(store: &Path, selector: &str) -> Result<Vec<Container>> {
-    let ids = container_ids(store)?;
+    let ids = match container_ids(store) {
+        // No store yet: no containers, which is not an error for `all`.
+        Err(ToolkitError::Io { source, .. })
+            if selector == "all" && source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            return Ok(Vec::new())
+        }
+        other => other?,
+    };
     if selector == "all" {
         let mut live = Vec::new();
         for id in ids {
@@ -377,6 +385,12 @@ mod tests {
         ));
         assert!(matches!(pick("broken"), Err(ToolkitError::State { .. })));
         assert!(matches!(pick(".new-x"), Err(ToolkitError::NotFound(_))));
+        let missing = store.path().join("missing");
+        assert!(find_containers(&missing, "all").unwrap().is_empty());
+        assert!(matches!(
+            find_containers(&missing, "web"),
+            Err(ToolkitError::Io { .. })
+        ));
     }
 
     #[test]

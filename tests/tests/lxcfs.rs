@@ -202,10 +202,6 @@ fn boot(host: &mut Host, name: &str, args: &[String]) -> String {
     host.boot(name, &args)
 }
 
-fn sh(host: &Host, name: &str, script: &str) -> String {
-    host.exec(name, &["sh", "-c", script])
-}
-
 /// `lxcfs-toolkit --root STORE --mountpoint MOUNT ARGS...`.
 fn toolkit(host: &Host, mount: &MountDir, args: &[&str]) -> Output {
     Command::new(bin("lxcfs-toolkit"))
@@ -541,7 +537,7 @@ fn matches_lxcfs_5_on_a_booted_container() {
     assert_eq!(processors(&theirs), ["processor\t: 0"]);
     assert_eq!(processors(&ours), processors(&theirs));
     let (theirs, ours) = read("proc/uptime");
-    let (their_up, their_idle) = uptime_pair(&theirs);
+    let (their_up, _) = uptime_pair(&theirs);
     let (our_up, our_idle) = uptime_pair(&ours);
     assert!(
         (their_up - our_up).abs() < 2.0,

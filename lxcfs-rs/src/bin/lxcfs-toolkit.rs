@@ -51,11 +51,12 @@ fn main() {
             EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(&cli) {
         Ok(()) => {}
         Err(e) => {
-            eprintln!("lxcfs-toolkit: {e:#}");
+            eprintln!("lxcfs-toolkit: {}", lxcfs_rs::error::describe(&e));
             std::process::exit(1);
         }
     }
