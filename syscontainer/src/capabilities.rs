@@ -29,7 +29,10 @@ mod tests {
     #[test]
     fn names_round_trip() {
         assert_eq!(to_spec(HostCap::CAP_SYS_ADMIN), Some(SpecCap::SysAdmin));
-        assert_eq!(to_host(SpecCap::NetBindService), Some(HostCap::CAP_NET_BIND_SERVICE));
+        assert_eq!(
+            to_host(SpecCap::NetBindService),
+            Some(HostCap::CAP_NET_BIND_SERVICE)
+        );
         for cap in caps::all() {
             if let Some(spec) = to_spec(cap) {
                 assert_eq!(to_host(spec), Some(cap), "{cap} does not round-trip");
@@ -40,7 +43,13 @@ mod tests {
     #[test]
     fn all_spec_covers_the_classic_set() {
         let all = all_spec();
-        for cap in [SpecCap::Chown, SpecCap::SysAdmin, SpecCap::SysBoot, SpecCap::Setpcap, SpecCap::AuditRead] {
+        for cap in [
+            SpecCap::Chown,
+            SpecCap::SysAdmin,
+            SpecCap::SysBoot,
+            SpecCap::Setpcap,
+            SpecCap::AuditRead,
+        ] {
             assert!(all.contains(&cap), "{cap} missing");
         }
     }

@@ -10,18 +10,22 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cgroups_rs::fs::blkio::BlkIoController;
 use cgroups_rs::fs::cgroup::Cgroup;
 use cgroups_rs::fs::cpu::CpuController;
 use cgroups_rs::fs::cpuacct::CpuAcctController;
 use cgroups_rs::fs::cpuset::CpuSetController;
 use cgroups_rs::fs::devices::{DevicePermissions, DeviceType, DevicesController};
 use cgroups_rs::fs::freezer::FreezerController;
-use cgroups_rs::FreezerState;
+use cgroups_rs::fs::hugetlb::HugeTlbController;
 use cgroups_rs::fs::memory::MemController;
 use cgroups_rs::fs::pid::PidController;
 use cgroups_rs::fs::{hierarchies, Controller, MaxValue};
 use cgroups_rs::CgroupPid;
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use cgroups_rs::FreezerState;
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources, LinuxThrottleDevice,
+};
 
 use crate::config::CgroupPlacement;
 
@@ -58,7 +62,8 @@ impl CgroupPlacement {
                 bases: BTreeMap::new(),
             });
         }
-        let own = fs::read_to_string("/proc/self/cgroup").map_err(|e| CgroupError::Own(e.to_string()))?;
+        let own =
+            fs::read_to_string("/proc/self/cgroup").map_err(|e| CgroupError::Own(e.to_string()))?;
         Ok(CgroupPlacement {
             path,
             bases: parse_proc_cgroup(&own),
@@ -71,7 +76,8 @@ pub fn parse_proc_cgroup(content: &str) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
     for line in content.lines() {
         let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
             continue;
         };
         for c in controllers.split(',') {
@@ -99,7 +105,11 @@ impl ContainerCgroup {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let cgroup = if v2 {
-            let base = placement.bases.get("").map(|b| b.trim_matches('/')).unwrap_or("");
+            let base = placement
+                .bases
+                .get("")
+                .map(|b| b.trim_matches('/'))
+                .unwrap_or("");
             let path = if base.is_empty() {
                 placement.path.clone()
             } else {
@@ -110,7 +120,11 @@ impl ContainerCgroup {
             Cgroup::load_with_relative_paths(hierarchy, &placement.path, relative)
         };
         let unified = (!v2 && is_cgroup2(Path::new(HYBRID_UNIFIED))).then(|| {
-            let base = placement.bases.get("").map(|b| b.trim_matches('/')).unwrap_or("");
+            let base = placement
+                .bases
+                .get("")
+                .map(|b| b.trim_matches('/'))
+                .unwrap_or("");
             Path::new(HYBRID_UNIFIED).join(base).join(&placement.path)
         });
         ContainerCgroup { cgroup, unified }
@@ -214,6 +228,82 @@ impl ContainerCgroup {
         if let Some(rules) = resources.devices() {
             self.apply_devices(rules)?;
         }
+        if resources.memory().and_then(|m| m.disable_oom_killer()) == Some(true) {
+            let mem: &MemController = self.controller()?;
+            mem.disable_oom_killer().map_err(|e| self.error(e))?;
+        }
+        if let Some(io) = resources.block_io() {
+            self.apply_block_io(io)?;
+        }
+        if let Some(limits) = resources.hugepage_limits() {
+            let Ok(ctl) = self.controller::<HugeTlbController>() else {
+                return Err(CgroupError::Controller {
+                    path: self.cgroup.path().to_string(),
+                    message: "--hugetlb-limit: this host has no hugetlb cgroup controller".into(),
+                });
+            };
+            for l in limits {
+                if !ctl.size_supported(l.page_size()) {
+                    return Err(CgroupError::Controller {
+                        path: self.cgroup.path().to_string(),
+                        message: format!(
+                            "--hugetlb-limit: page size {} is not supported here",
+                            l.page_size()
+                        ),
+                    });
+                }
+                ctl.set_limit_in_bytes(l.page_size(), l.limit().max(0) as u64)
+                    .map_err(|e| self.error(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_block_io(&self, io: &LinuxBlockIo) -> Result<()> {
+        let ctl: &BlkIoController = self.controller()?;
+        let has_weights = self
+            .controller_dir("blkio")
+            .is_some_and(|d| d.join("blkio.weight").exists() || d.join("io.weight").exists());
+        if (io.weight().is_some() || io.weight_device().is_some()) && !has_weights {
+            return Err(CgroupError::Controller {
+                path: self.cgroup.path().to_string(),
+                message: "--blkio-weight: this kernel's block I/O scheduler has no weight control (BFQ is not available)".into(),
+            });
+        }
+        if let Some(w) = io.weight() {
+            ctl.set_weight(w as u64).map_err(|e| self.error(e))?;
+        }
+        for d in io.weight_device().as_deref().unwrap_or(&[]) {
+            if let Some(w) = d.weight() {
+                ctl.set_weight_for_device(d.major() as u64, d.minor() as u64, w as u64)
+                    .map_err(|e| self.error(e))?;
+            }
+        }
+        type Setter = fn(&BlkIoController, u64, u64, u64) -> cgroups_rs::fs::error::Result<()>;
+        let throttles: [(&Option<Vec<LinuxThrottleDevice>>, Setter); 4] = [
+            (
+                io.throttle_read_bps_device(),
+                BlkIoController::throttle_read_bps_for_device,
+            ),
+            (
+                io.throttle_write_bps_device(),
+                BlkIoController::throttle_write_bps_for_device,
+            ),
+            (
+                io.throttle_read_iops_device(),
+                BlkIoController::throttle_read_iops_for_device,
+            ),
+            (
+                io.throttle_write_iops_device(),
+                BlkIoController::throttle_write_iops_for_device,
+            ),
+        ];
+        for (list, set) in throttles {
+            for d in list.as_deref().unwrap_or(&[]) {
+                set(ctl, d.major() as u64, d.minor() as u64, d.rate())
+                    .map_err(|e| self.error(e))?;
+            }
+        }
         Ok(())
     }
 
@@ -223,7 +313,9 @@ impl ContainerCgroup {
     /// what the container can open).
     fn apply_devices(&self, rules: &[LinuxDeviceCgroup]) -> Result<()> {
         let Ok(ctl) = self.controller::<DevicesController>() else {
-            tracing::warn!("no devices cgroup controller: device rules are not enforced on this host");
+            tracing::warn!(
+                "no devices cgroup controller: device rules are not enforced on this host"
+            );
             return Ok(());
         };
         for rule in rules {
@@ -314,7 +406,11 @@ impl ContainerCgroup {
         }
         self.cgroup.create().map_err(|e| self.error(e))?;
         if let Some(u) = &self.unified {
-            fs::create_dir_all(u).map_err(|source| CgroupError::Io { op: "create", path: u.clone(), source })?;
+            fs::create_dir_all(u).map_err(|source| CgroupError::Io {
+                op: "create",
+                path: u.clone(),
+                source,
+            })?;
         }
         Ok(())
     }

@@ -34,6 +34,19 @@ pub struct ContainerConfig {
     pub labels: BTreeMap<String, String>,
     pub net: NetMode,
     pub cgroup: CgroupPlacement,
+    /// Paths under `/proc/sys` made writable again (`--ns-change-opt`).
+    #[serde(default)]
+    pub writable_proc_paths: Vec<String>,
+    /// The tmpfs shared with the host (`--host-channel`), mounted from start to `rm`.
+    #[serde(default)]
+    pub host_channel: Option<crate::sysopts::HostChannel>,
+    /// The block device holding the rootfs (`--external-rootfs /dev/…`); `rootfs` is then
+    /// where the runtime mounts it from start to stop.
+    #[serde(default)]
+    pub rootfs_device: Option<PathBuf>,
+    /// File in the rootfs that receives the environment at every start.
+    #[serde(default)]
+    pub env_target_file: Option<PathBuf>,
 }
 
 /// Where the container's cgroup lives in every hierarchy.

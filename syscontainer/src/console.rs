@@ -51,12 +51,22 @@ pub fn parse_detach_keys(s: &str) -> Result<DetachKeys, crate::options::OptionEr
                 [b']'] => 29,
                 [b'^'] => 30,
                 [b'_'] => 31,
-                _ => return Err(crate::options::OptionError::new(s, format!("unknown key {part:?}"))),
+                _ => {
+                    return Err(crate::options::OptionError::new(
+                        s,
+                        format!("unknown key {part:?}"),
+                    ))
+                }
             }
         } else {
             match part.as_bytes() {
                 [b] => *b,
-                _ => return Err(crate::options::OptionError::new(s, format!("unknown key {part:?}"))),
+                _ => {
+                    return Err(crate::options::OptionError::new(
+                        s,
+                        format!("unknown key {part:?}"),
+                    ))
+                }
             }
         };
         keys.push(key);
@@ -96,7 +106,10 @@ pub fn proxy(
             Ok(_) => {}
         }
         let remote_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-        let input_ready = fds.get(1).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+        let input_ready = fds
+            .get(1)
+            .and_then(|f| f.revents())
+            .is_some_and(|r| !r.is_empty());
         if remote_ready {
             match nix::unistd::read(remote_out.as_raw_fd(), &mut buf) {
                 Ok(0) | Err(_) => return ProxyEnd::Closed,

@@ -31,7 +31,9 @@ impl DaemonConfig {
     pub fn load(path: &Path) -> Result<DaemonConfig> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(DaemonConfig::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(DaemonConfig::default())
+            }
             Err(e) => return Err(io_error("read", path)(e)),
         };
         let cfg: DaemonConfig = serde_json::from_str(&text)
@@ -80,10 +82,38 @@ impl Container {
 }
 
 /// `create`: validate, build the bundle, store it. Nothing runs yet.
-pub fn create(store: &Store, opts: &ContainerOptions, daemon: &DaemonConfig, hook_spec: Option<&Path>) -> Result<ContainerConfig> {
+pub fn create(
+    store: &Store,
+    opts: &ContainerOptions,
+    daemon: &DaemonConfig,
+    hook_spec: Option<&Path>,
+) -> Result<ContainerConfig> {
     let id = store::new_id();
-    let mut bundle = spec::build(opts, &id, daemon.cgroup_parent.as_deref())?;
-    let daemon_hooks = daemon.hook_spec.as_deref().map(crate::hooks::load_hook_spec).transpose()?;
+    let device = opts.external_rootfs.as_deref().filter(|p| {
+        std::fs::metadata(p)
+            .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_block_device(&m.file_type()))
+    });
+    let mut bundle = match device {
+        // A block device is mounted to check that it holds an OS tree, then unmounted
+        // again until the container starts.
+        Some(device) => {
+            let mount_point = crate::hostside::rootfs_mount_point(&id);
+            crate::hostside::mount_block_rootfs(device, &mount_point)?;
+            let mut on_mount = opts.clone();
+            on_mount.external_rootfs = Some(mount_point.clone());
+            let built = spec::build(&on_mount, &id, daemon.cgroup_parent.as_deref());
+            crate::hostside::unmount_block_rootfs(&mount_point);
+            let mut bundle = built?;
+            bundle.config.rootfs_device = Some(device.to_path_buf());
+            bundle
+        }
+        None => spec::build(opts, &id, daemon.cgroup_parent.as_deref())?,
+    };
+    let daemon_hooks = daemon
+        .hook_spec
+        .as_deref()
+        .map(crate::hooks::load_hook_spec)
+        .transpose()?;
     let own_hooks = hook_spec.map(crate::hooks::load_hook_spec).transpose()?;
     if let Some(hooks) = crate::hooks::merge(daemon_hooks, own_hooks) {
         bundle.spec.set_hooks(Some(hooks));
@@ -157,7 +187,10 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
         return Ok(());
     }
     let message = if answer.is_empty() {
-        format!("the monitor exited without a word: see {}", log_path.display())
+        format!(
+            "the monitor exited without a word: see {}",
+            log_path.display()
+        )
     } else {
         answer.to_string()
     };
@@ -198,7 +231,10 @@ pub fn wait_for_exit(process: ProcessId, timeout: Duration) -> bool {
             nix::poll::PollFlags::POLLIN,
         )];
         let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX)) {
+        match nix::poll::poll(
+            &mut fds,
+            nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX),
+        ) {
             Ok(n) if n > 0 => return true,
             Ok(_) => {
                 // A reaped zombie parented elsewhere can linger: check by start time too.
@@ -216,7 +252,10 @@ pub fn stop_signal(config: &ContainerConfig, init_pid: i32) -> i32 {
         return s;
     }
     let exe = std::fs::read_link(format!("/proc/{init_pid}/exe")).unwrap_or_default();
-    if exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("systemd")) {
+    if exe
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("systemd"))
+    {
         libc::SIGRTMIN() + 3
     } else {
         libc::SIGTERM
@@ -261,7 +300,12 @@ pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
 
 /// After PID 1 ended: give the monitor time to record and clean up; do it ourselves if
 /// the monitor is gone.
-fn finish_after_exit(store: &Store, id: &str, monitor: Option<ProcessId>, signal: i32) -> Result<()> {
+fn finish_after_exit(
+    store: &Store,
+    id: &str,
+    monitor: Option<ProcessId>,
+    signal: i32,
+) -> Result<()> {
     if let Some(m) = monitor {
         wait_for_exit(m, Duration::from_secs(15));
     }
@@ -272,7 +316,11 @@ fn finish_after_exit(store: &Store, id: &str, monitor: Option<ProcessId>, signal
         Err(Error::Store(store::StoreError::NotFound(_))) => return Ok(()),
         Err(e) => return Err(e),
     };
-    if matches!(c.state.status, Status::Running | Status::Paused | Status::Starting) && !c.state.monitor_alive() {
+    if matches!(
+        c.state.status,
+        Status::Running | Status::Paused | Status::Starting
+    ) && !c.state.monitor_alive()
+    {
         let cgroup = c.cgroup();
         cgroup.signal_all(libc::SIGKILL);
         let _ = cgroup.destroy(&c.state.created_cgroups);
@@ -300,13 +348,22 @@ fn cleanup_orphan(store: &Store, c: &Container) {
     if c.state.init_alive() || c.state.monitor_alive() {
         return;
     }
-    if c.state.created_cgroups.is_empty() && !matches!(c.state.status, Status::Running | Status::Paused | Status::Starting) {
+    if c.state.created_cgroups.is_empty()
+        && !matches!(
+            c.state.status,
+            Status::Running | Status::Paused | Status::Starting
+        )
+    {
         return;
     }
     let _ = c.cgroup().destroy(&c.state.created_cgroups);
     let _ = std::fs::remove_dir_all(store.run_dir(c.id()));
+    crate::hostside::stopped(&c.config);
     if let Ok(mut state) = store.load_state(c.id()) {
-        if matches!(state.status, Status::Running | Status::Paused | Status::Starting) {
+        if matches!(
+            state.status,
+            Status::Running | Status::Paused | Status::Starting
+        ) {
             state.status = Status::Exited;
             state.finished_at = Some(crate::state::now_rfc3339());
         }
@@ -350,7 +407,10 @@ pub fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
     {
         let _lock = store.lock(id)?;
         match Container::load(store, id) {
-            Ok(c) => cleanup_orphan(store, &c),
+            Ok(c) => {
+                cleanup_orphan(store, &c);
+                crate::hostside::release(&c.config);
+            }
             Err(Error::Store(store::StoreError::NotFound(_))) => return Ok(()),
             Err(e) => return Err(e),
         }
@@ -411,7 +471,7 @@ pub fn update(store: &Store, id: &str, u: &ResourceUpdate) -> Result<()> {
     let mut linux = spec.linux().clone().unwrap_or_default();
     let mut resources: LinuxResources = linux.resources().clone().unwrap_or_default();
 
-    let mut memory: LinuxMemory = resources.memory().clone().unwrap_or_default();
+    let mut memory: LinuxMemory = (*resources.memory()).unwrap_or_default();
     if let Some(m) = u.memory {
         memory.set_limit(Some(m as i64));
     }
@@ -448,7 +508,7 @@ pub fn update(store: &Store, id: &str, u: &ResourceUpdate) -> Result<()> {
     if let Some(m) = &u.cpuset_mems {
         cpu.set_mems(Some(m.clone()));
     }
-    resources.set_memory(Some(memory.clone()));
+    resources.set_memory(Some(memory));
     resources.set_cpu(Some(cpu.clone()));
     if let Some(p) = u.pids_limit {
         let mut pids = LinuxPids::default();
@@ -461,7 +521,7 @@ pub fn update(store: &Store, id: &str, u: &ResourceUpdate) -> Result<()> {
         let mut changed = LinuxResources::default();
         changed.set_memory(Some(memory));
         changed.set_cpu(Some(cpu));
-        changed.set_pids(resources.pids().clone());
+        changed.set_pids(*resources.pids());
         // Raising memory above the current swap limit needs swap first (v1 rule).
         let cg = c.cgroup();
         if let Err(e) = cg.apply(&changed) {

@@ -35,7 +35,10 @@ fn pidfd_open(pid: i32) -> Result<OwnedFd> {
     // SAFETY: pidfd_open returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
-        return Err(Error::Invalid(format!("pidfd_open {pid}: {}", std::io::Error::last_os_error())));
+        return Err(Error::Invalid(format!(
+            "pidfd_open {pid}: {}",
+            std::io::Error::last_os_error()
+        )));
     }
     // SAFETY: a fresh descriptor we own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
@@ -59,7 +62,10 @@ fn container_pty(init_pid: i32) -> Result<(OwnedFd, u32)> {
         if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) < 0
             || libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut number) < 0
         {
-            return Err(Error::Invalid(format!("set up pty: {}", std::io::Error::last_os_error())));
+            return Err(Error::Invalid(format!(
+                "set up pty: {}",
+                std::io::Error::last_os_error()
+            )));
         }
     }
     Ok((master, number))
@@ -87,13 +93,21 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
     }
     let spec = store.load_spec(id)?;
     let pidfd = pidfd_open(init_pid)?;
-    let pty = if opts.tty { Some(container_pty(init_pid)?) } else { None };
+    let pty = if opts.tty {
+        Some(container_pty(init_pid)?)
+    } else {
+        None
+    };
 
-    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWCGROUP;
+    let mut flags = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWCGROUP;
     if c.config.net == crate::options::NetMode::None {
         flags |= CloneFlags::CLONE_NEWNET;
     }
-    setns(pidfd.as_fd(), CloneFlags::CLONE_NEWPID).map_err(|e| Error::Invalid(format!("join pid namespace: {e}")))?;
+    setns(pidfd.as_fd(), CloneFlags::CLONE_NEWPID)
+        .map_err(|e| Error::Invalid(format!("join pid namespace: {e}")))?;
 
     let cgroup = c.cgroup();
     let process = spec.process().clone().unwrap_or_default();
@@ -102,12 +116,24 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
         env.retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(k.as_str()));
         env.push(format!("{k}={v}"));
     }
-    let cwd = opts.workdir.clone().unwrap_or_else(|| process.cwd().clone());
+    let cwd = opts
+        .workdir
+        .clone()
+        .unwrap_or_else(|| process.cwd().clone());
 
     // SAFETY: the CLI is single-threaded; the child only execs or _exits.
     match unsafe { fork() }.map_err(|e| Error::Invalid(format!("fork: {e}")))? {
         ForkResult::Child => {
-            let code = match exec_child(&cgroup, &pidfd, flags, pty.as_ref().map(|p| p.1), opts, &process, env, &cwd) {
+            let code = match exec_child(
+                &cgroup,
+                &pidfd,
+                flags,
+                pty.as_ref().map(|p| p.1),
+                opts,
+                &process,
+                env,
+                &cwd,
+            ) {
                 Ok(never) => match never {},
                 Err((code, message)) => {
                     eprintln!("syscontainer exec: {message}");
@@ -165,16 +191,24 @@ fn exec_child(
     if let Some(n) = pty_number {
         nix::unistd::setsid().map_err(|e| fail("setsid", &e))?;
         let slave = format!("/dev/pts/{n}");
-        let fd = nix::fcntl::open(slave.as_str(), nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty())
-            .map_err(|e| fail(&format!("open {slave}"), &e))?;
+        let fd = nix::fcntl::open(
+            slave.as_str(),
+            nix::fcntl::OFlag::O_RDWR,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| fail(&format!("open {slave}"), &e))?;
         // SAFETY: make the pty our controlling terminal.
         unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) };
         for target in 0..3 {
             nix::unistd::dup2(fd, target).map_err(|e| fail("dup2", &e))?;
         }
     } else if opts.detach || !opts.interactive {
-        let null = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty())
-            .map_err(|e| fail("open /dev/null", &e))?;
+        let null = nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDWR,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| fail("open /dev/null", &e))?;
         nix::unistd::dup2(null, 0).map_err(|e| fail("dup2", &e))?;
         if opts.detach {
             nix::unistd::dup2(null, 1).map_err(|e| fail("dup2", &e))?;
@@ -185,25 +219,55 @@ fn exec_child(
     let (uid, gid, groups) = match &opts.user {
         Some(u) => {
             let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-            crate::users::resolve_in(&read("/etc/passwd"), &read("/etc/group"), u).map_err(|e| (126, format!("user {e}")))?
+            crate::users::resolve_in(&read("/etc/passwd"), &read("/etc/group"), u)
+                .map_err(|e| (126, format!("user {e}")))?
         }
         None => {
             let u = process.user();
-            (u.uid(), u.gid(), u.additional_gids().clone().unwrap_or_default())
+            (
+                u.uid(),
+                u.gid(),
+                u.additional_gids().clone().unwrap_or_default(),
+            )
         }
     };
-    crate::process::identity::apply(uid, gid, &groups, process.capabilities().as_ref(), process.no_new_privileges().unwrap_or(false))
-        .map_err(|e| (126, e))?;
+    crate::process::identity::apply(
+        uid,
+        gid,
+        &groups,
+        process.capabilities().as_ref(),
+        process.no_new_privileges().unwrap_or(false),
+    )
+    .map_err(|e| (126, e))?;
 
     // SAFETY: restore default signal handling for the new program.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     // SAFETY: close_range only sets flags.
-    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
     let program = &opts.args[0];
-    let path = find_executable(program, &env).ok_or_else(|| (127, format!("{program}: command not found")))?;
-    let c_args: Vec<CString> = opts.args.iter().map(|a| CString::new(a.as_bytes()).unwrap_or_default()).collect();
-    let c_env: Vec<CString> = env.iter().map(|e| CString::new(e.as_bytes()).unwrap_or_default()).collect();
+    let path = find_executable(program, &env)
+        .ok_or_else(|| (127, format!("{program}: command not found")))?;
+    let c_args: Vec<CString> = opts
+        .args
+        .iter()
+        .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
+        .collect();
+    let c_env: Vec<CString> = env
+        .iter()
+        .map(|e| CString::new(e.as_bytes()).unwrap_or_default())
+        .collect();
     let err = nix::unistd::execve(&crate::fsutil::c_path(&path), &c_args, &c_env).unwrap_err();
-    let code = if err == nix::errno::Errno::ENOENT { 127 } else { 126 };
+    let code = if err == nix::errno::Errno::ENOENT {
+        127
+    } else {
+        126
+    };
     Err((code, format!("exec {}: {err}", path.display())))
 }

@@ -51,10 +51,11 @@ pub fn secure_join(root: &Path, path: &Path) -> Result<PathBuf, PathError> {
                                     path: path.to_path_buf(),
                                 });
                             }
-                            let target = fs::read_link(&candidate).map_err(|source| PathError::Io {
-                                path: candidate.clone(),
-                                source,
-                            })?;
+                            let target =
+                                fs::read_link(&candidate).map_err(|source| PathError::Io {
+                                    path: candidate.clone(),
+                                    source,
+                                })?;
                             // Resolve the rest after the link target.
                             let rest: PathBuf = components.iter().rev().collect();
                             components.clear();
@@ -127,11 +128,26 @@ mod tests {
         symlink("loop2", root.join("loop1")).unwrap();
         symlink("loop1", root.join("loop2")).unwrap();
 
-        assert_eq!(secure_join(&root, Path::new("/abs")).unwrap(), root.join("etc/passwd"));
-        assert_eq!(secure_join(&root, Path::new("/lib/up/shadow")).unwrap(), root.join("etc/shadow"));
-        assert_eq!(secure_join(&root, Path::new("/../../x")).unwrap(), root.join("x"));
-        assert_eq!(secure_join(&root, Path::new("init")).unwrap(), root.join("lib/systemd/systemd"));
-        assert!(matches!(secure_join(&root, Path::new("/loop1")), Err(PathError::Loop { .. })));
+        assert_eq!(
+            secure_join(&root, Path::new("/abs")).unwrap(),
+            root.join("etc/passwd")
+        );
+        assert_eq!(
+            secure_join(&root, Path::new("/lib/up/shadow")).unwrap(),
+            root.join("etc/shadow")
+        );
+        assert_eq!(
+            secure_join(&root, Path::new("/../../x")).unwrap(),
+            root.join("x")
+        );
+        assert_eq!(
+            secure_join(&root, Path::new("init")).unwrap(),
+            root.join("lib/systemd/systemd")
+        );
+        assert!(matches!(
+            secure_join(&root, Path::new("/loop1")),
+            Err(PathError::Loop { .. })
+        ));
         fs::remove_dir_all(&root).unwrap();
     }
 }

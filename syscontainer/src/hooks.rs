@@ -92,10 +92,14 @@ pub fn load_hook_spec(path: &Path) -> Result<Hooks, HookError> {
         return Err(bad("is not a regular file".into()));
     }
     if meta.len() > MAX_SPEC_BYTES {
-        return Err(bad(format!("is {} bytes, more than the 10 MB limit", meta.len())));
+        return Err(bad(format!(
+            "is {} bytes, more than the 10 MB limit",
+            meta.len()
+        )));
     }
     let text = std::fs::read(path).map_err(|e| bad(e.to_string().to_lowercase()))?;
-    let file: HookSpecFile = serde_json::from_slice(&text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    let file: HookSpecFile =
+        serde_json::from_slice(&text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
     let convert = |entries: Vec<HookEntry>| -> Result<Vec<Hook>, HookError> {
         entries
             .into_iter()
@@ -190,7 +194,10 @@ fn run_one(stage: &'static str, hook: &Hook, input: &[u8]) -> Result<(), HookErr
         path: hook.path().clone(),
         reason,
     };
-    let args = hook.args().clone().unwrap_or_else(|| vec![hook.path().display().to_string()]);
+    let args = hook
+        .args()
+        .clone()
+        .unwrap_or_else(|| vec![hook.path().display().to_string()]);
     let mut cmd = Command::new(hook.path());
     if let Some(argv0) = args.first() {
         use std::os::unix::process::CommandExt;
@@ -264,18 +271,42 @@ mod tests {
     #[test]
     fn spec_rules() {
         let bad_json = tmp("bad.json", "{");
-        assert!(load_hook_spec(&bad_json).unwrap_err().to_string().contains("invalid JSON"));
-        assert!(load_hook_spec(Path::new("rel.json")).unwrap_err().to_string().contains("absolute"));
+        assert!(load_hook_spec(&bad_json)
+            .unwrap_err()
+            .to_string()
+            .contains("invalid JSON"));
+        assert!(load_hook_spec(Path::new("rel.json"))
+            .unwrap_err()
+            .to_string()
+            .contains("absolute"));
         assert!(load_hook_spec(Path::new("/nonexistent.json")).is_err());
         let unknown = tmp("unknown.json", r#"{"prestop":[]}"#);
         assert!(load_hook_spec(&unknown).is_err());
         let rel_hook = tmp("rel.json", r#"{"prestart":[{"path":"bin/true"}]}"#);
-        assert!(load_hook_spec(&rel_hook).unwrap_err().to_string().contains("absolute"));
-        let zero = tmp("zero.json", r#"{"prestart":[{"path":"/bin/true","timeout":0}]}"#);
-        assert!(load_hook_spec(&zero).unwrap_err().to_string().contains("timeout"));
-        let text = tmp("text.json", r#"{"prestart":[{"path":"/bin/true","timeout":"5"}]}"#);
-        assert!(load_hook_spec(&text).unwrap_err().to_string().contains("timeout"));
-        let good = tmp("good.json", r#"{"prestart":[{"path":"/bin/true","args":["true"],"timeout":5}],"poststop":[{"path":"/bin/true"}]}"#);
+        assert!(load_hook_spec(&rel_hook)
+            .unwrap_err()
+            .to_string()
+            .contains("absolute"));
+        let zero = tmp(
+            "zero.json",
+            r#"{"prestart":[{"path":"/bin/true","timeout":0}]}"#,
+        );
+        assert!(load_hook_spec(&zero)
+            .unwrap_err()
+            .to_string()
+            .contains("timeout"));
+        let text = tmp(
+            "text.json",
+            r#"{"prestart":[{"path":"/bin/true","timeout":"5"}]}"#,
+        );
+        assert!(load_hook_spec(&text)
+            .unwrap_err()
+            .to_string()
+            .contains("timeout"));
+        let good = tmp(
+            "good.json",
+            r#"{"prestart":[{"path":"/bin/true","args":["true"],"timeout":5}],"poststop":[{"path":"/bin/true"}]}"#,
+        );
         let hooks = load_hook_spec(&good).unwrap();
         assert_eq!(hooks.prestart().as_ref().unwrap().len(), 1);
         assert_eq!(hooks.poststop().as_ref().unwrap().len(), 1);
@@ -290,9 +321,15 @@ mod tests {
     fn program_rules() {
         let writable = tmp("writable.sh", "#!/bin/sh\n");
         std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o777)).unwrap();
-        assert!(check_hook_program(&writable).unwrap_err().to_string().contains("writable"));
+        assert!(check_hook_program(&writable)
+            .unwrap_err()
+            .to_string()
+            .contains("writable"));
         std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(check_hook_program(&writable).unwrap_err().to_string().contains("executable"));
+        assert!(check_hook_program(&writable)
+            .unwrap_err()
+            .to_string()
+            .contains("executable"));
         assert!(check_hook_program(Path::new("/tmp")).is_err());
         std::fs::remove_file(writable).unwrap();
     }
@@ -310,16 +347,26 @@ mod tests {
         };
         let ok = HookBuilder::default()
             .path("/bin/sh")
-            .args(vec!["sh".into(), "-c".into(), "grep -q '\"pid\":42'".into()])
+            .args(vec![
+                "sh".into(),
+                "-c".into(),
+                "grep -q '\"pid\":42'".into(),
+            ])
             .build()
             .unwrap();
         run_hooks("prestart", &[ok], &state).unwrap();
         let fails = HookBuilder::default()
             .path("/bin/sh")
-            .args(vec!["sh".into(), "-c".into(), "echo broken >&2; exit 3".into()])
+            .args(vec![
+                "sh".into(),
+                "-c".into(),
+                "echo broken >&2; exit 3".into(),
+            ])
             .build()
             .unwrap();
-        let e = run_hooks("prestart", &[fails], &state).unwrap_err().to_string();
+        let e = run_hooks("prestart", &[fails], &state)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("broken") && e.contains("3"), "{e}");
         let slow = HookBuilder::default()
             .path("/bin/sleep")
@@ -327,6 +374,9 @@ mod tests {
             .timeout(1)
             .build()
             .unwrap();
-        assert!(run_hooks("prestart", &[slow], &state).unwrap_err().to_string().contains("timed out"));
+        assert!(run_hooks("prestart", &[slow], &state)
+            .unwrap_err()
+            .to_string()
+            .contains("timed out"));
     }
 }

@@ -10,8 +10,15 @@ use crate::store::Store;
 pub fn inspect(store: &Store, c: &Container) -> Value {
     let spec = store.load_spec(c.id()).ok();
     let status = c.status();
-    let running = matches!(status, crate::state::Status::Running | crate::state::Status::Paused);
-    let pid = if running { c.state.init.map(|p| p.pid).unwrap_or(0) } else { 0 };
+    let running = matches!(
+        status,
+        crate::state::Status::Running | crate::state::Status::Paused
+    );
+    let pid = if running {
+        c.state.init.map(|p| p.pid).unwrap_or(0)
+    } else {
+        0
+    };
     let exit = c.state.exit;
     let exit_cause = exit.map(|e| match e.cause {
         ExitCause::Exited => "exited",
@@ -24,7 +31,7 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
         .as_ref()
         .and_then(|s| s.linux().clone())
         .and_then(|l| l.resources().clone());
-    let memory = resources.as_ref().and_then(|r| r.memory().clone());
+    let memory = resources.as_ref().and_then(|r| *r.memory());
     let cpu = resources.as_ref().and_then(|r| r.cpu().clone());
     json!({
         "Id": c.config.id,
@@ -51,10 +58,11 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
         },
         "RestartCount": c.state.restart_count,
         "Rootfs": c.config.rootfs,
+        "RootfsDevice": c.config.rootfs_device,
         "Bundle": store.dir(c.id()),
         "HostConfig": {
             "SystemContainer": c.config.system_container,
-            "ExternalRootfs": c.config.rootfs,
+            "ExternalRootfs": c.config.rootfs_device.as_ref().unwrap_or(&c.config.rootfs),
             "RestartPolicy": c.config.restart.to_string(),
             "AutoRemove": c.config.auto_remove,
             "NetworkMode": c.config.net,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod exec;
 pub mod fsutil;
 pub mod hooks;
+pub mod hostside;
 pub mod inspect;
 pub mod monitor;
 pub mod options;
@@ -21,6 +22,8 @@ pub mod process;
 pub mod spec;
 pub mod state;
 pub mod store;
+pub mod sysopts;
+pub mod sysspec;
 pub mod template;
 pub mod users;
 

@@ -33,9 +33,15 @@ pub struct Cli {
 
 fn init_logging(cli: &Cli) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(&cli.log_level)
-        .map_err(|_| anyhow::anyhow!("invalid --log-level {:?}: use error, warn, info, debug or trace", cli.log_level))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let filter = EnvFilter::try_new(&cli.log_level).map_err(|_| {
+        anyhow::anyhow!(
+            "invalid --log-level {:?}: use error, warn, info, debug or trace",
+            cli.log_level
+        )
+    })?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     match &cli.log_file {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
@@ -43,7 +49,10 @@ fn init_logging(cli: &Cli) -> anyhow::Result<()> {
                 .append(true)
                 .open(path)
                 .map_err(|e| anyhow::anyhow!("open log file {}: {e}", path.display()))?;
-            builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init();
         }
         None => builder.with_writer(std::io::stderr).init(),
     }

@@ -40,7 +40,8 @@ struct Console {
 
 fn open_console() -> Result<Console> {
     let pty = nix::pty::openpty(None, None).map_err(|e| Error::Invalid(format!("openpty: {e}")))?;
-    let slave_path = nix::unistd::ttyname(pty.slave.as_fd()).map_err(|e| Error::Invalid(format!("ttyname: {e}")))?;
+    let slave_path = nix::unistd::ttyname(pty.slave.as_fd())
+        .map_err(|e| Error::Invalid(format!("ttyname: {e}")))?;
     let winsize = libc::winsize {
         ws_row: 24,
         ws_col: 80,
@@ -60,7 +61,10 @@ fn open_console() -> Result<Console> {
 fn set_nonblocking(fd: BorrowedFd) {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
     if let Ok(flags) = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL) {
-        let _ = fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK));
+        let _ = fcntl(
+            fd.as_raw_fd(),
+            FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK),
+        );
     }
 }
 
@@ -72,7 +76,12 @@ pub enum Next {
 }
 
 /// The restart decision, as a pure function of the policy and what happened.
-pub fn decide(policy: RestartPolicy, exit: &ExitInfo, stop_requested: bool, failures_so_far: u32) -> Next {
+pub fn decide(
+    policy: RestartPolicy,
+    exit: &ExitInfo,
+    stop_requested: bool,
+    failures_so_far: u32,
+) -> Next {
     if stop_requested || exit.cause == ExitCause::Poweroff {
         return Next::Finish;
     }
@@ -156,10 +165,16 @@ impl Monitor {
         let run_dir = store.run_dir(id);
         let _ = std::fs::remove_dir_all(&run_dir);
         std::fs::create_dir_all(&run_dir).map_err(io_error("create", &run_dir))?;
-        let listener = UnixListener::bind(run_dir.join(ATTACH_SOCKET)).map_err(io_error("bind", run_dir.join(ATTACH_SOCKET)))?;
-        listener.set_nonblocking(true).map_err(io_error("configure", &run_dir))?;
-        let notify = UnixDatagram::bind(run_dir.join(NOTIFY_SOCKET)).map_err(io_error("bind", run_dir.join(NOTIFY_SOCKET)))?;
-        notify.set_nonblocking(true).map_err(io_error("configure", &run_dir))?;
+        let listener = UnixListener::bind(run_dir.join(ATTACH_SOCKET))
+            .map_err(io_error("bind", run_dir.join(ATTACH_SOCKET)))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(io_error("configure", &run_dir))?;
+        let notify = UnixDatagram::bind(run_dir.join(NOTIFY_SOCKET))
+            .map_err(io_error("bind", run_dir.join(NOTIFY_SOCKET)))?;
+        notify
+            .set_nonblocking(true)
+            .map_err(io_error("configure", &run_dir))?;
         let log_path = store.dir(id).join("console.log");
         let log = OpenOptions::new()
             .create(true)
@@ -167,10 +182,16 @@ impl Monitor {
             .open(&log_path)
             .map_err(io_error("open", &log_path))?;
         let mut mask = SigSet::empty();
-        for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        for s in [
+            Signal::SIGCHLD,
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+        ] {
             mask.add(s);
         }
-        mask.thread_block().map_err(|e| Error::Invalid(format!("block signals: {e}")))?;
+        mask.thread_block()
+            .map_err(|e| Error::Invalid(format!("block signals: {e}")))?;
         let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
             .map_err(|e| Error::Invalid(format!("signalfd: {e}")))?;
         // SAFETY: ignoring SIGPIPE so that a vanished attach client is a write error.
@@ -217,31 +238,53 @@ impl Monitor {
         }
     }
 
-    fn hooks(&self, pick: impl Fn(&oci_spec::runtime::Hooks) -> Option<Vec<oci_spec::runtime::Hook>>) -> Vec<oci_spec::runtime::Hook> {
-        self.spec.hooks().as_ref().and_then(pick).unwrap_or_default()
+    fn hooks(
+        &self,
+        pick: impl Fn(&oci_spec::runtime::Hooks) -> Option<Vec<oci_spec::runtime::Hook>>,
+    ) -> Vec<oci_spec::runtime::Hook> {
+        self.spec
+            .hooks()
+            .as_ref()
+            .and_then(pick)
+            .unwrap_or_default()
     }
 
     /// Create (cgroups, namespaces, mounts, prestart hooks) and start PID 1.
     fn boot(&mut self) -> Result<()> {
+        let env = self
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.env().clone())
+            .unwrap_or_default();
+        crate::hostside::prepare(&self.config, &env)?;
         let state = self.store.load_state(self.id())?;
         let mut created_now = Vec::new();
         if state.created_cgroups.is_empty() && !self.cgroup.dirs().iter().all(|d| d.exists()) {
             created_now = self.cgroup.create()?;
             let created = created_now.clone();
-            self.store.update_state(self.id(), |s| s.created_cgroups = created)?;
+            self.store
+                .update_state(self.id(), |s| s.created_cgroups = created)?;
         } else {
             self.cgroup.reset()?;
         }
         let result = self.boot_in_cgroup();
         if result.is_err() && !created_now.is_empty() {
             let _ = self.cgroup.destroy(&created_now);
-            let _ = self.store.update_state(self.id(), |s| s.created_cgroups.clear());
+            let _ = self
+                .store
+                .update_state(self.id(), |s| s.created_cgroups.clear());
         }
         result
     }
 
     fn boot_in_cgroup(&mut self) -> Result<()> {
-        if let Some(resources) = self.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        if let Some(resources) = self
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+        {
             self.cgroup.apply(resources)?;
         }
         let bundle = self.store.dir(self.id());
@@ -251,6 +294,7 @@ impl Monitor {
             bundle: &bundle,
             console: &self.console.slave_path,
             notify_socket: Some(&notify_path),
+            writable_proc_paths: &self.config.writable_proc_paths,
         };
         let prestart = self.hooks(|h| h.prestart().clone());
         let cgroup = &self.cgroup;
@@ -292,7 +336,11 @@ impl Monitor {
                     PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.notify.as_fd(), PollFlags::POLLIN),
                 ];
-                fds.extend(self.clients.iter().map(|c| PollFd::new(c.as_fd(), PollFlags::POLLIN)));
+                fds.extend(
+                    self.clients
+                        .iter()
+                        .map(|c| PollFd::new(c.as_fd(), PollFlags::POLLIN)),
+                );
                 match poll(&mut fds, PollTimeout::NONE) {
                     Ok(_) => {}
                     Err(nix::errno::Errno::EINTR) => continue,
@@ -348,7 +396,8 @@ impl Monitor {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
                     let _ = self.log.write_all(&buf[..n]);
-                    self.clients.retain(|c| write_all_fd(c.as_fd(), &buf[..n]).is_ok());
+                    self.clients
+                        .retain(|c| write_all_fd(c.as_fd(), &buf[..n]).is_ok());
                 }
             }
         }
@@ -392,10 +441,17 @@ impl Monitor {
         } else {
             self.consecutive_failures = 0;
         }
-        match decide(self.config.restart, &exit, state.stop_requested, self.consecutive_failures.saturating_sub(1)) {
+        match decide(
+            self.config.restart,
+            &exit,
+            state.stop_requested,
+            self.consecutive_failures.saturating_sub(1),
+        ) {
             Next::Restart { delay } => {
                 tracing::info!(?exit, "restarting container");
-                if let Err(e) = hooks::run_hooks("poststop", &poststop, &self.oci_state("stopped", pid)) {
+                if let Err(e) =
+                    hooks::run_hooks("poststop", &poststop, &self.oci_state("stopped", pid))
+                {
                     tracing::warn!("{e}");
                 }
                 let _ = self.store.update_state(self.id(), |s| {
@@ -404,7 +460,11 @@ impl Monitor {
                     s.status = Status::Starting;
                 });
                 std::thread::sleep(delay);
-                if self.store.load_state(self.id()).is_ok_and(|s| s.stop_requested) {
+                if self
+                    .store
+                    .load_state(self.id())
+                    .is_ok_and(|s| s.stop_requested)
+                {
                     self.finish(Some(exit), None);
                     return true;
                 }
@@ -418,7 +478,9 @@ impl Monitor {
                 }
             }
             Next::Finish => {
-                if let Err(e) = hooks::run_hooks("poststop", &poststop, &self.oci_state("stopped", pid)) {
+                if let Err(e) =
+                    hooks::run_hooks("poststop", &poststop, &self.oci_state("stopped", pid))
+                {
                     tracing::warn!("{e}");
                 }
                 self.finish(Some(exit), None);
@@ -430,7 +492,11 @@ impl Monitor {
     /// Final clean-up: cgroups, run directory, state; removal with `--rm`.
     fn finish(&mut self, exit: Option<ExitInfo>, error: Option<String>) {
         let id = self.id().to_string();
-        let created = self.store.load_state(&id).map(|s| s.created_cgroups).unwrap_or_default();
+        let created = self
+            .store
+            .load_state(&id)
+            .map(|s| s.created_cgroups)
+            .unwrap_or_default();
         // Anything still in the cgroup (there should be nothing once PID 1 of a PID
         // namespace is gone) is killed so that the cgroup can go.
         self.cgroup.signal_all(libc::SIGKILL);
@@ -438,6 +504,7 @@ impl Monitor {
             tracing::warn!("removing cgroups: {e}");
         }
         let _ = std::fs::remove_dir_all(self.store.run_dir(&id));
+        crate::hostside::stopped(&self.config);
         let _ = self.store.update_state(&id, |s| {
             s.status = Status::Exited;
             s.exit = exit.or(s.exit);
@@ -449,6 +516,7 @@ impl Monitor {
             s.ready = false;
         });
         if self.config.auto_remove {
+            crate::hostside::release(&self.config);
             let _ = self.store.remove(&id);
         }
     }
@@ -484,7 +552,11 @@ mod tests {
     use super::*;
 
     fn exit(cause: ExitCause, code: i32) -> ExitInfo {
-        ExitInfo { cause, code, signal: None }
+        ExitInfo {
+            cause,
+            code,
+            signal: None,
+        }
     }
 
     #[test]
@@ -494,15 +566,57 @@ mod tests {
         let crash = exit(ExitCause::Exited, 1);
         let clean = exit(ExitCause::Exited, 0);
         use RestartPolicy::*;
-        assert_eq!(decide(OnReboot, &reboot, false, 0), Next::Restart { delay: Duration::ZERO });
+        assert_eq!(
+            decide(OnReboot, &reboot, false, 0),
+            Next::Restart {
+                delay: Duration::ZERO
+            }
+        );
         assert_eq!(decide(No, &reboot, false, 0), Next::Finish);
         assert_eq!(decide(OnReboot, &crash, false, 0), Next::Finish);
         assert_eq!(decide(Always, &poweroff, false, 0), Next::Finish);
-        assert_eq!(decide(Always, &reboot, true, 0), Next::Finish, "a user's stop wins");
-        assert!(matches!(decide(Always, &clean, false, 0), Next::Restart { .. }));
-        assert_eq!(decide(OnFailure { max_retries: Some(2) }, &crash, false, 1), Next::Restart { delay: Duration::from_millis(200) });
-        assert_eq!(decide(OnFailure { max_retries: Some(2) }, &crash, false, 2), Next::Finish);
-        assert_eq!(decide(OnFailure { max_retries: None }, &clean, false, 0), Next::Finish);
-        assert_eq!(decide(Always, &crash, false, 30), Next::Restart { delay: Duration::from_millis(10_000) });
+        assert_eq!(
+            decide(Always, &reboot, true, 0),
+            Next::Finish,
+            "a user's stop wins"
+        );
+        assert!(matches!(
+            decide(Always, &clean, false, 0),
+            Next::Restart { .. }
+        ));
+        assert_eq!(
+            decide(
+                OnFailure {
+                    max_retries: Some(2)
+                },
+                &crash,
+                false,
+                1
+            ),
+            Next::Restart {
+                delay: Duration::from_millis(200)
+            }
+        );
+        assert_eq!(
+            decide(
+                OnFailure {
+                    max_retries: Some(2)
+                },
+                &crash,
+                false,
+                2
+            ),
+            Next::Finish
+        );
+        assert_eq!(
+            decide(OnFailure { max_retries: None }, &clean, false, 0),
+            Next::Finish
+        );
+        assert_eq!(
+            decide(Always, &crash, false, 30),
+            Next::Restart {
+                delay: Duration::from_millis(10_000)
+            }
+        );
     }
 }

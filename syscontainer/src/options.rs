@@ -39,7 +39,10 @@ pub fn parse_bytes(s: &str) -> Result<u64> {
         .unwrap_or(lower.len());
     let (number, unit) = lower.split_at(split);
     if number.is_empty() {
-        return Err(OptionError::new(s, "expected a number with an optional unit (b, k, m, g, t, p)"));
+        return Err(OptionError::new(
+            s,
+            "expected a number with an optional unit (b, k, m, g, t, p)",
+        ));
     }
     let multiplier: u64 = match unit {
         "" | "b" => 1,
@@ -130,7 +133,10 @@ where
         .parse()
         .map_err(|_| OptionError::new(s, "not an integer"))?;
     if v < min || v > max {
-        return Err(OptionError::new(s, format!("must be between {min} and {max}")));
+        return Err(OptionError::new(
+            s,
+            format!("must be between {min} and {max}"),
+        ));
     }
     Ok(v)
 }
@@ -169,7 +175,10 @@ impl FromStr for RestartPolicy {
                 let max_retries = count
                     .map(|c| {
                         c.parse::<u32>().map_err(|_| {
-                            OptionError::new(s, "retry count after on-failure: must be a non-negative integer")
+                            OptionError::new(
+                                s,
+                                "retry count after on-failure: must be a non-negative integer",
+                            )
                         })
                     })
                     .transpose()?;
@@ -215,14 +224,19 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         if n >= 1 && n <= libc::SIGRTMAX() {
             return Ok(n);
         }
-        return Err(OptionError::new(s, format!("signal number must be 1..{}", libc::SIGRTMAX())));
+        return Err(OptionError::new(
+            s,
+            format!("signal number must be 1..{}", libc::SIGRTMAX()),
+        ));
     }
     let upper = t.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
     let rt = |base: i32, rest: &str| -> Result<i32> {
         let offset: i32 = match rest {
             "" => 0,
-            r => r.parse().map_err(|_| OptionError::new(s, "bad real-time signal offset"))?,
+            r => r
+                .parse()
+                .map_err(|_| OptionError::new(s, "bad real-time signal offset"))?,
         };
         let n = base + offset;
         if n < libc::SIGRTMIN() || n > libc::SIGRTMAX() {
@@ -272,7 +286,9 @@ fn validate_env_key(key: &str) -> std::result::Result<(), String> {
         return Err("empty variable name".into());
     }
     if key.contains(['\0', '=']) || key.chars().any(char::is_whitespace) {
-        return Err(format!("variable name {key:?} contains '=', NUL or white space"));
+        return Err(format!(
+            "variable name {key:?} contains '=', NUL or white space"
+        ));
     }
     Ok(())
 }
@@ -285,9 +301,8 @@ pub fn parse_env_file_content(content: &str) -> Result<Vec<(String, String)>> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let pair = parse_env(line).map_err(|e| {
-            OptionError::new(e.value, format!("line {}: {}", n + 1, e.reason))
-        })?;
+        let pair = parse_env(line)
+            .map_err(|e| OptionError::new(e.value, format!("line {}: {}", n + 1, e.reason)))?;
         out.push(pair);
     }
     Ok(out)
@@ -332,7 +347,9 @@ pub enum MountKind {
     Tmpfs,
 }
 
-const PROPAGATIONS: &[&str] = &["private", "rprivate", "shared", "rshared", "slave", "rslave"];
+const PROPAGATIONS: &[&str] = &[
+    "private", "rprivate", "shared", "rshared", "slave", "rslave",
+];
 
 /// `-v HOST:CTR[:OPTS]` with OPTS a comma list of ro, rw and a propagation mode.
 pub fn parse_volume(s: &str) -> Result<MountRequest> {
@@ -340,7 +357,12 @@ pub fn parse_volume(s: &str) -> Result<MountRequest> {
     let (source, destination, opts) = match parts.as_slice() {
         [src, dst] => (*src, *dst, ""),
         [src, dst, opts] => (*src, *dst, *opts),
-        _ => return Err(OptionError::new(s, "expected HOST-PATH:CONTAINER-PATH[:ro|rw]")),
+        _ => {
+            return Err(OptionError::new(
+                s,
+                "expected HOST-PATH:CONTAINER-PATH[:ro|rw]",
+            ))
+        }
     };
     let source = parse_abs_path(source)
         .map_err(|e| OptionError::new(s, format!("host path: {}", e.reason)))?;
@@ -353,7 +375,12 @@ pub fn parse_volume(s: &str) -> Result<MountRequest> {
             "ro" => readonly = true,
             "rw" => readonly = false,
             p if PROPAGATIONS.contains(&p) => options.push(p.to_string()),
-            other => return Err(OptionError::new(s, format!("unknown volume option {other:?}"))),
+            other => {
+                return Err(OptionError::new(
+                    s,
+                    format!("unknown volume option {other:?}"),
+                ))
+            }
         }
     }
     Ok(MountRequest {
@@ -388,7 +415,10 @@ pub fn parse_mount<'a>(s: &'a str) -> Result<MountRequest> {
                     "bind" => MountKind::Bind,
                     "tmpfs" => MountKind::Tmpfs,
                     other => {
-                        return Err(OptionError::new(s, format!("unsupported mount type {other:?} (bind or tmpfs)")))
+                        return Err(OptionError::new(
+                            s,
+                            format!("unsupported mount type {other:?} (bind or tmpfs)"),
+                        ))
                     }
                 })
             }
@@ -398,13 +428,21 @@ pub fn parse_mount<'a>(s: &'a str) -> Result<MountRequest> {
                 readonly = match value {
                     None | Some("true") | Some("1") => true,
                     Some("false") | Some("0") => false,
-                    Some(v) => return Err(OptionError::new(s, format!("readonly={v} is not a boolean"))),
+                    Some(v) => {
+                        return Err(OptionError::new(
+                            s,
+                            format!("readonly={v} is not a boolean"),
+                        ))
+                    }
                 }
             }
             "bind-propagation" => {
                 let p = need(value)?;
                 if !PROPAGATIONS.contains(&p) {
-                    return Err(OptionError::new(s, format!("unknown bind-propagation {p:?}")));
+                    return Err(OptionError::new(
+                        s,
+                        format!("unknown bind-propagation {p:?}"),
+                    ));
                 }
                 options.push(p.to_string());
             }
@@ -414,11 +452,17 @@ pub fn parse_mount<'a>(s: &'a str) -> Result<MountRequest> {
             }
             "tmpfs-mode" => {
                 let mode = need(value)?;
-                u32::from_str_radix(mode, 8)
-                    .map_err(|_| OptionError::new(s, format!("tmpfs-mode {mode:?} is not octal")))?;
+                u32::from_str_radix(mode, 8).map_err(|_| {
+                    OptionError::new(s, format!("tmpfs-mode {mode:?} is not octal"))
+                })?;
                 options.push(format!("mode={mode}"));
             }
-            other => return Err(OptionError::new(s, format!("unknown mount field {other:?}"))),
+            other => {
+                return Err(OptionError::new(
+                    s,
+                    format!("unknown mount field {other:?}"),
+                ))
+            }
         }
     }
     let kind = kind.ok_or_else(|| OptionError::new(s, "missing type=bind|tmpfs"))?;
@@ -427,14 +471,22 @@ pub fn parse_mount<'a>(s: &'a str) -> Result<MountRequest> {
         .map_err(|e| OptionError::new(s, format!("target: {}", e.reason)))?;
     let source = match (kind, source) {
         (MountKind::Bind, Some(src)) => Some(
-            parse_abs_path(&src).map_err(|e| OptionError::new(s, format!("source: {}", e.reason)))?,
+            parse_abs_path(&src)
+                .map_err(|e| OptionError::new(s, format!("source: {}", e.reason)))?,
         ),
         (MountKind::Bind, None) => return Err(OptionError::new(s, "bind mount needs source=")),
         (MountKind::Tmpfs, Some(_)) => return Err(OptionError::new(s, "tmpfs takes no source")),
         (MountKind::Tmpfs, None) => None,
     };
-    if kind == MountKind::Bind && options.iter().any(|o| o.starts_with("size=") || o.starts_with("mode=")) {
-        return Err(OptionError::new(s, "tmpfs-size and tmpfs-mode apply to tmpfs mounts only"));
+    if kind == MountKind::Bind
+        && options
+            .iter()
+            .any(|o| o.starts_with("size=") || o.starts_with("mode="))
+    {
+        return Err(OptionError::new(
+            s,
+            "tmpfs-size and tmpfs-mode apply to tmpfs mounts only",
+        ));
     }
     Ok(MountRequest {
         kind,
@@ -507,7 +559,10 @@ pub fn parse_user(s: &str) -> Result<UserSpec> {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'))
     };
     if !valid(user) || group.is_some_and(|g| !valid(g)) {
-        return Err(OptionError::new(s, "expected USER[:GROUP] (names or numeric ids)"));
+        return Err(OptionError::new(
+            s,
+            "expected USER[:GROUP] (names or numeric ids)",
+        ));
     }
     Ok(UserSpec {
         user: user.to_string(),
@@ -542,7 +597,10 @@ pub fn parse_name(s: &str) -> Result<String> {
     let mut chars = s.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
-        return Err(OptionError::new(s, "names match [a-zA-Z0-9][a-zA-Z0-9_.-]*"));
+        return Err(OptionError::new(
+            s,
+            "names match [a-zA-Z0-9][a-zA-Z0-9_.-]*",
+        ));
     }
     if s.len() > 128 {
         return Err(OptionError::new(s, "names are at most 128 characters"));
@@ -562,7 +620,10 @@ pub fn parse_hostname(s: &str) -> Result<String> {
             && !label.ends_with('-')
             && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !ok {
-            return Err(OptionError::new(s, format!("label {label:?} is not a valid host name part")));
+            return Err(OptionError::new(
+                s,
+                format!("label {label:?} is not a valid host name part"),
+            ));
         }
     }
     Ok(s.to_string())
@@ -577,13 +638,19 @@ pub fn parse_cgroup_parent(s: &str) -> Result<String> {
     let body = s.trim_start_matches('/');
     for part in body.split('/').filter(|p| !p.is_empty()) {
         if part == "." || part == ".." {
-            return Err(OptionError::new(s, "cgroup path must not contain '.' or '..'"));
+            return Err(OptionError::new(
+                s,
+                "cgroup path must not contain '.' or '..'",
+            ));
         }
         if !part
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':' | '@'))
         {
-            return Err(OptionError::new(s, format!("cgroup path element {part:?} has characters outside [a-zA-Z0-9_.:@-]")));
+            return Err(OptionError::new(
+                s,
+                format!("cgroup path element {part:?} has characters outside [a-zA-Z0-9_.:@-]"),
+            ));
         }
     }
     Ok(s.to_string())
@@ -622,7 +689,15 @@ mod tests {
 
     #[test]
     fn bytes_errors_name_the_value() {
-        for bad in ["", "m", "12x", "1..5m", "-1", "0.5", "99999999999999999999p"] {
+        for bad in [
+            "",
+            "m",
+            "12x",
+            "1..5m",
+            "-1",
+            "0.5",
+            "99999999999999999999p",
+        ] {
             let e = parse_bytes(bad).unwrap_err();
             assert_eq!(e.value, bad);
             assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
@@ -632,7 +707,10 @@ mod tests {
     #[test]
     fn memory_minimum() {
         assert!(parse_memory_limit("4m").is_ok());
-        assert!(parse_memory_limit("1m").unwrap_err().reason.contains("minimum"));
+        assert!(parse_memory_limit("1m")
+            .unwrap_err()
+            .reason
+            .contains("minimum"));
         assert_eq!(parse_memory_swap("-1").unwrap(), -1);
         assert_eq!(parse_memory_swap("1g").unwrap(), 1 << 30);
         assert!(parse_memory_swap("-2").is_err());
@@ -657,10 +735,15 @@ mod tests {
     #[test]
     fn restart_policies() {
         assert_eq!(parse_restart_policy("no").unwrap(), RestartPolicy::No);
-        assert_eq!(parse_restart_policy("on-reboot").unwrap(), RestartPolicy::OnReboot);
+        assert_eq!(
+            parse_restart_policy("on-reboot").unwrap(),
+            RestartPolicy::OnReboot
+        );
         assert_eq!(
             parse_restart_policy("on-failure:3").unwrap(),
-            RestartPolicy::OnFailure { max_retries: Some(3) }
+            RestartPolicy::OnFailure {
+                max_retries: Some(3)
+            }
         );
         assert_eq!(
             parse_restart_policy("on-failure").unwrap(),
@@ -669,7 +752,14 @@ mod tests {
         for bad in ["", "sometimes", "always:3", "on-failure:x", "on-failure:-1"] {
             assert!(parse_restart_policy(bad).is_err(), "{bad}");
         }
-        for p in ["no", "on-reboot", "always", "unless-stopped", "on-failure", "on-failure:2"] {
+        for p in [
+            "no",
+            "on-reboot",
+            "always",
+            "unless-stopped",
+            "on-failure",
+            "on-failure:2",
+        ] {
             assert_eq!(parse_restart_policy(p).unwrap().to_string(), p);
         }
     }
@@ -711,8 +801,18 @@ mod tests {
         assert_eq!(v.destination, Path::new("/data"));
         assert!(v.readonly);
         assert!(!parse_volume("/a:/b").unwrap().readonly);
-        assert_eq!(parse_volume("/a:/b:rw,rslave").unwrap().options, vec!["rslave"]);
-        for bad in ["/a", "a:/b", "/a:b", "/a:/b:xx", "/a:/b:ro:extra", "/a/../b:/c"] {
+        assert_eq!(
+            parse_volume("/a:/b:rw,rslave").unwrap().options,
+            vec!["rslave"]
+        );
+        for bad in [
+            "/a",
+            "a:/b",
+            "/a:b",
+            "/a:/b:xx",
+            "/a:/b:ro:extra",
+            "/a/../b:/c",
+        ] {
             assert!(parse_volume(bad).is_err(), "{bad}");
         }
     }
@@ -723,7 +823,10 @@ mod tests {
         assert_eq!(m.kind, MountKind::Bind);
         assert!(m.readonly);
         let t = parse_mount("type=tmpfs,dst=/cache,tmpfs-size=64m,tmpfs-mode=1777").unwrap();
-        assert_eq!(t.options, vec![format!("size={}", 64 << 20), "mode=1777".into()]);
+        assert_eq!(
+            t.options,
+            vec![format!("size={}", 64 << 20), "mode=1777".into()]
+        );
         for bad in [
             "type=volume,target=/x",
             "source=/a,target=/b",
@@ -754,7 +857,10 @@ mod tests {
     fn users() {
         assert_eq!(
             parse_user("www:adm").unwrap(),
-            UserSpec { user: "www".into(), group: Some("adm".into()) }
+            UserSpec {
+                user: "www".into(),
+                group: Some("adm".into())
+            }
         );
         assert_eq!(parse_user("1000").unwrap().group, None);
         for bad in ["", ":x", "a:", "a b", "a:b:c"] {

@@ -15,9 +15,9 @@ use oci_spec::runtime::{
     Spec, SpecBuilder, UserBuilder,
 };
 
+use crate::capabilities;
 use crate::config::{CgroupPlacement, ContainerConfig};
 use crate::fsutil::secure_join;
-use crate::capabilities;
 use crate::options::{CapabilityName, MountKind, MountRequest, NetMode, RestartPolicy, UserSpec};
 use crate::users;
 
@@ -94,6 +94,7 @@ pub struct ContainerOptions {
     pub user: Option<UserSpec>,
     pub net: NetMode,
     pub shm_size: Option<u64>,
+    pub system: crate::sysopts::SystemOptions,
 }
 
 /// A bundle ready to be stored.
@@ -187,19 +188,56 @@ pub fn system_mounts(shm_size: u64, cgroup_rw: bool) -> Vec<Mount> {
     let cgroup_mode = if cgroup_rw { "rw" } else { "ro" };
     vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
-        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
         mount(
             "/dev/pts",
             "devpts",
             "devpts",
-            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
         ),
-        mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", &shm]),
-        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
-        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"]),
-        mount("/sys/fs/cgroup", "cgroup", "cgroup", &["nosuid", "noexec", "nodev", cgroup_mode]),
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", &shm],
+        ),
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ),
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        ),
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["nosuid", "noexec", "nodev", cgroup_mode],
+        ),
         mount("/run", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=755"]),
-        mount("/run/lock", "tmpfs", "tmpfs", &["nosuid", "nodev", "noexec", "size=5m"]),
+        mount(
+            "/run/lock",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "nodev", "noexec", "size=5m"],
+        ),
         mount("/tmp", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=1777"]),
     ]
 }
@@ -245,9 +283,14 @@ pub fn validate_rootfs(rootfs: &Path, command: &[String]) -> Result<()> {
         }
     }
     let program = command.first().map(String::as_str).unwrap_or("init");
-    let program_path = if program == "init" { "/sbin/init" } else { program };
+    let program_path = if program == "init" {
+        "/sbin/init"
+    } else {
+        program
+    };
     if program_path.starts_with('/') {
-        let resolved = secure_join(rootfs, Path::new(program_path)).map_err(|e| bad(&e.to_string()))?;
+        let resolved =
+            secure_join(rootfs, Path::new(program_path)).map_err(|e| bad(&e.to_string()))?;
         if !resolved.is_file() {
             missing.push(program_path.to_string());
         }
@@ -267,7 +310,10 @@ fn capability_set(opts: &ContainerOptions) -> Vec<Capability> {
         return all;
     }
     let mut set: Vec<Capability> = if opts.system_container {
-        all.iter().copied().filter(|c| !DENIED_CAPS_SYSTEM.contains(c)).collect()
+        all.iter()
+            .copied()
+            .filter(|c| !DENIED_CAPS_SYSTEM.contains(c))
+            .collect()
     } else {
         APP_CAPS.to_vec()
     };
@@ -298,12 +344,20 @@ fn capability_set(opts: &ContainerOptions) -> Vec<Capability> {
 
 fn host_devices() -> Vec<(&'static str, i64, i64)> {
     let mut devices = DEFAULT_DEVICES.to_vec();
-    devices.extend(OPTIONAL_DEVICES.iter().filter(|(p, _, _)| Path::new(p).exists()));
+    devices.extend(
+        OPTIONAL_DEVICES
+            .iter()
+            .filter(|(p, _, _)| Path::new(p).exists()),
+    );
     devices
 }
 
 /// Build the bundle for a new container with the given ID.
-pub fn build(opts: &ContainerOptions, id: &str, default_cgroup_parent: Option<&str>) -> Result<Bundle> {
+pub fn build(
+    opts: &ContainerOptions,
+    id: &str,
+    default_cgroup_parent: Option<&str>,
+) -> Result<Bundle> {
     let rootfs = match (&opts.external_rootfs, opts.system_container) {
         (None, true) => return Err(SpecError::SystemContainerNeedsRootfs),
         (None, false) => return Err(SpecError::ImagesUnsupported(opts.image.clone())),
@@ -351,8 +405,14 @@ pub fn build(opts: &ContainerOptions, id: &str, default_cgroup_parent: Option<&s
         });
     }
 
-    let name = opts.name.clone().unwrap_or_else(|| format!("sc-{}", &id[..12]));
-    let hostname = opts.hostname.clone().unwrap_or_else(|| id[..12].to_string());
+    let name = opts
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("sc-{}", &id[..12]));
+    let hostname = opts
+        .hostname
+        .clone()
+        .unwrap_or_else(|| id[..12].to_string());
 
     let args: Vec<String> = if command[0] == "init" {
         std::iter::once("/sbin/init".to_string())
@@ -379,7 +439,8 @@ pub fn build(opts: &ContainerOptions, id: &str, default_cgroup_parent: Option<&s
         Some(u) => users::resolve(&rootfs, u)?,
         None => (0, 0, vec![]),
     };
-    let capabilities: std::collections::HashSet<Capability> = capability_set(opts).into_iter().collect();
+    let capabilities: std::collections::HashSet<Capability> =
+        capability_set(opts).into_iter().collect();
     let process = ProcessBuilder::default()
         .terminal(true)
         .args(args)
@@ -402,6 +463,9 @@ pub fn build(opts: &ContainerOptions, id: &str, default_cgroup_parent: Option<&s
                 .build()?,
         )
         .no_new_privileges(false)
+        // oci-spec's default is RLIMIT_NOFILE=1024; a system container inherits the
+        // runtime's limits unless --ulimit/--files-limit say otherwise.
+        .rlimits(Vec::new())
         .build()?;
 
     let mut namespaces = vec![
@@ -434,7 +498,9 @@ pub fn build(opts: &ContainerOptions, id: &str, default_cgroup_parent: Option<&s
         cpu = cpu.shares(shares);
     }
     if let Some(cpus) = opts.cpus {
-        cpu = cpu.period(CFS_PERIOD_US).quota((cpus * CFS_PERIOD_US as f64).round() as i64);
+        cpu = cpu
+            .period(CFS_PERIOD_US)
+            .quota((cpus * CFS_PERIOD_US as f64).round() as i64);
     }
     if let Some(q) = opts.cpu_quota {
         cpu = cpu.quota(q);
@@ -449,12 +515,21 @@ pub fn build(opts: &ContainerOptions, id: &str, default_cgroup_parent: Option<&s
         cpu = cpu.mems(m.clone());
     }
     let devices = host_devices();
-    let mut device_rules = vec![LinuxDeviceCgroupBuilder::default().allow(false).access("rwm").build()?];
+    let mut device_rules = vec![LinuxDeviceCgroupBuilder::default()
+        .allow(false)
+        .access("rwm")
+        .build()?];
     if opts.privileged {
-        device_rules = vec![LinuxDeviceCgroupBuilder::default().allow(true).access("rwm").build()?];
+        device_rules = vec![LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .access("rwm")
+            .build()?];
     } else {
         for (typ, major, minor, access) in ALLOWED_DEVICE_RULES {
-            let mut rule = LinuxDeviceCgroupBuilder::default().allow(true).typ(*typ).access(*access);
+            let mut rule = LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .typ(*typ)
+                .access(*access);
             if *major >= 0 {
                 rule = rule.major(*major);
             }
@@ -510,14 +585,29 @@ pub fn build(opts: &ContainerOptions, id: &str, default_cgroup_parent: Option<&s
                 })
                 .collect::<std::result::Result<Vec<_>, _>>()?,
         )
-        .masked_paths(if opts.privileged { vec![] } else { MASKED_PATHS.iter().map(|s| s.to_string()).collect() })
-        .readonly_paths(if opts.privileged { vec![] } else { READONLY_PATHS.iter().map(|s| s.to_string()).collect() })
+        .masked_paths(if opts.privileged {
+            vec![]
+        } else {
+            MASKED_PATHS.iter().map(|s| s.to_string()).collect()
+        })
+        .readonly_paths(if opts.privileged {
+            vec![]
+        } else {
+            READONLY_PATHS.iter().map(|s| s.to_string()).collect()
+        })
         .build()?;
 
-    let mut mounts = system_mounts(opts.shm_size.unwrap_or(64 << 20), opts.system_container || opts.privileged);
+    let mut mounts = system_mounts(
+        opts.shm_size.unwrap_or(64 << 20),
+        opts.system_container || opts.privileged,
+    );
     for file in ["hostname", "hosts", "resolv.conf"] {
         let dest = format!("/etc/{file}");
-        if opts.mounts.iter().any(|m| m.destination == Path::new(&dest)) {
+        if opts
+            .mounts
+            .iter()
+            .any(|m| m.destination == Path::new(&dest))
+        {
             continue;
         }
         // Source is relative to the bundle: the init resolves it against the container dir.
@@ -531,12 +621,20 @@ pub fn build(opts: &ContainerOptions, id: &str, default_cgroup_parent: Option<&s
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if let Some(sig) = opts.stop_signal {
-        annotations.insert(STOP_SIGNAL_ANNOTATION.into(), crate::options::signal_name(sig));
+        annotations.insert(
+            STOP_SIGNAL_ANNOTATION.into(),
+            crate::options::signal_name(sig),
+        );
     }
 
-    let spec = SpecBuilder::default()
+    let mut spec = SpecBuilder::default()
         .version("1.0.2")
-        .root(RootBuilder::default().path(&rootfs).readonly(opts.read_only).build()?)
+        .root(
+            RootBuilder::default()
+                .path(&rootfs)
+                .readonly(opts.read_only)
+                .build()?,
+        )
         .hostname(hostname.clone())
         .process(process)
         .mounts(mounts)
@@ -561,12 +659,29 @@ pub fn build(opts: &ContainerOptions, id: &str, default_cgroup_parent: Option<&s
         labels: opts.labels.clone(),
         net: opts.net,
         cgroup: placement,
+        writable_proc_paths: Vec::new(),
+        host_channel: None,
+        env_target_file: None,
+        rootfs_device: None,
     };
+    let mut config = config;
+    let rootfs = config.rootfs.clone();
+    crate::sysspec::apply(
+        &opts.system,
+        &opts.env,
+        opts.privileged,
+        opts.net,
+        &rootfs,
+        &mut spec,
+        &mut config,
+    )?;
 
     let hosts = format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n{}",
+        crate::sysspec::hosts_lines(&opts.system)
     );
-    let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv = crate::sysspec::resolv_conf(&opts.system, &host_resolv).into_bytes();
     Ok(Bundle {
         config,
         spec,
@@ -583,14 +698,26 @@ mod tests {
     use super::*;
 
     fn rootfs() -> PathBuf {
-        let root = std::env::temp_dir().join(format!("sc-spec-{}-{}", std::process::id(), crate::store::new_id()));
+        let root = std::env::temp_dir().join(format!(
+            "sc-spec-{}-{}",
+            std::process::id(),
+            crate::store::new_id()
+        ));
         std::fs::create_dir_all(root.join("etc")).unwrap();
         std::fs::create_dir_all(root.join("usr/lib/systemd")).unwrap();
         std::fs::create_dir_all(root.join("sbin")).unwrap();
         std::fs::write(root.join("usr/lib/systemd/systemd"), "").unwrap();
         std::os::unix::fs::symlink("/usr/lib/systemd/systemd", root.join("sbin/init")).unwrap();
-        std::fs::write(root.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\nwww:x:33:33::/var/www:/bin/sh\n").unwrap();
-        std::fs::write(root.join("etc/group"), "root:x:0:\nwww:x:33:\nadm:x:4:www\n").unwrap();
+        std::fs::write(
+            root.join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\nwww:x:33:33::/var/www:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("etc/group"),
+            "root:x:0:\nwww:x:33:\nadm:x:4:www\n",
+        )
+        .unwrap();
         root
     }
 
@@ -610,11 +737,20 @@ mod tests {
         let root = rootfs();
         let b = build(&system(&root), ID, None).unwrap();
         let process = b.spec.process().as_ref().unwrap();
-        assert_eq!(process.args().as_ref().unwrap(), &vec!["/sbin/init".to_string()]);
+        assert_eq!(
+            process.args().as_ref().unwrap(),
+            &vec!["/sbin/init".to_string()]
+        );
         let env = process.env().as_ref().unwrap();
         assert!(env.contains(&"container=syscontainer".to_string()));
         assert!(env.contains(&"container_uuid=0123456789abcdef0123456789abcdef".to_string()));
-        let caps = process.capabilities().as_ref().unwrap().bounding().as_ref().unwrap();
+        let caps = process
+            .capabilities()
+            .as_ref()
+            .unwrap()
+            .bounding()
+            .as_ref()
+            .unwrap();
         assert!(caps.contains(&Capability::SysAdmin));
         assert!(caps.contains(&Capability::Mknod));
         assert!(!caps.contains(&Capability::SysModule));
@@ -630,11 +766,24 @@ mod tests {
             .iter()
             .map(|m| m.destination().display().to_string())
             .collect();
-        for d in ["/proc", "/sys", "/dev", "/dev/pts", "/run", "/tmp", "/sys/fs/cgroup", "/etc/hostname"] {
+        for d in [
+            "/proc",
+            "/sys",
+            "/dev",
+            "/dev/pts",
+            "/run",
+            "/tmp",
+            "/sys/fs/cgroup",
+            "/etc/hostname",
+        ] {
             assert!(dests.contains(&d.to_string()), "{d} missing from {dests:?}");
         }
         let linux = b.spec.linux().as_ref().unwrap();
-        assert!(linux.readonly_paths().as_ref().unwrap().contains(&"/proc/sys".to_string()));
+        assert!(linux
+            .readonly_paths()
+            .as_ref()
+            .unwrap()
+            .contains(&"/proc/sys".to_string()));
         std::fs::remove_dir_all(root).unwrap();
     }
 
@@ -649,7 +798,14 @@ mod tests {
         o.pids_limit = Some(100);
         o.cgroup_parent = Some("tests".into());
         let b = build(&o, ID, Some("/ignored")).unwrap();
-        let res = b.spec.linux().as_ref().unwrap().resources().as_ref().unwrap();
+        let res = b
+            .spec
+            .linux()
+            .as_ref()
+            .unwrap()
+            .resources()
+            .as_ref()
+            .unwrap();
         assert_eq!(res.memory().as_ref().unwrap().limit(), Some(256 << 20));
         assert_eq!(res.memory().as_ref().unwrap().swap(), Some(512 << 20));
         assert_eq!(res.cpu().as_ref().unwrap().quota(), Some(150_000));
@@ -667,13 +823,22 @@ mod tests {
         let root = rootfs();
         let mut o = system(&root);
         o.external_rootfs = None;
-        assert!(matches!(build(&o, ID, None), Err(SpecError::SystemContainerNeedsRootfs)));
+        assert!(matches!(
+            build(&o, ID, None),
+            Err(SpecError::SystemContainerNeedsRootfs)
+        ));
         let mut o = system(&root);
         o.image = "debian".into();
-        assert!(build(&o, ID, None).unwrap_err().to_string().contains("\"debian\""));
+        assert!(build(&o, ID, None)
+            .unwrap_err()
+            .to_string()
+            .contains("\"debian\""));
         let mut o = system(&root);
         o.external_rootfs = Some("relative/path".into());
-        assert!(build(&o, ID, None).unwrap_err().to_string().contains("absolute"));
+        assert!(build(&o, ID, None)
+            .unwrap_err()
+            .to_string()
+            .contains("absolute"));
         let mut o = system(&root);
         o.external_rootfs = Some(root.join("etc"));
         let e = build(&o, ID, None).unwrap_err().to_string();
@@ -681,7 +846,10 @@ mod tests {
         let mut o = system(&root);
         o.memory = Some(512 << 20);
         o.memory_swap = Some(256 << 20);
-        assert!(build(&o, ID, None).unwrap_err().to_string().contains("--memory-swap"));
+        assert!(build(&o, ID, None)
+            .unwrap_err()
+            .to_string()
+            .contains("--memory-swap"));
         let mut o = system(&root);
         o.cpus = Some(1.0);
         o.cpu_quota = Some(5000);
@@ -689,7 +857,10 @@ mod tests {
         let mut o = system(&root);
         o.auto_remove = true;
         o.restart = RestartPolicy::Always;
-        assert!(build(&o, ID, None).unwrap_err().to_string().contains("--rm"));
+        assert!(build(&o, ID, None)
+            .unwrap_err()
+            .to_string()
+            .contains("--rm"));
         let mut o = system(&root);
         o.system_container = false;
         assert!(matches!(build(&o, ID, None), Err(SpecError::NoCommand)));
@@ -703,13 +874,33 @@ mod tests {
         o.cap_add = vec![CapabilityName::One(caps::Capability::CAP_SYS_TIME)];
         o.cap_drop = vec![CapabilityName::One(caps::Capability::CAP_NET_ADMIN)];
         let b = build(&o, ID, None).unwrap();
-        let caps = b.spec.process().as_ref().unwrap().capabilities().as_ref().unwrap().bounding().clone().unwrap();
+        let caps = b
+            .spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap()
+            .bounding()
+            .clone()
+            .unwrap();
         assert!(caps.contains(&Capability::SysTime));
         assert!(!caps.contains(&Capability::NetAdmin));
         let mut o = system(&root);
         o.privileged = true;
         let b = build(&o, ID, None).unwrap();
-        let caps = b.spec.process().as_ref().unwrap().capabilities().as_ref().unwrap().bounding().clone().unwrap();
+        let caps = b
+            .spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap()
+            .bounding()
+            .clone()
+            .unwrap();
         assert!(caps.contains(&Capability::SysModule));
         std::fs::remove_dir_all(root).unwrap();
     }
@@ -718,13 +909,22 @@ mod tests {
     fn user_is_resolved_in_the_rootfs() {
         let root = rootfs();
         let mut o = system(&root);
-        o.user = Some(UserSpec { user: "www".into(), group: None });
+        o.user = Some(UserSpec {
+            user: "www".into(),
+            group: None,
+        });
         let b = build(&o, ID, None).unwrap();
         let user = b.spec.process().as_ref().unwrap().user();
         assert_eq!((user.uid(), user.gid()), (33, 33));
         assert_eq!(user.additional_gids().as_ref().unwrap(), &vec![4]);
-        o.user = Some(UserSpec { user: "nobody-here".into(), group: None });
-        assert!(build(&o, ID, None).unwrap_err().to_string().contains("nobody-here"));
+        o.user = Some(UserSpec {
+            user: "nobody-here".into(),
+            group: None,
+        });
+        assert!(build(&o, ID, None)
+            .unwrap_err()
+            .to_string()
+            .contains("nobody-here"));
         std::fs::remove_dir_all(root).unwrap();
     }
 }

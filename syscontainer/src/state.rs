@@ -226,24 +226,35 @@ mod tests {
     #[test]
     fn rfc3339() {
         assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(format_rfc3339(1_795_000_000, 5), "2026-11-18T11:06:40.000000005Z");
-        assert_eq!(format_rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000000000Z");
+        assert_eq!(
+            format_rfc3339(1_795_000_000, 5),
+            "2026-11-18T11:06:40.000000005Z"
+        );
+        assert_eq!(
+            format_rfc3339(951_782_400, 0),
+            "2000-02-29T00:00:00.000000000Z"
+        );
     }
 
     #[test]
     fn exit_causes() {
         let p = Pid::from_raw(1);
-        let reboot = ExitInfo::from_wait_status(WaitStatus::Signaled(p, Signal::SIGHUP, false)).unwrap();
+        let reboot =
+            ExitInfo::from_wait_status(WaitStatus::Signaled(p, Signal::SIGHUP, false)).unwrap();
         assert_eq!(reboot.cause, ExitCause::Reboot);
         assert!(!reboot.failed());
-        let off = ExitInfo::from_wait_status(WaitStatus::Signaled(p, Signal::SIGINT, false)).unwrap();
+        let off =
+            ExitInfo::from_wait_status(WaitStatus::Signaled(p, Signal::SIGINT, false)).unwrap();
         assert_eq!(off.cause, ExitCause::Poweroff);
-        let killed = ExitInfo::from_wait_status(WaitStatus::Signaled(p, Signal::SIGKILL, false)).unwrap();
+        let killed =
+            ExitInfo::from_wait_status(WaitStatus::Signaled(p, Signal::SIGKILL, false)).unwrap();
         assert_eq!((killed.cause, killed.code), (ExitCause::Signaled, 137));
         assert!(killed.failed());
         let ok = ExitInfo::from_wait_status(WaitStatus::Exited(p, 0)).unwrap();
         assert!(!ok.failed());
-        assert!(ExitInfo::from_wait_status(WaitStatus::Exited(p, 3)).unwrap().failed());
+        assert!(ExitInfo::from_wait_status(WaitStatus::Exited(p, 3))
+            .unwrap()
+            .failed());
     }
 
     #[test]

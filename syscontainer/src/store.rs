@@ -19,8 +19,8 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -158,7 +158,8 @@ pub struct Store {
 impl Store {
     pub fn open(root: &Path) -> Result<Store> {
         fs::create_dir_all(root).map_err(io_err("create", root))?;
-        fs::set_permissions(root, fs::Permissions::from_mode(0o700)).map_err(io_err("chmod", root))?;
+        fs::set_permissions(root, fs::Permissions::from_mode(0o700))
+            .map_err(io_err("chmod", root))?;
         Ok(Store {
             root: root.to_path_buf(),
         })
@@ -255,7 +256,11 @@ impl Store {
             [] => Err(StoreError::NotFound(query.to_string())),
             many => Err(StoreError::Ambiguous {
                 query: query.to_string(),
-                ids: many.iter().map(|id| &id[..12]).collect::<Vec<_>>().join(", "),
+                ids: many
+                    .iter()
+                    .map(|id| &id[..12])
+                    .collect::<Vec<_>>()
+                    .join(", "),
             }),
         }
     }
@@ -330,7 +335,9 @@ impl Store {
 }
 
 pub fn is_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 /// A new random 64-hex-digit container ID.
@@ -341,11 +348,7 @@ pub fn new_id() -> String {
     while filled < bytes.len() {
         // SAFETY: writing into our own buffer.
         let n = unsafe {
-            libc::getrandom(
-                bytes[filled..].as_mut_ptr().cast(),
-                bytes.len() - filled,
-                0,
-            )
+            libc::getrandom(bytes[filled..].as_mut_ptr().cast(), bytes.len() - filled, 0)
         };
         if n > 0 {
             filled += n as usize;
@@ -377,6 +380,10 @@ mod tests {
             labels: Default::default(),
             net: NetMode::None,
             cgroup: Default::default(),
+            writable_proc_paths: Vec::new(),
+            host_channel: None,
+            env_target_file: None,
+            rootfs_device: None,
         }
     }
 
@@ -387,7 +394,13 @@ mod tests {
         let spec = oci_spec::runtime::Spec::default();
         let a = format!("abc{}", "0".repeat(61));
         let b = format!("abd{}", "1".repeat(61));
-        store.insert(&config(&a, "web1"), &spec, &[("hostname", b"web1\n".to_vec())]).unwrap();
+        store
+            .insert(
+                &config(&a, "web1"),
+                &spec,
+                &[("hostname", b"web1\n".to_vec())],
+            )
+            .unwrap();
         store.insert(&config(&b, "web2"), &spec, &[]).unwrap();
         assert!(matches!(
             store.insert(&config(&new_id(), "web1"), &spec, &[]),
@@ -396,7 +409,10 @@ mod tests {
         assert_eq!(store.resolve("web1").unwrap(), a);
         assert_eq!(store.resolve("abd").unwrap(), b);
         assert_eq!(store.resolve(&a).unwrap(), a);
-        assert!(matches!(store.resolve("ab"), Err(StoreError::Ambiguous { .. })));
+        assert!(matches!(
+            store.resolve("ab"),
+            Err(StoreError::Ambiguous { .. })
+        ));
         assert!(matches!(store.resolve("zzz"), Err(StoreError::NotFound(_))));
         assert_eq!(fs::read(store.dir(&a).join("hostname")).unwrap(), b"web1\n");
         store.update_state(&a, |s| s.restart_count = 7).unwrap();

@@ -7,7 +7,9 @@ use serde_json::Value;
 pub enum TemplateError {
     #[error("template {template:?}: unclosed action")]
     Unclosed { template: String },
-    #[error("template {template:?}: unsupported action {action:?} (use .Field.Sub or json .Field)")]
+    #[error(
+        "template {template:?}: unsupported action {action:?} (use .Field.Sub or json .Field)"
+    )]
     Unsupported { template: String, action: String },
     #[error("template {template:?}: no field {field:?}")]
     NoField { template: String, field: String },
@@ -15,7 +17,11 @@ pub enum TemplateError {
 
 fn lookup<'a>(value: &'a Value, path: &str, template: &str) -> Result<&'a Value, TemplateError> {
     let mut v = value;
-    for part in path.trim_start_matches('.').split('.').filter(|p| !p.is_empty()) {
+    for part in path
+        .trim_start_matches('.')
+        .split('.')
+        .filter(|p| !p.is_empty())
+    {
         v = v.get(part).ok_or_else(|| TemplateError::NoField {
             template: template.to_string(),
             field: path.to_string(),
@@ -70,12 +76,27 @@ mod tests {
     fn fields_and_json() {
         let v = json!({"Id": "abc", "State": {"Pid": 42, "Status": "running", "Error": null}});
         assert_eq!(render("{{.State.Pid}}", &v).unwrap(), "42");
-        assert_eq!(render("{{ .Id }}:{{.State.Status}}\n", &v).unwrap(), "abc:running\n");
-        assert_eq!(render("{{json .State}}", &v).unwrap(), r#"{"Error":null,"Pid":42,"Status":"running"}"#);
+        assert_eq!(
+            render("{{ .Id }}:{{.State.Status}}\n", &v).unwrap(),
+            "abc:running\n"
+        );
+        assert_eq!(
+            render("{{json .State}}", &v).unwrap(),
+            r#"{"Error":null,"Pid":42,"Status":"running"}"#
+        );
         assert_eq!(render("{{.State.Error}}", &v).unwrap(), "<no value>");
-        assert!(matches!(render("{{.Nope}}", &v), Err(TemplateError::NoField { .. })));
-        assert!(matches!(render("{{.Id", &v), Err(TemplateError::Unclosed { .. })));
-        assert!(matches!(render("{{range .Id}}", &v), Err(TemplateError::Unsupported { .. })));
+        assert!(matches!(
+            render("{{.Nope}}", &v),
+            Err(TemplateError::NoField { .. })
+        ));
+        assert!(matches!(
+            render("{{.Id", &v),
+            Err(TemplateError::Unclosed { .. })
+        ));
+        assert!(matches!(
+            render("{{range .Id}}", &v),
+            Err(TemplateError::Unsupported { .. })
+        ));
         assert_eq!(render("{{.}}", &v).unwrap(), v.to_string());
     }
 }

@@ -43,7 +43,12 @@ fn groups(content: &str) -> Vec<(String, u32, Vec<String>)> {
                 f.first()?.to_string(),
                 f.get(2)?.parse().ok()?,
                 f.get(3)
-                    .map(|m| m.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
+                    .map(|m| {
+                        m.split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
                     .unwrap_or_default(),
             ))
         })
@@ -51,7 +56,11 @@ fn groups(content: &str) -> Vec<(String, u32, Vec<String>)> {
 }
 
 /// Resolve a user against passwd/group text: (uid, gid, supplementary gids).
-pub fn resolve_in(passwd_text: &str, group_text: &str, spec: &UserSpec) -> Result<(u32, u32, Vec<u32>), UserError> {
+pub fn resolve_in(
+    passwd_text: &str,
+    group_text: &str,
+    spec: &UserSpec,
+) -> Result<(u32, u32, Vec<u32>), UserError> {
     let users = passwd(passwd_text);
     let groups = groups(group_text);
     let (uid, mut gid, name) = match users.iter().find(|u| u.name == spec.user) {
@@ -92,23 +101,56 @@ pub fn resolve(rootfs: &Path, spec: &UserSpec) -> Result<(u32, u32, Vec<u32>), U
     resolve_in(&read("/etc/passwd"), &read("/etc/group"), spec)
 }
 
+/// A group name (looked up in the rootfs's /etc/group) or number.
+pub fn resolve_group(rootfs: &Path, group: &str) -> Result<u32, UserError> {
+    let text = secure_join(rootfs, Path::new("/etc/group"))
+        .ok()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    match groups(&text).iter().find(|(n, _, _)| n == group) {
+        Some((_, id, _)) => Ok(*id),
+        None => group
+            .parse()
+            .map_err(|_| UserError::NoGroup(group.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\n";
+    const PASSWD: &str =
+        "root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\n";
     const GROUP: &str = "root:x:0:\nadm:x:4:www-data\nwww-data:x:33:\nstaff:x:50:\n";
 
     fn spec(u: &str, g: Option<&str>) -> UserSpec {
-        UserSpec { user: u.into(), group: g.map(Into::into) }
+        UserSpec {
+            user: u.into(),
+            group: g.map(Into::into),
+        }
     }
 
     #[test]
     fn names_and_numbers() {
-        assert_eq!(resolve_in(PASSWD, GROUP, &spec("www-data", None)).unwrap(), (33, 33, vec![4]));
-        assert_eq!(resolve_in(PASSWD, GROUP, &spec("33", Some("staff"))).unwrap(), (33, 50, vec![4]));
-        assert_eq!(resolve_in(PASSWD, GROUP, &spec("1234", Some("99"))).unwrap(), (1234, 99, vec![]));
-        assert!(matches!(resolve_in(PASSWD, GROUP, &spec("nobody", None)), Err(UserError::NoUser(_))));
-        assert!(matches!(resolve_in(PASSWD, GROUP, &spec("root", Some("wheel"))), Err(UserError::NoGroup(_))));
+        assert_eq!(
+            resolve_in(PASSWD, GROUP, &spec("www-data", None)).unwrap(),
+            (33, 33, vec![4])
+        );
+        assert_eq!(
+            resolve_in(PASSWD, GROUP, &spec("33", Some("staff"))).unwrap(),
+            (33, 50, vec![4])
+        );
+        assert_eq!(
+            resolve_in(PASSWD, GROUP, &spec("1234", Some("99"))).unwrap(),
+            (1234, 99, vec![])
+        );
+        assert!(matches!(
+            resolve_in(PASSWD, GROUP, &spec("nobody", None)),
+            Err(UserError::NoUser(_))
+        ));
+        assert!(matches!(
+            resolve_in(PASSWD, GROUP, &spec("root", Some("wheel"))),
+            Err(UserError::NoGroup(_))
+        ));
     }
 }

@@ -57,7 +57,11 @@ pub fn require_root() {
 
 fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A writable copy of the cached rootfs: an overlay whose upper layer is private.
@@ -73,7 +77,10 @@ impl Rootfs {
 
     /// An overlay over any lower tree.
     pub fn over(lower: &Path) -> Rootfs {
-        let dir = tempfile::Builder::new().prefix("sctest-rootfs-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("sctest-rootfs-")
+            .tempdir()
+            .unwrap();
         for sub in ["upper", "work", "merged"] {
             std::fs::create_dir(dir.path().join(sub)).unwrap();
         }
@@ -130,7 +137,10 @@ impl Host {
     pub fn new() -> Host {
         require_root();
         Host {
-            store: tempfile::Builder::new().prefix("sctest-store-").tempdir().unwrap(),
+            store: tempfile::Builder::new()
+                .prefix("sctest-store-")
+                .tempdir()
+                .unwrap(),
             cgroup_parent: unique("sctest"),
             rootfs: Vec::new(),
         }
@@ -151,7 +161,10 @@ impl Host {
     /// `syscontainer --root STORE` ready for arguments.
     pub fn command(&self) -> Command {
         let mut c = Command::new(bin("syscontainer"));
-        c.arg("--root").arg(self.store()).arg("--log-level").arg("warn");
+        c.arg("--root")
+            .arg(self.store())
+            .arg("--log-level")
+            .arg("warn");
         c.stdin(Stdio::null());
         c
     }
@@ -161,7 +174,10 @@ impl Host {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.command().args(args).output().expect("spawn syscontainer")
+        self.command()
+            .args(args)
+            .output()
+            .expect("spawn syscontainer")
     }
 
     /// Run and require success; returns trimmed stdout.
@@ -170,7 +186,10 @@ impl Host {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_os_string()).collect();
+        let args: Vec<_> = args
+            .into_iter()
+            .map(|a| a.as_ref().to_os_string())
+            .collect();
         let out = self.run(&args);
         assert!(
             out.status.success(),
@@ -188,7 +207,10 @@ impl Host {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_os_string()).collect();
+        let args: Vec<_> = args
+            .into_iter()
+            .map(|a| a.as_ref().to_os_string())
+            .collect();
         let out = self.run(&args);
         assert!(
             !out.status.success(),
@@ -234,10 +256,17 @@ impl Host {
             let out = self.run(["exec", name, "systemctl", "is-system-running", "--wait"]);
             let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
             // "offline" / no bus: systemd has not set itself up yet.
-            if !state.is_empty() && state != "offline" && state != "starting" && state != "initializing" {
+            if !state.is_empty()
+                && state != "offline"
+                && state != "starting"
+                && state != "initializing"
+            {
                 return state;
             }
-            assert!(Instant::now() < deadline, "{name} did not boot: last answer {state:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not boot: last answer {state:?}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -253,7 +282,9 @@ impl Host {
     pub fn exec_out(&self, name: &str, args: &[&str]) -> String {
         let mut all = vec!["exec", name];
         all.extend_from_slice(args);
-        String::from_utf8_lossy(&self.run(all).stdout).trim().to_string()
+        String::from_utf8_lossy(&self.run(all).stdout)
+            .trim()
+            .to_string()
     }
 
     pub fn inspect(&self, name: &str, format: &str) -> String {
@@ -272,14 +303,19 @@ impl Host {
             if status == want {
                 return;
             }
-            assert!(Instant::now() < deadline, "{name} stayed {status}, expected {want}");
+            assert!(
+                Instant::now() < deadline,
+                "{name} stayed {status}, expected {want}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
     /// IDs of every container in this host's store.
     pub fn container_ids(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(self.store()) else { return vec![] };
+        let Ok(entries) = std::fs::read_dir(self.store()) else {
+            return vec![];
+        };
         entries
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -289,7 +325,10 @@ impl Host {
 
     /// Directories of this host's cgroup parent in every hierarchy (existing or not).
     pub fn cgroup_parent_dirs(&self) -> Vec<PathBuf> {
-        own_cgroup_dirs().into_iter().map(|d| d.join(&self.cgroup_parent)).collect()
+        own_cgroup_dirs()
+            .into_iter()
+            .map(|d| d.join(&self.cgroup_parent))
+            .collect()
     }
 
     /// The container's cgroup directory in the hierarchy holding `file`
@@ -311,7 +350,11 @@ impl Default for Host {
 impl Drop for Host {
     fn drop(&mut self) {
         for id in self.container_ids() {
-            let _ = self.command().args(["rm", "-f", &id]).stderr(Stdio::null()).output();
+            let _ = self
+                .command()
+                .args(["rm", "-f", &id])
+                .stderr(Stdio::null())
+                .output();
         }
         self.rootfs.clear();
         for dir in self.cgroup_parent_dirs() {
@@ -327,25 +370,38 @@ pub fn own_cgroup_dirs() -> Vec<PathBuf> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut dirs = Vec::new();
     for line in mountinfo.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
         let mut post = post.split_whitespace();
         let fstype = post.next().unwrap_or("");
         let _source = post.next();
         let super_opts = post.next().unwrap_or("");
         let pre: Vec<&str> = pre.split_whitespace().collect();
-        let (root, mount_point) = (pre.get(3).copied().unwrap_or("/"), pre.get(4).copied().unwrap_or(""));
+        let (root, mount_point) = (
+            pre.get(3).copied().unwrap_or("/"),
+            pre.get(4).copied().unwrap_or(""),
+        );
         let key = match fstype {
             "cgroup2" => Some(String::new()),
             "cgroup" => super_opts
                 .split(',')
-                .find(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("release_agent") && *o != "clone_children")
+                .find(|o| {
+                    !matches!(*o, "rw" | "ro")
+                        && !o.starts_with("release_agent")
+                        && *o != "clone_children"
+                })
                 .map(|_| super_opts.to_string()),
             _ => None,
         };
         let Some(key) = key else { continue };
         for entry in own.lines() {
             let mut parts = entry.splitn(3, ':');
-            let (_, controllers, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let (_, controllers, path) = (
+                parts.next(),
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or(""),
+            );
             let matches = if fstype == "cgroup2" {
                 controllers.is_empty()
             } else {
@@ -356,7 +412,10 @@ pub fn own_cgroup_dirs() -> Vec<PathBuf> {
                     && !controllers.is_empty()
             };
             if matches {
-                let rel = path.strip_prefix(root).unwrap_or(path).trim_start_matches('/');
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap_or(path)
+                    .trim_start_matches('/');
                 dirs.push(Path::new(mount_point).join(rel));
             }
         }
@@ -396,7 +455,10 @@ pub fn leftovers(host: &Host, id: &str) -> Vec<String> {
         }
     }
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    for line in mountinfo.lines().filter(|l| l.contains(id) || l.contains(&id[..32])) {
+    for line in mountinfo
+        .lines()
+        .filter(|l| l.contains(id) || l.contains(&id[..32]))
+    {
         found.push(format!("mount {line}"));
     }
     found
@@ -414,6 +476,12 @@ pub fn wait_for(what: &str, timeout: Duration, mut pred: impl FnMut() -> bool) {
 pub fn pid_alive(pid: i32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
         && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
             .unwrap_or(true)
 }

@@ -7,7 +7,10 @@ use std::time::Duration;
 use syscontainer_tests::{leftovers, pid_alive, wait_for, Host};
 
 fn read_trimmed(path: &std::path::Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())).trim().to_string()
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .trim()
+        .to_string()
 }
 
 #[test]
@@ -15,41 +18,88 @@ fn boots_systemd_and_exec_sees_the_container() {
     let mut host = Host::new();
     let id = host.boot(
         "web1",
-        &["-h", "web1.test", "-e", "GREETING=hello", "-m", "256M", "--cpus", "0.5", "--pids-limit", "300"],
+        &[
+            "-h",
+            "web1.test",
+            "-e",
+            "GREETING=hello",
+            "-m",
+            "256M",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "300",
+        ],
     );
 
     assert_eq!(host.exec("web1", &["cat", "/proc/1/comm"]), "systemd");
     assert_eq!(host.exec("web1", &["hostname"]), "web1.test");
     let environ = host.exec("web1", &["sh", "-c", "tr '\\0' '\\n' < /proc/1/environ"]);
     assert!(environ.lines().any(|l| l == "GREETING=hello"), "{environ}");
-    assert!(environ.lines().any(|l| l == "container=syscontainer"), "{environ}");
-    assert!(environ.lines().any(|l| l == format!("container_uuid={}", &id[..32])), "{environ}");
+    assert!(
+        environ.lines().any(|l| l == "container=syscontainer"),
+        "{environ}"
+    );
+    assert!(
+        environ
+            .lines()
+            .any(|l| l == format!("container_uuid={}", &id[..32])),
+        "{environ}"
+    );
 
     // exec options: env, workdir, user, exit code.
-    assert_eq!(host.exec("web1", &["-e", "X=42", "sh", "-c", "echo $X"]), "42");
-    assert_eq!(host.exec("web1", &["-w", "/usr/share", "pwd"]), "/usr/share");
+    assert_eq!(
+        host.exec("web1", &["-e", "X=42", "sh", "-c", "echo $X"]),
+        "42"
+    );
+    assert_eq!(
+        host.exec("web1", &["-w", "/usr/share", "pwd"]),
+        "/usr/share"
+    );
     assert_eq!(host.exec("web1", &["-u", "nobody", "id", "-u"]), "65534");
     let out = host.run(["exec", "web1", "sh", "-c", "exit 7"]);
     assert_eq!(out.status.code(), Some(7));
 
     // Limits are visible from inside, through the container's own cgroup view.
-    let memory = host.exec_out("web1", &["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]);
-    let memory = if memory.is_empty() { host.exec("web1", &["cat", "/sys/fs/cgroup/memory.max"]) } else { memory };
+    let memory = host.exec_out(
+        "web1",
+        &["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"],
+    );
+    let memory = if memory.is_empty() {
+        host.exec("web1", &["cat", "/sys/fs/cgroup/memory.max"])
+    } else {
+        memory
+    };
     assert_eq!(memory, (256u64 << 20).to_string());
     let quota = host.exec_out("web1", &["cat", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"]);
-    let quota = if quota.is_empty() { host.exec("web1", &["cat", "/sys/fs/cgroup/cpu.max"]) } else { quota };
+    let quota = if quota.is_empty() {
+        host.exec("web1", &["cat", "/sys/fs/cgroup/cpu.max"])
+    } else {
+        quota
+    };
     assert!(quota == "50000" || quota == "50000 100000", "{quota}");
     let pids = host.exec_out("web1", &["cat", "/sys/fs/cgroup/pids/pids.max"]);
-    let pids = if pids.is_empty() { host.exec("web1", &["cat", "/sys/fs/cgroup/pids.max"]) } else { pids };
+    let pids = if pids.is_empty() {
+        host.exec("web1", &["cat", "/sys/fs/cgroup/pids.max"])
+    } else {
+        pids
+    };
     assert_eq!(pids, "300");
 
     // inspect and ps agree with the host's view of PID 1.
     let pid: i32 = host.inspect("web1", "{{.State.Pid}}").parse().unwrap();
-    assert_eq!(read_trimmed(std::path::Path::new(&format!("/proc/{pid}/comm"))), "systemd");
+    assert_eq!(
+        read_trimmed(std::path::Path::new(&format!("/proc/{pid}/comm"))),
+        "systemd"
+    );
     assert_eq!(host.inspect("web1", "{{.State.Status}}"), "running");
     assert_eq!(host.inspect("web1", "{{.Id}}"), id);
     assert_eq!(host.inspect("web1", "{{.Name}}"), "web1");
-    assert_eq!(host.inspect(&id[..8], "{{.Name}}"), "web1", "lookup by ID prefix");
+    assert_eq!(
+        host.inspect(&id[..8], "{{.Name}}"),
+        "web1",
+        "lookup by ID prefix"
+    );
     let full: serde_json::Value = serde_json::from_str(&host.ok(["inspect", "web1"])).unwrap();
     assert_eq!(full[0]["Id"], id.as_str());
     assert_eq!(host.ok(["ps", "-q", "--no-trunc"]), id);
@@ -61,7 +111,10 @@ fn boots_systemd_and_exec_sees_the_container() {
     let top = host.ok(["top", "web1"]);
     assert!(top.contains("systemd-journald"), "{top}");
     let stats = host.ok(["stats", "--no-stream", "web1"]);
-    assert!(stats.contains("web1") || stats.contains(&id[..12]), "{stats}");
+    assert!(
+        stats.contains("web1") || stats.contains(&id[..12]),
+        "{stats}"
+    );
 
     // The console log holds systemd's boot messages.
     let logs = host.ok(["logs", "web1"]);
@@ -118,7 +171,11 @@ fn reboot_inside_restarts_with_on_reboot_but_poweroff_ends_it() {
     let second_pid: i32 = host.inspect("phoenix", "{{.State.Pid}}").parse().unwrap();
     assert_ne!(first_pid, second_pid);
     assert!(!pid_alive(first_pid));
-    assert_eq!(host.inspect("phoenix", "{{.Id}}"), id, "same container after reboot");
+    assert_eq!(
+        host.inspect("phoenix", "{{.Id}}"),
+        id,
+        "same container after reboot"
+    );
 
     host.run(["exec", "phoenix", "systemctl", "poweroff"]);
     host.wait_status("phoenix", "exited", Duration::from_secs(60));
@@ -161,7 +218,14 @@ fn pause_freezes_and_unpause_thaws() {
 fn update_changes_limits_of_a_running_container() {
     let mut host = Host::new();
     let id = host.boot("elastic", &["-m", "256M"]);
-    host.ok(["update", "--memory", "512M", "--pids-limit", "123", "elastic"]);
+    host.ok([
+        "update",
+        "--memory",
+        "512M",
+        "--pids-limit",
+        "123",
+        "elastic",
+    ]);
     let limit = host
         .cgroup_file(&id, "memory.limit_in_bytes")
         .or_else(|| host.cgroup_file(&id, "memory.max"))
@@ -181,15 +245,23 @@ fn losing_the_monitor_leaves_a_container_that_rm_force_cleans_up() {
     let monitor = state["MonitorPid"].as_i64().unwrap() as i32;
     let init = state["Pid"].as_i64().unwrap() as i32;
     assert!(monitor > 0 && pid_alive(monitor));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(monitor), nix::sys::signal::Signal::SIGKILL).unwrap();
-    wait_for("the monitor to die", Duration::from_secs(10), || !pid_alive(monitor));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for("the monitor to die", Duration::from_secs(10), || {
+        !pid_alive(monitor)
+    });
 
     // PID 1 lives on; the CLI still sees and reaches it.
     assert_eq!(host.inspect("orphan", "{{.State.Status}}"), "running");
     assert_eq!(host.exec("orphan", &["cat", "/proc/1/comm"]), "systemd");
 
     host.ok(["rm", "-f", "orphan"]);
-    wait_for("PID 1 to be gone", Duration::from_secs(10), || !pid_alive(init));
+    wait_for("PID 1 to be gone", Duration::from_secs(10), || {
+        !pid_alive(init)
+    });
     let left = leftovers(&host, &id);
     assert!(left.is_empty(), "left behind: {left:#?}");
     assert!(host.fails(["inspect", "orphan"]).contains("orphan"));
@@ -207,7 +279,11 @@ fn rm_keeps_the_rootfs_and_refuses_a_running_container() {
     assert!(err.contains("keeper") && err.contains("running"), "{err}");
     host.ok(["stop", "keeper"]);
     host.ok(["rm", "keeper"]);
-    assert!(leftovers(&host, &id).is_empty(), "{:#?}", leftovers(&host, &id));
+    assert!(
+        leftovers(&host, &id).is_empty(),
+        "{:#?}",
+        leftovers(&host, &id)
+    );
     assert!(rootfs.join("sbin/init").exists());
     assert_eq!(read_trimmed(&rootfs.join("root/marker")), "kept");
 }
@@ -246,8 +322,14 @@ fn run_rm_removes_the_record_when_the_container_ends() {
     let mut host = Host::new();
     let id = host.boot("ephemeral", &["--rm"]);
     host.run(["exec", "ephemeral", "systemctl", "poweroff"]);
-    wait_for("the record to go", Duration::from_secs(60), || !host.store().join(&id).exists());
-    assert!(leftovers(&host, &id).is_empty(), "{:#?}", leftovers(&host, &id));
+    wait_for("the record to go", Duration::from_secs(60), || {
+        !host.store().join(&id).exists()
+    });
+    assert!(
+        leftovers(&host, &id).is_empty(),
+        "{:#?}",
+        leftovers(&host, &id)
+    );
 }
 
 #[test]
@@ -257,23 +339,71 @@ fn bad_invocations_fail_clearly_and_create_nothing() {
     let rootfs = rootfs.to_str().unwrap();
     let err = host.fails(["run", "-d", "--system-container", "none", "init"]);
     assert!(err.contains("--external-rootfs"), "{err}");
-    let err = host.fails(["run", "-d", "--system-container", "--external-rootfs", "srv/web", "none", "init"]);
+    let err = host.fails([
+        "run",
+        "-d",
+        "--system-container",
+        "--external-rootfs",
+        "srv/web",
+        "none",
+        "init",
+    ]);
     assert!(err.contains("srv/web"), "{err}");
-    let err = host.fails(["run", "-d", "--system-container", "--external-rootfs", "/usr/share", "none", "init"]);
+    let err = host.fails([
+        "run",
+        "-d",
+        "--system-container",
+        "--external-rootfs",
+        "/usr/share",
+        "none",
+        "init",
+    ]);
     assert!(err.contains("/sbin/init"), "{err}");
-    let err = host.fails(["run", "-d", "--memory", "lots", "--system-container", "--external-rootfs", rootfs, "none", "init"]);
+    let err = host.fails([
+        "run",
+        "-d",
+        "--memory",
+        "lots",
+        "--system-container",
+        "--external-rootfs",
+        rootfs,
+        "none",
+        "init",
+    ]);
     assert!(err.contains("lots"), "{err}");
-    let err = host.fails(["run", "-d", "--restart", "sometimes", "--system-container", "--external-rootfs", rootfs, "none", "init"]);
+    let err = host.fails([
+        "run",
+        "-d",
+        "--restart",
+        "sometimes",
+        "--system-container",
+        "--external-rootfs",
+        rootfs,
+        "none",
+        "init",
+    ]);
     assert!(err.contains("sometimes"), "{err}");
     let err = host.fails(["exec", "ghost", "true"]);
     assert!(err.contains("ghost"), "{err}");
-    assert!(host.container_ids().is_empty(), "a failed run left a record");
+    assert!(
+        host.container_ids().is_empty(),
+        "a failed run left a record"
+    );
 
     host.start_system("dup", std::path::Path::new(rootfs), &[]);
     let other = host.rootfs();
     let err = host.fails([
-        "run", "-d", "--name", "dup", "--cgroup-parent", &host.cgroup_parent, "--system-container",
-        "--external-rootfs", other.to_str().unwrap(), "none", "init",
+        "run",
+        "-d",
+        "--name",
+        "dup",
+        "--cgroup-parent",
+        &host.cgroup_parent,
+        "--system-container",
+        "--external-rootfs",
+        other.to_str().unwrap(),
+        "none",
+        "init",
     ]);
     assert!(err.contains("dup"), "{err}");
     assert_eq!(host.container_ids().len(), 1);

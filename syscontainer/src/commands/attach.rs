@@ -22,13 +22,30 @@ pub struct AttachArgs {
 
 /// Attach to the console until detach or the container's end; the container's exit
 /// code (0 on detach).
-pub fn attach_and_wait(ctx: &Ctx, id: &str, stdin: bool, tty: bool, detach_keys: &[u8]) -> anyhow::Result<u8> {
+pub fn attach_and_wait(
+    ctx: &Ctx,
+    id: &str,
+    stdin: bool,
+    tty: bool,
+    detach_keys: &[u8],
+) -> anyhow::Result<u8> {
     let socket = syscontainer::monitor::attach_socket(&ctx.store, id);
-    let stream = UnixStream::connect(&socket).with_context(|| format!("connect to the console at {}", socket.display()))?;
+    let stream = UnixStream::connect(&socket)
+        .with_context(|| format!("connect to the console at {}", socket.display()))?;
     let input = std::io::stdin();
     let output = std::io::stdout();
-    let _raw = if tty && stdin { RawMode::enable(input.as_fd()) } else { None };
-    let end = proxy(stdin.then(|| input.as_fd()), stream.as_fd(), stream.as_fd(), output.as_fd(), detach_keys);
+    let _raw = if tty && stdin {
+        RawMode::enable(input.as_fd())
+    } else {
+        None
+    };
+    let end = proxy(
+        stdin.then(|| input.as_fd()),
+        stream.as_fd(),
+        stream.as_fd(),
+        output.as_fd(),
+        detach_keys,
+    );
     drop(_raw);
     if end == ProxyEnd::Detached {
         return Ok(0);

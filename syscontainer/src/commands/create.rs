@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{ArgAction, Args};
 use syscontainer::container::{self, DaemonConfig};
-use syscontainer::options::{self as opt, CapabilityName, MountRequest, NetMode, RestartPolicy, UserSpec};
+use syscontainer::options::{
+    self as opt, CapabilityName, MountRequest, NetMode, RestartPolicy, UserSpec,
+};
 use syscontainer::spec::ContainerOptions;
+use syscontainer::sysopts as so;
 
 use super::Ctx;
 
@@ -130,6 +133,8 @@ pub struct CreateArgs {
     /// OCI hooks file (absolute path).
     #[arg(long, value_name = "FILE")]
     pub hook_spec: Option<PathBuf>,
+    #[command(flatten)]
+    pub system: SystemArgs,
     /// `none` with --external-rootfs.
     pub image: String,
     /// Command and arguments; `init` (the default for system containers) is /sbin/init.
@@ -137,10 +142,113 @@ pub struct CreateArgs {
     pub command: Vec<String>,
 }
 
+/// The system-container options (openEuler's guide).
+#[derive(Debug, Args)]
+pub struct SystemArgs {
+    /// Make /proc/sys/net (net) or the IPC sysctls and /proc/sys/fs/mqueue (ipc) writable.
+    #[arg(long, value_name = "net|ipc|net,ipc", value_parser = so::parse_ns_change_opt)]
+    pub ns_change_opt: Option<so::NsChangeOpt>,
+    /// Namespaced sysctl KEY=VALUE (kernel IPC keys, kernel.pid_max, net.*, fs.mqueue.*).
+    #[arg(long = "sysctl", value_name = "KEY=VALUE", value_parser = so::parse_sysctl)]
+    pub sysctls: Vec<(String, String)>,
+    /// A tmpfs shared with the host: HOST:CONTAINER[:rw|ro[:SIZE]] (HOST must not exist; default 64M).
+    #[arg(long, value_name = "HOST:CTR[:rw|ro[:SIZE]]", value_parser = |s: &str| so::parse_host_channel(s, so::host_memory()))]
+    pub host_channel: Option<so::HostChannel>,
+    /// Write the container's environment to this file in the rootfs at every start.
+    #[arg(long, value_name = "/PATH", value_parser = opt::parse_abs_path)]
+    pub env_target_file: Option<PathBuf>,
+    /// Open files limit of every process (RLIMIT_NOFILE; -1 or 0: no limit).
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = so::parse_files_limit)]
+    pub files_limit: Option<so::FilesLimit>,
+    /// DNS server for /etc/resolv.conf.
+    #[arg(long = "dns", value_name = "IP", value_parser = so::parse_ip)]
+    pub dns: Vec<std::net::IpAddr>,
+    /// resolv.conf option.
+    #[arg(long = "dns-option", value_parser = so::parse_resolv_word)]
+    pub dns_options: Vec<String>,
+    /// resolv.conf search domain.
+    #[arg(long = "dns-search", value_parser = so::parse_resolv_word)]
+    pub dns_search: Vec<String>,
+    /// Extra /etc/hosts line HOST:IP.
+    #[arg(long = "add-host", value_name = "HOST:IP", value_parser = so::parse_add_host)]
+    pub add_hosts: Vec<(String, std::net::IpAddr)>,
+    /// Do not let the OOM killer act in this container (cgroup v1).
+    #[arg(long)]
+    pub oom_kill_disable: bool,
+    /// OOM score adjustment of PID 1 (-1000..1000).
+    #[arg(long, allow_hyphen_values = true, value_parser = so::parse_oom_score_adj)]
+    pub oom_score_adj: Option<i32>,
+    /// Resource limit NAME=SOFT[:HARD] (nofile, nproc, core, …).
+    #[arg(long = "ulimit", value_parser = so::parse_ulimit)]
+    pub ulimits: Vec<so::Ulimit>,
+    /// Host device HOST[:CONTAINER][:rwm].
+    #[arg(long = "device", value_parser = so::parse_device)]
+    pub devices: Vec<so::DeviceRequest>,
+    /// Read rate limit DEVICE:BYTES.
+    #[arg(long = "device-read-bps", value_parser = |s: &str| so::parse_device_rate(s, true))]
+    pub device_read_bps: Vec<(PathBuf, u64)>,
+    /// Write rate limit DEVICE:BYTES.
+    #[arg(long = "device-write-bps", value_parser = |s: &str| so::parse_device_rate(s, true))]
+    pub device_write_bps: Vec<(PathBuf, u64)>,
+    /// Read IO/s limit DEVICE:N.
+    #[arg(long = "device-read-iops", value_parser = |s: &str| so::parse_device_rate(s, false))]
+    pub device_read_iops: Vec<(PathBuf, u64)>,
+    /// Write IO/s limit DEVICE:N.
+    #[arg(long = "device-write-iops", value_parser = |s: &str| so::parse_device_rate(s, false))]
+    pub device_write_iops: Vec<(PathBuf, u64)>,
+    /// Block IO weight (10..1000).
+    #[arg(long, value_parser = so::parse_blkio_weight)]
+    pub blkio_weight: Option<u16>,
+    /// Per-device block IO weight DEVICE:WEIGHT.
+    #[arg(long = "blkio-weight-device", value_parser = so::parse_blkio_weight_device)]
+    pub blkio_weight_device: Vec<(PathBuf, u16)>,
+    /// Huge page limit [PAGESIZE:]LIMIT (page size default 2MB).
+    #[arg(long = "hugetlb-limit", value_parser = so::parse_hugetlb_limit)]
+    pub hugetlb_limits: Vec<(String, u64)>,
+    /// Additional group (name in the rootfs or number) for PID 1.
+    #[arg(long = "group-add")]
+    pub group_add: Vec<String>,
+    /// no-new-privileges, seccomp=unconfined or seccomp=/abs/profile.json.
+    #[arg(long = "security-opt", value_parser = so::parse_security_opt)]
+    pub security_opts: Vec<so::SecurityOpt>,
+}
+
+impl SystemArgs {
+    fn to_options(&self) -> so::SystemOptions {
+        so::SystemOptions {
+            ns_change_opt: self.ns_change_opt.unwrap_or_default(),
+            sysctls: self.sysctls.clone(),
+            host_channel: self.host_channel.clone(),
+            env_target_file: self.env_target_file.clone(),
+            files_limit: self.files_limit.and_then(|f| f.0),
+            dns: self.dns.clone(),
+            dns_options: self.dns_options.clone(),
+            dns_search: self.dns_search.clone(),
+            add_hosts: self.add_hosts.clone(),
+            oom_kill_disable: self.oom_kill_disable,
+            oom_score_adj: self.oom_score_adj,
+            ulimits: self.ulimits.clone(),
+            devices: self.devices.clone(),
+            device_read_bps: self.device_read_bps.clone(),
+            device_write_bps: self.device_write_bps.clone(),
+            device_read_iops: self.device_read_iops.clone(),
+            device_write_iops: self.device_write_iops.clone(),
+            blkio_weight: self.blkio_weight,
+            blkio_weight_device: self.blkio_weight_device.clone(),
+            hugetlb_limits: self.hugetlb_limits.clone(),
+            group_add: self.group_add.clone(),
+            security_opts: self.security_opts.clone(),
+        }
+    }
+}
+
 fn parse_cpu_quota(s: &str) -> Result<i64, opt::OptionError> {
     let v = opt::parse_int_in::<i64>(s, -1, i64::MAX)?;
     if v != -1 && v < 1000 {
-        return Err(opt::OptionError::new(s, "must be -1 or at least 1000 microseconds"));
+        return Err(opt::OptionError::new(
+            s,
+            "must be -1 or at least 1000 microseconds",
+        ));
     }
     Ok(v)
 }
@@ -149,8 +257,12 @@ impl CreateArgs {
     pub fn to_options(&self) -> anyhow::Result<ContainerOptions> {
         let mut env = Vec::new();
         for file in &self.env_file {
-            let text = std::fs::read_to_string(file).with_context(|| format!("read --env-file {}", file.display()))?;
-            env.extend(opt::parse_env_file_content(&text).with_context(|| format!("--env-file {}", file.display()))?);
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("read --env-file {}", file.display()))?;
+            env.extend(
+                opt::parse_env_file_content(&text)
+                    .with_context(|| format!("--env-file {}", file.display()))?,
+            );
         }
         env.extend(self.env.iter().cloned());
         let mut mounts = self.volumes.clone();
@@ -192,6 +304,7 @@ impl CreateArgs {
             user: self.user.clone(),
             net: self.net,
             shm_size: self.shm_size,
+            system: self.system.to_options(),
         })
     }
 }

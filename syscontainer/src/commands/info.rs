@@ -31,10 +31,24 @@ pub fn run(ctx: &Ctx, _args: InfoArgs) -> anyhow::Result<u8> {
     println!(" Stopped: {stopped}");
     println!("Server Version: {}", env!("CARGO_PKG_VERSION"));
     println!("Root Dir: {}", ctx.store.root().display());
-    println!("Cgroup Version: {}", if v2 { "2" } else if hybrid { "1 (hybrid, cgroup2 at /sys/fs/cgroup/unified)" } else { "1" });
+    println!(
+        "Cgroup Version: {}",
+        if v2 {
+            "2"
+        } else if hybrid {
+            "1 (hybrid, cgroup2 at /sys/fs/cgroup/unified)"
+        } else {
+            "1"
+        }
+    );
     if let Ok(u) = nix::sys::utsname::uname() {
         println!("Kernel Version: {}", u.release().to_string_lossy());
     }
-    println!("CPUs: {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "CPUs: {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     Ok(0)
 }

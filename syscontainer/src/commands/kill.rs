@@ -15,5 +15,7 @@ pub struct KillArgs {
 }
 
 pub fn run(ctx: &Ctx, args: KillArgs) -> anyhow::Result<u8> {
-    for_each(ctx, &args.containers, |id| Ok(syscontainer::container::kill(&ctx.store, id, args.signal)?))
+    for_each(ctx, &args.containers, |id| {
+        Ok(syscontainer::container::kill(&ctx.store, id, args.signal)?)
+    })
 }

@@ -33,7 +33,12 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<u8> {
     file.read_to_end(&mut content)?;
     let start = match args.tail {
         Some(n) => {
-            let newlines: Vec<usize> = content.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i).collect();
+            let newlines: Vec<usize> = content
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i)
+                .collect();
             let skip_trailing = if content.last() == Some(&b'\n') { 1 } else { 0 };
             if newlines.len() > n + skip_trailing - 1 && n > 0 {
                 newlines[newlines.len() - n - skip_trailing] + 1
@@ -53,7 +58,9 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<u8> {
     let mut pos = content.len() as u64;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let active = Container::load(&ctx.store, &id).map(|c| c.state.is_active()).unwrap_or(false);
+        let active = Container::load(&ctx.store, &id)
+            .map(|c| c.state.is_active())
+            .unwrap_or(false);
         file.seek(SeekFrom::Start(pos))?;
         let n = file.read(&mut buf)?;
         if n > 0 {

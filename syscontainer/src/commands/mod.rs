@@ -93,7 +93,11 @@ impl Ctx {
 }
 
 /// Run `f` on each named container; report each failure and keep going, like docker.
-pub fn for_each(ctx: &Ctx, names: &[String], mut f: impl FnMut(&str) -> anyhow::Result<()>) -> anyhow::Result<u8> {
+pub fn for_each(
+    ctx: &Ctx,
+    names: &[String],
+    mut f: impl FnMut(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<u8> {
     let mut failed = false;
     for name in names {
         match ctx.resolve(name).and_then(|id| f(&id)) {
@@ -108,10 +112,20 @@ pub fn for_each(ctx: &Ctx, names: &[String], mut f: impl FnMut(&str) -> anyhow::
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
-    let store = Store::open(&cli.root).with_context(|| format!("open store {}", cli.root.display()))?;
+    let store =
+        Store::open(&cli.root).with_context(|| format!("open store {}", cli.root.display()))?;
     store.sweep();
-    let Cli { log_level, daemon_config, command, .. } = cli;
-    let ctx = Ctx { store, log_level, daemon_config };
+    let Cli {
+        log_level,
+        daemon_config,
+        command,
+        ..
+    } = cli;
+    let ctx = Ctx {
+        store,
+        log_level,
+        daemon_config,
+    };
     match command {
         Command::Create(a) => create::run(&ctx, a),
         Command::Start(a) => start::run(&ctx, a),

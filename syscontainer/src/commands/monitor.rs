@@ -12,7 +12,11 @@ pub struct MonitorArgs {
 }
 
 pub fn run(ctx: &Ctx, args: MonitorArgs) -> anyhow::Result<u8> {
-    anyhow::ensure!(syscontainer::store::is_id(&args.id), "monitor needs a full container ID, not {:?}", args.id);
+    anyhow::ensure!(
+        syscontainer::store::is_id(&args.id),
+        "monitor needs a full container ID, not {:?}",
+        args.id
+    );
     // SAFETY: `start` passes the write end of its readiness pipe as fd 3.
     let ready = unsafe { OwnedFd::from_raw_fd(3) };
     let code = syscontainer::monitor::run(ctx.store.clone(), &args.id, ready);

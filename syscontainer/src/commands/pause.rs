@@ -17,9 +17,13 @@ pub struct UnpauseArgs {
 }
 
 pub fn run_pause(ctx: &Ctx, args: PauseArgs) -> anyhow::Result<u8> {
-    for_each(ctx, &args.containers, |id| Ok(syscontainer::container::pause(&ctx.store, id)?))
+    for_each(ctx, &args.containers, |id| {
+        Ok(syscontainer::container::pause(&ctx.store, id)?)
+    })
 }
 
 pub fn run_unpause(ctx: &Ctx, args: UnpauseArgs) -> anyhow::Result<u8> {
-    for_each(ctx, &args.containers, |id| Ok(syscontainer::container::unpause(&ctx.store, id)?))
+    for_each(ctx, &args.containers, |id| {
+        Ok(syscontainer::container::unpause(&ctx.store, id)?)
+    })
 }

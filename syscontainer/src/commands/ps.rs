@@ -29,7 +29,11 @@ pub struct PsArgs {
 
 fn status_text(c: &Container) -> String {
     match (c.status(), c.state.exit) {
-        (Status::Exited, Some(e)) => format!("Exited ({}) {}", e.code, c.state.finished_at.as_deref().unwrap_or("")),
+        (Status::Exited, Some(e)) => format!(
+            "Exited ({}) {}",
+            e.code,
+            c.state.finished_at.as_deref().unwrap_or("")
+        ),
         (Status::Exited, None) if c.state.error.is_some() => "Exited (start failed)".into(),
         (Status::Running, _) => format!("Up since {}", c.state.started_at.as_deref().unwrap_or("")),
         (s, _) => s.as_str().to_string(),
@@ -40,7 +44,12 @@ pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<u8> {
     let mut containers = Vec::new();
     for id in ctx.store.ids()? {
         if let Ok(c) = Container::load(&ctx.store, &id) {
-            if args.all || matches!(c.status(), Status::Running | Status::Paused | Status::Starting) {
+            if args.all
+                || matches!(
+                    c.status(),
+                    Status::Running | Status::Paused | Status::Starting
+                )
+            {
                 containers.push(c);
             }
         }
@@ -48,7 +57,14 @@ pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<u8> {
     containers.sort_by(|a, b| b.config.created.cmp(&a.config.created));
     if args.quiet {
         for c in &containers {
-            println!("{}", if args.no_trunc { c.id() } else { c.config.short_id() });
+            println!(
+                "{}",
+                if args.no_trunc {
+                    c.id()
+                } else {
+                    c.config.short_id()
+                }
+            );
         }
         return Ok(0);
     }
@@ -72,9 +88,16 @@ pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<u8> {
             println!("{}", serde_json::to_string_pretty(&rows)?);
         }
         Format::Table => {
-            println!("{:<14} {:<10} {:<20} {:<40} {}", "CONTAINER ID", "COMMAND", "CREATED", "STATUS", "NAMES");
+            println!(
+                "{:<14} {:<10} {:<20} {:<40} NAMES",
+                "CONTAINER ID", "COMMAND", "CREATED", "STATUS"
+            );
             for c in &containers {
-                let id = if args.no_trunc { c.id() } else { c.config.short_id() };
+                let id = if args.no_trunc {
+                    c.id()
+                } else {
+                    c.config.short_id()
+                };
                 println!(
                     "{:<14} {:<10} {:<20} {:<40} {}",
                     id,

@@ -23,6 +23,11 @@ pub fn run(ctx: &Ctx, args: RestartArgs) -> anyhow::Result<u8> {
             None => ctx.store.load_config(id)?.stop_timeout,
         };
         syscontainer::container::stop(&ctx.store, id, Duration::from_secs(timeout))?;
-        Ok(syscontainer::container::start(&ctx.store, id, &exe, &ctx.log_level)?)
+        Ok(syscontainer::container::start(
+            &ctx.store,
+            id,
+            &exe,
+            &ctx.log_level,
+        )?)
     })
 }

@@ -14,5 +14,7 @@ pub struct RmArgs {
 }
 
 pub fn run(ctx: &Ctx, args: RmArgs) -> anyhow::Result<u8> {
-    for_each(ctx, &args.containers, |id| Ok(syscontainer::container::remove(&ctx.store, id, args.force)?))
+    for_each(ctx, &args.containers, |id| {
+        Ok(syscontainer::container::remove(&ctx.store, id, args.force)?)
+    })
 }

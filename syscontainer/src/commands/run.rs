@@ -30,5 +30,11 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<u8> {
         println!("{id}");
         return Ok(0);
     }
-    attach::attach_and_wait(ctx, &id, args.create.interactive, args.create.tty, &args.detach_keys.0)
+    attach::attach_and_wait(
+        ctx,
+        &id,
+        args.create.interactive,
+        args.create.tty,
+        &args.detach_keys.0,
+    )
 }

@@ -16,11 +16,21 @@ pub struct StartArgs {
 pub fn run(ctx: &Ctx, args: StartArgs) -> anyhow::Result<u8> {
     let exe = std::env::current_exe()?;
     if args.attach {
-        anyhow::ensure!(args.containers.len() == 1, "--attach takes exactly one container");
+        anyhow::ensure!(
+            args.containers.len() == 1,
+            "--attach takes exactly one container"
+        );
         let id = ctx.resolve(&args.containers[0])?;
         syscontainer::container::start(&ctx.store, &id, &exe, &ctx.log_level)?;
         let cfg = ctx.store.load_config(&id)?;
         return attach::attach_and_wait(ctx, &id, cfg.open_stdin, cfg.tty, &[16, 17]);
     }
-    for_each(ctx, &args.containers, |id| Ok(syscontainer::container::start(&ctx.store, id, &exe, &ctx.log_level)?))
+    for_each(ctx, &args.containers, |id| {
+        Ok(syscontainer::container::start(
+            &ctx.store,
+            id,
+            &exe,
+            &ctx.log_level,
+        )?)
+    })
 }

@@ -50,7 +50,10 @@ pub fn run(ctx: &Ctx, args: StatsArgs) -> anyhow::Result<u8> {
     let ids: Vec<String> = if args.containers.is_empty() {
         ctx.store.ids()?
     } else {
-        args.containers.iter().map(|n| ctx.resolve(n)).collect::<anyhow::Result<_>>()?
+        args.containers
+            .iter()
+            .map(|n| ctx.resolve(n))
+            .collect::<anyhow::Result<_>>()?
     };
     loop {
         let t0 = Instant::now();
@@ -58,12 +61,23 @@ pub fn run(ctx: &Ctx, args: StatsArgs) -> anyhow::Result<u8> {
         std::thread::sleep(Duration::from_millis(500));
         let second = sample(ctx, &ids);
         let elapsed = t0.elapsed().as_nanos().max(1) as f64;
-        println!("{:<24} {:>8} {:>26} {:>8} {:>6}", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS");
+        println!(
+            "{:<24} {:>8} {:>26} {:>8} {:>6}",
+            "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"
+        );
         for s in &second {
-            let before = first.iter().find(|f| f.name == s.name).map(|f| f.cpu_ns).unwrap_or(s.cpu_ns);
+            let before = first
+                .iter()
+                .find(|f| f.name == s.name)
+                .map(|f| f.cpu_ns)
+                .unwrap_or(s.cpu_ns);
             let cpu = (s.cpu_ns.saturating_sub(before)) as f64 / elapsed * 100.0;
             let (usage, limit) = s.mem.unwrap_or((0, 0));
-            let pct = if limit > 0 && limit < 1 << 50 { usage as f64 / limit as f64 * 100.0 } else { 0.0 };
+            let pct = if limit > 0 && limit < 1 << 50 {
+                usage as f64 / limit as f64 * 100.0
+            } else {
+                0.0
+            };
             println!(
                 "{:<24} {:>7.2}% {:>26} {:>7.2}% {:>6}",
                 s.name,

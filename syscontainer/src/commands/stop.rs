@@ -21,6 +21,10 @@ pub fn run(ctx: &Ctx, args: StopArgs) -> anyhow::Result<u8> {
             Some(t) => t,
             None => ctx.store.load_config(id)?.stop_timeout,
         };
-        Ok(syscontainer::container::stop(&ctx.store, id, Duration::from_secs(timeout))?)
+        Ok(syscontainer::container::stop(
+            &ctx.store,
+            id,
+            Duration::from_secs(timeout),
+        )?)
     })
 }

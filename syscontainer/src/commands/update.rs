@@ -46,10 +46,19 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<u8> {
         pids_limit: args.pids_limit,
     };
     anyhow::ensure!(
-        u.memory.is_some() || u.memory_swap.is_some() || u.memory_reservation.is_some() || u.cpus.is_some()
-            || u.cpu_shares.is_some() || u.cpu_quota.is_some() || u.cpu_period.is_some()
-            || u.cpuset_cpus.is_some() || u.cpuset_mems.is_some() || u.pids_limit.is_some(),
+        u.memory.is_some()
+            || u.memory_swap.is_some()
+            || u.memory_reservation.is_some()
+            || u.cpus.is_some()
+            || u.cpu_shares.is_some()
+            || u.cpu_quota.is_some()
+            || u.cpu_period.is_some()
+            || u.cpuset_cpus.is_some()
+            || u.cpuset_mems.is_some()
+            || u.pids_limit.is_some(),
         "update needs at least one limit to change"
     );
-    for_each(ctx, &args.containers, |id| Ok(syscontainer::container::update(&ctx.store, id, &u)?))
+    for_each(ctx, &args.containers, |id| {
+        Ok(syscontainer::container::update(&ctx.store, id, &u)?)
+    })
 }

@@ -66,9 +66,13 @@ mod tests {
     #[test]
     fn round_trip_and_eof() {
         let (a, b) = Channel::pair().unwrap();
-        a.send(&Message::Failed("mount /proc: EPERM".into())).unwrap();
+        a.send(&Message::Failed("mount /proc: EPERM".into()))
+            .unwrap();
         a.send(&Message::Created).unwrap();
-        assert_eq!(b.recv().unwrap(), Some(Message::Failed("mount /proc: EPERM".into())));
+        assert_eq!(
+            b.recv().unwrap(),
+            Some(Message::Failed("mount /proc: EPERM".into()))
+        );
         assert_eq!(b.recv().unwrap(), Some(Message::Created));
         drop(a);
         assert_eq!(b.recv().unwrap(), None);

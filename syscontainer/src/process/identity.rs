@@ -9,7 +9,12 @@ use crate::capabilities::{self, HostCap};
 
 fn to_host(set: &Option<HashSet<Capability>>) -> HashSet<HostCap> {
     set.as_ref()
-        .map(|s| s.iter().copied().filter_map(capabilities::to_host).collect())
+        .map(|s| {
+            s.iter()
+                .copied()
+                .filter_map(capabilities::to_host)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -36,24 +41,37 @@ pub fn apply(
     // A runtime can only pass on what it holds: on hosts (or nested containers) whose
     // bounding set lacks some capabilities, the container gets the intersection, as with
     // LXC and systemd-nspawn, instead of failing to start.
-    let held = caps::read(None, CapSet::Permitted).map_err(|e| format!("read permitted capabilities: {e}"))?;
-    let held_only = |set: HashSet<HostCap>| -> HashSet<HostCap> { set.intersection(&held).copied().collect() };
-    let (effective, permitted, inheritable, ambient) =
-        (held_only(effective), held_only(permitted), held_only(inheritable), held_only(ambient));
+    let held = caps::read(None, CapSet::Permitted)
+        .map_err(|e| format!("read permitted capabilities: {e}"))?;
+    let held_only =
+        |set: HashSet<HostCap>| -> HashSet<HostCap> { set.intersection(&held).copied().collect() };
+    let (effective, permitted, inheritable, ambient) = (
+        held_only(effective),
+        held_only(permitted),
+        held_only(inheritable),
+        held_only(ambient),
+    );
     for cap in caps::all() {
         if !bounding.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap).map_err(|e| format!("drop {cap} from the bounding set: {e}"))?;
+            caps::drop(None, CapSet::Bounding, cap)
+                .map_err(|e| format!("drop {cap} from the bounding set: {e}"))?;
         }
     }
     if no_new_privileges {
         // SAFETY: plain prctl.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(format!("set no_new_privs: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "set no_new_privs: {}",
+                std::io::Error::last_os_error()
+            ));
         }
     }
     // SAFETY: plain prctl.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
-    let groups: Vec<nix::unistd::Gid> = additional_gids.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+    let groups: Vec<nix::unistd::Gid> = additional_gids
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
     nix::unistd::setgroups(&groups).map_err(|e| format!("setgroups: {e}"))?;
     let g = nix::unistd::Gid::from_raw(gid);
     nix::unistd::setresgid(g, g, g).map_err(|e| format!("setgid {gid}: {e}"))?;
@@ -62,11 +80,15 @@ pub fn apply(
     // SAFETY: plain prctl.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
     // Effective must stay a subset of permitted at every step: shrink it first.
-    caps::set(None, CapSet::Effective, &effective).map_err(|e| format!("set effective capabilities: {e}"))?;
-    caps::set(None, CapSet::Inheritable, &inheritable).map_err(|e| format!("set inheritable capabilities: {e}"))?;
-    caps::set(None, CapSet::Permitted, &permitted).map_err(|e| format!("set permitted capabilities: {e}"))?;
+    caps::set(None, CapSet::Effective, &effective)
+        .map_err(|e| format!("set effective capabilities: {e}"))?;
+    caps::set(None, CapSet::Inheritable, &inheritable)
+        .map_err(|e| format!("set inheritable capabilities: {e}"))?;
+    caps::set(None, CapSet::Permitted, &permitted)
+        .map_err(|e| format!("set permitted capabilities: {e}"))?;
     if !ambient.is_empty() {
-        caps::set(None, CapSet::Ambient, &ambient).map_err(|e| format!("set ambient capabilities: {e}"))?;
+        caps::set(None, CapSet::Ambient, &ambient)
+            .map_err(|e| format!("set ambient capabilities: {e}"))?;
     }
     Ok(())
 }

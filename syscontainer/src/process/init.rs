@@ -26,6 +26,8 @@ pub struct InitContext<'a> {
     pub console: &'a Path,
     /// A host unix socket bound to `/run/host/notify` inside for sd_notify.
     pub notify_socket: Option<&'a Path>,
+    /// Paths under `/proc/sys` that stay writable after it is made read-only.
+    pub writable_proc_paths: &'a [String],
 }
 
 pub const NOTIFY_SOCKET_INSIDE: &str = "/run/host/notify";
@@ -74,7 +76,10 @@ fn setup_and_exec(ctx: &InitContext, channel: &Channel) -> Result<Never, String>
 
     expect(channel, Message::Go)?;
     if has_namespace(spec, LinuxNamespaceType::Cgroup) {
-        step("unshare cgroup namespace", unshare(CloneFlags::CLONE_NEWCGROUP))?;
+        step(
+            "unshare cgroup namespace",
+            unshare(CloneFlags::CLONE_NEWCGROUP),
+        )?;
     }
 
     reset_signals();
@@ -84,36 +89,69 @@ fn setup_and_exec(ctx: &InitContext, channel: &Channel) -> Result<Never, String>
     // Mounts: nothing done here may propagate back to the host.
     step(
         "make / a slave mount",
-        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>),
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        ),
     )?;
     step(
         "bind rootfs",
-        mount(Some(&rootfs), &rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>),
+        mount(
+            Some(&rootfs),
+            &rootfs,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        ),
     )?;
     for m in spec.mounts().as_deref().unwrap_or(&[]) {
         mounts::mount_entry(&rootfs, ctx.bundle, m).map_err(|e| e.to_string())?;
     }
-    step("create devices", mounts::create_devices(&rootfs, linux.devices().as_deref().unwrap_or(&[])))?;
+    step(
+        "create devices",
+        mounts::create_devices(&rootfs, linux.devices().as_deref().unwrap_or(&[])),
+    )?;
     step("create /dev links", mounts::create_dev_symlinks(&rootfs))?;
-    step("bind console", mounts::bind_file(&rootfs, ctx.console, Path::new("/dev/console")))?;
+    step(
+        "bind console",
+        mounts::bind_file(&rootfs, ctx.console, Path::new("/dev/console")),
+    )?;
     if let Some(sock) = ctx.notify_socket {
-        step("bind notify socket", mounts::bind_file(&rootfs, sock, Path::new(NOTIFY_SOCKET_INSIDE)))?;
+        step(
+            "bind notify socket",
+            mounts::bind_file(&rootfs, sock, Path::new(NOTIFY_SOCKET_INSIDE)),
+        )?;
     }
     if let Some(sysctl) = linux.sysctl() {
         for (key, value) in sysctl {
             let path = rootfs.join("proc/sys").join(key.replace('.', "/"));
-            step(&format!("sysctl {key}={value}"), std::fs::write(&path, value))?;
+            step(
+                &format!("sysctl {key}={value}"),
+                std::fs::write(&path, value),
+            )?;
         }
     }
 
-    channel.send(&Message::MountsReady).map_err(|e| e.to_string())?;
+    channel
+        .send(&Message::MountsReady)
+        .map_err(|e| e.to_string())?;
     expect(channel, Message::HooksDone)?;
 
     // Masks and read-only paths come after the hooks, which may mount over /proc files.
-    step("mask paths", mounts::mask_paths(&rootfs, linux.masked_paths().as_deref().unwrap_or(&[])))?;
+    step(
+        "mask paths",
+        mounts::mask_paths(&rootfs, linux.masked_paths().as_deref().unwrap_or(&[])),
+    )?;
     step(
         "read-only paths",
         mounts::readonly_paths(&rootfs, linux.readonly_paths().as_deref().unwrap_or(&[])),
+    )?;
+    step(
+        "writable /proc/sys paths",
+        mounts::writable_paths(&rootfs, ctx.writable_proc_paths),
     )?;
     enter_rootfs(&rootfs)?;
     if root.readonly().unwrap_or(false) {
@@ -141,8 +179,18 @@ fn setup_and_exec(ctx: &InitContext, channel: &Channel) -> Result<Never, String>
     }
     let args = process.args().clone().unwrap_or_default();
     let program = args.first().ok_or("spec has no command")?;
-    let executable = find_executable(program, &env).ok_or_else(|| format!("{program}: command not found in the container"))?;
+    let executable = find_executable(program, &env)
+        .ok_or_else(|| format!("{program}: command not found in the container"))?;
 
+    if let Some(adj) = process.oom_score_adj() {
+        step(
+            "oom_score_adj",
+            std::fs::write("/proc/self/oom_score_adj", adj.to_string()),
+        )?;
+    }
+    for limit in process.rlimits().as_deref().unwrap_or(&[]) {
+        step(&format!("setrlimit {:?}", limit.typ()), set_rlimit(limit))?;
+    }
     let user = process.user();
     crate::process::identity::apply(
         user.uid(),
@@ -158,8 +206,14 @@ fn setup_and_exec(ctx: &InitContext, channel: &Channel) -> Result<Never, String>
     expect(channel, Message::Start)?;
     mark_fds_cloexec();
 
-    let c_args: Vec<CString> = args.iter().map(|a| CString::new(a.as_bytes()).unwrap_or_default()).collect();
-    let c_env: Vec<CString> = env.iter().map(|e| CString::new(e.as_bytes()).unwrap_or_default()).collect();
+    let c_args: Vec<CString> = args
+        .iter()
+        .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
+        .collect();
+    let c_env: Vec<CString> = env
+        .iter()
+        .map(|e| CString::new(e.as_bytes()).unwrap_or_default())
+        .collect();
     let err = nix::unistd::execve(&c_path(&executable), &c_args, &c_env).unwrap_err();
     Err(format!("exec {}: {err}", executable.display()))
 }
@@ -168,11 +222,18 @@ fn setup_and_exec(ctx: &InitContext, channel: &Channel) -> Result<Never, String>
 fn attach_console(console: &Path) -> Result<(), String> {
     let fd = step(
         &format!("open console {}", console.display()),
-        nix::fcntl::open(console, nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY, nix::sys::stat::Mode::empty()),
+        nix::fcntl::open(
+            console,
+            nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY,
+            nix::sys::stat::Mode::empty(),
+        ),
     )?;
     // SAFETY: TIOCSCTTY on a terminal fd we own.
     if unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } < 0 {
-        return Err(format!("set controlling terminal: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "set controlling terminal: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     for target in 0..3 {
         step("dup console", nix::unistd::dup2(fd, target))?;
@@ -213,7 +274,14 @@ fn reset_signals() {
 /// closed by the exec.
 fn mark_fds_cloexec() {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags.
-    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
 }
 
 /// Look a program up in the container's PATH (the spec's env, not ours).
@@ -225,12 +293,14 @@ pub fn find_executable(program: &str, env: &[String]) -> Option<PathBuf> {
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    path.split(':').map(|dir| Path::new(dir).join(program)).find(|p| {
-        std::fs::metadata(p).is_ok_and(|m| {
-            use std::os::unix::fs::PermissionsExt;
-            m.is_file() && m.permissions().mode() & 0o111 != 0
+    path.split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            })
         })
-    })
 }
 
 /// Used by exec: whether `fd` is a terminal.
@@ -241,4 +311,35 @@ pub fn is_tty(fd: &impl AsRawFd) -> bool {
 /// Resolve a path as seen from inside a rootfs (before pivot).
 pub fn inside(rootfs: &Path, p: &str) -> Result<PathBuf, String> {
     secure_join(rootfs, Path::new(p)).map_err(|e| e.to_string())
+}
+
+fn set_rlimit(limit: &oci_spec::runtime::PosixRlimit) -> std::io::Result<()> {
+    use oci_spec::runtime::PosixRlimitType as T;
+    let resource = match limit.typ() {
+        T::RlimitCpu => libc::RLIMIT_CPU,
+        T::RlimitFsize => libc::RLIMIT_FSIZE,
+        T::RlimitData => libc::RLIMIT_DATA,
+        T::RlimitStack => libc::RLIMIT_STACK,
+        T::RlimitCore => libc::RLIMIT_CORE,
+        T::RlimitRss => libc::RLIMIT_RSS,
+        T::RlimitNproc => libc::RLIMIT_NPROC,
+        T::RlimitNofile => libc::RLIMIT_NOFILE,
+        T::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        T::RlimitAs => libc::RLIMIT_AS,
+        T::RlimitLocks => libc::RLIMIT_LOCKS,
+        T::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        T::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        T::RlimitNice => libc::RLIMIT_NICE,
+        T::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        T::RlimitRttime => libc::RLIMIT_RTTIME,
+    };
+    let value = libc::rlimit {
+        rlim_cur: limit.soft(),
+        rlim_max: limit.hard(),
+    };
+    // SAFETY: setrlimit with a valid resource and a pointer to a live struct.
+    if unsafe { libc::setrlimit(resource, &value) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }

@@ -37,7 +37,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MountError + '_ {
     }
 }
 
-fn do_mount(source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<()> {
+fn do_mount(
+    source: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<()> {
     mount(source, target, fstype, flags, data).map_err(|errno| MountError::Mount {
         what: format!(
             "{} ({})",
@@ -106,7 +112,11 @@ pub fn mount_entry(rootfs: &Path, bundle: &Path, m: &Mount) -> Result<()> {
     }
     if options.bind || typ == "bind" {
         let source = m.source().clone().unwrap_or_default();
-        let source = if source.is_absolute() { source } else { bundle.join(source) };
+        let source = if source.is_absolute() {
+            source
+        } else {
+            bundle.join(source)
+        };
         let is_dir = fs::metadata(&source).map_err(io(&source))?.is_dir();
         ensure_mount_point(&target, is_dir).map_err(io(&target))?;
         do_mount(
@@ -118,7 +128,13 @@ pub fn mount_entry(rootfs: &Path, bundle: &Path, m: &Mount) -> Result<()> {
         )?;
         let remount_flags = options.flags & !MsFlags::MS_REC;
         if !remount_flags.is_empty() {
-            do_mount(None, &target, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | remount_flags, None)?;
+            do_mount(
+                None,
+                &target,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | remount_flags,
+                None,
+            )?;
         }
     } else {
         ensure_mount_point(&target, true).map_err(io(&target))?;
@@ -178,28 +194,61 @@ pub fn parse_cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
 /// mount shows the container's cgroup as its root.
 fn mount_cgroups(target: &Path, options: &ParsedOptions) -> Result<()> {
     let host_root = Path::new("/sys/fs/cgroup");
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").map_err(io(Path::new("/proc/self/mountinfo")))?;
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(io(Path::new("/proc/self/mountinfo")))?;
     let mounts = parse_cgroup_mounts(&mountinfo);
     let flags = options.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
     let readonly = options.flags.contains(MsFlags::MS_RDONLY);
     ensure_mount_point(target, true).map_err(io(target))?;
 
-    if let Some(unified) = mounts.iter().find(|m| m.mount_point == host_root && m.fstype == "cgroup2") {
-        let ro = if readonly { MsFlags::MS_RDONLY } else { MsFlags::empty() };
+    if let Some(unified) = mounts
+        .iter()
+        .find(|m| m.mount_point == host_root && m.fstype == "cgroup2")
+    {
+        let ro = if readonly {
+            MsFlags::MS_RDONLY
+        } else {
+            MsFlags::empty()
+        };
         let _ = unified;
-        return do_mount(Some(Path::new("cgroup2")), target, Some("cgroup2"), flags | ro, None);
+        return do_mount(
+            Some(Path::new("cgroup2")),
+            target,
+            Some("cgroup2"),
+            flags | ro,
+            None,
+        );
     }
 
-    do_mount(Some(Path::new("tmpfs")), target, Some("tmpfs"), flags, Some("mode=755"))?;
-    for m in mounts.iter().filter(|m| m.mount_point.parent() == Some(host_root)) {
+    do_mount(
+        Some(Path::new("tmpfs")),
+        target,
+        Some("tmpfs"),
+        flags,
+        Some("mode=755"),
+    )?;
+    for m in mounts
+        .iter()
+        .filter(|m| m.mount_point.parent() == Some(host_root))
+    {
         let name = m.mount_point.file_name().unwrap_or_default();
         let dest = target.join(name);
         fs::create_dir_all(&dest).map_err(io(&dest))?;
         // name=systemd stays writable even in a read-only view: systemd needs it.
         let writable = !readonly || m.options.contains("name=systemd") || m.fstype == "cgroup2";
-        let ro = if writable { MsFlags::empty() } else { MsFlags::MS_RDONLY };
+        let ro = if writable {
+            MsFlags::empty()
+        } else {
+            MsFlags::MS_RDONLY
+        };
         let data = (m.fstype == "cgroup").then_some(m.options.as_str());
-        do_mount(Some(Path::new(&m.fstype)), &dest, Some(&m.fstype), flags | ro, data)?;
+        do_mount(
+            Some(Path::new(&m.fstype)),
+            &dest,
+            Some(&m.fstype),
+            flags | ro,
+            data,
+        )?;
     }
     // Co-mounted controllers appear under each name (cpu -> cpu,cpuacct).
     if let Ok(entries) = fs::read_dir(host_root) {
@@ -240,8 +289,13 @@ pub fn create_devices(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
             do_mount(Some(d.path()), &path, None, MsFlags::MS_BIND, None)?;
         } else {
             // mknod applies the umask; set the mode the spec asks for.
-            nix::sys::stat::fchmodat(None, &path, mode, nix::sys::stat::FchmodatFlags::FollowSymlink)
-                .map_err(|e| io(&path)(e.into()))?;
+            nix::sys::stat::fchmodat(
+                None,
+                &path,
+                mode,
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+            .map_err(|e| io(&path)(e.into()))?;
         }
     }
     Ok(())
@@ -283,7 +337,13 @@ pub fn mask_paths(rootfs: &Path, paths: &[String]) -> Result<()> {
                 MsFlags::MS_RDONLY,
                 Some("size=0"),
             )?,
-            Ok(_) => do_mount(Some(Path::new("/dev/null")), &target, None, MsFlags::MS_BIND, None)?,
+            Ok(_) => do_mount(
+                Some(Path::new("/dev/null")),
+                &target,
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )?,
             Err(_) => {}
         }
     }
@@ -297,7 +357,13 @@ pub fn readonly_paths(rootfs: &Path, paths: &[String]) -> Result<()> {
         if fs::symlink_metadata(&target).is_err() {
             continue;
         }
-        do_mount(Some(&target), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        do_mount(
+            Some(&target),
+            &target,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
         do_mount(
             None,
             &target,
@@ -305,6 +371,31 @@ pub fn readonly_paths(rootfs: &Path, paths: &[String]) -> Result<()> {
             MsFlags::MS_BIND
                 | MsFlags::MS_REMOUNT
                 | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC,
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+/// Make paths under a read-only `/proc/sys` writable again: a bind mount of each onto
+/// itself, remounted without `MS_RDONLY` (mount flags are per mount, so the rest of
+/// `/proc/sys` stays read-only).
+pub fn writable_paths(rootfs: &Path, paths: &[String]) -> Result<()> {
+    for p in paths {
+        let target = secure_join(rootfs, Path::new(p))?;
+        if fs::symlink_metadata(&target).is_err() {
+            continue;
+        }
+        do_mount(Some(&target), &target, None, MsFlags::MS_BIND, None)?;
+        do_mount(
+            None,
+            &target,
+            None,
+            MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
                 | MsFlags::MS_NOSUID
                 | MsFlags::MS_NODEV
                 | MsFlags::MS_NOEXEC,
@@ -328,10 +419,14 @@ mod tests {
             "mode=755".into(),
         ]);
         assert!(p.bind);
-        assert!(p.flags.contains(MsFlags::MS_NOSUID | MsFlags::MS_RDONLY | MsFlags::MS_REC));
+        assert!(p
+            .flags
+            .contains(MsFlags::MS_NOSUID | MsFlags::MS_RDONLY | MsFlags::MS_REC));
         assert_eq!(p.propagation, MsFlags::MS_SLAVE | MsFlags::MS_REC);
         assert_eq!(p.data, vec!["mode=755"]);
-        assert!(!parse_options(&["ro".into(), "rw".into()]).flags.contains(MsFlags::MS_RDONLY));
+        assert!(!parse_options(&["ro".into(), "rw".into()])
+            .flags
+            .contains(MsFlags::MS_RDONLY));
     }
 
     #[test]

@@ -1,0 +1,941 @@
+//! System-container options and OCI hooks against booted systemd containers.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use syscontainer_tests::{leftovers, Host};
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// Mount options of the mount at `target` as the container sees it, if it is a mount point.
+fn mount_options(host: &Host, name: &str, target: &str) -> Option<String> {
+    host.exec(name, &["cat", "/proc/self/mountinfo"])
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.get(4) == Some(&target))
+        .map(|f| f[5].to_string())
+}
+
+#[test]
+fn proc_sys_is_read_only_unless_ns_change_opt_says_otherwise() {
+    let mut host = Host::new();
+    host.boot("plain", &[]);
+    assert!(mount_options(&host, "plain", "/proc/sys")
+        .unwrap()
+        .starts_with("ro"));
+    assert_eq!(mount_options(&host, "plain", "/proc/sys/net"), None);
+    let out = host.run([
+        "exec",
+        "plain",
+        "sh",
+        "-c",
+        "echo 1 > /proc/sys/net/ipv4/ip_forward",
+    ]);
+    assert!(
+        !out.status.success(),
+        "/proc/sys/net writable without --ns-change-opt"
+    );
+
+    host.boot("netrw", &["--ns-change-opt", "net"]);
+    assert!(mount_options(&host, "netrw", "/proc/sys")
+        .unwrap()
+        .starts_with("ro"));
+    assert!(mount_options(&host, "netrw", "/proc/sys/net")
+        .unwrap()
+        .starts_with("rw"));
+    host.exec(
+        "netrw",
+        &["sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"],
+    );
+    assert_eq!(
+        host.exec("netrw", &["cat", "/proc/sys/net/ipv4/ip_forward"]),
+        "1"
+    );
+    let out = host.run([
+        "exec",
+        "netrw",
+        "sh",
+        "-c",
+        "echo 1234567 > /proc/sys/kernel/shmmax",
+    ]);
+    assert!(
+        !out.status.success(),
+        "kernel IPC sysctls writable with only net"
+    );
+
+    host.boot("ipcrw", &["--ns-change-opt", "ipc"]);
+    host.exec(
+        "ipcrw",
+        &["sh", "-c", "echo 1234567 > /proc/sys/kernel/shmmax"],
+    );
+    assert_eq!(
+        host.exec("ipcrw", &["cat", "/proc/sys/kernel/shmmax"]),
+        "1234567"
+    );
+    assert!(mount_options(&host, "ipcrw", "/proc/sys/fs/mqueue")
+        .unwrap()
+        .starts_with("rw"));
+    let out = host.run([
+        "exec",
+        "ipcrw",
+        "sh",
+        "-c",
+        "echo 1 > /proc/sys/kernel/panic",
+    ]);
+    assert!(
+        !out.status.success(),
+        "a host-wide kernel sysctl became writable"
+    );
+    let out = host.run([
+        "exec",
+        "ipcrw",
+        "sh",
+        "-c",
+        "echo 1 > /proc/sys/net/ipv4/ip_forward",
+    ]);
+    assert!(!out.status.success());
+    // The host's own values are untouched.
+    assert_ne!(read(Path::new("/proc/sys/kernel/shmmax")).trim(), "1234567");
+
+    let err = host.fails([
+        "run",
+        "-d",
+        "--ns-change-opt",
+        "pid",
+        "--system-container",
+        "none",
+        "init",
+    ]);
+    assert!(err.contains("\"pid\""), "{err}");
+}
+
+#[test]
+fn sysctls_are_set_inside_and_non_namespaced_keys_refused() {
+    let mut host = Host::new();
+    host.boot(
+        "tuned",
+        &[
+            "--sysctl",
+            "kernel.shmmax=7654321",
+            "--sysctl",
+            "net.ipv4.ip_forward=1",
+        ],
+    );
+    assert_eq!(
+        host.exec("tuned", &["cat", "/proc/sys/kernel/shmmax"]),
+        "7654321"
+    );
+    assert_eq!(
+        host.exec("tuned", &["cat", "/proc/sys/net/ipv4/ip_forward"]),
+        "1"
+    );
+    assert_ne!(read(Path::new("/proc/sys/kernel/shmmax")).trim(), "7654321");
+
+    let rootfs = host.rootfs();
+    let rootfs = rootfs.to_str().unwrap();
+    for bad in ["vm.swappiness=10", "kernel.hostname=x", "fs.file-max=5"] {
+        let err = host.fails([
+            "run",
+            "-d",
+            "--sysctl",
+            bad,
+            "--system-container",
+            "--external-rootfs",
+            rootfs,
+            "none",
+            "init",
+        ]);
+        assert!(err.contains(bad), "{err}");
+    }
+    let err = host.fails([
+        "run",
+        "-d",
+        "--net",
+        "host",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "--system-container",
+        "--external-rootfs",
+        rootfs,
+        "none",
+        "init",
+    ]);
+    assert!(
+        err.contains("net.ipv4.ip_forward=1") && err.contains("--net host"),
+        "{err}"
+    );
+    assert_eq!(host.container_ids().len(), 1, "a refused run left a record");
+}
+
+#[test]
+fn host_channel_is_a_sized_tmpfs_removed_by_rm() {
+    let mut host = Host::new();
+    let dir = tempfile::tempdir().unwrap();
+    let channel = dir.path().join("channel");
+    let spec = format!("{}:/mnt/channel:rw:32M", channel.display());
+    let id = host.boot("chan", &["--host-channel", &spec]);
+    assert!(channel.is_dir());
+    assert_eq!(
+        std::fs::metadata(&channel).unwrap().permissions().mode() & 0o7777,
+        0o1777
+    );
+
+    let out = host.run([
+        "exec",
+        "chan",
+        "dd",
+        "if=/dev/zero",
+        "of=/mnt/channel/fill",
+        "bs=1M",
+        "count=40",
+    ]);
+    assert!(
+        !out.status.success(),
+        "writing 40M into a 32M channel succeeded"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No space left"),
+        "{:?}",
+        out
+    );
+    assert_eq!(
+        std::fs::metadata(channel.join("fill")).unwrap().len(),
+        32 << 20
+    );
+    std::fs::remove_file(channel.join("fill")).unwrap();
+    std::fs::write(channel.join("from-host"), "hello").unwrap();
+    assert_eq!(
+        host.exec("chan", &["cat", "/mnt/channel/from-host"]),
+        "hello"
+    );
+
+    // It outlives a stop/start and goes with rm.
+    host.ok(["restart", "chan"]);
+    host.wait_booted("chan");
+    assert_eq!(
+        host.exec("chan", &["cat", "/mnt/channel/from-host"]),
+        "hello"
+    );
+    host.ok(["rm", "-f", "chan"]);
+    assert!(!channel.exists(), "rm left the host channel");
+    assert!(leftovers(&host, &id).is_empty());
+
+    // HOST must not exist beforehand; bad sizes are refused.
+    let rootfs = host.rootfs();
+    let existing = format!("{}:/mnt/x", dir.path().display());
+    let err = host.fails([
+        "run",
+        "-d",
+        "--host-channel",
+        &existing,
+        "--system-container",
+        "--external-rootfs",
+        rootfs.to_str().unwrap(),
+        "none",
+        "init",
+    ]);
+    assert!(err.contains("already exists"), "{err}");
+    let tiny = format!("{}:/mnt/x:rw:1k", channel.display());
+    let err = host.fails([
+        "run",
+        "-d",
+        "--host-channel",
+        &tiny,
+        "--system-container",
+        "--external-rootfs",
+        rootfs.to_str().unwrap(),
+        "none",
+        "init",
+    ]);
+    assert!(err.contains("4K"), "{err}");
+}
+
+#[test]
+fn env_target_file_merges_and_stays_inside_the_rootfs() {
+    let mut host = Host::new();
+    let rootfs = host.rootfs();
+    std::fs::write(
+        rootfs.join("etc/default/app-env"),
+        "# app\nKEEP=1\nOVERRIDE=old\n",
+    )
+    .unwrap();
+    host.start_system(
+        "envy",
+        &rootfs,
+        &[
+            "--env-target-file",
+            "/etc/default/app-env",
+            "-e",
+            "OVERRIDE=new",
+            "-e",
+            "ADDED=yes",
+        ],
+    );
+    host.wait_booted("envy");
+    let content = host.exec("envy", &["cat", "/etc/default/app-env"]);
+    let lines: Vec<&str> = content.lines().collect();
+    for want in [
+        "# app",
+        "KEEP=1",
+        "OVERRIDE=new",
+        "ADDED=yes",
+        "container=syscontainer",
+    ] {
+        assert!(lines.contains(&want), "{want} missing from {content}");
+    }
+    assert!(!lines.contains(&"OVERRIDE=old"));
+
+    // A symlink planted in the rootfs cannot redirect the write to the host: it resolves
+    // inside the rootfs.
+    let host_target = PathBuf::from(format!("/tmp/sctest-owned-{}", std::process::id()));
+    let other = host.rootfs();
+    std::os::unix::fs::symlink(&host_target, other.join("etc/default/escape")).unwrap();
+    host.start_system(
+        "escape",
+        &other,
+        &["--env-target-file", "/etc/default/escape"],
+    );
+    assert!(
+        !host_target.exists(),
+        "the env file was written on the host through a symlink"
+    );
+    let inside = other.join(host_target.strip_prefix("/").unwrap());
+    assert!(
+        read(&inside).contains("container=syscontainer"),
+        "written inside the rootfs instead"
+    );
+    // A link into a directory that exists only on the host is refused, not followed.
+    let victim = tempfile::tempdir().unwrap();
+    let third = host.rootfs();
+    std::os::unix::fs::symlink(
+        victim.path().join("owned"),
+        third.join("etc/default/escape"),
+    )
+    .unwrap();
+    let err = host.fails([
+        "run",
+        "-d",
+        "--cgroup-parent",
+        &host.cgroup_parent,
+        "--env-target-file",
+        "/etc/default/escape",
+        "--system-container",
+        "--external-rootfs",
+        third.to_str().unwrap(),
+        "none",
+        "init",
+    ]);
+    assert!(err.contains("/etc/default/escape"), "{err}");
+    assert!(!victim.path().join("owned").exists());
+}
+
+#[test]
+fn process_limits_dns_hosts_groups_and_oom() {
+    let mut host = Host::new();
+    let id = host.boot(
+        "limits",
+        &[
+            "--files-limit",
+            "4096",
+            "--ulimit",
+            "nproc=2000:3000",
+            "--oom-score-adj",
+            "300",
+            "--dns",
+            "192.0.2.53",
+            "--dns-search",
+            "example.test",
+            "--add-host",
+            "db.internal:192.0.2.10",
+            "--group-add",
+            "adm",
+            "--security-opt",
+            "no-new-privileges",
+            "-m",
+            "256M",
+            "--oom-kill-disable",
+        ],
+    );
+    let limits = host.exec("limits", &["cat", "/proc/1/limits"]);
+    let line = |name: &str| {
+        limits
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .split_whitespace()
+            .rev()
+            .skip(1)
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(line("Max open files"), "4096 4096");
+    assert_eq!(line("Max processes"), "3000 2000");
+    assert_eq!(
+        host.exec("limits", &["cat", "/proc/1/oom_score_adj"]),
+        "300"
+    );
+    let resolv = host.exec("limits", &["cat", "/etc/resolv.conf"]);
+    assert!(
+        resolv.contains("nameserver 192.0.2.53") && resolv.contains("search example.test"),
+        "{resolv}"
+    );
+    assert_eq!(
+        host.exec("limits", &["getent", "hosts", "db.internal"])
+            .split_whitespace()
+            .next(),
+        Some("192.0.2.10")
+    );
+    let status = host.exec("limits", &["cat", "/proc/1/status"]);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("Groups:") && l.split_whitespace().any(|g| g == "4")),
+        "{status}"
+    );
+    assert!(status.lines().any(|l| l == "NoNewPrivs:\t1"), "{status}");
+    let oom = host
+        .cgroup_file(&id, "memory.oom_control")
+        .expect("memory.oom_control");
+    assert!(read(&oom).contains("oom_kill_disable 1"));
+
+    let rootfs = host.rootfs();
+    for (opt, bad) in [
+        ("--ulimit", "nofile=10:5"),
+        ("--oom-score-adj", "2000"),
+        ("--files-limit", "-7"),
+        ("--add-host", "db"),
+        ("--dns", "999.1.1.1"),
+    ] {
+        let err = host.fails([
+            "run",
+            "-d",
+            opt,
+            bad,
+            "--system-container",
+            "--external-rootfs",
+            rootfs.to_str().unwrap(),
+            "none",
+            "init",
+        ]);
+        assert!(err.contains(bad), "{opt} {bad}: {err}");
+    }
+    let err = host.fails([
+        "run",
+        "-d",
+        "--security-opt",
+        "seccomp=/etc/profile.json",
+        "--system-container",
+        "--external-rootfs",
+        rootfs.to_str().unwrap(),
+        "none",
+        "init",
+    ]);
+    assert!(err.contains("seccomp"), "{err}");
+}
+
+/// A loop device over a sparse file, detached on drop.
+struct Loop {
+    device: PathBuf,
+    _file: tempfile::NamedTempFile,
+}
+
+impl Loop {
+    fn new(size: u64) -> Loop {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        file.as_file().set_len(size).unwrap();
+        let out = Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(file.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "losetup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Loop {
+            device: PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
+            _file: file,
+        }
+    }
+
+    fn numbers(&self) -> String {
+        let out = Command::new("stat")
+            .args(["-c", "%t:%T"])
+            .arg(&self.device)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (major, minor) = text.trim().split_once(':').unwrap();
+        format!(
+            "{}:{}",
+            u32::from_str_radix(major, 16).unwrap(),
+            u32::from_str_radix(minor, 16).unwrap()
+        )
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").arg("-d").arg(&self.device).status();
+    }
+}
+
+#[test]
+fn devices_are_created_allowed_and_throttled() {
+    let mut host = Host::new();
+    let lo = Loop::new(64 << 20);
+    let dev = lo.device.display().to_string();
+    let id = host.boot(
+        "disks",
+        &[
+            "--device",
+            &format!("{dev}:/dev/xvdb:rwm"),
+            "--device-write-bps",
+            &format!("{dev}:1mb"),
+            "--device-read-iops",
+            &format!("{dev}:500"),
+        ],
+    );
+    host.exec("disks", &["mkfs.ext4", "-q", "/dev/xvdb"]);
+    host.exec(
+        "disks",
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /mnt/d && mount /dev/xvdb /mnt/d && echo data > /mnt/d/file && umount /mnt/d",
+        ],
+    );
+    let numbers = lo.numbers();
+    let write_bps = host
+        .cgroup_file(&id, "blkio.throttle.write_bps_device")
+        .expect("blkio throttle file");
+    assert!(
+        read(&write_bps).contains(&format!("{numbers} 1048576")),
+        "{}",
+        read(&write_bps)
+    );
+    let read_iops = host
+        .cgroup_file(&id, "blkio.throttle.read_iops_device")
+        .unwrap();
+    assert!(read(&read_iops).contains(&format!("{numbers} 500")));
+    let allowed = read(&host.cgroup_file(&id, "devices.list").unwrap());
+    assert!(
+        allowed.lines().any(|l| l == format!("b {numbers} rwm")),
+        "{allowed}"
+    );
+    // A device that was not given is refused even if its node is made.
+    let out = host.run([
+        "exec",
+        "disks",
+        "sh",
+        "-c",
+        "mknod /tmp/sda b 8 0 && head -c1 /tmp/sda",
+    ]);
+    assert!(!out.status.success());
+
+    // Weights need a proportional I/O scheduler (BFQ); where the kernel has none, the
+    // option is refused with a clear error rather than silently ignored.
+    let weight_file = host
+        .cgroup_file(&id, "blkio.weight")
+        .or_else(|| host.cgroup_file(&id, "io.weight"));
+    let rootfs = host.rootfs();
+    let out = host.run([
+        "run",
+        "-d",
+        "--name",
+        "weighted",
+        "--cgroup-parent",
+        &host.cgroup_parent,
+        "--blkio-weight",
+        "300",
+        "--system-container",
+        "--external-rootfs",
+        rootfs.to_str().unwrap(),
+        "none",
+        "init",
+    ]);
+    match weight_file {
+        Some(_) => {
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let weighted = host.inspect("weighted", "{{.Id}}");
+            let file = host
+                .cgroup_file(&weighted, "blkio.weight")
+                .or_else(|| host.cgroup_file(&weighted, "io.weight"))
+                .unwrap();
+            assert!(read(&file).contains("300"));
+        }
+        None => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("--blkio-weight") && err.contains("weight"),
+                "{err}"
+            );
+        }
+    }
+
+    let rootfs = host.rootfs();
+    let err = host.fails([
+        "run",
+        "-d",
+        "--device",
+        "/dev/nonexistent",
+        "--system-container",
+        "--external-rootfs",
+        rootfs.to_str().unwrap(),
+        "none",
+        "init",
+    ]);
+    assert!(err.contains("/dev/nonexistent"), "{err}");
+    let err = host.fails([
+        "run",
+        "-d",
+        "--device-write-bps",
+        "/dev/null:1mb",
+        "--system-container",
+        "--external-rootfs",
+        rootfs.to_str().unwrap(),
+        "none",
+        "init",
+    ]);
+    assert!(err.contains("/dev/null") && err.contains("block"), "{err}");
+}
+
+/// A directory of root-owned hook scripts that append their name to a log.
+struct Hooks {
+    dir: tempfile::TempDir,
+}
+
+impl Hooks {
+    fn new() -> Hooks {
+        let dir = tempfile::Builder::new()
+            .prefix("sctest-hooks-")
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        Hooks { dir }
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("log")
+    }
+
+    /// A hook that logs `label` and the state it got; exits with `code`.
+    fn script(&self, label: &str, code: i32) -> PathBuf {
+        let path = self.dir.path().join(label);
+        let body = format!(
+            "#!/bin/sh\nstate=$(cat)\necho \"{label} $state\" >> {log}\necho \"{label} says hi\" >&2\nexit {code}\n",
+            log = self.log().display()
+        );
+        std::fs::write(&path, body).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn spec(&self, file: &str, stages: &[(&str, &[PathBuf])]) -> PathBuf {
+        let mut obj = serde_json::Map::new();
+        for (stage, hooks) in stages {
+            let list: Vec<serde_json::Value> = hooks
+                .iter()
+                .map(|p| serde_json::json!({"path": p, "args": [p.file_name().unwrap().to_str().unwrap()], "timeout": 10}))
+                .collect();
+            obj.insert(stage.to_string(), serde_json::Value::Array(list));
+        }
+        let path = self.dir.path().join(file);
+        std::fs::write(&path, serde_json::Value::Object(obj).to_string()).unwrap();
+        path
+    }
+
+    fn entries(&self) -> Vec<(String, serde_json::Value)> {
+        std::fs::read_to_string(self.log())
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let (label, state) = l.split_once(' ').unwrap();
+                (label.to_string(), serde_json::from_str(state).unwrap())
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn hooks_run_in_order_with_the_state_and_on_every_start() {
+    let mut host = Host::new();
+    let hooks = Hooks::new();
+    let daemon_spec = hooks.spec(
+        "daemon-hooks.json",
+        &[("prestart", &[hooks.script("daemon-pre", 0)])],
+    );
+    let daemon_config = hooks.dir.path().join("daemon.json");
+    std::fs::write(
+        &daemon_config,
+        serde_json::json!({"hook-spec": daemon_spec}).to_string(),
+    )
+    .unwrap();
+    let spec = hooks.spec(
+        "hooks.json",
+        &[
+            (
+                "prestart",
+                &[hooks.script("pre1", 0), hooks.script("pre2", 0)],
+            ),
+            ("poststart", &[hooks.script("post-start", 0)]),
+            ("poststop", &[hooks.script("post-stop", 0)]),
+        ],
+    );
+    let rootfs = host.rootfs();
+    let out = host
+        .command()
+        .arg("--daemon-config")
+        .arg(&daemon_config)
+        .args([
+            "run",
+            "-tid",
+            "--name",
+            "hooked",
+            "--cgroup-parent",
+            &host.cgroup_parent,
+            "--hook-spec",
+        ])
+        .arg(&spec)
+        .args(["--system-container", "--external-rootfs"])
+        .arg(&rootfs)
+        .args(["none", "init"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    host.wait_booted("hooked");
+    host.ok(["stop", "hooked"]);
+    host.wait_status("hooked", "exited", Duration::from_secs(30));
+    syscontainer_tests::wait_for("poststop", Duration::from_secs(10), || {
+        hooks.entries().len() >= 5
+    });
+
+    let entries = hooks.entries();
+    let labels: Vec<&str> = entries.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["daemon-pre", "pre1", "pre2", "post-start", "post-stop"]
+    );
+    let (_, state) = &entries[1];
+    assert_eq!(state["id"], id.as_str());
+    assert_eq!(state["root"], rootfs.to_str().unwrap());
+    assert!(state["pid"].as_i64().unwrap() > 0);
+    assert_eq!(state["bundle"], host.store().join(&id).to_str().unwrap());
+    assert!(state["ociVersion"].is_string());
+
+    // Hooks run again at every start.
+    std::fs::remove_file(hooks.log()).unwrap();
+    host.command()
+        .arg("--daemon-config")
+        .arg(&daemon_config)
+        .args(["start", "hooked"])
+        .output()
+        .unwrap();
+    host.wait_booted("hooked");
+    let labels: Vec<String> = hooks.entries().into_iter().map(|(l, _)| l).collect();
+    assert_eq!(&labels[..3], ["daemon-pre", "pre1", "pre2"]);
+}
+
+#[test]
+fn a_failing_prestart_hook_aborts_the_start_and_leaves_nothing() {
+    let mut host = Host::new();
+    let hooks = Hooks::new();
+    let spec = hooks.spec(
+        "hooks.json",
+        &[(
+            "prestart",
+            &[
+                hooks.script("ok", 0),
+                hooks.script("broken", 3),
+                hooks.script("never", 0),
+            ],
+        )],
+    );
+    let rootfs = host.rootfs();
+    let out = host
+        .command()
+        .args([
+            "run",
+            "-tid",
+            "--name",
+            "doomed",
+            "--cgroup-parent",
+            &host.cgroup_parent,
+            "--hook-spec",
+        ])
+        .arg(&spec)
+        .args(["--system-container", "--external-rootfs"])
+        .arg(&rootfs)
+        .args(["none", "init"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken"), "{stderr}");
+    assert!(
+        stderr.contains("broken says hi"),
+        "hook stderr should reach the user: {stderr}"
+    );
+    let labels: Vec<String> = hooks.entries().into_iter().map(|(l, _)| l).collect();
+    assert_eq!(labels, ["ok", "broken"]);
+    let id = host
+        .container_ids()
+        .pop()
+        .expect("the record stays, like a failed docker start");
+    assert_eq!(host.inspect("doomed", "{{.State.Status}}"), "exited");
+    let left: Vec<String> = leftovers(&host, &id)
+        .into_iter()
+        .filter(|l| !l.starts_with("store record"))
+        .collect();
+    assert!(left.is_empty(), "{left:#?}");
+    let cg_procs: Vec<PathBuf> = host
+        .cgroup_parent_dirs()
+        .into_iter()
+        .map(|d| d.join(&id))
+        .filter(|d| d.exists())
+        .collect();
+    assert!(cg_procs.is_empty(), "{cg_procs:?}");
+}
+
+#[test]
+fn hook_specs_are_checked() {
+    let mut host = Host::new();
+    let hooks = Hooks::new();
+    let rootfs = host.rootfs();
+    let run = |spec: &Path| {
+        host.fails([
+            "run",
+            "-d",
+            "--hook-spec",
+            spec.to_str().unwrap(),
+            "--system-container",
+            "--external-rootfs",
+            rootfs.to_str().unwrap(),
+            "none",
+            "init",
+        ])
+    };
+    let err = run(Path::new("relative.json"));
+    assert!(err.contains("relative.json"), "{err}");
+    let err = run(&hooks.dir.path().join("missing.json"));
+    assert!(err.contains("missing.json"), "{err}");
+    let not_json = hooks.dir.path().join("bad.json");
+    std::fs::write(&not_json, "{not json").unwrap();
+    assert!(run(&not_json).contains("bad.json"));
+    let writable = hooks.script("writable", 0);
+    std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let err = run(&hooks.spec("w.json", &[("prestart", &[writable])]));
+    assert!(err.contains("writable"), "{err}");
+    let relative = hooks.dir.path().join("rel.json");
+    std::fs::write(&relative, r#"{"prestart":[{"path":"bin/true"}]}"#).unwrap();
+    assert!(run(&relative).contains("bin/true"));
+    let zero = hooks.dir.path().join("zero.json");
+    std::fs::write(&zero, r#"{"prestart":[{"path":"/bin/true","timeout":0}]}"#).unwrap();
+    assert!(run(&zero).contains("timeout"));
+    assert!(host.container_ids().is_empty());
+}
+
+#[test]
+fn a_block_device_rootfs_is_mounted_from_start_to_stop() {
+    let host = Host::new();
+    // An ext4 image of the cached rootfs on a loop device.
+    let image = tempfile::NamedTempFile::new().unwrap();
+    image.as_file().set_len(700 << 20).unwrap();
+    let out = Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-d"])
+        .arg(syscontainer_tests::rootfs_cache())
+        .arg(image.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mkfs.ext4: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("losetup")
+        .args(["-f", "--show"])
+        .arg(image.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lo = Loop {
+        device: PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
+        _file: tempfile::NamedTempFile::new().unwrap(),
+    };
+    let device = lo.device.to_str().unwrap();
+
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .any(|l| l.contains("/run/syscontainer-rootfs/"))
+            && std::fs::read_to_string("/proc/self/mountinfo")
+                .unwrap()
+                .lines()
+                .any(|l| {
+                    l.split(" - ")
+                        .nth(1)
+                        .is_some_and(|t| t.split_whitespace().nth(1) == Some(device))
+                })
+    };
+    let id = host.ok([
+        "run",
+        "-tid",
+        "--name",
+        "disk",
+        "--cgroup-parent",
+        &host.cgroup_parent,
+        "--system-container",
+        "--external-rootfs",
+        device,
+        "none",
+        "init",
+    ]);
+    assert_eq!(host.wait_booted("disk"), "running");
+    assert_eq!(host.exec("disk", &["cat", "/proc/1/comm"]), "systemd");
+    assert!(
+        mounted(),
+        "the device is not mounted while the container runs"
+    );
+    assert_eq!(host.inspect("disk", "{{.RootfsDevice}}"), device);
+    host.exec("disk", &["sh", "-c", "echo persisted > /root/on-disk"]);
+
+    host.ok(["stop", "disk"]);
+    assert!(!mounted(), "the device stays mounted after stop");
+    host.ok(["start", "disk"]);
+    host.wait_booted("disk");
+    assert_eq!(host.exec("disk", &["cat", "/root/on-disk"]), "persisted");
+    host.ok(["rm", "-f", "disk"]);
+    assert!(!mounted());
+    assert!(leftovers(&host, &id).is_empty());
+
+    // A device without a file system, or without an OS tree, is refused.
+    let empty = Loop::new(16 << 20);
+    let err = host.fails([
+        "run",
+        "-d",
+        "--system-container",
+        "--external-rootfs",
+        empty.device.to_str().unwrap(),
+        "none",
+        "init",
+    ]);
+    assert!(err.contains(empty.device.to_str().unwrap()), "{err}");
+    assert!(host.container_ids().is_empty());
+    assert!(!mounted());
+}
