@@ -367,9 +367,11 @@ where
         path: ns_path.clone(),
         source,
     })?;
-    let root_fd = match root {
-        ContainerRoot::ProcessRoot => Some(open_root(Path::new(&format!("/proc/{pid}/root")))?),
-        ContainerRoot::HostPath(_) => None,
+    let root = match root {
+        ContainerRoot::ProcessRoot => {
+            RootHandle::Fd(open_root(Path::new(&format!("/proc/{pid}/root")))?)
+        }
+        ContainerRoot::HostPath(path) => RootHandle::Path(path.clone()),
     };
     if let Some(expected) = init.start_time {
         let found = read_start_time(pid)?;
@@ -393,7 +395,7 @@ where
             drop(read_end);
             let result = nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNS)
                 .map_err(|e| child_failed(format!("setns {}: {e}", ns_path.display())))
-                .and_then(|_| enter_root(root, root_fd.as_ref()))
+                .and_then(|_| enter_root(&root))
                 .and_then(|_| check_proc_mounted())
                 .and_then(|_| work(Path::new("/")))
                 .map_err(|e| e.to_string());
@@ -420,31 +422,31 @@ where
     }
 }
 
+/// The container's root, ready to enter from inside its mount namespace.
+enum RootHandle {
+    /// A path resolved in the container's mount namespace (before pivot_root).
+    Path(PathBuf),
+    /// The init's root directory, opened from the host.
+    Fd(OwnedFd),
+}
+
 /// In the container's mount namespace: make the container's root our `/`.
-fn enter_root(root: &ContainerRoot, root_fd: Option<&OwnedFd>) -> Result<()> {
-    let display = match root {
-        ContainerRoot::HostPath(path) => path.clone(),
-        ContainerRoot::ProcessRoot => PathBuf::from("/proc/PID/root"),
+fn enter_root(root: &RootHandle) -> Result<()> {
+    let shown = match root {
+        RootHandle::Path(path) => path.clone(),
+        RootHandle::Fd(_) => PathBuf::from("/proc/PID/root"),
     };
     let failed = |op: &'static str| {
-        let path = display.clone();
+        let path = shown.clone();
         move |e: nix::errno::Errno| MountError::Sys {
             op,
             path,
             source: e.into(),
         }
     };
-    match (root, root_fd) {
-        (_, Some(fd)) => nix::unistd::fchdir(fd.as_raw_fd()).map_err(failed("fchdir"))?,
-        (ContainerRoot::HostPath(path), None) => {
-            nix::unistd::chdir(path).map_err(failed("chdir"))?
-        }
-        (ContainerRoot::ProcessRoot, None) => {
-            return Err(MountError::Child {
-                pid: 0,
-                reason: "no root directory of the container's init".into(),
-            })
-        }
+    match root {
+        RootHandle::Fd(fd) => nix::unistd::fchdir(fd.as_raw_fd()).map_err(failed("fchdir"))?,
+        RootHandle::Path(path) => nix::unistd::chdir(path).map_err(failed("chdir"))?,
     }
     nix::unistd::chroot(".").map_err(failed("chroot"))?;
     nix::unistd::chdir("/").map_err(failed("chdir"))
