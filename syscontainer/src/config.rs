@@ -44,6 +44,9 @@ pub struct ContainerConfig {
     /// where the runtime mounts it from start to stop.
     #[serde(default)]
     pub rootfs_device: Option<PathBuf>,
+    /// The user namespace mapping (`--user-remap`).
+    #[serde(default)]
+    pub user_remap: Option<crate::sysopts::UserRemap>,
     /// File in the rootfs that receives the environment at every start.
     #[serde(default)]
     pub env_target_file: Option<PathBuf>,

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::cgroups::ContainerCgroup;
 use crate::config::ContainerConfig;
 use crate::error::{io_error, Error, Result};
+use crate::options::RestartPolicy;
 use crate::spec::{self, ContainerOptions};
 use crate::state::{ExitCause, ExitInfo, ProcessId, State, Status};
 use crate::store::{self, Store};
@@ -120,6 +121,42 @@ pub fn create(
     }
     store.insert(&bundle.config, &bundle.spec, &bundle.files)?;
     Ok(bundle.config)
+}
+
+/// Whether a host boot should bring this container back: `always` and `unless-stopped`
+/// containers that neither a user's `stop` nor an in-container poweroff ended.
+pub fn wants_restore(restart: RestartPolicy, state: &State) -> bool {
+    matches!(
+        restart,
+        RestartPolicy::Always | RestartPolicy::UnlessStopped
+    ) && !state.is_active()
+        && !state.stop_requested
+        && state.exit.map(|e| e.cause) != Some(ExitCause::Poweroff)
+}
+
+/// What `restore` did: the IDs started, and the ones that failed with their errors.
+#[derive(Debug, Default)]
+pub struct Restored {
+    pub started: Vec<String>,
+    pub failed: Vec<(String, Error)>,
+}
+
+/// `restore`: start every container that [`wants_restore`].
+pub fn restore(store: &Store, monitor_exe: &Path, log_level: &str) -> Result<Restored> {
+    let mut done = Restored::default();
+    for id in store.ids()? {
+        let Ok(c) = Container::load(store, &id) else {
+            continue;
+        };
+        if !wants_restore(c.config.restart, &c.state) {
+            continue;
+        }
+        match start(store, &id, monitor_exe, log_level) {
+            Ok(()) => done.started.push(id),
+            Err(e) => done.failed.push((id, e)),
+        }
+    }
+    Ok(done)
 }
 
 /// `start`: spawn the container's monitor and wait until PID 1 has exec'd.
@@ -277,9 +314,24 @@ fn send_signal(pid: i32, signal: i32) -> Result<()> {
 /// clean-up, or cleans up itself if the monitor is gone.
 pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
     store.update_state(id, |s| s.stop_requested = true)?;
-    let c = Container::load(store, id)?;
+    let mut c = Container::load(store, id)?;
+    // A monitor that is still booting PID 1 records it shortly: wait for that rather than
+    // racing it (a record removed under a booting monitor would orphan the container).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.state.init.filter(|p| p.is_alive()).is_none()
+        && c.state.status == Status::Starting
+        && c.state.monitor_alive()
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+        c = Container::load(store, id)?;
+    }
     let Some(init) = c.state.init.filter(|p| p.is_alive()) else {
-        cleanup_orphan(store, &c);
+        if let Some(m) = c.state.monitor.filter(|m| m.is_alive()) {
+            // The monitor is finishing (a failed boot, poststop hooks): let it.
+            wait_for_exit(m, Duration::from_secs(15));
+        }
+        cleanup_orphan(store, &Container::load(store, id)?);
         return Ok(());
     };
     if c.state.status == Status::Paused {

@@ -106,6 +106,9 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
     if c.config.net == crate::options::NetMode::None {
         flags |= CloneFlags::CLONE_NEWNET;
     }
+    if c.config.user_remap.is_some() {
+        flags |= CloneFlags::CLONE_NEWUSER;
+    }
     setns(pidfd.as_fd(), CloneFlags::CLONE_NEWPID)
         .map_err(|e| Error::Invalid(format!("join pid namespace: {e}")))?;
 

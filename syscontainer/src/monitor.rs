@@ -279,6 +279,9 @@ impl Monitor {
     }
 
     fn boot_in_cgroup(&mut self) -> Result<()> {
+        if let Some(remap) = self.config.user_remap {
+            self.share_with_remapped_root(remap)?;
+        }
         if let Some(resources) = self
             .spec
             .linux()
@@ -519,6 +522,69 @@ impl Monitor {
             crate::hostside::release(&self.config);
             let _ = self.store.remove(&id);
         }
+    }
+}
+
+impl Monitor {
+    /// A user-remapped container's root is an ordinary user on the host: give it what it
+    /// must reach from inside — its own cgroups (for systemd), the console, the notify
+    /// socket — and let it traverse to the bundle files bound into it.
+    fn share_with_remapped_root(&self, remap: crate::sysopts::UserRemap) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let owner = (
+            Some(nix::unistd::Uid::from_raw(remap.uid)),
+            Some(nix::unistd::Gid::from_raw(remap.gid)),
+        );
+        let chown = |path: &std::path::Path| {
+            nix::unistd::chown(path, owner.0, owner.1).map_err(|e| Error::Io {
+                op: "chown",
+                path: path.to_path_buf(),
+                source: e.into(),
+            })
+        };
+        for dir in self.cgroup.dirs() {
+            chown(&dir)?;
+            for entry in std::fs::read_dir(&dir)
+                .map_err(io_error("read", &dir))?
+                .flatten()
+            {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                // What systemd writes to delegate and move processes; limits stay root's.
+                if matches!(
+                    name.as_ref(),
+                    "cgroup.procs"
+                        | "tasks"
+                        | "cgroup.subtree_control"
+                        | "cgroup.threads"
+                        | "notify_on_release"
+                        | "cgroup.clone_children"
+                ) {
+                    chown(&entry.path())?;
+                }
+            }
+        }
+        chown(&self.console.slave_path)?;
+        let run_dir = self.store.run_dir(self.id());
+        let notify = run_dir.join(NOTIFY_SOCKET);
+        if notify.exists() {
+            chown(&notify)?;
+        }
+        let bundle = self.store.dir(self.id());
+        for dir in [self.store.root(), run_dir.as_path(), bundle.as_path()] {
+            let mode = std::fs::metadata(dir)
+                .map_err(io_error("stat", dir))?
+                .permissions()
+                .mode();
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o111))
+                .map_err(io_error("chmod", dir))?;
+        }
+        for file in ["hostname", "hosts", "resolv.conf"] {
+            let path = bundle.join(file);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+                .map_err(io_error("chmod", &path))?;
+        }
+        Ok(())
     }
 }
 

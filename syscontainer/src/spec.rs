@@ -663,18 +663,11 @@ pub fn build(
         host_channel: None,
         env_target_file: None,
         rootfs_device: None,
+        user_remap: None,
     };
     let mut config = config;
     let rootfs = config.rootfs.clone();
-    crate::sysspec::apply(
-        &opts.system,
-        &opts.env,
-        opts.privileged,
-        opts.net,
-        &rootfs,
-        &mut spec,
-        &mut config,
-    )?;
+    crate::sysspec::apply(opts, &rootfs, &mut spec, &mut config)?;
 
     let hosts = format!(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n{}",

@@ -216,12 +216,73 @@ pub fn format_rfc3339(secs: i64, nanos: u32) -> String {
     )
 }
 
+/// Seconds since the epoch of a `YYYY-MM-DDTHH:MM:SS[.fraction]Z` time (what
+/// [`format_rfc3339`] writes).
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // days-from-civil (Howard Hinnant), the inverse of format_rfc3339.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// A duration the way `ps` shows it: "3 seconds", "5 minutes", "2 hours", "4 days".
+pub fn human_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (n, unit) = match secs {
+        0..=1 => return "1 second".into(),
+        2..=59 => (secs, "second"),
+        60..=3599 => (secs / 60, "minute"),
+        3600..=172_799 => (secs / 3600, "hour"),
+        _ => (secs / 86_400, "day"),
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use nix::sys::signal::Signal;
     use nix::sys::wait::WaitStatus;
     use nix::unistd::Pid;
+
+    #[test]
+    fn rfc3339_round_trip_and_durations() {
+        for secs in [0, 951_782_400, 1_795_000_000, 4_102_444_799] {
+            assert_eq!(parse_rfc3339(&format_rfc3339(secs, 7)), Some(secs));
+        }
+        assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(human_duration(0), "1 second");
+        assert_eq!(human_duration(45), "45 seconds");
+        assert_eq!(human_duration(60), "1 minute");
+        assert_eq!(human_duration(7200), "2 hours");
+        assert_eq!(human_duration(3 * 86_400), "3 days");
+    }
 
     #[test]
     fn rfc3339() {

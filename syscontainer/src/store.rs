@@ -384,6 +384,7 @@ mod tests {
             host_channel: None,
             env_target_file: None,
             rootfs_device: None,
+            user_remap: None,
         }
     }
 

@@ -674,6 +674,32 @@ mod tests {
     }
 
     #[test]
+    fn user_remap() {
+        assert_eq!(
+            parse_user_remap("100000:100000:65535").unwrap(),
+            UserRemap {
+                uid: 100000,
+                gid: 100000,
+                size: 65535
+            }
+        );
+        for bad in [
+            "100000:100000",
+            "1:1:0",
+            "1:1:65536",
+            "0:0:100",
+            "x:1:1",
+            "4294967290:1:100",
+            "1:4294967295:1",
+        ] {
+            assert!(
+                parse_user_remap(bad).unwrap_err().to_string().contains(bad),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn hugetlb_oom_security_modules() {
         assert_eq!(
             parse_hugetlb_limit("2MB:64m").unwrap(),
@@ -711,6 +737,51 @@ mod tests {
     }
 }
 
+/// `--user-remap UID:GID:OFFSET`: container ids 0..OFFSET map to host UID.. and GID...
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRemap {
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u32,
+}
+
+pub fn parse_user_remap(s: &str) -> Result<UserRemap> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let [uid, gid, size] = parts.as_slice() else {
+        return Err(OptionError::new(s, "expected UID:GID:OFFSET"));
+    };
+    let number = |v: &str, what: &str| -> Result<u64> {
+        v.parse::<u32>()
+            .map(u64::from)
+            .map_err(|_| OptionError::new(s, format!("{what} {v:?} is not a number")))
+    };
+    let (uid, gid, size) = (
+        number(uid, "uid")?,
+        number(gid, "gid")?,
+        number(size, "offset")?,
+    );
+    if !(1..=65535).contains(&size) {
+        return Err(OptionError::new(s, "offset must be between 1 and 65535"));
+    }
+    if uid == 0 || gid == 0 {
+        return Err(OptionError::new(
+            s,
+            "uid and gid must not be 0 (that is no remapping)",
+        ));
+    }
+    if uid + size >= 1 << 32 || gid + size >= 1 << 32 {
+        return Err(OptionError::new(
+            s,
+            "uid + offset and gid + offset must stay below 2^32",
+        ));
+    }
+    Ok(UserRemap {
+        uid: uid as u32,
+        gid: gid as u32,
+        size: size as u32,
+    })
+}
+
 /// The system-container options of one container, parsed.
 #[derive(Debug, Clone, Default)]
 pub struct SystemOptions {
@@ -736,6 +807,7 @@ pub struct SystemOptions {
     pub hugetlb_limits: Vec<(String, u64)>,
     pub group_add: Vec<String>,
     pub security_opts: Vec<SecurityOpt>,
+    pub user_remap: Option<UserRemap>,
 }
 
 /// MemTotal of the host in bytes (for bounds such as the host channel's size).

@@ -8,14 +8,15 @@ use std::path::Path;
 
 use oci_spec::runtime::{
     LinuxBlockIoBuilder, LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup,
-    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxHugepageLimitBuilder, LinuxMemory,
-    LinuxResources, LinuxThrottleDevice, LinuxThrottleDeviceBuilder, LinuxWeightDeviceBuilder,
-    Mount, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Spec,
+    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxHugepageLimitBuilder, LinuxIdMappingBuilder,
+    LinuxMemory, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResources, LinuxThrottleDevice,
+    LinuxThrottleDeviceBuilder, LinuxWeightDeviceBuilder, Mount, PosixRlimit, PosixRlimitBuilder,
+    PosixRlimitType, Spec,
 };
 
 use crate::config::ContainerConfig;
 use crate::options::NetMode;
-use crate::spec::{Result, SpecError};
+use crate::spec::{ContainerOptions, Result, SpecError};
 use crate::sysopts::{self, SecurityOpt, SystemOptions};
 use crate::users;
 
@@ -113,14 +114,18 @@ fn rlimit(name: &str, soft: u64, hard: u64) -> Result<PosixRlimit> {
 /// Apply the options to the spec and the record. `privileged` containers keep a writable
 /// `/proc/sys` already, so `--ns-change-opt` is ignored for them.
 pub fn apply(
-    opts: &SystemOptions,
-    env: &[(String, String)],
-    privileged: bool,
-    net: NetMode,
+    container: &ContainerOptions,
     rootfs: &Path,
     spec: &mut Spec,
     config: &mut ContainerConfig,
 ) -> Result<()> {
+    let opts: &SystemOptions = &container.system;
+    let (env, privileged, system_container, net) = (
+        container.env.as_slice(),
+        container.privileged,
+        container.system_container,
+        container.net,
+    );
     let mut linux = spec.linux().clone().unwrap_or_default();
     let mut process = spec.process().clone().unwrap_or_default();
     let mut resources: LinuxResources = linux.resources().clone().unwrap_or_default();
@@ -320,6 +325,40 @@ pub fn apply(
             );
         }
         resources.set_hugepage_limits(Some(limits));
+    }
+
+    if let Some(remap) = opts.user_remap {
+        if privileged {
+            return Err(conflict(
+                "--user-remap",
+                format!("{}:{}:{}", remap.uid, remap.gid, remap.size),
+                "cannot be combined with --privileged",
+            ));
+        }
+        if !system_container {
+            return Err(conflict(
+                "--user-remap",
+                format!("{}:{}:{}", remap.uid, remap.gid, remap.size),
+                "needs --system-container",
+            ));
+        }
+        let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+        namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build()?,
+        );
+        linux.set_namespaces(Some(namespaces));
+        let map = |host: u32| {
+            LinuxIdMappingBuilder::default()
+                .container_id(0u32)
+                .host_id(host)
+                .size(remap.size)
+                .build()
+        };
+        linux.set_uid_mappings(Some(vec![map(remap.uid)?]));
+        linux.set_gid_mappings(Some(vec![map(remap.gid)?]));
+        config.user_remap = Some(remap);
     }
 
     linux.set_resources(Some(resources));

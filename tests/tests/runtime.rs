@@ -408,3 +408,337 @@ fn bad_invocations_fail_clearly_and_create_nothing() {
     assert!(err.contains("dup"), "{err}");
     assert_eq!(host.container_ids().len(), 1);
 }
+
+#[test]
+fn attach_reaches_the_console_and_detach_keys_leave_it_running() {
+    use std::io::{Read, Write};
+    let mut host = Host::new();
+    let id = host.boot("tty", &[]);
+    let mut attach = host
+        .command()
+        .args(["attach", "tty"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = attach.stdin.take().unwrap();
+    let mut stdout = attach.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0
+                || tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    // Press Enter until agetty answers with its prompt.
+    let prompt = format!("{} login:", &id[..12]);
+    let mut output = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !output.contains(&prompt) && std::time::Instant::now() < deadline {
+        stdin.write_all(b"\n").unwrap();
+        while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(300)) {
+            output.push_str(&chunk);
+        }
+    }
+    assert!(
+        output.contains(&prompt),
+        "no getty prompt on the console: {output:?}"
+    );
+    // ctrl-p ctrl-q: the default detach keys.
+    stdin.write_all(b"\x10\x11").unwrap();
+    let status = attach.wait().unwrap();
+    assert!(status.success(), "attach ended with {status}");
+    assert_eq!(host.inspect("tty", "{{.State.Status}}"), "running");
+}
+
+#[test]
+fn logs_follow_shows_new_console_output() {
+    use std::io::{BufRead, BufReader};
+    let mut host = Host::new();
+    host.boot("chatty", &[]);
+    let mut follow = host
+        .command()
+        .args(["logs", "-f", "--tail", "0", "chatty"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    host.exec(
+        "chatty",
+        &["sh", "-c", "echo marker-from-console > /dev/console"],
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = false;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("marker-from-console") => {
+                seen = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(seen, "logs -f did not show the new console line");
+    assert!(host
+        .ok(["logs", "--tail", "1", "chatty"])
+        .contains("marker-from-console"));
+}
+
+#[test]
+fn killing_the_cli_at_any_point_leaves_a_state_rm_force_cleans_up() {
+    let mut host = Host::new();
+    for delay_ms in [0u64, 2, 5, 10, 20, 40, 80, 160] {
+        let rootfs = host.rootfs();
+        let name = format!("interrupted{delay_ms}");
+        let mut cli = host
+            .command()
+            .args([
+                "run",
+                "-tid",
+                "--name",
+                &name,
+                "--cgroup-parent",
+                &host.cgroup_parent,
+                "--system-container",
+                "--external-rootfs",
+            ])
+            .arg(&rootfs)
+            .args(["none", "init"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = cli.kill();
+        let _ = cli.wait();
+        // Whatever state the kill left, listing works and force-removal ends it all.
+        let ps: serde_json::Value =
+            serde_json::from_str(&host.ok(["ps", "-a", "--format", "json"])).unwrap();
+        assert!(ps.as_array().unwrap().len() <= 1);
+        for id in host.container_ids() {
+            let pid = host
+                .inspect(&id, "{{.State.Pid}}")
+                .parse::<i32>()
+                .unwrap_or(0);
+            host.ok(["rm", "-f", &id]);
+            let left = leftovers(&host, &id);
+            assert!(left.is_empty(), "after a kill at {delay_ms} ms: {left:#?}");
+            if pid > 0 {
+                wait_for("PID 1 to go", Duration::from_secs(10), || !pid_alive(pid));
+            }
+        }
+        // No process of that rootfs survives (a late monitor could still start one).
+        std::thread::sleep(Duration::from_millis(200));
+        let rootfs_text = rootfs.display().to_string();
+        let survivors: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            })
+            .filter(|e| {
+                std::fs::read_link(e.path().join("root"))
+                    .is_ok_and(|r| r.display().to_string() == rootfs_text)
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            survivors.is_empty(),
+            "processes left in {rootfs_text}: {survivors:?}"
+        );
+        assert!(host.container_ids().is_empty());
+    }
+}
+
+#[test]
+fn restore_brings_back_always_and_unless_stopped_containers_after_a_host_crash() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let mut host = Host::new();
+    host.boot("always", &["--restart", "always"]);
+    host.boot("unless", &["--restart", "unless-stopped"]);
+    host.boot("stopped", &["--restart", "unless-stopped"]);
+    host.boot("plain", &[]);
+    host.ok(["stop", "stopped"]);
+    // A host crash: monitors and PID 1s vanish without any clean-up.
+    for name in ["always", "unless", "plain"] {
+        let state = host.state(name);
+        for key in ["MonitorPid", "Pid"] {
+            let pid = state[key].as_i64().unwrap() as i32;
+            kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+            wait_for("the kill", Duration::from_secs(10), || !pid_alive(pid));
+        }
+    }
+    for name in ["always", "unless", "plain", "stopped"] {
+        assert_eq!(host.inspect(name, "{{.State.Status}}"), "exited", "{name}");
+    }
+    let started = host.ok(["restore"]);
+    assert_eq!(started.lines().count(), 2, "{started}");
+    for name in ["always", "unless"] {
+        assert_eq!(host.wait_booted(name), "running", "{name}");
+    }
+    for name in ["plain", "stopped"] {
+        assert_eq!(host.inspect(name, "{{.State.Status}}"), "exited", "{name}");
+    }
+}
+
+#[test]
+fn run_options_reach_the_container() {
+    let mut host = Host::new();
+    let vol = tempfile::tempdir().unwrap();
+    std::fs::write(vol.path().join("shared"), "from-host").unwrap();
+    let ro = tempfile::tempdir().unwrap();
+    let cidfile = vol.path().join("cid");
+    let id = host.boot(
+        "opts",
+        &[
+            "-v",
+            &format!("{}:/mnt/vol", vol.path().display()),
+            "--mount",
+            &format!(
+                "type=bind,source={},target=/mnt/ro,readonly",
+                ro.path().display()
+            ),
+            "--tmpfs",
+            "/mnt/scratch:size=8m",
+            "--cap-drop",
+            "NET_RAW",
+            "--cap-add",
+            "SYS_TIME",
+            "--cpuset-cpus",
+            "0",
+            "--memory",
+            "128m",
+            "--memory-swap",
+            "256m",
+            "-l",
+            "tier=web",
+            "--annotation",
+            "org.example/owner=ops",
+            "--stop-timeout",
+            "20",
+            "--cidfile",
+            cidfile.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(read_trimmed(&cidfile), id);
+    assert_eq!(host.exec("opts", &["cat", "/mnt/vol/shared"]), "from-host");
+    host.exec("opts", &["sh", "-c", "echo from-container > /mnt/vol/back"]);
+    assert_eq!(read_trimmed(&vol.path().join("back")), "from-container");
+    assert!(
+        !host
+            .run(["exec", "opts", "touch", "/mnt/ro/x"])
+            .status
+            .success(),
+        "read-only mount is writable"
+    );
+    let df = host.exec("opts", &["df", "-k", "/mnt/scratch"]);
+    assert!(
+        df.lines()
+            .nth(1)
+            .is_some_and(|l| l.split_whitespace().nth(1) == Some("8192")),
+        "{df}"
+    );
+
+    // Capabilities of PID 1: NET_RAW (13) dropped, SYS_TIME (25) added, SYS_MODULE (16) never.
+    let status = host.exec("opts", &["cat", "/proc/1/status"]);
+    let bnd = status.lines().find(|l| l.starts_with("CapBnd:")).unwrap();
+    let bits = u64::from_str_radix(bnd.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(bits & (1 << 13), 0, "NET_RAW kept");
+    assert_eq!(bits & (1 << 16), 0, "SYS_MODULE given");
+    let host_has_sys_time = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("CapBnd:"))
+        .map(|l| {
+            u64::from_str_radix(l.split_whitespace().nth(1).unwrap(), 16).unwrap() & (1 << 25) != 0
+        })
+        .unwrap();
+    assert_eq!(
+        bits & (1 << 25) != 0,
+        host_has_sys_time,
+        "SYS_TIME not added"
+    );
+
+    let cpus = host.exec_out("opts", &["cat", "/sys/fs/cgroup/cpuset/cpuset.cpus"]);
+    let cpus = if cpus.is_empty() {
+        host.exec("opts", &["cat", "/sys/fs/cgroup/cpuset.cpus"])
+    } else {
+        cpus
+    };
+    assert_eq!(cpus, "0");
+    // memory + swap on v1 (memsw); swap alone on v2.
+    match host.cgroup_file(&id, "memory.memsw.limit_in_bytes") {
+        Some(memsw) => assert_eq!(read_trimmed(&memsw), (256u64 << 20).to_string()),
+        None => {
+            let swap = host
+                .cgroup_file(&id, "memory.swap.max")
+                .expect("a swap limit file");
+            assert_eq!(read_trimmed(&swap), (128u64 << 20).to_string());
+        }
+    }
+    let full: serde_json::Value = serde_json::from_str(&host.ok(["inspect", "opts"])).unwrap();
+    assert_eq!(full[0]["Config"]["Labels"]["tier"], "web", "{full}");
+
+    // The network is a private namespace with only lo.
+    let links = host.exec("opts", &["ip", "-o", "link"]);
+    assert_eq!(links.lines().count(), 1, "{links}");
+    assert!(links.contains("lo"));
+
+    // --net host shares the host's interfaces.
+    host.boot("hostnet", &["--net", "host"]);
+    let inside = host.exec("hostnet", &["ip", "-o", "link"]).lines().count();
+    let outside = String::from_utf8_lossy(
+        &std::process::Command::new("ip")
+            .args(["-o", "link"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .lines()
+    .count();
+    assert_eq!(inside, outside);
+
+    // exec -d returns at once and leaves the command running; exec -i passes stdin.
+    host.exec(
+        "opts",
+        &["-d", "sh", "-c", "sleep 1; echo done > /tmp/detached"],
+    );
+    wait_for("the detached exec", Duration::from_secs(10), || {
+        host.exec_out("opts", &["cat", "/tmp/detached"]) == "done"
+    });
+    let out = host
+        .command()
+        .args(["exec", "-i", "opts", "tr", "a-z", "A-Z"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(b"shout\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "SHOUT");
+}

@@ -939,3 +939,127 @@ fn a_block_device_rootfs_is_mounted_from_start_to_stop() {
     assert!(host.container_ids().is_empty());
     assert!(!mounted());
 }
+
+/// A private copy of the cached rootfs whose owners are shifted by `offset`, as an
+/// operator prepares a rootfs for `--user-remap`.
+fn shifted_rootfs(offset: u32) -> tempfile::TempDir {
+    fn shift(path: &Path, offset: u32) {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(path).unwrap();
+        std::os::unix::fs::lchown(path, Some(meta.uid() + offset), Some(meta.gid() + offset))
+            .unwrap();
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).unwrap() {
+                shift(&entry.unwrap().path(), offset);
+            }
+        }
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("sctest-shifted-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rootfs = dir.path().join("rootfs");
+    let out = Command::new("cp")
+        .arg("-a")
+        .arg(syscontainer_tests::rootfs_cache())
+        .arg(&rootfs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    shift(&rootfs, offset);
+    dir
+}
+
+#[test]
+fn user_remap_boots_systemd_with_shifted_owners() {
+    use std::os::unix::fs::MetadataExt;
+    let host = Host::new();
+    let shifted = shifted_rootfs(200_000);
+    let rootfs = shifted.path().join("rootfs");
+    let id = host.start_system(
+        "remapped",
+        &rootfs,
+        &["--user-remap", "200000:200000:65535"],
+    );
+    let state = host.wait_booted("remapped");
+    assert!(state == "running" || state == "degraded", "{state}");
+    assert_eq!(host.exec("remapped", &["cat", "/proc/1/comm"]), "systemd");
+    let uid_map = host.exec("remapped", &["cat", "/proc/self/uid_map"]);
+    assert_eq!(
+        uid_map.split_whitespace().collect::<Vec<_>>(),
+        ["0", "200000", "65535"]
+    );
+    assert_eq!(host.exec("remapped", &["id", "-u"]), "0");
+    // PID 1 runs as host uid 200000, not as host root.
+    let pid = host.inspect("remapped", "{{.State.Pid}}");
+    let status = read(Path::new(&format!("/proc/{pid}/status")));
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("200000")),
+        "{status}"
+    );
+
+    host.exec(
+        "remapped",
+        &[
+            "sh",
+            "-c",
+            "echo hi > /root/made-inside && chown 1000:1000 /root/made-inside",
+        ],
+    );
+    let meta = std::fs::metadata(rootfs.join("root/made-inside")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (201_000, 201_000));
+
+    host.ok(["stop", "remapped"]);
+    assert_eq!(host.state("remapped")["ExitCause"], "poweroff");
+    host.ok(["rm", "remapped"]);
+    assert!(
+        leftovers(&host, &id).is_empty(),
+        "{:#?}",
+        leftovers(&host, &id)
+    );
+
+    let r = rootfs.to_str().unwrap();
+    let err = host.fails([
+        "run",
+        "-d",
+        "--privileged",
+        "--user-remap",
+        "200000:200000:100",
+        "--system-container",
+        "--external-rootfs",
+        r,
+        "none",
+        "init",
+    ]);
+    assert!(err.contains("--privileged"), "{err}");
+    let err = host.fails([
+        "run",
+        "-d",
+        "--user-remap",
+        "200000:200000:100",
+        "--external-rootfs",
+        r,
+        "none",
+        "/bin/sh",
+    ]);
+    assert!(err.contains("--system-container"), "{err}");
+    let err = host.fails([
+        "run",
+        "-d",
+        "--user-remap",
+        "200000:200000:70000",
+        "--system-container",
+        "--external-rootfs",
+        r,
+        "none",
+        "init",
+    ]);
+    assert!(err.contains("70000"), "{err}");
+}

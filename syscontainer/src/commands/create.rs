@@ -211,6 +211,9 @@ pub struct SystemArgs {
     /// no-new-privileges, seccomp=unconfined or seccomp=/abs/profile.json.
     #[arg(long = "security-opt", value_parser = so::parse_security_opt)]
     pub security_opts: Vec<so::SecurityOpt>,
+    /// Run in a user namespace: container ids 0..OFFSET are host UID.., GID.. (system containers only).
+    #[arg(long, value_name = "UID:GID:OFFSET", value_parser = so::parse_user_remap)]
+    pub user_remap: Option<so::UserRemap>,
 }
 
 impl SystemArgs {
@@ -238,6 +241,7 @@ impl SystemArgs {
             hugetlb_limits: self.hugetlb_limits.clone(),
             group_add: self.group_add.clone(),
             security_opts: self.security_opts.clone(),
+            user_remap: self.user_remap,
         }
     }
 }

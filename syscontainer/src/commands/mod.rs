@@ -12,6 +12,7 @@ mod pause;
 mod ps;
 mod rename;
 mod restart;
+mod restore;
 mod rm;
 mod run;
 mod start;
@@ -35,6 +36,8 @@ pub enum Command {
     Create(create::CreateArgs),
     /// Start created or stopped containers.
     Start(start::StartArgs),
+    /// Start the containers that should survive a host reboot (restart policy always or unless-stopped).
+    Restore(restore::RestoreArgs),
     /// Create and start a container.
     Run(run::RunArgs),
     /// Stop containers: the stop signal (SIGRTMIN+3 for systemd), then SIGKILL after the timeout.
@@ -129,6 +132,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match command {
         Command::Create(a) => create::run(&ctx, a),
         Command::Start(a) => start::run(&ctx, a),
+        Command::Restore(a) => restore::run(&ctx, a),
         Command::Run(a) => run::run(&ctx, a),
         Command::Stop(a) => stop::run(&ctx, a),
         Command::Kill(a) => kill::run(&ctx, a),

@@ -2,7 +2,7 @@
 
 use clap::{Args, ValueEnum};
 use syscontainer::container::Container;
-use syscontainer::state::Status;
+use syscontainer::state::{self, Status};
 
 use super::Ctx;
 
@@ -27,17 +27,34 @@ pub struct PsArgs {
     pub format: Format,
 }
 
+fn since(time: Option<&str>) -> String {
+    let now = (state::now_ns() / 1_000_000_000) as i64;
+    time.and_then(state::parse_rfc3339)
+        .map(|t| state::human_duration(now - t))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Docker-style status: "Up 5 minutes", "Exited (130) 2 seconds ago", "Up 1 hour (Paused)".
 fn status_text(c: &Container) -> String {
     match (c.status(), c.state.exit) {
         (Status::Exited, Some(e)) => format!(
-            "Exited ({}) {}",
+            "Exited ({}) {} ago",
             e.code,
-            c.state.finished_at.as_deref().unwrap_or("")
+            since(c.state.finished_at.as_deref())
         ),
         (Status::Exited, None) if c.state.error.is_some() => "Exited (start failed)".into(),
-        (Status::Running, _) => format!("Up since {}", c.state.started_at.as_deref().unwrap_or("")),
-        (s, _) => s.as_str().to_string(),
+        (Status::Running, _) => format!("Up {}", since(c.state.started_at.as_deref())),
+        (Status::Paused, _) => format!("Up {} (Paused)", since(c.state.started_at.as_deref())),
+        (s, _) => capitalize(s.as_str()),
     }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<u8> {
@@ -89,7 +106,7 @@ pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<u8> {
         }
         Format::Table => {
             println!(
-                "{:<14} {:<10} {:<20} {:<40} NAMES",
+                "{:<14} {:<10} {:<20} {:<30} NAMES",
                 "CONTAINER ID", "COMMAND", "CREATED", "STATUS"
             );
             for c in &containers {
@@ -99,10 +116,10 @@ pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<u8> {
                     c.config.short_id()
                 };
                 println!(
-                    "{:<14} {:<10} {:<20} {:<40} {}",
+                    "{:<14} {:<10} {:<20} {:<30} {}",
                     id,
                     c.config.command.join(" "),
-                    &c.config.created[..19.min(c.config.created.len())],
+                    format!("{} ago", since(Some(&c.config.created))),
                     status_text(c),
                     c.config.name
                 );

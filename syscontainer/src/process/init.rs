@@ -75,6 +75,19 @@ fn setup_and_exec(ctx: &InitContext, channel: &Channel) -> Result<Never, String>
     let linux = spec.linux().clone().unwrap_or_default();
 
     expect(channel, Message::Go)?;
+    if has_namespace(spec, LinuxNamespaceType::User) {
+        // Become the namespace's root: host root is unmapped in it.
+        let root_gid = nix::unistd::Gid::from_raw(0);
+        let root_uid = nix::unistd::Uid::from_raw(0);
+        step(
+            "setresgid 0 in the user namespace",
+            nix::unistd::setresgid(root_gid, root_gid, root_gid),
+        )?;
+        step(
+            "setresuid 0 in the user namespace",
+            nix::unistd::setresuid(root_uid, root_uid, root_uid),
+        )?;
+    }
     if has_namespace(spec, LinuxNamespaceType::Cgroup) {
         step(
             "unshare cgroup namespace",

@@ -93,13 +93,39 @@ pub fn create(
         pid,
         channel: parent_end,
     };
-    match drive_to_created(&created, in_cgroup, prestart) {
+    let mapped = write_id_maps(ctx.spec, pid);
+    match mapped.and_then(|()| drive_to_created(&created, in_cgroup, prestart)) {
         Ok(()) => Ok(created),
         Err(e) => {
             created.abort();
             Err(e)
         }
     }
+}
+
+/// Write the user namespace's uid and gid maps of a just-cloned init (the init waits for
+/// `Go` before it does anything, so it never runs unmapped).
+fn write_id_maps(spec: &Spec, pid: Pid) -> Result<()> {
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    let maps = [
+        ("uid_map", linux.uid_mappings()),
+        ("gid_map", linux.gid_mappings()),
+    ];
+    for (file, mappings) in maps {
+        let Some(mappings) = mappings.as_ref().filter(|m| !m.is_empty()) else {
+            continue;
+        };
+        let text: String = mappings
+            .iter()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect();
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, text)
+            .map_err(|e| ProcessError::Init(format!("write {path}: {e}")))?;
+    }
+    Ok(())
 }
 
 fn drive_to_created(
