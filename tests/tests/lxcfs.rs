@@ -462,6 +462,81 @@ fn container_started_while_daemon_is_down_gets_views_by_remount() {
     assert_eq!(host.exec("lxlate", &["getconf", "_NPROCESSORS_ONLN"]), "1");
 }
 
+/// A private copy of the cached rootfs with owners shifted by `offset`, as an operator
+/// prepares one for `--user-remap`. Removed on drop.
+fn shifted_rootfs(offset: u32) -> tempfile::TempDir {
+    fn shift(path: &Path, offset: u32) {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(path).unwrap();
+        std::os::unix::fs::lchown(path, Some(meta.uid() + offset), Some(meta.gid() + offset))
+            .unwrap();
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).unwrap() {
+                shift(&entry.unwrap().path(), offset);
+            }
+        }
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("sctest-lxcfs-shifted-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rootfs = dir.path().join("rootfs");
+    let out = Command::new("cp")
+        .arg("-a")
+        .arg(syscontainer_tests::rootfs_cache())
+        .arg(&rootfs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    shift(&rootfs, offset);
+    dir
+}
+
+/// In a user namespace (`--user-remap`) the hook mounts into a mount namespace owned by
+/// that user namespace, and the container's root reads the views through `allow_other`.
+#[test]
+fn user_remapped_container_gets_views_and_remount() {
+    let shifted = shifted_rootfs(300_000);
+    let mount = MountDir::new();
+    let mut daemon = Daemon::ours(&mount);
+    let hook = HookSpec::new(&mount.path());
+    let host = Host::new();
+    let mut args = boot_args(&hook);
+    args.extend([
+        "--user-remap".to_string(),
+        "300000:300000:65535".to_string(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let id = host.start_system("lxuserns", &shifted.path().join("rootfs"), &args);
+    let state = host.wait_booted("lxuserns");
+    assert!(state == "running" || state == "degraded", "{state}");
+    let uid_map = host.exec("lxuserns", &["cat", "/proc/self/uid_map"]);
+    assert_eq!(
+        uid_map.split_whitespace().collect::<Vec<_>>(),
+        ["0", "300000", "65535"]
+    );
+    assert_eq!(lxcfs_mounts(&host, "lxuserns"), sorted_view_targets());
+    assert_eq!(free_total(&host, "lxuserns"), 256 * MIB);
+    assert_eq!(
+        host.exec("lxuserns", &["getconf", "_NPROCESSORS_ONLN"]),
+        "1"
+    );
+
+    daemon.kill9();
+    let _daemon = Daemon::ours(&mount);
+    assert_eq!(
+        toolkit_ok(&host, &mount, &["remount", "lxuserns"]),
+        format!("remounted {id}")
+    );
+    assert_eq!(free_total(&host, "lxuserns"), 256 * MIB);
+    assert_eq!(lxcfs_mounts(&host, "lxuserns"), sorted_view_targets());
+}
+
 /// Reads `file` below `mount` as a process of the container's PID namespace (the daemons
 /// pick the container by the caller's PID namespace) that stays in the host's mount
 /// namespace, where both daemons' mount points are visible.
