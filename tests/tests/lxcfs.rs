@@ -6,6 +6,7 @@
 //! they are declared in that order, so Drop removes the containers first, then kills the
 //! daemon, then unmounts and removes the mount point — also when an assertion fails.
 
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -447,7 +448,7 @@ fn container_started_while_daemon_is_down_gets_views_by_remount() {
     let hook = HookSpec::new(&mount.path());
     let mut host = Host::new();
     // Nothing serves the mount point: the hook warns and the container boots anyway.
-    boot(&mut host, "lxlate", &boot_args(&hook));
+    let id = boot(&mut host, "lxlate", &boot_args(&hook));
     assert!(lxcfs_mounts(&host, "lxlate").is_empty());
     let meminfo = host.exec("lxlate", &["cat", "/proc/meminfo"]);
     assert_eq!(
@@ -456,6 +457,42 @@ fn container_started_while_daemon_is_down_gets_views_by_remount() {
     );
 
     let _daemon = Daemon::ours(&mount);
+    // The hook run late, with a `running` OCI state: the container has pivoted, so the hook
+    // must find its root through the init's root directory, not the rootfs host path.
+    let init = host.state("lxlate")["Pid"].as_i64().unwrap();
+    let oci_state = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "id": id,
+        "status": "running",
+        "pid": init,
+        "bundle": host.store().join(&id),
+        "root": "/nonexistent-after-pivot",
+        "annotations": {},
+    });
+    let mut hook_run = Command::new(hook.dir.path().join("lxcfs-hook"))
+        .arg("--mountpoint")
+        .arg(mount.path())
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    hook_run
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(oci_state.to_string().as_bytes())
+        .unwrap();
+    let out = hook_run.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lxcfs_mounts(&host, "lxlate"), sorted_view_targets());
+    assert_eq!(free_total(&host, "lxlate"), 256 * MIB);
+
+    toolkit_ok(&host, &mount, &["umount", "lxlate"]);
+    assert!(lxcfs_mounts(&host, "lxlate").is_empty());
     toolkit_ok(&host, &mount, &["remount", "lxlate"]);
     assert_eq!(lxcfs_mounts(&host, "lxlate"), sorted_view_targets());
     assert_eq!(free_total(&host, "lxlate"), 256 * MIB);
