@@ -78,10 +78,18 @@ fn matches_lxcfs_where_lxcfs_is_right() {
             "proc/cpuinfo",
             "sys/devices/system/cpu/online",
             "proc/stat",
+            "proc/swaps",
         ],
         "true",
     );
     let get = |name: &str, file: &str| s[&format!("{name}:{file}")].clone();
+
+    // Intended difference "swaps header": ours is the kernel's, lxcfs's is not.
+    let first_line = |text: &str| text.lines().next().unwrap_or_default().to_string();
+    let kernel = first_line(&std::fs::read_to_string("/proc/swaps").unwrap());
+    assert_eq!(first_line(&get("ours", "proc/swaps")), kernel);
+    assert_ne!(first_line(&get("lxcfs", "proc/swaps")), kernel);
+    assert!(get("lxcfs", "proc/swaps").starts_with("Filename"));
 
     for key in ["MemTotal", "SwapTotal", "SwapFree", "Buffers"] {
         assert_eq!(
