@@ -46,15 +46,22 @@ fn pidfd_open(pid: i32) -> Result<OwnedFd> {
 
 /// A new pty in the container's devpts instance: (master, slave number).
 fn container_pty(init_pid: i32) -> Result<(OwnedFd, u32)> {
-    let path = format!("/proc/{init_pid}/root/dev/pts/ptmx");
-    let master = nix::fcntl::open(
-        path.as_str(),
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
+    // The container controls its /dev: resolve inside its root and insist on a devpts
+    // node, so a planted symlink cannot make us open a host file.
+    let root = std::path::PathBuf::from(format!("/proc/{init_pid}/root"));
+    let master = crate::fsutil::open_in_root(
+        &root,
+        std::path::Path::new("/dev/pts/ptmx"),
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY,
     )
-    .map_err(|e| Error::Invalid(format!("open {path}: {e}")))?;
-    // SAFETY: fresh fd we own.
-    let master = unsafe { OwnedFd::from_raw_fd(master) };
+    .map_err(|e| Error::Invalid(format!("open the container's /dev/pts/ptmx: {e}")))?;
+    let on_devpts = nix::sys::statfs::fstatfs(&master)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::DEVPTS_SUPER_MAGIC);
+    if !on_devpts {
+        return Err(Error::Invalid(
+            "the container's /dev/pts/ptmx is not on a devpts file system".into(),
+        ));
+    }
     let mut unlock: libc::c_int = 0;
     let mut number: libc::c_uint = 0;
     // SAFETY: pty ioctls on our master.

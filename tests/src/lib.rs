@@ -220,6 +220,20 @@ impl Host {
         String::from_utf8_lossy(&out.stderr).trim().to_string()
     }
 
+    /// `run -d OPTIONS --system-container --external-rootfs ROOTFS none init`, which must be
+    /// refused; returns the error text.
+    pub fn refused(&self, rootfs: impl AsRef<OsStr>, options: &[&str]) -> String {
+        let mut args: Vec<&OsStr> = vec![OsStr::new("run"), OsStr::new("-d")];
+        args.extend(options.iter().map(OsStr::new));
+        args.extend([
+            OsStr::new("--system-container"),
+            OsStr::new("--external-rootfs"),
+            rootfs.as_ref(),
+        ]);
+        args.extend([OsStr::new("none"), OsStr::new("init")]);
+        self.fails(args)
+    }
+
     /// `run -tid --system-container` of a fresh rootfs copy under this host's cgroup
     /// parent, then wait for systemd to finish booting. Returns the full ID.
     pub fn boot(&mut self, name: &str, extra: &[&str]) -> String {

@@ -339,49 +339,13 @@ fn bad_invocations_fail_clearly_and_create_nothing() {
     let rootfs = rootfs.to_str().unwrap();
     let err = host.fails(["run", "-d", "--system-container", "none", "init"]);
     assert!(err.contains("--external-rootfs"), "{err}");
-    let err = host.fails([
-        "run",
-        "-d",
-        "--system-container",
-        "--external-rootfs",
-        "srv/web",
-        "none",
-        "init",
-    ]);
+    let err = host.refused("srv/web", &[]);
     assert!(err.contains("srv/web"), "{err}");
-    let err = host.fails([
-        "run",
-        "-d",
-        "--system-container",
-        "--external-rootfs",
-        "/usr/share",
-        "none",
-        "init",
-    ]);
+    let err = host.refused("/usr/share", &[]);
     assert!(err.contains("/sbin/init"), "{err}");
-    let err = host.fails([
-        "run",
-        "-d",
-        "--memory",
-        "lots",
-        "--system-container",
-        "--external-rootfs",
-        rootfs,
-        "none",
-        "init",
-    ]);
+    let err = host.refused(rootfs, &["--memory", "lots"]);
     assert!(err.contains("lots"), "{err}");
-    let err = host.fails([
-        "run",
-        "-d",
-        "--restart",
-        "sometimes",
-        "--system-container",
-        "--external-rootfs",
-        rootfs,
-        "none",
-        "init",
-    ]);
+    let err = host.refused(rootfs, &["--restart", "sometimes"]);
     assert!(err.contains("sometimes"), "{err}");
     let err = host.fails(["exec", "ghost", "true"]);
     assert!(err.contains("ghost"), "{err}");
@@ -392,19 +356,10 @@ fn bad_invocations_fail_clearly_and_create_nothing() {
 
     host.start_system("dup", std::path::Path::new(rootfs), &[]);
     let other = host.rootfs();
-    let err = host.fails([
-        "run",
-        "-d",
-        "--name",
-        "dup",
-        "--cgroup-parent",
-        &host.cgroup_parent,
-        "--system-container",
-        "--external-rootfs",
+    let err = host.refused(
         other.to_str().unwrap(),
-        "none",
-        "init",
-    ]);
+        &["--name", "dup", "--cgroup-parent", &host.cgroup_parent],
+    );
     assert!(err.contains("dup"), "{err}");
     assert_eq!(host.container_ids().len(), 1);
 }
@@ -741,4 +696,68 @@ fn run_options_reach_the_container() {
         })
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "SHOUT");
+}
+
+#[test]
+fn exec_tty_uses_the_containers_devpts_and_ignores_planted_links() {
+    let mut host = Host::new();
+    host.boot("term", &[]);
+    // `script` gives the CLI a terminal, as a user's shell would.
+    let with_terminal = |cmd: &str| {
+        let line = format!(
+            "{} --root {} exec -t term {cmd}",
+            syscontainer_tests::bin("syscontainer").display(),
+            host.store().display()
+        );
+        std::process::Command::new("timeout")
+            .args(["10", "script", "-qec", &line, "/dev/null"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = with_terminal("tty");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .starts_with("/dev/pts/"),
+        "{out:?}"
+    );
+
+    // The container replaces its devpts with a link to a host FIFO: opening it would
+    // block on the host. exec -t must refuse instead.
+    let fifo = std::path::PathBuf::from(format!("/tmp/sctest-fifo-{}", std::process::id()));
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    struct Remove(std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _fifo = Remove(fifo.clone());
+    host.exec(
+        "term",
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "umount -l /dev/pts && mkdir -p /dev/pts && ln -s {} /dev/pts/ptmx",
+                fifo.display()
+            ),
+        ],
+    );
+    let out = with_terminal("tty");
+    assert!(
+        !out.status.success(),
+        "exec -t went through a planted link: {out:?}"
+    );
+    assert_ne!(
+        out.status.code(),
+        Some(124),
+        "exec -t blocked on the host FIFO"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ptmx"),
+        "{out:?}"
+    );
 }

@@ -138,32 +138,13 @@ fn sysctls_are_set_inside_and_non_namespaced_keys_refused() {
     let rootfs = host.rootfs();
     let rootfs = rootfs.to_str().unwrap();
     for bad in ["vm.swappiness=10", "kernel.hostname=x", "fs.file-max=5"] {
-        let err = host.fails([
-            "run",
-            "-d",
-            "--sysctl",
-            bad,
-            "--system-container",
-            "--external-rootfs",
-            rootfs,
-            "none",
-            "init",
-        ]);
+        let err = host.refused(rootfs, &["--sysctl", bad]);
         assert!(err.contains(bad), "{err}");
     }
-    let err = host.fails([
-        "run",
-        "-d",
-        "--net",
-        "host",
-        "--sysctl",
-        "net.ipv4.ip_forward=1",
-        "--system-container",
-        "--external-rootfs",
+    let err = host.refused(
         rootfs,
-        "none",
-        "init",
-    ]);
+        &["--net", "host", "--sysctl", "net.ipv4.ip_forward=1"],
+    );
     assert!(
         err.contains("net.ipv4.ip_forward=1") && err.contains("--net host"),
         "{err}"
@@ -227,30 +208,10 @@ fn host_channel_is_a_sized_tmpfs_removed_by_rm() {
     // HOST must not exist beforehand; bad sizes are refused.
     let rootfs = host.rootfs();
     let existing = format!("{}:/mnt/x", dir.path().display());
-    let err = host.fails([
-        "run",
-        "-d",
-        "--host-channel",
-        &existing,
-        "--system-container",
-        "--external-rootfs",
-        rootfs.to_str().unwrap(),
-        "none",
-        "init",
-    ]);
+    let err = host.refused(rootfs.to_str().unwrap(), &["--host-channel", &existing]);
     assert!(err.contains("already exists"), "{err}");
     let tiny = format!("{}:/mnt/x:rw:1k", channel.display());
-    let err = host.fails([
-        "run",
-        "-d",
-        "--host-channel",
-        &tiny,
-        "--system-container",
-        "--external-rootfs",
-        rootfs.to_str().unwrap(),
-        "none",
-        "init",
-    ]);
+    let err = host.refused(rootfs.to_str().unwrap(), &["--host-channel", &tiny]);
     assert!(err.contains("4K"), "{err}");
 }
 
@@ -316,19 +277,15 @@ fn env_target_file_merges_and_stays_inside_the_rootfs() {
         third.join("etc/default/escape"),
     )
     .unwrap();
-    let err = host.fails([
-        "run",
-        "-d",
-        "--cgroup-parent",
-        &host.cgroup_parent,
-        "--env-target-file",
-        "/etc/default/escape",
-        "--system-container",
-        "--external-rootfs",
+    let err = host.refused(
         third.to_str().unwrap(),
-        "none",
-        "init",
-    ]);
+        &[
+            "--cgroup-parent",
+            &host.cgroup_parent,
+            "--env-target-file",
+            "/etc/default/escape",
+        ],
+    );
     assert!(err.contains("/etc/default/escape"), "{err}");
     assert!(!victim.path().join("owned").exists());
 }
@@ -411,30 +368,13 @@ fn process_limits_dns_hosts_groups_and_oom() {
         ("--add-host", "db"),
         ("--dns", "999.1.1.1"),
     ] {
-        let err = host.fails([
-            "run",
-            "-d",
-            opt,
-            bad,
-            "--system-container",
-            "--external-rootfs",
-            rootfs.to_str().unwrap(),
-            "none",
-            "init",
-        ]);
+        let err = host.refused(rootfs.to_str().unwrap(), &[opt, bad]);
         assert!(err.contains(bad), "{opt} {bad}: {err}");
     }
-    let err = host.fails([
-        "run",
-        "-d",
-        "--security-opt",
-        "seccomp=/etc/profile.json",
-        "--system-container",
-        "--external-rootfs",
+    let err = host.refused(
         rootfs.to_str().unwrap(),
-        "none",
-        "init",
-    ]);
+        &["--security-opt", "seccomp=/etc/profile.json"],
+    );
     assert!(err.contains("seccomp"), "{err}");
 }
 
@@ -584,29 +524,12 @@ fn devices_are_created_allowed_and_throttled() {
     }
 
     let rootfs = host.rootfs();
-    let err = host.fails([
-        "run",
-        "-d",
-        "--device",
-        "/dev/nonexistent",
-        "--system-container",
-        "--external-rootfs",
-        rootfs.to_str().unwrap(),
-        "none",
-        "init",
-    ]);
+    let err = host.refused(rootfs.to_str().unwrap(), &["--device", "/dev/nonexistent"]);
     assert!(err.contains("/dev/nonexistent"), "{err}");
-    let err = host.fails([
-        "run",
-        "-d",
-        "--device-write-bps",
-        "/dev/null:1mb",
-        "--system-container",
-        "--external-rootfs",
+    let err = host.refused(
         rootfs.to_str().unwrap(),
-        "none",
-        "init",
-    ]);
+        &["--device-write-bps", "/dev/null:1mb"],
+    );
     assert!(err.contains("/dev/null") && err.contains("block"), "{err}");
 }
 
@@ -818,17 +741,10 @@ fn hook_specs_are_checked() {
     let hooks = Hooks::new();
     let rootfs = host.rootfs();
     let run = |spec: &Path| {
-        host.fails([
-            "run",
-            "-d",
-            "--hook-spec",
-            spec.to_str().unwrap(),
-            "--system-container",
-            "--external-rootfs",
+        host.refused(
             rootfs.to_str().unwrap(),
-            "none",
-            "init",
-        ])
+            &["--hook-spec", spec.to_str().unwrap()],
+        )
     };
     let err = run(Path::new("relative.json"));
     assert!(err.contains("relative.json"), "{err}");
@@ -926,15 +842,7 @@ fn a_block_device_rootfs_is_mounted_from_start_to_stop() {
 
     // A device without a file system, or without an OS tree, is refused.
     let empty = Loop::new(16 << 20);
-    let err = host.fails([
-        "run",
-        "-d",
-        "--system-container",
-        "--external-rootfs",
-        empty.device.to_str().unwrap(),
-        "none",
-        "init",
-    ]);
+    let err = host.refused(empty.device.to_str().unwrap(), &[]);
     assert!(err.contains(empty.device.to_str().unwrap()), "{err}");
     assert!(host.container_ids().is_empty());
     assert!(!mounted());
@@ -1026,18 +934,7 @@ fn user_remap_boots_systemd_with_shifted_owners() {
     );
 
     let r = rootfs.to_str().unwrap();
-    let err = host.fails([
-        "run",
-        "-d",
-        "--privileged",
-        "--user-remap",
-        "200000:200000:100",
-        "--system-container",
-        "--external-rootfs",
-        r,
-        "none",
-        "init",
-    ]);
+    let err = host.refused(r, &["--privileged", "--user-remap", "200000:200000:100"]);
     assert!(err.contains("--privileged"), "{err}");
     let err = host.fails([
         "run",
@@ -1050,16 +947,6 @@ fn user_remap_boots_systemd_with_shifted_owners() {
         "/bin/sh",
     ]);
     assert!(err.contains("--system-container"), "{err}");
-    let err = host.fails([
-        "run",
-        "-d",
-        "--user-remap",
-        "200000:200000:70000",
-        "--system-container",
-        "--external-rootfs",
-        r,
-        "none",
-        "init",
-    ]);
+    let err = host.refused(r, &["--user-remap", "200000:200000:70000"]);
     assert!(err.contains("70000"), "{err}");
 }

@@ -350,59 +350,48 @@ pub fn mask_paths(rootfs: &Path, paths: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Make paths read-only by binding them onto themselves and remounting.
-pub fn readonly_paths(rootfs: &Path, paths: &[String]) -> Result<()> {
+/// Bind each existing path onto itself and remount it nosuid,nodev,noexec, read-only or
+/// not. Mount flags are per mount, so a writable bind below a read-only one stays
+/// writable: that is how `--ns-change-opt` reopens parts of a read-only `/proc/sys`.
+fn rebind_paths(rootfs: &Path, paths: &[String], readonly: bool) -> Result<()> {
     for p in paths {
         let target = secure_join(rootfs, Path::new(p))?;
         if fs::symlink_metadata(&target).is_err() {
             continue;
         }
+        let recursive = if readonly {
+            MsFlags::MS_REC
+        } else {
+            MsFlags::empty()
+        };
         do_mount(
             Some(&target),
             &target,
             None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
+            MsFlags::MS_BIND | recursive,
             None,
         )?;
-        do_mount(
-            None,
-            &target,
-            None,
-            MsFlags::MS_BIND
-                | MsFlags::MS_REMOUNT
-                | MsFlags::MS_RDONLY
-                | MsFlags::MS_NOSUID
-                | MsFlags::MS_NODEV
-                | MsFlags::MS_NOEXEC,
-            None,
-        )?;
+        let mut flags = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC;
+        if readonly {
+            flags |= MsFlags::MS_RDONLY;
+        }
+        do_mount(None, &target, None, flags, None)?;
     }
     Ok(())
 }
 
-/// Make paths under a read-only `/proc/sys` writable again: a bind mount of each onto
-/// itself, remounted without `MS_RDONLY` (mount flags are per mount, so the rest of
-/// `/proc/sys` stays read-only).
+/// Make paths read-only (with what is mounted below them).
+pub fn readonly_paths(rootfs: &Path, paths: &[String]) -> Result<()> {
+    rebind_paths(rootfs, paths, true)
+}
+
+/// Make paths under a read-only `/proc/sys` writable again.
 pub fn writable_paths(rootfs: &Path, paths: &[String]) -> Result<()> {
-    for p in paths {
-        let target = secure_join(rootfs, Path::new(p))?;
-        if fs::symlink_metadata(&target).is_err() {
-            continue;
-        }
-        do_mount(Some(&target), &target, None, MsFlags::MS_BIND, None)?;
-        do_mount(
-            None,
-            &target,
-            None,
-            MsFlags::MS_BIND
-                | MsFlags::MS_REMOUNT
-                | MsFlags::MS_NOSUID
-                | MsFlags::MS_NODEV
-                | MsFlags::MS_NOEXEC,
-            None,
-        )?;
-    }
-    Ok(())
+    rebind_paths(rootfs, paths, false)
 }
 
 #[cfg(test)]
