@@ -63,3 +63,32 @@ pub(crate) fn parse_u64(file: &'static str, word: &str, line: &str) -> Result<u6
         .parse()
         .map_err(|_| Error::parse(file, "expected an unsigned integer", line))
 }
+
+/// One line for an error and its causes. Errors of this crate carry their source's text in
+/// their own message, so a cause whose text the line already ends with is not repeated.
+pub fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_does_not_repeat_causes() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let e = anyhow::Error::new(Error::io("/x", io)).context("cannot start");
+        assert_eq!(describe(&e), "cannot start: cannot read /x: gone");
+    }
+}

@@ -214,6 +214,18 @@ impl Filesystem for LxcFs {
         reply.error(Errno::EACCES);
     }
 
+    /// Nothing is buffered: every close succeeds (fuser's default logs a warning per mount).
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
     fn release(
         &self,
         _req: &Request,

@@ -31,6 +31,12 @@ pub enum MountError {
     },
     #[error("child in mount namespace of pid {pid} failed: {reason}")]
     Child { pid: i32, reason: String },
+    #[error(
+        "pid {pid} is no longer the container's init (start time {found}, expected {expected})"
+    )]
+    StalePid { pid: i32, expected: u64, found: u64 },
+    #[error("the container's /proc is not a mounted procfs")]
+    NoProc,
 }
 
 pub type Result<T> = std::result::Result<T, MountError>;
@@ -310,18 +316,73 @@ pub fn detach_views(root: &Path) -> Result<Vec<Outcome>> {
         .collect())
 }
 
-/// Runs `work` in a forked child that joined the mount namespace of `pid`, returning its
-/// outcomes. The caller must be single-threaded (fork).
-pub fn in_mount_namespace<F>(pid: i32, work: F) -> Result<Vec<Outcome>>
+/// Where a container's root directory is inside its mount namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerRoot {
+    /// Before `pivot_root` (OCI prestart): the container's mounts exist, but its rootfs still
+    /// sits at its host path in the container's mount namespace.
+    HostPath(PathBuf),
+    /// After `pivot_root` (a running container): the root directory of its init process,
+    /// `/proc/PID/root`.
+    ProcessRoot,
+}
+
+/// The init process of a container: its pid and, when known, its start time (field 22 of
+/// `/proc/PID/stat`), which must still match so that a recycled pid is never acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InitProcess {
+    pub pid: i32,
+    pub start_time: Option<u64>,
+}
+
+fn read_start_time(pid: i32) -> Result<u64> {
+    let path = PathBuf::from(format!("/proc/{pid}/stat"));
+    let text = std::fs::read_to_string(&path).map_err(|source| MountError::Sys {
+        op: "read",
+        path: path.clone(),
+        source,
+    })?;
+    crate::host::parse_pid_starttime(&text).map_err(|e| MountError::Sys {
+        op: "parse",
+        path,
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+    })
+}
+
+/// Runs `work` in a forked child that joined the container's mount namespace and chrooted
+/// into the container's root, so `work` sees the container's files at `/`. Returns the
+/// child's outcomes. The caller must be single-threaded (fork).
+///
+/// The namespace and root are opened first and the init's start time checked afterwards:
+/// if the check passes, the opened handles belong to the container's init, not to a process
+/// that reused its pid.
+pub fn in_container<F>(init: InitProcess, root: &ContainerRoot, work: F) -> Result<Vec<Outcome>>
 where
-    F: FnOnce() -> Result<Vec<Outcome>>,
+    F: FnOnce(&Path) -> Result<Vec<Outcome>>,
 {
+    let pid = init.pid;
     let ns_path = PathBuf::from(format!("/proc/{pid}/ns/mnt"));
     let ns = File::open(&ns_path).map_err(|source| MountError::Sys {
         op: "open",
         path: ns_path.clone(),
         source,
     })?;
+    let root = match root {
+        ContainerRoot::ProcessRoot => {
+            RootHandle::Fd(open_root(Path::new(&format!("/proc/{pid}/root")))?)
+        }
+        ContainerRoot::HostPath(path) => RootHandle::Path(path.clone()),
+    };
+    if let Some(expected) = init.start_time {
+        let found = read_start_time(pid)?;
+        if found != expected {
+            return Err(MountError::StalePid {
+                pid,
+                expected,
+                found,
+            });
+        }
+    }
     let (read_end, write_end) = nix::unistd::pipe().map_err(|e| MountError::Sys {
         op: "pipe",
         path: ns_path.clone(),
@@ -334,7 +395,9 @@ where
             drop(read_end);
             let result = nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNS)
                 .map_err(|e| child_failed(format!("setns {}: {e}", ns_path.display())))
-                .and_then(|_| work())
+                .and_then(|_| enter_root(&root))
+                .and_then(|_| check_proc_mounted())
+                .and_then(|_| work(Path::new("/")))
                 .map_err(|e| e.to_string());
             let mut pipe = File::from(write_end);
             let ok = result.is_ok();
@@ -357,4 +420,48 @@ where
             result.map_err(child_failed)
         }
     }
+}
+
+/// The container's root, ready to enter from inside its mount namespace.
+enum RootHandle {
+    /// A path resolved in the container's mount namespace (before pivot_root).
+    Path(PathBuf),
+    /// The init's root directory, opened from the host.
+    Fd(OwnedFd),
+}
+
+/// In the container's mount namespace: make the container's root our `/`.
+fn enter_root(root: &RootHandle) -> Result<()> {
+    let shown = match root {
+        RootHandle::Path(path) => path.clone(),
+        RootHandle::Fd(_) => PathBuf::from("/proc/PID/root"),
+    };
+    let failed = |op: &'static str| {
+        let path = shown.clone();
+        move |e: nix::errno::Errno| MountError::Sys {
+            op,
+            path,
+            source: e.into(),
+        }
+    };
+    match root {
+        RootHandle::Fd(fd) => nix::unistd::fchdir(fd.as_raw_fd()).map_err(failed("fchdir"))?,
+        RootHandle::Path(path) => nix::unistd::chdir(path).map_err(failed("chdir"))?,
+    }
+    nix::unistd::chroot(".").map_err(failed("chroot"))?;
+    nix::unistd::chdir("/").map_err(failed("chdir"))
+}
+
+/// The views go over the container's procfs: if `/proc` is not a procfs mount, the root was
+/// resolved wrongly (or the runtime has not mounted it yet) and nothing must be mounted.
+fn check_proc_mounted() -> Result<()> {
+    let stat = nix::sys::statfs::statfs("/proc").map_err(|e| MountError::Sys {
+        op: "statfs",
+        path: PathBuf::from("/proc"),
+        source: e.into(),
+    })?;
+    if stat.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        return Err(MountError::NoProc);
+    }
+    Ok(())
 }

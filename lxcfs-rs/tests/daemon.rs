@@ -5,7 +5,7 @@ mod common;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 
-use common::{is_root, meminfo_value, processor_count, sections, Daemon, TestCgroup};
+use common::{meminfo_value, processor_count, require_root, sections, Daemon, TestCgroup};
 
 const LIMIT: u64 = 256 * 1024 * 1024;
 
@@ -19,9 +19,7 @@ fn script_reading(daemon: &Daemon, files: &[&str]) -> String {
 
 #[test]
 fn container_sees_its_limits() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let daemon = Daemon::start_ours(&[]);
     let cgroup = TestCgroup::create(LIMIT, "0");
     let files = [
@@ -64,9 +62,7 @@ fn container_sees_its_limits() {
 
 #[test]
 fn host_caller_sees_host_values() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let daemon = Daemon::start_ours(&[]);
     let ours = std::fs::read_to_string(daemon.path("proc/meminfo")).unwrap();
     let host = std::fs::read_to_string("/proc/meminfo").unwrap();
@@ -86,9 +82,7 @@ fn host_caller_sees_host_values() {
 
 #[test]
 fn partial_reads_at_offsets_match_full_read() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let daemon = Daemon::start_ours(&[]);
     for file in ["proc/meminfo", "proc/stat", "proc/cpuinfo"] {
         let handle = std::fs::File::open(daemon.path(file)).unwrap();
@@ -130,9 +124,7 @@ fn partial_reads_at_offsets_match_full_read() {
 
 #[test]
 fn writes_are_refused() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let daemon = Daemon::start_ours(&[]);
     let err = std::fs::OpenOptions::new()
         .write(true)
@@ -146,9 +138,7 @@ fn writes_are_refused() {
 
 #[test]
 fn killed_daemon_gives_enotconn() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let mut daemon = Daemon::start_ours(&[]);
     assert!(std::fs::read_to_string(daemon.path("proc/meminfo")).is_ok());
     daemon.kill();
@@ -158,9 +148,7 @@ fn killed_daemon_gives_enotconn() {
 
 #[test]
 fn sigterm_unmounts_cleanly() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let mut daemon = Daemon::start_ours(&[]);
     let child = daemon.child.take().unwrap();
     nix::sys::signal::kill(
@@ -175,9 +163,7 @@ fn sigterm_unmounts_cleanly() {
 
 #[test]
 fn loadavg_enabled_counts_container_tasks() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let daemon = Daemon::start_ours(&["-l"]);
     let cgroup = TestCgroup::create(LIMIT, "0");
     let out = cgroup.run_in_container(&format!("cat {}", daemon.path("proc/loadavg").display()));

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{is_root, Daemon};
+use common::{require_root, Daemon};
 
 struct Sleeper(std::process::Child);
 
@@ -37,9 +37,7 @@ fn run_hook(mountpoint: &std::path::Path, state: &str) -> std::process::Output {
 
 #[test]
 fn prestart_hook_mounts_views_in_container_namespace() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let daemon = Daemon::start_ours(&[]);
     let rootfs = tempfile::tempdir().unwrap();
     std::fs::create_dir(rootfs.path().join("proc")).unwrap();

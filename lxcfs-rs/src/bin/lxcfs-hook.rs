@@ -30,9 +30,10 @@ fn main() {
             EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Err(e) = run(&cli) {
-        tracing::error!("{e:#}");
+        tracing::error!("{}", lxcfs_rs::error::describe(&e));
         std::process::exit(1);
     }
 }

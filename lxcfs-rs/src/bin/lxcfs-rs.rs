@@ -50,9 +50,10 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Err(e) = run(cli) {
-        tracing::error!("{e:#}");
+        tracing::error!("{}", lxcfs_rs::error::describe(&e));
         std::process::exit(1);
     }
 }

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use lxcfs_rs::mounts::{self, Outcome, OutcomeKind};
-use lxcfs_rs::toolkit::{self, HookState};
+use lxcfs_rs::toolkit::{self, Container, HookState};
 
 /// Manage lxcfs-rs views inside syscontainer containers.
 #[derive(Debug, Parser)]
@@ -51,11 +51,12 @@ fn main() {
             EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(&cli) {
         Ok(()) => {}
         Err(e) => {
-            eprintln!("lxcfs-toolkit: {e:#}");
+            eprintln!("lxcfs-toolkit: {}", lxcfs_rs::error::describe(&e));
             std::process::exit(1);
         }
     }
@@ -79,15 +80,12 @@ fn for_each_container(
     cli: &Cli,
     selector: &str,
     verb: &str,
-    action: impl Fn(i32) -> toolkit::Result<Vec<Outcome>>,
+    action: impl Fn(&Container) -> toolkit::Result<Vec<Outcome>>,
 ) -> Result<()> {
     let containers = toolkit::find_containers(&cli.root, selector)?;
     let mut failures = 0;
     for container in &containers {
-        let result = container
-            .init_pid()
-            .and_then(&action)
-            .map(|outcomes| report(&container.id, &outcomes));
+        let result = action(container).map(|outcomes| report(&container.id, &outcomes));
         match result {
             Ok(true) => println!("{verb} {}", container.id),
             Ok(false) => failures += 1,
@@ -109,8 +107,8 @@ fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Remount { target } => {
             mounts::check_lxcfs(&cli.mountpoint)?;
-            for_each_container(cli, target, "remounted", |pid| {
-                toolkit::remount(pid, &cli.mountpoint)
+            for_each_container(cli, target, "remounted", |container| {
+                toolkit::remount(container, &cli.mountpoint)
             })
         }
         Command::Umount { target } => for_each_container(cli, target, "unmounted", toolkit::umount),

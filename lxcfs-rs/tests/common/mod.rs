@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 
 use lxcfs_rs::cgroup::{CgroupDir, CgroupLayout, ProcessCgroups};
 
-pub fn is_root() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    eprintln!("skipping: integration tests need root");
-    false
+/// These tests mount FUSE file systems and create cgroups: they run as root (CI does), and
+/// fail rather than pass vacuously otherwise.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "these tests mount FUSE and create cgroups: run them as root"
+    );
 }
 
 fn unique_name(prefix: &str) -> String {
@@ -115,44 +116,96 @@ impl Drop for Daemon {
     }
 }
 
-/// Test cgroups below this process's own cgroup in the memory and cpuset v1 hierarchies.
+/// One cgroup to create for a test: `path` (below the test's unique cgroup, "" for that
+/// cgroup itself) in the v1 hierarchy of `controller`, the files to write there, and whether
+/// the container process joins it.
+pub struct CgroupSpec<'a> {
+    pub controller: &'a str,
+    pub path: &'a str,
+    pub files: &'a [(&'a str, &'a str)],
+    pub join: bool,
+}
+
+/// Test cgroups below this process's own cgroup in v1 hierarchies; Drop kills what runs in
+/// them and removes them, deepest first.
 pub struct TestCgroup {
+    /// Every directory created, parents before children.
     pub dirs: Vec<PathBuf>,
+    /// The cgroups the container process joins.
+    joined: Vec<PathBuf>,
 }
 
 impl TestCgroup {
+    /// A memory cgroup with `memory_limit` and a cpuset cgroup with `cpus`, both joined.
     pub fn create(memory_limit: u64, cpus: &str) -> TestCgroup {
+        let limit = memory_limit.to_string();
+        TestCgroup::build(&[
+            CgroupSpec {
+                controller: "memory",
+                path: "",
+                files: &[("memory.limit_in_bytes", &limit)],
+                join: true,
+            },
+            CgroupSpec {
+                controller: "cpuset",
+                path: "",
+                files: &[("cpuset.cpus", cpus)],
+                join: true,
+            },
+        ])
+    }
+
+    /// Creates each spec's cgroup (and its missing parents). A new cpuset cgroup first gets
+    /// its parent's `cpuset.mems` and `cpuset.cpus`, without which it cannot hold tasks.
+    pub fn build(specs: &[CgroupSpec]) -> TestCgroup {
         let layout = CgroupLayout::from_system().unwrap();
         let own = ProcessCgroups::read(std::process::id() as i32).unwrap();
         let name = unique_name("lxcfs-test");
-        let mut cgroup = TestCgroup { dirs: Vec::new() };
-        for controller in ["memory", "cpuset"] {
-            let parent: CgroupDir = layout
-                .v1_dir(controller, &own)
-                .unwrap_or_else(|| panic!("no v1 {controller} hierarchy mounted"));
-            let dir = parent.path().join(&name);
-            std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-            cgroup.dirs.push(dir.clone());
-            if controller == "cpuset" {
-                for file in ["cpuset.mems", "cpuset.cpus"] {
-                    let value = std::fs::read_to_string(parent.path().join(file)).unwrap();
-                    std::fs::write(dir.join(file), value.trim()).unwrap();
+        let mut cgroup = TestCgroup {
+            dirs: Vec::new(),
+            joined: Vec::new(),
+        };
+        for spec in specs {
+            let base: CgroupDir = layout
+                .v1_dir(spec.controller, &own)
+                .unwrap_or_else(|| panic!("no v1 {} hierarchy mounted", spec.controller));
+            let mut dir = base.path();
+            for part in std::iter::once(name.as_str()).chain(spec.path.split('/')) {
+                if part.is_empty() {
+                    continue;
                 }
-                std::fs::write(dir.join("cpuset.cpus"), cpus).unwrap();
-            } else {
-                std::fs::write(dir.join("memory.limit_in_bytes"), memory_limit.to_string())
-                    .unwrap();
+                let parent = dir.clone();
+                dir.push(part);
+                if dir.exists() {
+                    continue;
+                }
+                std::fs::create_dir(&dir)
+                    .unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+                cgroup.dirs.push(dir.clone());
+                if spec.controller == "cpuset" {
+                    for file in ["cpuset.mems", "cpuset.cpus"] {
+                        let value = std::fs::read_to_string(parent.join(file)).unwrap();
+                        std::fs::write(dir.join(file), value.trim()).unwrap();
+                    }
+                }
+            }
+            for (file, value) in spec.files {
+                std::fs::write(dir.join(file), value)
+                    .unwrap_or_else(|e| panic!("write {}: {e}", dir.join(file).display()));
+            }
+            if spec.join {
+                cgroup.joined.push(dir);
             }
         }
         cgroup
     }
 
     fn procs_files(&self) -> Vec<PathBuf> {
-        self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
+        self.joined.iter().map(|d| d.join("cgroup.procs")).collect()
     }
 
     /// Runs `script` with `sh` as the child of PID 1 of a new PID namespace (with its own
-    /// /proc), inside this cgroup.
+    /// /proc and a private mount namespace), inside the joined cgroups.
     pub fn run_in_container(&self, script: &str) -> Output {
         let wrapper = r#"for f in "$@"; do echo $$ > "$f" || exit 99; done; exec unshare --pid --fork --mount-proc sh -c "$0""#;
         let output = Command::new("sh")
@@ -175,7 +228,7 @@ impl TestCgroup {
 
 impl Drop for TestCgroup {
     fn drop(&mut self) {
-        for dir in &self.dirs {
+        for dir in self.dirs.iter().rev() {
             if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
                 for pid in procs
                     .split_whitespace()
