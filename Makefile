@@ -7,7 +7,7 @@ ROOTFS ?= /var/cache/syscontainer/rootfs/bookworm
 PREFIX ?= /usr/local
 BIN_DIR := $(CURDIR)/target/debug
 RELEASE_DIR := $(CURDIR)/target/release
-BINARIES := syscontainer lxcfs-rs lxcfs-toolkit lxcfs-hook
+BINARIES := syscontainer lxcfs-rs lxcfs-toolkit lxcfs-hook syscontainer-tools syscontainer-hooks
 
 .PHONY: all deps rootfs build release demo test unit integration lint install uninstall bench clean
 
