@@ -33,13 +33,14 @@ TOOLS="$BIN_DIR/syscontainer-tools --root $WORK/store"
 BR="scbbr$((TAG % 10000))"
 LOOP=""
 LXC_NOTE=""
+LXC_STARTED=0
 HAVE_LXC=0
 command -v lxc-start >/dev/null && command -v lxc-device >/dev/null && HAVE_LXC=1
 
 cleanup() {
   set +e
   $SC rm -f bench-sc >/dev/null 2>&1
-  if [ "$HAVE_LXC" = 1 ]; then
+  if [ "$LXC_STARTED" = 1 ]; then
     lxc-stop -P "$WORK/lxc" -n bench-lxc -k >/dev/null 2>&1
     lxc-wait -P "$WORK/lxc" -n bench-lxc -s STOPPED -t 10 >/dev/null 2>&1
   fi
@@ -105,6 +106,7 @@ lxc.net.0.type = empty
 lxc.apparmor.profile = unconfined
 lxc.init.cmd = /sbin/init
 CFG
+  LXC_STARTED=1
   if lxc-start -P "$WORK/lxc" -n bench-lxc -d && lxc-wait -P "$WORK/lxc" -n bench-lxc -s RUNNING -t 30; then
     for _ in $(seq 1 300); do
       s=$(lxc-attach -P "$WORK/lxc" -n bench-lxc -- systemctl is-system-running 2>/dev/null || true)
