@@ -471,7 +471,9 @@ fn veth_routes_and_a_moved_nic_come_and_go() {
         .contains("10.240.0.0/16"));
     assert_eq!(record(&host, &id), before);
 
-    // A "physical" NIC moves in under a new name and back under its old one.
+    // A "physical" NIC moves in under a new name and back under its old one, with the
+    // MTU it had on the host.
+    sh_ok(&format!("ip link set {} mtu 1450", phys.0));
     tools(
         &host,
         &[
@@ -507,6 +509,11 @@ fn veth_routes_and_a_moved_nic_come_and_go() {
         &["remove-nic", "--type", "eth", "--name", "eth2", "net1"],
     );
     assert!(link_exists(&phys.0), "{} did not come back", phys.0);
+    assert_eq!(
+        sh_ok(&format!("cat /sys/class/net/{}/mtu", phys.0)),
+        "1450",
+        "host mtu not restored"
+    );
     assert!(!host.exec("net1", &["ip", "-o", "link"]).contains("eth2"));
 
     tools(&host, &["remove-nic", "--name", "eth1", "net1"]);
@@ -661,6 +668,7 @@ fn everything_recorded_is_back_after_restart_and_reboot() {
     let phys = Link::veth(&format!("stp{t}"), &format!("stq{t}"));
     let disk = Loop::new(16);
     let data = host_dir("persist");
+    sh_ok(&format!("ip link set {} mtu 1480", phys.0));
     let hook = Hook::install();
     let mut host = Host::new();
     let id = host.boot(
@@ -778,6 +786,7 @@ fn everything_recorded_is_back_after_restart_and_reboot() {
     wait_for("the nic back on the host", Duration::from_secs(10), || {
         link_exists(&phys.0)
     });
+    assert_eq!(sh_ok(&format!("cat /sys/class/net/{}/mtu", phys.0)), "1480");
     assert!(!link_exists(&vhost), "veth host end outlived the container");
     assert!(
         !Path::new("/run/syscontainer-tools").join(&id).exists(),

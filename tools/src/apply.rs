@@ -135,13 +135,7 @@ pub fn poststop(bundle: &Path) -> Result<Vec<String>> {
             Ok(ctr) => {
                 for n in rec.nics.iter().filter(|n| n.kind == "eth") {
                     let r = net.link(&ctr, &n.ctr_nic_name).and_then(|l| match l {
-                        Some(l) => net.move_link(
-                            &ctr,
-                            l.index,
-                            &net.host,
-                            &n.host_nic_name,
-                            &n.ctr_nic_name,
-                        ),
+                        Some(_) => nic::give_back(&net, &ctr, n),
                         None => Ok(()),
                     });
                     if let Err(e) = r {

@@ -196,17 +196,20 @@ impl Net {
         )
     }
 
-    /// Set MTU, queue length and (optionally) MAC of a link.
+    /// Set MTU and (optionally) queue length and MAC of a link.
     pub fn configure(
         &self,
         ns: &Ns,
         index: u32,
         mtu: u32,
-        qlen: u32,
+        qlen: Option<u32>,
         mac: Option<&[u8]>,
         name: &str,
     ) -> Result<()> {
-        let mut b = LinkUnspec::new_with_index(index).mtu(mtu).txqueuelen(qlen);
+        let mut b = LinkUnspec::new_with_index(index).mtu(mtu);
+        if let Some(q) = qlen {
+            b = b.txqueuelen(q);
+        }
         if let Some(mac) = mac {
             b = b.address(mac.to_vec());
         }

@@ -116,6 +116,12 @@ pub struct Nic {
     /// veth only: the bridge the host end is attached to.
     #[serde(rename = "Bridge", default)]
     pub bridge: String,
+    /// eth only: the NIC's MTU on the host before it was moved in (restored on return).
+    #[serde(rename = "HostMtu", default, skip_serializing_if = "Option::is_none")]
+    pub host_mtu: Option<u32>,
+    /// eth only: its MAC on the host, restored on return if `--mac` changed it.
+    #[serde(rename = "HostMac", default, skip_serializing_if = "String::is_empty")]
+    pub host_mac: String,
 }
 
 impl Nic {
@@ -316,6 +322,8 @@ mod tests {
             mtu: 1500,
             qlen: 1000,
             bridge: String::new(),
+            host_mtu: None,
+            host_mac: String::new(),
         }
     }
 

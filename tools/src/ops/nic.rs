@@ -161,7 +161,7 @@ pub fn apply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &Nic, undo: &mut Undo<'a>) 
                 ctr,
                 l.index,
                 nic.mtu,
-                nic.qlen,
+                Some(nic.qlen),
                 mac.as_ref().map(|m| &m[..]),
                 &nic.ctr_nic_name,
             )?;
@@ -180,19 +180,39 @@ pub fn apply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &Nic, undo: &mut Undo<'a>) 
     Ok(())
 }
 
+/// Move a physical NIC from the container back to the host under its recorded name,
+/// with the MTU (and MAC) it had there.
+pub fn give_back(net: &Net, ctr: &Ns, nic: &Nic) -> Result<()> {
+    let l = net.require_link(ctr, &nic.ctr_nic_name, "in the container")?;
+    net.move_link(
+        ctr,
+        l.index,
+        &net.host,
+        &nic.host_nic_name,
+        &nic.ctr_nic_name,
+    )?;
+    let back = net.require_link(&net.host, &nic.host_nic_name, "on the host")?;
+    let mac = parse_mac(&nic.host_mac).ok();
+    let mtu = nic.host_mtu.unwrap_or(back.mtu);
+    if mtu != back.mtu || mac.is_some_and(|m| m[..] != back.mac[..]) {
+        net.configure(
+            &net.host,
+            back.index,
+            mtu,
+            None,
+            mac.as_ref().map(|m| &m[..]),
+            &nic.host_nic_name,
+        )?;
+    }
+    Ok(())
+}
+
 /// Take a NIC away from the container: a veth pair is deleted, a physical NIC goes
 /// back to the host under its recorded name. With undo.
 pub fn unapply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &'a Nic, undo: &mut Undo<'a>) -> Result<()> {
     match nic.kind.as_str() {
         "eth" => {
-            let l = net.require_link(ctr, &nic.ctr_nic_name, "in the container")?;
-            net.move_link(
-                ctr,
-                l.index,
-                &net.host,
-                &nic.host_nic_name,
-                &nic.ctr_nic_name,
-            )?;
+            give_back(net, ctr, nic)?;
             undo.push(format!("move {} back in", nic.host_nic_name), move || {
                 apply_nic(net, ctr, nic, &mut Undo::default())
             });
@@ -262,6 +282,8 @@ pub fn nic_from(target: &Target, req: &AddNic) -> Result<Nic> {
         mtu: check_mtu(req.mtu)?,
         qlen: check_qlen(req.qlen)?,
         bridge,
+        host_mtu: None,
+        host_mac: String::new(),
     })
 }
 
@@ -275,7 +297,7 @@ fn ctr_ns(net: &Net, target: &Target) -> Result<Option<Ns>> {
 }
 
 pub fn add(target: &Target, req: &AddNic) -> Result<String> {
-    let nic = nic_from(target, req)?;
+    let mut nic = nic_from(target, req)?;
     let others = target.others();
     let net = match &target.live {
         Some(_) => Some(Net::new()?),
@@ -285,6 +307,13 @@ pub fn add(target: &Target, req: &AddNic) -> Result<String> {
         Some(n) => ctr_ns(n, target)?,
         None => None,
     };
+    if let (Some(net), "eth") = (&net, nic.kind.as_str()) {
+        // Remember how the host had it, to give it back that way.
+        if let Some(l) = net.link(&net.host, &nic.host_nic_name)? {
+            nic.host_mtu = Some(l.mtu);
+            nic.host_mac = spec::format_mac(&l.mac);
+        }
+    }
     transact(target, |rec, undo| {
         if let Some(why) = nic_conflict(&nic, rec, &others) {
             return Err(Error::Conflict(why));
@@ -419,7 +448,7 @@ pub fn update(target: &Target, req: &UpdateNic) -> Result<String> {
                 ctr,
                 l.index,
                 new.mtu,
-                new.qlen,
+                Some(new.qlen),
                 newmac.as_deref(),
                 &ctr_name,
             )?;
@@ -430,7 +459,7 @@ pub fn update(target: &Target, req: &UpdateNic) -> Result<String> {
                     ctr,
                     l.index,
                     o_mtu,
-                    o_qlen,
+                    Some(o_qlen),
                     old_mac.as_ref().map(|m| &m[..]),
                     &n,
                 )
