@@ -1093,3 +1093,54 @@ fn user_remapped_container_gets_paths_devices_and_nics() {
         .status
         .success());
 }
+
+#[test]
+fn a_physical_nic_held_by_a_crashed_run_is_taken_back_at_the_next_start() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let t = tag();
+    let phys = Link::veth(&format!("stp{t}"), &format!("stq{t}"));
+    let hook = Hook::install();
+    let mut host = Host::new();
+    let id = host.boot("crash1", &["--hook-spec", &hook.spec()]);
+    tools(
+        &host,
+        &[
+            "add-nic",
+            "--type",
+            "eth",
+            "--name",
+            &format!("{}:eth2", phys.0),
+            "--ip",
+            "10.239.0.2/24",
+            "crash1",
+        ],
+    );
+    assert!(Path::new("/run/syscontainer-tools")
+        .join(&id)
+        .join("netns")
+        .exists());
+    // Monitor and PID 1 vanish without a poststop: the NIC stays in the pinned namespace.
+    let state = host.state("crash1");
+    for key in ["MonitorPid", "Pid"] {
+        let pid = state[key].as_i64().unwrap() as i32;
+        kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+        wait_for("the kill", Duration::from_secs(10), || {
+            !syscontainer_tests::pid_alive(pid)
+        });
+    }
+    assert!(!link_exists(&phys.0));
+    host.ok(["start", "crash1"]);
+    host.wait_booted("crash1");
+    let addr = host.exec_out("crash1", &["ip", "-o", "addr", "show", "eth2"]);
+    assert!(
+        addr.contains("10.239.0.2/24"),
+        "{addr}\nhook log:\n{}",
+        hook.log()
+    );
+    host.ok(["stop", "crash1"]);
+    wait_for("the nic back on the host", Duration::from_secs(10), || {
+        link_exists(&phys.0)
+    });
+    assert!(!Path::new("/run/syscontainer-tools").join(&id).exists());
+}

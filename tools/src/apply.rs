@@ -91,6 +91,12 @@ pub fn prestart(bundle: &Path, pid: i32, rootfs: &Path) -> Result<Vec<String>> {
         let net = Net::new()?;
         let ctr = net.join(Path::new(&format!("/proc/{pid}/ns/net")))?;
         if rec.has_eth() {
+            // A previous run that ended without its poststop (monitor killed) may still
+            // hold the NICs in its pinned namespace: take them back first.
+            if nic::pin_path(&target.id).exists() {
+                errors.extend(return_pinned_nics(&net, &rec, &target.id));
+                nic::unpin_netns(&target.id);
+            }
             nic::pin_netns(&target.id, pid)?;
         }
         for n in &rec.nics {
@@ -117,6 +123,40 @@ pub fn prestart(bundle: &Path, pid: i32, rootfs: &Path) -> Result<Vec<String>> {
     Ok(errors)
 }
 
+/// Give the physical NICs still in the pinned namespace back to the host.
+fn return_pinned_nics(net: &Net, rec: &Record, id: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    let pin = nic::pin_path(id);
+    let ctr = match net.join(&pin) {
+        Ok(ctr) => ctr,
+        Err(e) => {
+            tracing::warn!("no pinned network namespace: {e}");
+            return errors;
+        }
+    };
+    for n in rec.nics.iter().filter(|n| n.kind == "eth") {
+        let r = net.link(&ctr, &n.ctr_nic_name).and_then(|l| match l {
+            Some(_) => {
+                tracing::info!(
+                    "giving {} back to the host as {}",
+                    n.ctr_nic_name,
+                    n.host_nic_name
+                );
+                nic::give_back(net, &ctr, n)
+            }
+            None => {
+                tracing::info!("{} is not in the pinned namespace", n.ctr_nic_name);
+                Ok(())
+            }
+        });
+        if let Err(e) = r {
+            tracing::warn!("give {} back: {e}", n.host_nic_name);
+            errors.push(format!("give {} back: {e}", n.host_nic_name));
+        }
+    }
+    errors
+}
+
 /// poststop: physical NICs go back to the host under their names, veth host ends are
 /// deleted, the pinned namespace is released.
 pub fn poststop(bundle: &Path) -> Result<Vec<String>> {
@@ -129,25 +169,8 @@ pub fn poststop(bundle: &Path) -> Result<Vec<String>> {
         return Ok(errors);
     }
     let net = Net::new()?;
-    let pin = nic::pin_path(&target.id);
     if rec.has_eth() {
-        match net.join(&pin) {
-            Ok(ctr) => {
-                for n in rec.nics.iter().filter(|n| n.kind == "eth") {
-                    let r = net.link(&ctr, &n.ctr_nic_name).and_then(|l| match l {
-                        Some(_) => nic::give_back(&net, &ctr, n),
-                        None => Ok(()),
-                    });
-                    if let Err(e) = r {
-                        tracing::warn!("give {} back: {e}", n.host_nic_name);
-                        errors.push(format!("give {} back: {e}", n.host_nic_name));
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!("no pinned network namespace for {}: {e}", target.name);
-            }
-        }
+        errors.extend(return_pinned_nics(&net, &rec, &target.id));
     }
     for n in rec.nics.iter().filter(|n| n.kind == "veth") {
         if let Ok(Some(l)) = net.link(&net.host, &n.host_nic_name) {
