@@ -122,6 +122,15 @@ pub struct Lock {
 
 impl Lock {
     pub fn acquire(path: &Path) -> Result<Lock> {
+        Self::take(path, true).map(|l| l.expect("a blocking flock always ends with the lock"))
+    }
+
+    /// The lock if nobody holds it now; `None` if somebody does.
+    pub fn try_acquire(path: &Path) -> Result<Option<Lock>> {
+        Self::take(path, false)
+    }
+
+    fn take(path: &Path, wait: bool) -> Result<Option<Lock>> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -131,13 +140,21 @@ impl Lock {
             .custom_flags(libc::O_CLOEXEC)
             .open(path)
             .map_err(io_err("open lock", path))?;
+        let operation = if wait {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_EX | libc::LOCK_NB
+        };
         loop {
             // SAFETY: flock on a file descriptor we own.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            let rc = unsafe { libc::flock(file.as_raw_fd(), operation) };
             if rc == 0 {
                 break;
             }
             let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::WouldBlock {
+                return Ok(None);
+            }
             if err.kind() != std::io::ErrorKind::Interrupted {
                 return Err(StoreError::Io {
                     op: "flock",
@@ -146,7 +163,7 @@ impl Lock {
                 });
             }
         }
-        Ok(Lock { _file: file })
+        Ok(Some(Lock { _file: file }))
     }
 }
 
@@ -321,8 +338,12 @@ impl Store {
         Ok(())
     }
 
-    /// Remove leftovers of creations and removals that were interrupted.
+    /// Remove leftovers of creations and removals that were interrupted. Skipped while
+    /// another process holds the store lock: its `.new-` directory is work in progress.
     pub fn sweep(&self) {
+        let Ok(Some(_lock)) = Lock::try_acquire(&self.root.join(".lock")) else {
+            return;
+        };
         if let Ok(entries) = fs::read_dir(&self.root) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();

@@ -778,3 +778,55 @@ fn exec_tty_uses_the_containers_devpts_and_ignores_planted_links() {
         "{out:?}"
     );
 }
+
+#[test]
+fn concurrent_runs_into_one_store_all_land_and_names_stay_unique() {
+    let mut host = Host::new();
+    let rootfs: Vec<std::path::PathBuf> = (0..6).map(|_| host.rootfs()).collect();
+    let spawn = |name: &str, rootfs: &std::path::Path| {
+        host.command()
+            .args([
+                "run",
+                "-tid",
+                "--name",
+                name,
+                "--cgroup-parent",
+                &host.cgroup_parent,
+                "--system-container",
+                "--external-rootfs",
+            ])
+            .arg(rootfs)
+            .args(["none", "init"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let children: Vec<_> = (0..3)
+        .map(|i| spawn(&format!("parallel{i}"), &rootfs[i]))
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(host.ok(["ps", "-q"]).lines().count(), 3);
+
+    // The same name three times at once: exactly one wins, the others say why.
+    let children: Vec<_> = (3..6).map(|i| spawn("contested", &rootfs[i])).collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    assert_eq!(outs.iter().filter(|o| o.status.success()).count(), 1);
+    for o in outs.iter().filter(|o| !o.status.success()) {
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("contested"),
+            "{o:?}"
+        );
+    }
+    assert_eq!(host.container_ids().len(), 4);
+}
