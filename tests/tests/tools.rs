@@ -94,6 +94,7 @@ fn tag() -> String {
 /// A loop device over a sparse file, detached on drop.
 struct Loop {
     dev: String,
+    scheduler: String,
     _file: tempfile::NamedTempFile,
 }
 
@@ -105,12 +106,32 @@ impl Loop {
             .unwrap();
         file.as_file().set_len(mb << 20).unwrap();
         let dev = sh_ok(&format!("losetup -f --show {}", file.path().display()));
-        Loop { dev, _file: file }
+        let sched = std::fs::read_to_string(format!(
+            "/sys/block/{}/queue/scheduler",
+            dev.trim_start_matches("/dev/")
+        ))
+        .unwrap_or_default();
+        let scheduler = sched
+            .split_whitespace()
+            .find_map(|s| s.strip_prefix('[').and_then(|s| s.strip_suffix(']')))
+            .unwrap_or("none")
+            .to_string();
+        Loop {
+            dev,
+            scheduler,
+            _file: file,
+        }
     }
 }
 
 impl Drop for Loop {
     fn drop(&mut self) {
+        // Tests may switch the I/O scheduler (for a bfq weight): put back what it had.
+        let name = self.dev.trim_start_matches("/dev/");
+        let _ = std::fs::write(
+            format!("/sys/block/{name}/queue/scheduler"),
+            &self.scheduler,
+        );
         let _ = sh(&format!("losetup -d {}", self.dev));
     }
 }
@@ -269,6 +290,37 @@ fn loop_device_is_added_formatted_throttled_and_removed() {
     assert!(rbps.contains(&format!("{maj}:{min} 2097152")), "{rbps}");
     assert_eq!(record(&host, &id)["readBps"][0]["Rate"], 2097152);
 
+    // A weight needs bfq on the device: refused with a hint, record unchanged; with bfq,
+    // it lands in the cgroup.
+    let before = record(&host, &id);
+    let name = dev.trim_start_matches("/dev/");
+    sh_ok(&format!("echo none > /sys/block/{name}/queue/scheduler"));
+    tools_fail(
+        &host,
+        &[
+            "update-device",
+            "--blkio-weight-device",
+            &format!("{dev}:300"),
+            "disk1",
+        ],
+        "needs the bfq I/O scheduler",
+    );
+    assert_eq!(record(&host, &id), before);
+    sh_ok(&format!("echo bfq > /sys/block/{name}/queue/scheduler"));
+    tools(
+        &host,
+        &[
+            "update-device",
+            "--blkio-weight-device",
+            &format!("{dev}:300"),
+            "disk1",
+        ],
+    );
+    let weights =
+        std::fs::read_to_string(blkio_file(&host, &id, "blkio.bfq.weight_device")).unwrap();
+    assert!(weights.contains(&format!("{maj}:{min} 300")), "{weights}");
+    assert_eq!(record(&host, &id)["blkioWeight"][0]["Rate"], 300);
+
     let listed: serde_json::Value =
         serde_json::from_str(&tools(&host, &["list-device", "disk1"])).unwrap();
     assert_eq!(listed[0]["Path"], "/dev/data/xvdb");
@@ -302,6 +354,7 @@ fn loop_device_is_added_formatted_throttled_and_removed() {
     let rec = record(&host, &id);
     assert_eq!(count(&rec, "deviceToAdd"), 0);
     assert_eq!(count(&rec, "readBps"), 0);
+    assert_eq!(count(&rec, "blkioWeight"), 0);
     let devices = std::fs::read_to_string(blkio_file(&host, &id, "devices.list")).unwrap();
     assert!(!devices.contains(&format!("b {maj}:{min} ")), "{devices}");
 

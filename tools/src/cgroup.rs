@@ -107,7 +107,7 @@ impl Cgroups {
                     dir.display()
                 )));
             }
-            return write(&path, &line);
+            return write(&path, &line).map_err(|e| weight_hint(kind, major, minor, e));
         }
         if let Some(dir) = &self.v2 {
             let (file, line) = v2_throttle_line(kind, major, minor, rate);
@@ -116,7 +116,7 @@ impl Cgroups {
             } else {
                 dir.join(file)
             };
-            return write(&path, &line);
+            return write(&path, &line).map_err(|e| weight_hint(kind, major, minor, e));
         }
         Err(Error::Failed(
             "the container has no blkio/io cgroup: throttles cannot be set".into(),
@@ -124,7 +124,26 @@ impl Cgroups {
     }
 }
 
-/// v1 file and line for a throttle.
+/// A weight needs the bfq scheduler on the device: say so when the kernel refuses.
+fn weight_hint(kind: ThrottleKind, major: u32, minor: u32, e: Error) -> Error {
+    if kind != ThrottleKind::Weight {
+        return e;
+    }
+    let sched = std::fs::read_to_string(format!("/sys/dev/block/{major}:{minor}/queue/scheduler"))
+        .unwrap_or_default();
+    if sched.contains("[bfq]") {
+        return e;
+    }
+    Error::Failed(format!(
+        "{e} (a weight needs the bfq I/O scheduler on device {major}:{minor}; it has {})",
+        sched
+            .split_whitespace()
+            .find(|s| s.starts_with('['))
+            .unwrap_or("none")
+    ))
+}
+
+/// v1 file and line for a throttle (rate 0 clears it).
 pub fn v1_throttle_line(
     kind: ThrottleKind,
     major: u32,
@@ -138,6 +157,10 @@ pub fn v1_throttle_line(
         ThrottleKind::WriteIops => "blkio.throttle.write_iops_device",
         ThrottleKind::Weight => "blkio.bfq.weight_device",
     };
+    // 0 clears a throttle; a weight is cleared with "default" (bfq refuses 0).
+    if kind == ThrottleKind::Weight && rate == 0 {
+        return (file, format!("{major}:{minor} default"));
+    }
     (file, format!("{major}:{minor} {rate}"))
 }
 
@@ -205,6 +228,10 @@ mod tests {
         assert_eq!(
             v1_throttle_line(ThrottleKind::ReadBps, 7, 3, 1048576),
             ("blkio.throttle.read_bps_device", "7:3 1048576".into())
+        );
+        assert_eq!(
+            v1_throttle_line(ThrottleKind::Weight, 7, 3, 0),
+            ("blkio.bfq.weight_device", "7:3 default".into())
         );
         assert_eq!(
             v2_throttle_line(ThrottleKind::WriteIops, 7, 3, 0),
