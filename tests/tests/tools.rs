@@ -249,6 +249,27 @@ fn loop_device_is_added_formatted_throttled_and_removed() {
     // Made inside (parent created), formatted and written from inside.
     let ls = host.exec("disk1", &["stat", "-c", "%F %t:%T", "/dev/data/xvdb"]);
     assert!(ls.starts_with("block special file 7:"), "{ls}");
+    // Same mode and owner as the host node, whatever the tool's umask: a private host
+    // node for the second disk with group/other write bits and a group.
+    let nodes = tempfile::tempdir().unwrap();
+    let host_node = nodes.path().join("disk2");
+    let nums = sh_ok(&format!("stat -c '%t %T' {}", disk2.dev));
+    let nums: Vec<u32> = nums
+        .split_whitespace()
+        .map(|h| u32::from_str_radix(h, 16).unwrap())
+        .collect();
+    sh_ok(&format!(
+        "mknod -m 0666 {} b {} {} && chgrp 6 {}",
+        host_node.display(),
+        nums[0],
+        nums[1],
+        host_node.display()
+    ));
+    let spec = format!("{}:/dev/data/mode", host_node.display());
+    tools(&host, &["add-device", "disk1", &spec]);
+    let inside = host.exec("disk1", &["stat", "-c", "%a %u %g", "/dev/data/mode"]);
+    assert_eq!(inside, "666 0 6");
+    tools(&host, &["remove-device", "disk1", &spec]);
     host.exec("disk1", &["mkfs.ext4", "-q", "-F", "/dev/data/xvdb"]);
     host.exec(
         "disk1",

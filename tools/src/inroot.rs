@@ -324,9 +324,16 @@ impl ContainerRoot {
 
     fn mknod_raw(&self, path: &Path, mode: u32, rdev: u64, uid: u32, gid: u32) -> Result<()> {
         let (dir, name) = self.open_parent(path)?;
-        // SAFETY: mknodat/fchownat on our fd with a NUL-terminated name.
+        // SAFETY: mknodat/fchownat on our fd with a NUL-terminated name. The mode is set
+        // by mknodat itself (umask cleared around it) rather than by a later chmod, which
+        // would follow a symlink the container could swap in between; the chown does not
+        // follow. No other thread creates files meanwhile (the tools are single-threaded
+        // apart from the helper threads, whose parents wait for them).
         unsafe {
-            if libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, rdev as libc::dev_t) != 0 {
+            let old_mask = libc::umask(0);
+            let rc = libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, rdev as libc::dev_t);
+            libc::umask(old_mask);
+            if rc != 0 {
                 return Err(contained_error(path, last_os_error()));
             }
             if libc::fchownat(
@@ -336,7 +343,6 @@ impl ContainerRoot {
                 gid,
                 libc::AT_SYMLINK_NOFOLLOW,
             ) != 0
-                || libc::fchmodat(dir.as_raw_fd(), name.as_ptr(), mode & 0o7777, 0) != 0
             {
                 let e = last_os_error();
                 libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0);

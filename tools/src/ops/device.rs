@@ -120,15 +120,17 @@ fn apply_userns_device<'a>(
     };
     let c = std::ffi::CString::new(node.as_os_str().as_encoded_bytes())
         .map_err(|_| Error::Invalid(format!("device path {} contains a NUL byte", d.path)))?;
-    // SAFETY: mknod/chown of a NUL-terminated host path we chose.
+    // SAFETY: mknod/chown of a NUL-terminated host path we chose (umask cleared so the
+    // node gets exactly the host node's mode).
     unsafe {
-        if libc::mknod(
+        let old_mask = libc::umask(0);
+        let rc = libc::mknod(
             c.as_ptr(),
             type_bits | d.file_mode,
             libc::makedev(d.major, d.minor),
-        ) != 0
-            || libc::chown(c.as_ptr(), live.host_uid(d.uid), live.host_gid(d.gid)) != 0
-        {
+        );
+        libc::umask(old_mask);
+        if rc != 0 || libc::chown(c.as_ptr(), live.host_uid(d.uid), live.host_gid(d.gid)) != 0 {
             let e = std::io::Error::last_os_error();
             libc::unlink(c.as_ptr());
             return Err(crate::error::io_err("make device node", &node)(e));
