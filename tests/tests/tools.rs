@@ -652,6 +652,61 @@ fn host_paths_rw_and_ro_then_gone_and_symlinks_refused() {
     assert_eq!(count(&rec, "bindToAdd"), 1);
     assert_eq!(rec["bindToAdd"][0]["ContainerPath"], "/srv/rw");
 
+    // --update-config-only: recorded, not mounted now.
+    tools(
+        &host,
+        &[
+            "add-path",
+            "--update-config-only",
+            "paths1",
+            &format!("{d}:/srv/later"),
+        ],
+    );
+    assert!(!host
+        .run(["exec", "paths1", "test", "-e", "/srv/later/hello"])
+        .status
+        .success());
+    assert_eq!(count(&record(&host, &id), "bindToAdd"), 2);
+    tools(
+        &host,
+        &[
+            "remove-path",
+            "--update-config-only",
+            "paths1",
+            &format!("{d}:/srv/later"),
+        ],
+    );
+    assert_eq!(count(&record(&host, &id), "bindToAdd"), 1);
+
+    // A single host file, read-only, onto a path whose parents do not exist yet.
+    let file = data.path().join("hello");
+    tools(
+        &host,
+        &[
+            "add-path",
+            "paths1",
+            &format!("{}:/opt/conf/one.conf:ro", file.display()),
+        ],
+    );
+    assert_eq!(
+        host.exec("paths1", &["cat", "/opt/conf/one.conf"]),
+        "from-host"
+    );
+    assert!(!host
+        .run(["exec", "paths1", "sh", "-c", "echo x > /opt/conf/one.conf"])
+        .status
+        .success());
+    tools(
+        &host,
+        &[
+            "remove-path",
+            "paths1",
+            &format!("{}:/opt/conf/one.conf", file.display()),
+        ],
+    );
+    assert_eq!(host.exec("paths1", &["cat", "/opt/conf/one.conf"]), "");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "from-host");
+
     // A symlink planted in the container: /esc -> /etc (absolute) and a relative one
     // climbing out. On the host view they would lead to the host's /etc.
     host.exec("paths1", &["ln", "-s", "/etc", "/esc"]);
