@@ -295,6 +295,34 @@ mod tests {
     }
 
     #[test]
+    fn shipped_files_are_valid() {
+        let etc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../etc");
+        let text = std::fs::read(etc.join("hookspec.json")).unwrap();
+        let file: HookSpecFile = serde_json::from_slice(&text).unwrap();
+        let all: Vec<&HookEntry> = file
+            .prestart
+            .iter()
+            .chain(&file.poststart)
+            .chain(&file.poststop)
+            .collect();
+        assert!(!all.is_empty());
+        for hook in all {
+            assert!(hook.path.is_absolute(), "{}", hook.path.display());
+            assert!(hook
+                .timeout
+                .as_ref()
+                .and_then(|t| t.as_i64())
+                .is_some_and(|t| t > 0));
+        }
+        let daemon = crate::container::DaemonConfig::load(&etc.join("daemon.json")).unwrap();
+        assert_eq!(
+            daemon.hook_spec.as_deref(),
+            Some(Path::new("/etc/syscontainer/hookspec.json"))
+        );
+        assert!(daemon.cgroup_parent.is_some());
+    }
+
+    #[test]
     fn spec_rules() {
         let bad_json = tmp("bad.json", "{");
         assert!(load_hook_spec(&bad_json)
