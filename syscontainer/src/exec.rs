@@ -141,6 +141,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
                 pty.as_ref().map(|p| p.1),
                 opts,
                 &process,
+                spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
                 env,
                 &cwd,
             ) {
@@ -188,6 +189,7 @@ fn exec_child(
     pty_number: Option<u32>,
     opts: &ExecOptions,
     process: &oci_spec::runtime::Process,
+    seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
     env: Vec<String>,
     cwd: &std::path::Path,
 ) -> std::result::Result<Never, (i32, String)> {
@@ -273,6 +275,9 @@ fn exec_child(
         .iter()
         .map(|e| CString::new(e.as_bytes()).unwrap_or_default())
         .collect();
+    if let Some(profile) = seccomp {
+        crate::seccomp::apply(profile).map_err(|e| (126, e.to_string()))?;
+    }
     let err = nix::unistd::execve(&crate::fsutil::c_path(&path), &c_args, &c_env).unwrap_err();
     let code = if err == nix::errno::Errno::ENOENT {
         127

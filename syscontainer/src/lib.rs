@@ -19,6 +19,7 @@ pub mod inspect;
 pub mod monitor;
 pub mod options;
 pub mod process;
+pub mod seccomp;
 pub mod spec;
 pub mod state;
 pub mod store;

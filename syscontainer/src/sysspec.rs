@@ -229,11 +229,14 @@ pub fn apply(
             }
             SecurityOpt::SeccompUnconfined => {}
             SecurityOpt::SeccompProfile(p) => {
-                return Err(conflict(
-                    "--security-opt",
-                    format!("seccomp={}", p.display()),
-                    "seccomp profiles are not supported yet; containers run without a seccomp filter (seccomp=unconfined)",
-                ))
+                let profile = crate::seccomp::load_profile(p).map_err(|e| {
+                    conflict(
+                        "--security-opt",
+                        format!("seccomp={}", p.display()),
+                        e.to_string(),
+                    )
+                })?;
+                linux.set_seccomp(Some(profile));
             }
         }
     }

@@ -315,6 +315,10 @@ fn process_limits_dns_hosts_groups_and_oom() {
             "-m",
             "256M",
             "--oom-kill-disable",
+            "--shm-size",
+            "16m",
+            "--dns-option",
+            "ndots:2",
         ],
     );
     let limits = host.exec("limits", &["cat", "/proc/1/limits"]);
@@ -949,4 +953,43 @@ fn user_remap_boots_systemd_with_shifted_owners() {
     assert!(err.contains("--system-container"), "{err}");
     let err = host.refused(r, &["--user-remap", "200000:200000:70000"]);
     assert!(err.contains("70000"), "{err}");
+}
+
+#[test]
+fn a_seccomp_profile_filters_pid1_and_exec() {
+    let mut host = Host::new();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("no-hostname.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64"],
+            "syscalls":[{"names":["sethostname"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    host.boot("filtered", &["--security-opt", &opt]);
+    let status = host.exec("filtered", &["cat", "/proc/1/status"]);
+    assert!(
+        status.lines().any(|l| l == "Seccomp:\t2"),
+        "PID 1 has no filter: {status}"
+    );
+    let out = host.run(["exec", "filtered", "hostname", "renamed"]);
+    assert!(!out.status.success(), "sethostname went through the filter");
+    assert_ne!(host.exec("filtered", &["hostname"]), "renamed");
+    // Without the profile the same call works.
+    host.boot("open", &[]);
+    host.exec("open", &["hostname", "renamed"]);
+    assert_eq!(host.exec("open", &["hostname"]), "renamed");
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"defaultAction":"SCMP_ACT_SOMETIMES"}"#).unwrap();
+    let rootfs = host.rootfs();
+    let err = host.refused(
+        &rootfs,
+        &["--security-opt", &format!("seccomp={}", bad.display())],
+    );
+    assert!(
+        err.contains("bad.json") && err.contains("SCMP_ACT_SOMETIMES"),
+        "{err}"
+    );
 }

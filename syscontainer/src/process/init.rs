@@ -217,6 +217,10 @@ fn setup_and_exec(ctx: &InitContext, channel: &Channel) -> Result<Never, String>
 
     channel.send(&Message::Created).map_err(|e| e.to_string())?;
     expect(channel, Message::Start)?;
+    // As late as possible: the filter may forbid what the set-up above needed.
+    if let Some(profile) = linux.seccomp() {
+        step("seccomp", crate::seccomp::apply(profile))?;
+    }
     mark_fds_cloexec();
 
     let c_args: Vec<CString> = args
