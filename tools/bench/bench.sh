@@ -119,7 +119,6 @@ CFG
   fi
 fi
 
-LXC_NOTE=""
 if [ "$HAVE_LXC" = 1 ]; then
   # lxc-device checks whether its argument is a host NIC by entering /proc/1/ns/net; where
   # PID 1 is not the host's init (or not readable) it cannot work at all.
