@@ -248,6 +248,12 @@ impl Renderer {
 
     /// Physical CPUs visible to the container.
     pub fn visible_cpus(&self, container: &Container) -> Result<Vec<u32>> {
+        Ok(self.cpu_sets(container)?.0)
+    }
+
+    /// (CPUs shown, CPUs the container's time is accounted on): the second is the cpuset
+    /// before `--enable-cfs` narrowed it.
+    fn cpu_sets(&self, container: &Container) -> Result<(Vec<u32>, Vec<u32>)> {
         let cpuset = match self.layout.dir("cpuset", &container.cgroups) {
             Some((version, dir)) => cgroup::read_cpuset(version, &dir)?,
             None => None,
@@ -256,11 +262,10 @@ impl Renderer {
             (true, Some((version, dir))) => cgroup::read_cfs_cpu_limit(version, &dir)?,
             _ => None,
         };
-        Ok(views::cpu::visible_cpus(
-            &self.host_online()?,
-            cpuset.as_deref(),
-            cfs,
-        ))
+        let online = self.host_online()?;
+        let accounted = views::cpu::visible_cpus(&online, cpuset.as_deref(), None);
+        let visible = views::cpu::visible_cpus(&online, cpuset.as_deref(), cfs);
+        Ok((visible, accounted))
     }
 
     fn memory(&self, container: &Container) -> Result<Option<MemoryCgroup>> {
@@ -311,14 +316,19 @@ impl Renderer {
             }
             ViewFile::CpuOnline => views::cpu::render_online(&self.visible_cpus(container)?),
             ViewFile::Stat => {
-                let visible = self.visible_cpus(container)?;
+                let (visible, accounted) = self.cpu_sets(container)?;
                 let host = Stat::parse(&self.host_text("stat")?)?;
                 let usage = match self.layout.dir("cpuacct", cgroups) {
                     Some((version, dir)) => CpuUsage::read(version, &dir)?,
                     None => None,
                 };
-                let view =
-                    views::cpu::compute_stat(&host, &visible, usage.as_ref(), self.ticks_per_sec);
+                let view = views::cpu::compute_stat_narrowed(
+                    &host,
+                    &visible,
+                    &accounted,
+                    usage.as_ref(),
+                    self.ticks_per_sec,
+                );
                 views::cpu::render_stat(&host, &view)
             }
             ViewFile::Uptime => {

@@ -283,6 +283,37 @@ fn cfs_quota_narrows_cpus() {
     }
 }
 
+/// `--enable-cfs` shows fewer CPUs than the container runs on, but none of its CPU time is
+/// lost: the single visible CPU carries the time of both cpuset CPUs (v1: physical CPUs 1 and
+/// 3 of `cpuacct.usage_all`; v2: `cpu.stat`).
+#[test]
+fn cfs_narrowed_stat_keeps_all_container_cpu_time() {
+    for version in ["v1", "v2"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (layout, cgroups) = if version == "v1" {
+            v1_fixture(tmp.path())
+        } else {
+            v2_fixture(tmp.path())
+        };
+        let options = Options {
+            cfs: true,
+            ..Options::default()
+        };
+        let r = renderer(layout, host_paths(tmp.path()), options);
+        let stat = Stat::parse(&render(&r, ViewFile::Stat, &container(cgroups))).unwrap();
+        assert_eq!(stat.cpus.len(), 1, "{version}");
+        let expected = if version == "v1" {
+            (1200, 100)
+        } else {
+            (300, 100)
+        };
+        assert_eq!((stat.total.user, stat.total.system), expected, "{version}");
+        assert_eq!(stat.total, stat.cpus[0].1, "{version}");
+        // idle fills the rest of the host CPU's elapsed time (physical CPU 1: 21630 ticks)
+        assert_eq!(stat.total.total(), 21630, "{version}");
+    }
+}
+
 #[test]
 fn uptime_is_since_init_start() {
     both_versions(|version, r, c| {

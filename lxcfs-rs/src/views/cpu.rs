@@ -88,41 +88,74 @@ fn container_line(host: &CpuTimes, user: u64, system: u64) -> CpuTimes {
     }
 }
 
+/// The container's stat view when every CPU its time is accounted on is shown (`visible` is
+/// the cpuset): each line carries the usage of its own physical CPU.
 pub fn compute_stat(
     host: &Stat,
     visible: &[u32],
     usage: Option<&CpuUsage>,
     ticks_per_sec: u64,
 ) -> StatView {
+    compute_stat_narrowed(host, visible, visible, usage, ticks_per_sec)
+}
+
+/// `ticks` split into `n` shares differing by at most one, larger shares first; they sum
+/// to `ticks`.
+fn share(ticks: u64, n: u64, index: u64) -> u64 {
+    ticks / n + u64::from(index < ticks % n)
+}
+
+/// The container's stat view when `visible` (the CPUs shown) may be fewer than `accounted`
+/// (the CPUs the container runs on, i.e. its cpuset before `--enable-cfs` narrowed it): the
+/// usage on all of `accounted` is summed and spread over the visible CPUs, so the aggregate
+/// line is the container's whole CPU time and the per-CPU lines still sum to it. When the
+/// two sets are equal each line carries its own physical CPU's usage.
+pub fn compute_stat_narrowed(
+    host: &Stat,
+    visible: &[u32],
+    accounted: &[u32],
+    usage: Option<&CpuUsage>,
+    ticks_per_sec: u64,
+) -> StatView {
     let n = visible.len().max(1) as u64;
+    let narrowed = accounted.iter().any(|cpu| !visible.contains(cpu));
+    let to_ticks = |ns: u64| ticks(ns, 1_000_000_000, ticks_per_sec);
+    // (user, system) ticks summed over the accounted CPUs, when they are spread evenly.
+    let spread: Option<(u64, u64)> = match usage {
+        Some(CpuUsage::PerCpu(rows)) if narrowed => {
+            let (user, system) = rows
+                .iter()
+                .filter(|(cpu, _, _)| accounted.contains(cpu))
+                .fold((0u64, 0u64), |(u, s), (_, ru, rs)| {
+                    (u.saturating_add(*ru), s.saturating_add(*rs))
+                });
+            Some((to_ticks(user), to_ticks(system)))
+        }
+        // v2 only has totals: always spread evenly.
+        Some(CpuUsage::Total { user_us, system_us }) => Some((
+            ticks(*user_us, 1_000_000, ticks_per_sec),
+            ticks(*system_us, 1_000_000, ticks_per_sec),
+        )),
+        _ => None,
+    };
     let cpus: Vec<CpuTimes> = visible
         .iter()
         .enumerate()
         .map(|(index, physical)| {
             let host_times = host.cpu(*physical).copied().unwrap_or_default();
+            if let Some((user, system)) = spread {
+                let i = index as u64;
+                return container_line(&host_times, share(user, n, i), share(system, n, i));
+            }
             match usage {
                 Some(CpuUsage::PerCpu(rows)) => {
-                    let (user, system) = rows.iter().find(|(cpu, _, _)| cpu == physical).map_or(
-                        (0, 0),
-                        |(_, u, s)| {
-                            (
-                                ticks(*u, 1_000_000_000, ticks_per_sec),
-                                ticks(*s, 1_000_000_000, ticks_per_sec),
-                            )
-                        },
-                    );
+                    let (user, system) = rows
+                        .iter()
+                        .find(|(cpu, _, _)| cpu == physical)
+                        .map_or((0, 0), |(_, u, s)| (to_ticks(*u), to_ticks(*s)));
                     container_line(&host_times, user, system)
                 }
-                Some(CpuUsage::Total { user_us, system_us }) => {
-                    // v2 only has totals: spread them evenly, remainder on the first CPU.
-                    let share = |total: u64| total / n + if index == 0 { total % n } else { 0 };
-                    container_line(
-                        &host_times,
-                        ticks(share(*user_us), 1_000_000, ticks_per_sec),
-                        ticks(share(*system_us), 1_000_000, ticks_per_sec),
-                    )
-                }
-                None => host_times,
+                _ => host_times,
             }
         })
         .collect();
@@ -244,5 +277,57 @@ mod tests {
         // usage larger than the host's elapsed time must not wrap
         let usage = CpuUsage::PerCpu(vec![(2, u64::MAX, u64::MAX)]);
         assert_eq!(compute_stat(&host, &[2], Some(&usage), 100).cpus[0].idle, 0);
+    }
+
+    #[test]
+    fn cfs_narrowed_view_keeps_all_cpu_time_of_the_cpuset() {
+        let host = host_stat();
+        // The container runs on CPUs 0-3; the CFS quota narrows the view to one CPU.
+        let accounted = [0, 1, 2, 3];
+        let visible = visible_cpus(&accounted, None, Some(1));
+        assert_eq!(visible, [0]);
+        let usage = CpuUsage::PerCpu(vec![
+            (0, 1_000_000_000, 100_000_000),
+            (1, 2_000_000_000, 0),
+            (2, 3_000_000_000, 200_000_000),
+            (3, 4_000_000_010, 0),
+            // a CPU outside the cpuset (usage from before a cpuset change) is not counted
+            (4, 9_000_000_000, 0),
+        ]);
+        let view = compute_stat_narrowed(&host, &visible, &accounted, Some(&usage), 100);
+        assert_eq!((view.total.user, view.total.system), (1000, 30));
+        assert_eq!(view.cpus.len(), 1);
+        assert_eq!(view.cpus[0].idle, host.cpu(0).unwrap().total() - 1030);
+
+        // Two visible CPUs: the time is spread, the lines sum to the aggregate, idle fills
+        // the rest of each host CPU's elapsed time.
+        let visible = [0, 1];
+        let view = compute_stat_narrowed(&host, &visible, &accounted, Some(&usage), 100);
+        assert_eq!((view.total.user, view.total.system), (1000, 30));
+        assert_eq!(
+            view.cpus
+                .iter()
+                .map(|c| (c.user, c.system))
+                .collect::<Vec<_>>(),
+            [(500, 15), (500, 15)]
+        );
+        let rendered = Stat::parse(&render_stat(&host, &view)).unwrap();
+        let sum = rendered
+            .cpus
+            .iter()
+            .fold(CpuTimes::default(), |s, (_, t)| s.saturating_add(t));
+        assert_eq!(rendered.total, sum);
+        for (i, cpu) in view.cpus.iter().enumerate() {
+            assert_eq!(cpu.total(), host.cpu(i as u32).unwrap().total());
+        }
+
+        // Odd totals: shares differ by at most one tick and still sum exactly.
+        let usage = CpuUsage::PerCpu(vec![(0, 10_000_000, 0), (1, 60_000_000, 0)]);
+        let view = compute_stat_narrowed(&host, &[0, 1], &[0, 1, 2], Some(&usage), 100);
+        assert_eq!((view.cpus[0].user, view.cpus[1].user), (4, 3));
+
+        // Not narrowed: each line is its own physical CPU's time, as before.
+        let view = compute_stat_narrowed(&host, &[0, 1], &[0, 1], Some(&usage), 100);
+        assert_eq!((view.cpus[0].user, view.cpus[1].user), (1, 6));
     }
 }
