@@ -2,7 +2,8 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
 const MAX_SYMLINKS: usize = 40;
@@ -120,7 +121,7 @@ pub fn open_in_root(
     flags: nix::fcntl::OFlag,
 ) -> std::io::Result<std::os::fd::OwnedFd> {
     use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::{FromRawFd, OwnedFd};
     let dir = nix::fcntl::open(
         root,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -134,6 +135,165 @@ pub fn open_in_root(
     let fd = openat2(dir.as_raw_fd(), path, how)?;
     // SAFETY: a fresh descriptor we own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Symlinks followed at the last component by [`resolve_parent_in_root`].
+const MAX_FINAL_LINKS: usize = 40;
+
+fn cstring(name: &OsStr) -> std::io::Result<std::ffi::CString> {
+    std::ffi::CString::new(name.as_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+fn cvt(ret: libc::c_int) -> std::io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// The directory holding `path` (as the container sees it, relative to `root`) and the
+/// name in it, both resolved inside `root`: the directory with
+/// `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`, and a symlink at the last
+/// component followed (inside `root` again) until the name is not a link. The caller then
+/// acts only relative to the returned directory fd, with `O_NOFOLLOW`, so nothing the
+/// container plants can make it touch a host path.
+pub fn resolve_parent_in_root(
+    root: &Path,
+    path: &Path,
+) -> std::io::Result<(std::os::fd::OwnedFd, std::ffi::OsString)> {
+    use nix::fcntl::OFlag;
+    let mut path = Path::new("/").join(path);
+    for _ in 0..MAX_FINAL_LINKS {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(std::io::Error::from_raw_os_error(libc::EISDIR));
+        };
+        let dir = open_in_root(root, parent, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
+        let c = cstring(name)?;
+        let mut buf = vec![0u8; libc::PATH_MAX as usize];
+        // SAFETY: readlinkat on our dir fd, a NUL-terminated name and a sized buffer.
+        let n = unsafe {
+            libc::readlinkat(
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            return match e.raw_os_error() {
+                // Not a link (EINVAL) or not there yet: this is the file.
+                Some(libc::EINVAL) | Some(libc::ENOENT) => Ok((dir, name.to_os_string())),
+                _ => Err(e),
+            };
+        }
+        buf.truncate(n as usize);
+        let target = PathBuf::from(std::ffi::OsString::from_vec(buf));
+        path = parent.join(target);
+    }
+    Err(std::io::Error::from_raw_os_error(libc::ELOOP))
+}
+
+/// Metadata of `name` in `dir`, without following a symlink.
+pub fn stat_at(dir: std::os::fd::BorrowedFd, name: &OsStr) -> std::io::Result<libc::stat> {
+    let c = cstring(name)?;
+    // SAFETY: a zeroed stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatat on our dir fd with a NUL-terminated name.
+    cvt(unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    Ok(st)
+}
+
+/// Open `name` in `dir` for reading, refusing a symlink (`O_NOFOLLOW`).
+pub fn open_read_at(dir: std::os::fd::BorrowedFd, name: &OsStr) -> std::io::Result<fs::File> {
+    use std::os::fd::FromRawFd;
+    let c = cstring(name)?;
+    // SAFETY: openat on our dir fd with a NUL-terminated name.
+    let fd = cvt(unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: a fresh descriptor we own.
+    Ok(unsafe { fs::File::from_raw_fd(fd) })
+}
+
+/// Replace `name` in `dir` atomically with `data`, owned by `owner` with `mode`: a new
+/// temporary file made with `O_CREAT | O_EXCL | O_NOFOLLOW` (so a planted file or link
+/// at its name is never opened), written, fsynced and renamed over `name` (a link at
+/// `name` is replaced, not followed).
+pub fn replace_at(
+    dir: std::os::fd::BorrowedFd,
+    name: &OsStr,
+    data: &[u8],
+    mode: u32,
+    owner: (u32, u32),
+) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    let target = cstring(name)?;
+    let mut attempt = 0u32;
+    let (tmp, mut file) = loop {
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".tmp{}.{attempt}", std::process::id()));
+        let tmp = cstring(&tmp_name)?;
+        // SAFETY: openat on our dir fd with a NUL-terminated name.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                tmp.as_ptr(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                0o600 as libc::c_uint,
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: a fresh descriptor we own.
+            break (tmp, unsafe { fs::File::from_raw_fd(fd) });
+        }
+        let e = std::io::Error::last_os_error();
+        attempt += 1;
+        if e.raw_os_error() != Some(libc::EEXIST) || attempt >= 100 {
+            return Err(e);
+        }
+    };
+    let written = (|| {
+        // Owner first: chown clears set-id bits that the chmod then sets.
+        // SAFETY: fchown on our own fd.
+        cvt(unsafe { libc::fchown(file.as_raw_fd(), owner.0, owner.1) })?;
+        // SAFETY: fchmod on our own fd.
+        cvt(unsafe { libc::fchmod(file.as_raw_fd(), mode & 0o7777) })?;
+        file.write_all(data)?;
+        file.sync_all()?;
+        // SAFETY: renameat within our dir fd with NUL-terminated names.
+        cvt(unsafe {
+            libc::renameat(
+                dir.as_raw_fd(),
+                tmp.as_ptr(),
+                dir.as_raw_fd(),
+                target.as_ptr(),
+            )
+        })
+    })();
+    if let Err(e) = written {
+        // SAFETY: unlinkat of our own temporary name in our dir fd.
+        unsafe { libc::unlinkat(dir.as_raw_fd(), tmp.as_ptr(), 0) };
+        return Err(e);
+    }
+    // SAFETY: fsync of the directory so that the rename is durable.
+    unsafe { libc::fsync(dir.as_raw_fd()) };
+    Ok(())
 }
 
 #[cfg(test)]

@@ -224,6 +224,13 @@ fn env_target_file_merges_and_stays_inside_the_rootfs() {
         "# app\nKEEP=1\nOVERRIDE=old\n",
     )
     .unwrap();
+    // The rewrite keeps the file's mode and owner.
+    std::fs::set_permissions(
+        rootfs.join("etc/default/app-env"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    std::os::unix::fs::chown(rootfs.join("etc/default/app-env"), Some(1000), Some(1001)).unwrap();
     host.start_system(
         "envy",
         &rootfs,
@@ -249,6 +256,12 @@ fn env_target_file_merges_and_stays_inside_the_rootfs() {
         assert!(lines.contains(&want), "{want} missing from {content}");
     }
     assert!(!lines.contains(&"OVERRIDE=old"));
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(rootfs.join("etc/default/app-env")).unwrap();
+        assert_eq!(meta.mode() & 0o7777, 0o640);
+        assert_eq!((meta.uid(), meta.gid()), (1000, 1001));
+    }
 
     // A symlink planted in the rootfs cannot redirect the write to the host: it resolves
     // inside the rootfs.
@@ -896,7 +909,12 @@ fn user_remap_boots_systemd_with_shifted_owners() {
     let id = host.start_system(
         "remapped",
         &rootfs,
-        &["--user-remap", "200000:200000:65535"],
+        &[
+            "--user-remap",
+            "200000:200000:65535",
+            "--env-target-file",
+            "/etc/default/made-by-runtime",
+        ],
     );
     let state = host.wait_booted("remapped");
     assert!(state == "running" || state == "degraded", "{state}");
@@ -927,6 +945,10 @@ fn user_remap_boots_systemd_with_shifted_owners() {
     );
     let meta = std::fs::metadata(rootfs.join("root/made-inside")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (201_000, 201_000));
+    // A new --env-target-file belongs to the container's root, not to host root.
+    let meta = std::fs::metadata(rootfs.join("etc/default/made-by-runtime")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (200_000, 200_000));
+    assert_eq!(meta.mode() & 0o7777, 0o644);
 
     host.ok(["stop", "remapped"]);
     assert_eq!(host.state("remapped")["ExitCause"], "poweroff");
