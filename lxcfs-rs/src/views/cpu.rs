@@ -34,22 +34,45 @@ pub fn render_online(visible: &[u32]) -> String {
     format!("{}\n", format_cpu_list(&renumbered))
 }
 
+/// The value `key` of a cpuinfo line (`key<tabs>: value`) is rewritten to in the container's
+/// view of CPU `index` of `count`, or `None` to keep the host's line. The x86 topology fields
+/// describe one package of `count` single-threaded cores numbered like `processor`, so
+/// `siblings`, `cpu cores` and the ids agree with the visible CPU count (tools such as
+/// `lscpu` and JVMs derive core and socket counts from them).
+fn rewritten_cpuinfo_value(key: &str, index: usize, count: usize) -> Option<String> {
+    match key {
+        "processor" | "core id" | "apicid" | "initial apicid" => Some(index.to_string()),
+        "siblings" | "cpu cores" => Some(count.to_string()),
+        "physical id" => Some("0".into()),
+        _ => None,
+    }
+}
+
 pub fn render_cpuinfo(host: &Cpuinfo, visible: &[u32]) -> String {
     let mut out = String::new();
+    let count = visible.len();
     for (index, physical) in visible.iter().enumerate() {
-        let Some(block) = host.blocks.iter().find(|b| b.processor == Some(*physical)) else {
+        // A visible CPU without its own block (e.g. onlined after the host file was read)
+        // borrows another CPU's, so `processor` numbers stay 0..n-1 like stat and online.
+        let Some(block) = host
+            .blocks
+            .iter()
+            .find(|b| b.processor == Some(*physical))
+            .or_else(|| host.blocks.iter().find(|b| b.processor.is_some()))
+        else {
             continue;
         };
         for line in &block.lines {
-            if line
-                .split(':')
-                .next()
-                .is_some_and(|k| k.trim() == "processor")
-            {
-                out.push_str(&format!("processor\t: {index}\n"));
-            } else {
-                out.push_str(line);
-                out.push('\n');
+            let rewritten = line.split_once(':').and_then(|(key_part, _)| {
+                rewritten_cpuinfo_value(key_part.trim(), index, count)
+                    .map(|value| format!("{key_part}: {value}\n"))
+            });
+            match rewritten {
+                Some(text) => out.push_str(&text),
+                None => {
+                    out.push_str(line);
+                    out.push('\n');
+                }
             }
         }
         out.push('\n');
@@ -329,5 +352,63 @@ mod tests {
         // Not narrowed: each line is its own physical CPU's time, as before.
         let view = compute_stat_narrowed(&host, &[0, 1], &[0, 1], Some(&usage), 100);
         assert_eq!((view.cpus[0].user, view.cpus[1].user), (1, 6));
+    }
+
+    /// An x86 host with 2 packages of 2 cores with 2 threads, without a block for CPU 6.
+    fn x86_cpuinfo() -> Cpuinfo {
+        let mut text = String::new();
+        for cpu in [0u32, 1, 2, 3, 4, 5, 7] {
+            let (package, core, thread) = (cpu / 4, (cpu / 2) % 2, cpu % 2);
+            let apic = package * 16 + core * 2 + thread;
+            text.push_str(&format!(
+                "processor\t: {cpu}\nvendor_id\t: GenuineIntel\nphysical id\t: {package}\n\
+                 siblings\t: 4\ncore id\t\t: {core}\ncpu cores\t: 2\napicid\t\t: {apic}\n\
+                 initial apicid\t: {apic}\nflags\t\t: fpu ht\n\n"
+            ));
+        }
+        Cpuinfo::parse(&text).unwrap()
+    }
+
+    fn field<'a>(block: &'a crate::host::CpuinfoBlock, key: &str) -> &'a str {
+        block
+            .lines
+            .iter()
+            .find_map(|l| l.split_once(':').filter(|(k, _)| k.trim() == key))
+            .map(|(_, v)| v.trim())
+            .unwrap_or_else(|| panic!("no {key} in {:?}", block.lines))
+    }
+
+    #[test]
+    fn cpuinfo_has_no_processor_gaps_when_a_host_block_is_missing() {
+        let visible = [5, 6, 7];
+        let rendered = Cpuinfo::parse(&render_cpuinfo(&x86_cpuinfo(), &visible)).unwrap();
+        let ids: Vec<u32> = rendered.blocks.iter().filter_map(|b| b.processor).collect();
+        assert_eq!(ids, [0, 1, 2]);
+        assert_eq!(
+            ids,
+            parse_cpu_list(&render_online(&visible)).unwrap(),
+            "cpuinfo agrees with online"
+        );
+    }
+
+    #[test]
+    fn cpuinfo_x86_topology_matches_the_visible_cpu_count() {
+        // Physical CPUs 1 and 4: different packages and cores on the host.
+        let visible = [1, 4, 5];
+        let rendered = Cpuinfo::parse(&render_cpuinfo(&x86_cpuinfo(), &visible)).unwrap();
+        assert_eq!(rendered.blocks.len(), 3);
+        for (i, block) in rendered.blocks.iter().enumerate() {
+            let i = i.to_string();
+            assert_eq!(field(block, "processor"), i);
+            assert_eq!(field(block, "siblings"), "3", "{block:?}");
+            assert_eq!(field(block, "cpu cores"), "3", "{block:?}");
+            assert_eq!(field(block, "physical id"), "0", "{block:?}");
+            assert_eq!(field(block, "core id"), i, "{block:?}");
+            assert_eq!(field(block, "apicid"), i, "{block:?}");
+            assert_eq!(field(block, "initial apicid"), i, "{block:?}");
+            // other lines are the host's, tab alignment included
+            assert!(block.lines.contains(&"flags\t\t: fpu ht".to_string()));
+            assert!(block.lines.contains(&"siblings\t: 3".to_string()));
+        }
     }
 }
