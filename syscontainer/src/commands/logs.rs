@@ -31,25 +31,7 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<u8> {
     let mut out = std::io::stdout();
     let mut content = Vec::new();
     file.read_to_end(&mut content)?;
-    let start = match args.tail {
-        Some(n) => {
-            let newlines: Vec<usize> = content
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'\n')
-                .map(|(i, _)| i)
-                .collect();
-            let skip_trailing = if content.last() == Some(&b'\n') { 1 } else { 0 };
-            if newlines.len() > n + skip_trailing - 1 && n > 0 {
-                newlines[newlines.len() - n - skip_trailing] + 1
-            } else if n == 0 {
-                content.len()
-            } else {
-                0
-            }
-        }
-        None => 0,
-    };
+    let start = args.tail.map_or(0, |n| tail_start(&content, n));
     out.write_all(&content[start..])?;
     out.flush()?;
     if !args.follow {
@@ -73,5 +55,46 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<u8> {
             return Ok(0);
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Where the last `n` lines of `content` begin. A last line without its newline counts
+/// as a line; `n = 0` is the end of the content.
+pub fn tail_start(content: &[u8], n: usize) -> usize {
+    if n == 0 {
+        return content.len();
+    }
+    let body = content.strip_suffix(b"\n").unwrap_or(content);
+    body.iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(n - 1)
+        .map_or(0, |(i, _)| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail_start;
+
+    fn tail(content: &str, n: usize) -> &str {
+        &content[tail_start(content.as_bytes(), n)..]
+    }
+
+    #[test]
+    fn tail_counts_lines_from_the_end() {
+        for text in ["a\nb\nc\n", "a\nb\nc"] {
+            assert_eq!(tail(text, 0), "", "{text:?}");
+            assert_eq!(tail(text, 1).trim_end(), "c", "{text:?}");
+            assert_eq!(tail(text, 2).trim_end(), "b\nc", "{text:?}");
+            assert_eq!(tail(text, 3), text, "{text:?}");
+            assert_eq!(tail(text, 10), text, "{text:?}");
+        }
+        assert_eq!(tail("", 0), "");
+        assert_eq!(tail("", 3), "");
+        assert_eq!(tail("\n", 1), "\n");
+        assert_eq!(tail("no newline", 0), "");
+        assert_eq!(tail("no newline", 1), "no newline");
+        assert_eq!(tail("a\n\n", 1), "\n");
     }
 }
