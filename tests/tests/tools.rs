@@ -163,6 +163,13 @@ fn link_exists(name: &str) -> bool {
     sh(&format!("ip link show {name}")).status.success()
 }
 
+/// A host veth pair with a guard on each end: a "physical" NIC that ends up stuck in a
+/// container still has its peer on the host, and deleting that deletes the pair.
+fn veth_pair(name: &str, peer: &str) -> (Link, Link) {
+    let a = Link::veth(name, peer);
+    (a, Link(peer.into()))
+}
+
 /// syscontainer-hooks installed root-owned 0755 with a hook spec for prestart/poststop.
 struct Hook {
     dir: tempfile::TempDir,
@@ -598,6 +605,91 @@ fn veth_routes_and_a_moved_nic_come_and_go() {
         !Path::new("/run/syscontainer-tools").join(&id).exists(),
         "netns pin left"
     );
+}
+
+#[test]
+fn a_moved_nic_goes_in_and_back_when_its_name_is_taken_on_the_other_side() {
+    let t = tag();
+    let (phys, _phys_peer) = veth_pair(&format!("stp{t}"), &format!("stq{t}"));
+    let (phys2, _phys2_peer) = veth_pair(&format!("sto{t}"), &format!("str{t}"));
+    // The name the NICs get inside is also taken by an unrelated link on the host.
+    let inside = format!("stc{t}");
+    let (clash, _clash_peer) = veth_pair(&inside, &format!("std{t}"));
+    let hook = Hook::install();
+    let mut host = Host::new();
+    let id = host.boot("clash1", &["--hook-spec", &hook.spec()]);
+    // And the container has a link of its own named like the host NIC moved in.
+    host.exec(
+        "clash1",
+        &[
+            "ip", "link", "add", &phys.0, "type", "veth", "peer", "name", "eth9",
+        ],
+    );
+
+    // In: renamed on the way, the container's own link of that name is untouched.
+    tools(
+        &host,
+        &[
+            "add-nic",
+            "--type",
+            "eth",
+            "--name",
+            &format!("{}:{inside}", phys.0),
+            "--ip",
+            "10.242.0.2/24",
+            "clash1",
+        ],
+    );
+    assert!(!link_exists(&phys.0), "{} still on the host", phys.0);
+    let addr = host.exec("clash1", &["ip", "-o", "addr", "show", &inside]);
+    assert!(addr.contains("10.242.0.2/24"), "{addr}");
+    host.exec("clash1", &["ip", "link", "show", &phys.0]);
+    host.exec("clash1", &["ip", "link", "show", "eth9"]);
+
+    // Back with remove-nic, to a host that has a link named as the NIC is inside.
+    tools(
+        &host,
+        &["remove-nic", "--type", "eth", "--name", &inside, "clash1"],
+    );
+    assert!(link_exists(&phys.0), "{} did not come back", phys.0);
+    assert!(link_exists(&clash.0), "the unrelated {} is gone", clash.0);
+    let links = host.exec("clash1", &["ip", "-o", "link"]);
+    assert!(!links.contains(&format!(": {inside}:")), "{links}");
+    assert_eq!(count(&record(&host, &id), "networkInterfaces"), 0);
+
+    // Back at stop, by the poststop hook, past the same clash.
+    tools(
+        &host,
+        &[
+            "add-nic",
+            "--type",
+            "eth",
+            "--name",
+            &format!("{}:{inside}", phys2.0),
+            "clash1",
+        ],
+    );
+    assert!(!link_exists(&phys2.0));
+    host.ok(["stop", "clash1"]);
+    let back = (0..200).any(|_| {
+        let there = link_exists(&phys2.0);
+        if !there {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        there
+    });
+    assert!(
+        back,
+        "{} not back after stop; hook log:\n{}",
+        phys2.0,
+        hook.log()
+    );
+    assert!(link_exists(&clash.0), "the unrelated {} is gone", clash.0);
+    assert!(
+        !Path::new("/run/syscontainer-tools").join(&id).exists(),
+        "netns pin left"
+    );
+    assert!(!hook.log().contains(" back: "), "hook log:\n{}", hook.log());
 }
 
 #[test]

@@ -216,14 +216,12 @@ impl Net {
         self.set(ns, b.build(), &format!("configure {name}"))
     }
 
-    pub fn rename(&self, ns: &Ns, index: u32, name: &str) -> Result<()> {
-        let msg = LinkUnspec::new_with_index(index)
-            .name(name.to_string())
-            .build();
-        self.set(ns, msg, &format!("rename link {index} to {name}"))
-    }
-
     /// Move a link (down) from `from` into the namespace `to`, renaming it there.
+    ///
+    /// The new name goes in the same message as the namespace: the kernel then renames
+    /// the link as part of the move, so a link in `to` that has the link's current name
+    /// (say the host has an `eth1` when the container's `eth1` goes back) does not make
+    /// the move fail, and nothing is ever visible in `to` under the old name.
     pub fn move_link(
         &self,
         from: &Ns,
@@ -235,22 +233,11 @@ impl Net {
         self.set_up(from, index, false, what)?;
         let msg = LinkUnspec::new_with_index(index)
             .setns_by_fd(to.file.as_raw_fd())
+            .name(new_name.to_string())
             .build();
-        self.set(from, msg, &format!("move {what}"))?;
-        // The kernel keeps the name across the move; rename to the wanted one.
-        let moved = self.link(to, what)?.or(self.link(to, new_name)?);
-        let Some(moved) = moved else {
+        self.set(from, msg, &format!("move {what} (as {new_name})"))?;
+        if self.link(to, new_name)?.is_none() {
             return Err(Error::Failed(format!("{what} vanished while being moved")));
-        };
-        if moved.name != new_name {
-            if let Err(e) = self.rename(to, moved.index, new_name) {
-                // Give it back where it was.
-                let back = LinkUnspec::new_with_index(moved.index)
-                    .setns_by_fd(from.file.as_raw_fd())
-                    .build();
-                let _ = self.set(to, back, "move back");
-                return Err(e);
-            }
         }
         Ok(())
     }
