@@ -145,17 +145,20 @@ pub fn oci_state(store: &Store, id: &str) -> Result<crate::hooks::OciState> {
 }
 
 /// Whether a host boot should bring this container back: `always` and `unless-stopped`
-/// containers that neither a user's `stop` nor an in-container poweroff ended.
+/// containers that neither a user's `stop` nor an in-container poweroff ended. A halt by
+/// the host's own shutdown (`restore --shutdown`) is neither: it ends as a poweroff, but
+/// the container comes back.
 pub fn wants_restore(restart: RestartPolicy, state: &State) -> bool {
     matches!(
         restart,
         RestartPolicy::Always | RestartPolicy::UnlessStopped
     ) && !state.is_active()
         && !state.stop_requested
-        && state.exit.map(|e| e.cause) != Some(ExitCause::Poweroff)
+        && (state.host_shutdown || state.exit.map(|e| e.cause) != Some(ExitCause::Poweroff))
 }
 
-/// What `restore` did: the IDs started, and the ones that failed with their errors.
+/// What `restore` (or `restore --shutdown`) did: the IDs started (halted), and the ones
+/// that failed with their errors.
 #[derive(Debug, Default)]
 pub struct Restored {
     pub started: Vec<String>,
@@ -180,6 +183,51 @@ pub fn restore(store: &Store, monitor_exe: &Path, log_level: &str) -> Result<Res
     Ok(done)
 }
 
+/// `restore --shutdown`: halt every running container because the host is shutting
+/// down, all at once, each with its own stop timeout unless `timeout` is given. This is
+/// not a user's stop: the monitor does not restart them now, and the next [`restore`]
+/// starts the `always` and `unless-stopped` ones again.
+pub fn shutdown(store: &Store, timeout: Option<Duration>) -> Result<Restored> {
+    let mut running = Vec::new();
+    for id in store.ids()? {
+        let Ok(c) = Container::load(store, &id) else {
+            continue;
+        };
+        if !c.state.is_active() {
+            continue;
+        }
+        store.update_state(&id, |s| {
+            if !s.stop_requested {
+                s.host_shutdown = true;
+            }
+        })?;
+        running.push((
+            id,
+            timeout.unwrap_or(Duration::from_secs(c.config.stop_timeout)),
+        ));
+    }
+    let results: Vec<(String, Result<()>)> = std::thread::scope(|scope| {
+        let halts: Vec<_> = running
+            .into_iter()
+            .map(|(id, t)| {
+                scope.spawn(move || {
+                    let r = halt(store, &id, t);
+                    (id, r)
+                })
+            })
+            .collect();
+        halts.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut done = Restored::default();
+    for (id, r) in results {
+        match r {
+            Ok(()) => done.started.push(id),
+            Err(e) => done.failed.push((id, e)),
+        }
+    }
+    Ok(done)
+}
+
 /// `start`: spawn the container's monitor and wait until PID 1 has exec'd.
 pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Result<()> {
     let container = {
@@ -193,6 +241,7 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
         let mut state = store.load_state(id)?;
         state.status = Status::Starting;
         state.stop_requested = false;
+        state.host_shutdown = false;
         state.error = None;
         state.exit = None;
         state.init = None;
@@ -334,7 +383,16 @@ fn send_signal(pid: i32, signal: i32) -> Result<()> {
 /// `stop`: the stop signal, `timeout` to end, then SIGKILL. Waits for the monitor's
 /// clean-up, or cleans up itself if the monitor is gone.
 pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
-    store.update_state(id, |s| s.stop_requested = true)?;
+    store.update_state(id, |s| {
+        s.stop_requested = true;
+        s.host_shutdown = false;
+    })?;
+    halt(store, id, timeout)
+}
+
+/// The stop sequence itself, for a user's [`stop`] or the host's [`shutdown`] (the
+/// caller has recorded which).
+fn halt(store: &Store, id: &str, timeout: Duration) -> Result<()> {
     let mut c = Container::load(store, id)?;
     // A monitor that is still booting PID 1 records it shortly: wait for that rather than
     // racing it (a record removed under a booting monitor would orphan the container).
@@ -653,4 +711,41 @@ pub fn processes(store: &Store, id: &str) -> Result<Vec<i32>> {
     let c = Container::load(store, id)?;
     c.running_init()?;
     Ok(c.cgroup().pids())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exited(cause: ExitCause, stop_requested: bool, host_shutdown: bool) -> State {
+        State {
+            status: Status::Exited,
+            exit: Some(ExitInfo {
+                cause,
+                code: 0,
+                signal: None,
+            }),
+            stop_requested,
+            host_shutdown,
+            ..State::default()
+        }
+    }
+
+    #[test]
+    fn a_host_shutdown_is_restored_but_a_user_stop_or_poweroff_is_not() {
+        use RestartPolicy::*;
+        let by_host = exited(ExitCause::Poweroff, false, true);
+        let by_user = exited(ExitCause::Poweroff, true, false);
+        let powered_off = exited(ExitCause::Poweroff, false, false);
+        let crashed = exited(ExitCause::Signaled, false, false);
+        for policy in [Always, UnlessStopped] {
+            assert!(wants_restore(policy, &by_host), "{policy:?}");
+            assert!(wants_restore(policy, &crashed), "{policy:?}");
+            assert!(!wants_restore(policy, &by_user), "{policy:?}");
+            assert!(!wants_restore(policy, &powered_off), "{policy:?}");
+        }
+        for policy in [No, OnReboot, OnFailure { max_retries: None }] {
+            assert!(!wants_restore(policy, &by_host), "{policy:?}");
+        }
+    }
 }

@@ -439,7 +439,7 @@ impl Monitor {
         match decide(
             self.config.restart,
             &exit,
-            state.stop_requested,
+            state.stop_requested || state.host_shutdown,
             self.consecutive_failures.saturating_sub(1),
         ) {
             Next::Restart { delay } => {
@@ -458,7 +458,7 @@ impl Monitor {
                 if self
                     .store
                     .load_state(self.id())
-                    .is_ok_and(|s| s.stop_requested)
+                    .is_ok_and(|s| s.stop_requested || s.host_shutdown)
                 {
                     self.finish(Some(exit), None);
                     return true;

@@ -140,6 +140,10 @@ pub struct State {
     pub restart_count: u32,
     /// A user's `stop`/`kill`/`rm -f` is under way or done: no restart policy undoes it.
     pub stop_requested: bool,
+    /// The host's shutdown halted it (`restore --shutdown`): no restart now, but not a
+    /// user's stop either, so the next host boot's `restore` brings it back.
+    #[serde(default)]
+    pub host_shutdown: bool,
     /// systemd inside sent READY=1 on the notify socket.
     pub ready: bool,
     /// cgroup directories this container created (deepest last), removed at the end.

@@ -576,6 +576,49 @@ fn restore_brings_back_always_and_unless_stopped_containers_after_a_host_crash()
 }
 
 #[test]
+fn restore_brings_back_always_and_unless_stopped_containers_after_a_host_shutdown() {
+    let mut host = Host::new();
+    let always = host.boot("always", &["--restart", "always"]);
+    let unless = host.boot("unless", &["--restart", "unless-stopped"]);
+    host.boot("stopped", &["--restart", "unless-stopped"]);
+    host.boot("stopped-always", &["--restart", "always"]);
+    let plain = host.boot("plain", &[]);
+    host.ok(["stop", "stopped"]);
+    host.ok(["stop", "stopped-always"]);
+    // What the unit's ExecStop does at host shutdown.
+    let halted = host.ok(["restore", "--shutdown", "-t", "30"]);
+    let mut halted: Vec<&str> = halted.lines().collect();
+    halted.sort();
+    let mut want = vec![always.as_str(), unless.as_str(), plain.as_str()];
+    want.sort();
+    assert_eq!(halted, want);
+    // Halted for good: no restart policy brings them back before the host goes down.
+    std::thread::sleep(Duration::from_secs(1));
+    for name in ["always", "unless", "plain", "stopped", "stopped-always"] {
+        assert_eq!(host.inspect(name, "{{.State.Status}}"), "exited", "{name}");
+    }
+    // The next host boot.
+    let started = host.ok(["restore"]);
+    let mut started: Vec<&str> = started.lines().collect();
+    started.sort();
+    let mut want = vec![always.as_str(), unless.as_str()];
+    want.sort();
+    assert_eq!(started, want);
+    for name in ["always", "unless"] {
+        assert_eq!(host.wait_booted(name), "running", "{name}");
+    }
+    for name in ["plain", "stopped", "stopped-always"] {
+        assert_eq!(host.inspect(name, "{{.State.Status}}"), "exited", "{name}");
+    }
+    // A user's stop after a restore is a user's stop again.
+    host.ok(["stop", "unless"]);
+    host.ok(["restore", "--shutdown"]);
+    assert_eq!(host.ok(["restore"]), always);
+    assert_eq!(host.wait_booted("always"), "running");
+    assert_eq!(host.inspect("unless", "{{.State.Status}}"), "exited");
+}
+
+#[test]
 fn run_options_reach_the_container() {
     let mut host = Host::new();
     let vol = tempfile::tempdir().unwrap();
