@@ -692,6 +692,124 @@ fn a_moved_nic_goes_in_and_back_when_its_name_is_taken_on_the_other_side() {
     assert!(!hook.log().contains(" back: "), "hook log:\n{}", hook.log());
 }
 
+/// Links on the host whose name starts with `prefix`.
+fn host_links_starting(prefix: &str) -> Vec<String> {
+    sh_ok("ip -o link show")
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+#[test]
+fn a_nic_that_fails_after_it_was_made_or_moved_is_taken_back_whole() {
+    let t = tag();
+    let bridge = Link::bridge(&format!("stb{t}"), "10.243.0.1/24");
+    let (phys, _phys_peer) = veth_pair(&format!("stp{t}"), &format!("stq{t}"));
+    sh_ok(&format!("ip link set {} mtu 1450", phys.0));
+    let phys_mac = sh_ok(&format!("cat /sys/class/net/{}/address", phys.0));
+    let hook = Hook::install();
+    let mut host = Host::new();
+    let id = host.boot("late1", &["--hook-spec", &hook.spec()]);
+    // IPv6 off in the container's namespace: the kernel refuses an IPv6 address on a
+    // link made or moved there, after the IPv4 one was added.
+    let pid = host.inspect("late1", "{{.State.Pid}}");
+    sh_ok(&format!(
+        "nsenter -t {pid} -n sh -c 'echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6'"
+    ));
+    let before = record(&host, &id);
+    let ctr_links = || {
+        let out = host.exec("late1", &["ip", "-o", "link"]);
+        let names: Vec<String> = out
+            .lines()
+            .filter_map(|l| l.split(": ").nth(1))
+            .map(|n| n.split('@').next().unwrap_or(n).to_string())
+            .collect();
+        names
+    };
+    let links_before = ctr_links();
+
+    // veth, named and auto-named host end: the pair is deleted again.
+    let vhost = format!("stv{t}");
+    for name in [format!("{vhost}:eth1"), "eth1".to_string()] {
+        tools_fail(
+            &host,
+            &[
+                "add-nic",
+                "--name",
+                &name,
+                "--ip",
+                "10.243.0.2/24,fd43::2/64",
+                "--bridge",
+                &bridge.0,
+                "late1",
+            ],
+            "add ip fd43::2/64 to eth1",
+        );
+        assert!(!link_exists(&vhost), "{vhost} left on the host");
+        let auto = host_links_starting(&format!("sc{}", &id[..6]));
+        assert!(auto.is_empty(), "veth host ends left: {auto:?}");
+        let ports = sh_ok(&format!("ip -o link show master {}", bridge.0));
+        assert!(ports.is_empty(), "ports left on the bridge: {ports}");
+        assert_eq!(ctr_links(), links_before, "left in the container");
+        assert_eq!(record(&host, &id), before);
+    }
+
+    // eth: the NIC is back on the host under its own name, with its MTU and MAC.
+    tools_fail(
+        &host,
+        &[
+            "add-nic",
+            "--type",
+            "eth",
+            "--name",
+            &format!("{}:eth2", phys.0),
+            "--ip",
+            "10.244.0.2/24,fd44::2/64",
+            "--mac",
+            "02:00:0a:f4:00:02",
+            "late1",
+        ],
+        "add ip fd44::2/64 to eth2",
+    );
+    assert!(link_exists(&phys.0), "{} is not back on the host", phys.0);
+    assert_eq!(
+        sh_ok(&format!("cat /sys/class/net/{}/mtu", phys.0)),
+        "1450",
+        "host mtu not restored"
+    );
+    assert_eq!(
+        sh_ok(&format!("cat /sys/class/net/{}/address", phys.0)),
+        phys_mac,
+        "host mac not restored"
+    );
+    assert_eq!(ctr_links(), links_before, "left in the container");
+    assert_eq!(record(&host, &id), before);
+    assert!(
+        !Path::new("/run/syscontainer-tools").join(&id).exists(),
+        "netns pin left"
+    );
+
+    // Nothing in the way of doing it right afterwards.
+    tools(
+        &host,
+        &[
+            "add-nic",
+            "--type",
+            "eth",
+            "--name",
+            &format!("{}:eth2", phys.0),
+            "--ip",
+            "10.244.0.2/24",
+            "late1",
+        ],
+    );
+    assert!(host
+        .exec("late1", &["ip", "-o", "addr", "show", "eth2"])
+        .contains("10.244.0.2/24"));
+}
+
 #[test]
 fn host_paths_rw_and_ro_then_gone_and_symlinks_refused() {
     let data = host_dir("from-host");

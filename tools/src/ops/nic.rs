@@ -151,10 +151,11 @@ pub fn apply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &Nic, undo: &mut Undo<'a>) 
                 &nic.ctr_nic_name,
                 &nic.host_nic_name,
             )?;
-            let (ctr_name, host_name) = (nic.ctr_nic_name.clone(), nic.host_nic_name.clone());
-            undo.push(format!("give {host_name} back"), move || {
-                let l = net.require_link(ctr, &ctr_name, "in the container")?;
-                net.move_link(ctr, l.index, &net.host, &host_name, &ctr_name)
+            // Back under its name, with the MTU and MAC it had on the host (the
+            // configure step below changes them).
+            let back = nic.clone();
+            undo.push(format!("give {} back", nic.host_nic_name), move || {
+                give_back(net, ctr, &back)
             });
             let l = net.require_link(ctr, &nic.ctr_nic_name, "in the container")?;
             net.configure(
