@@ -33,7 +33,11 @@ fn container_sees_its_limits() {
         "proc/loadavg",
         "proc/partitions",
     ];
-    let out = cgroup.run_in_container(&script_reading(&daemon, &files));
+    // The container's init starts, waits a known time, then reads the views.
+    let out = cgroup.run_in_container(&format!(
+        "sleep {UPTIME_WAIT}; {}",
+        script_reading(&daemon, &files)
+    ));
     let s = sections(&out.stdout);
 
     assert_eq!(meminfo_value(&s["proc/meminfo"], "MemTotal"), Some(262144));
@@ -54,11 +58,20 @@ fn container_sees_its_limits() {
     assert_eq!(s["sys/devices/system/cpu/online"], "0\n");
     let uptime = lxcfs_rs::host::Uptime::parse(&s["proc/uptime"]).unwrap();
     assert!(uptime.uptime < 10.0, "uptime {uptime:?}");
+    // A view stuck at 0 (or counting from anything later than the init's start) fails this;
+    // 0.05 s allows for the 10 ms tick granularity of both start times.
+    assert!(
+        uptime.uptime >= UPTIME_WAIT - 0.05,
+        "uptime {uptime:?}, but the container's init started at least {UPTIME_WAIT} s ago"
+    );
     assert!(uptime.idle <= uptime.uptime);
     assert!(s["proc/swaps"].starts_with("Filename"));
     assert!(!s["proc/loadavg"].is_empty());
     assert!(s["proc/partitions"].contains("major"));
 }
+
+/// Seconds the container in `container_sees_its_limits` waits before reading its uptime.
+const UPTIME_WAIT: f64 = 2.0;
 
 #[test]
 fn host_caller_sees_host_values() {
@@ -134,6 +147,121 @@ fn writes_are_refused() {
         matches!(err.raw_os_error(), Some(libc::EROFS) | Some(libc::EACCES)),
         "{err}"
     );
+}
+
+/// The kernel refuses writes on the read-only mount before the daemon sees them; remounted
+/// read-write, every kind of change reaches the daemon, which refuses it itself.
+#[test]
+fn daemon_itself_refuses_changes_on_a_read_write_mount() {
+    require_root();
+    let daemon = Daemon::start_ours(&[]);
+    let flags = nix::mount::MsFlags::MS_REMOUNT
+        | nix::mount::MsFlags::MS_NOSUID
+        | nix::mount::MsFlags::MS_NODEV
+        | nix::mount::MsFlags::MS_NOEXEC;
+    nix::mount::mount(
+        None::<&str>,
+        &daemon.mountpoint,
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+    .unwrap();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let line = mountinfo
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some(daemon.mountpoint.to_str().unwrap()))
+        .unwrap();
+    assert!(line.split(' ').nth(5).unwrap().starts_with("rw,"), "{line}");
+
+    let file = daemon.path("proc/meminfo");
+    let expect_eacces = |what: &str, result: std::io::Result<()>| {
+        let err = result.expect_err(what);
+        assert_eq!(err.raw_os_error(), Some(libc::EACCES), "{what}: {err}");
+    };
+    let open = |options: &mut std::fs::OpenOptions| options.open(&file).map(drop);
+    expect_eacces("O_WRONLY", open(std::fs::OpenOptions::new().write(true)));
+    expect_eacces(
+        "O_RDWR",
+        open(std::fs::OpenOptions::new().read(true).write(true)),
+    );
+    expect_eacces(
+        "O_TRUNC",
+        open(std::fs::OpenOptions::new().write(true).truncate(true)),
+    );
+    expect_eacces(
+        "truncate",
+        nix::unistd::truncate(&file, 0).map_err(std::io::Error::from),
+    );
+    expect_eacces(
+        "chmod",
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o666)),
+    );
+    expect_eacces(
+        "create",
+        std::fs::File::create(daemon.path("proc/new")).map(drop),
+    );
+    expect_eacces("mkdir", std::fs::create_dir(daemon.path("proc/dir")));
+    expect_eacces("unlink", std::fs::remove_file(&file));
+    expect_eacces(
+        "rmdir",
+        std::fs::remove_dir(daemon.path("sys/devices/system/cpu")),
+    );
+    expect_eacces(
+        "rename",
+        std::fs::rename(&file, daemon.path("proc/meminfo2")),
+    );
+    // Reads still work and the content is untouched.
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("MemTotal:"), "{text}");
+}
+
+/// Offset reads of a view rendered for a container (the reader runs in the container's PID
+/// namespace and cgroups): 7-byte reads, then a large read continuing on the same open file,
+/// and reads after seeking, all give the bytes of one snapshot.
+#[test]
+fn partial_reads_of_a_container_view_match_full_read() {
+    require_root();
+    let daemon = Daemon::start_ours(&[]);
+    let cgroup = TestCgroup::create(LIMIT, "0");
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().display();
+    let file = |f: &str| daemon.path(f).display().to_string();
+    let (meminfo, cpuinfo) = (file("proc/meminfo"), file("proc/cpuinfo"));
+    let online = file("sys/devices/system/cpu/online");
+    cgroup.run_in_container(&format!(
+        "set -e; \
+         {{ dd bs=7 count=3 2>/dev/null; cat; }} < {meminfo} > {out}/meminfo.split; \
+         cat {meminfo} > {out}/meminfo.whole; \
+         dd if={cpuinfo} bs=7 2>/dev/null > {out}/cpuinfo.chunked; \
+         cat {cpuinfo} > {out}/cpuinfo.whole; \
+         dd if={cpuinfo} bs=7 skip=5 count=3 2>/dev/null > {out}/cpuinfo.skip; \
+         dd if={online} bs=1 2>/dev/null > {out}/online.chunked"
+    ));
+    let read = |name: &str| std::fs::read_to_string(out_dir.path().join(name)).unwrap();
+
+    // meminfo: the container's (256 MiB), complete, in one piece across the two readers.
+    let split = read("meminfo.split");
+    let whole = read("meminfo.whole");
+    assert_eq!(meminfo_value(&split, "MemTotal"), Some(262144), "{split}");
+    let keys = |t: &str| -> Vec<String> {
+        lxcfs_rs::host::Meminfo::parse(t)
+            .unwrap()
+            .lines
+            .into_iter()
+            .map(|l| l.key)
+            .collect()
+    };
+    assert_eq!(keys(&split), keys(&whole));
+    assert!(split.ends_with('\n'), "{split}");
+
+    // cpuinfo: the container's (1 CPU; the host has more), stable across opens.
+    let chunked = read("cpuinfo.chunked");
+    let whole = read("cpuinfo.whole");
+    assert_eq!(processor_count(&whole), 1, "{whole}");
+    assert_eq!(chunked, whole);
+    assert_eq!(read("cpuinfo.skip"), whole[35..56]);
+    assert_eq!(read("online.chunked"), "0\n");
 }
 
 #[test]

@@ -286,6 +286,7 @@ fn booted_container_sees_its_limits_and_live_updates() {
 
     let boot_started = Instant::now();
     boot(&mut host, "lxview", &boot_args(&hook));
+    let booted = Instant::now();
     let since_boot = boot_started.elapsed().as_secs_f64();
 
     // The values below come from lxcfs-rs, not from the kernel.
@@ -321,13 +322,20 @@ fn booted_container_sees_its_limits_and_live_updates() {
         .collect();
     assert_eq!(cpu_lines, ["cpu", "cpu0"], "{stat}");
 
-    // Uptime counts from the container's boot, not the host's.
+    // Uptime counts from the container's boot, not the host's. The init started before
+    // `boot` returned: wait until that is at least 2 s ago, so a view stuck near 0 fails.
+    std::thread::sleep(Duration::from_secs(2).saturating_sub(booted.elapsed()));
+    let min_uptime = booted.elapsed().as_secs_f64();
     let (uptime, idle) = uptime_pair(&host.exec("lxview", &["cat", "/proc/uptime"]));
     let since_start = boot_started.elapsed().as_secs_f64();
     let (host_uptime, _) = uptime_pair(&std::fs::read_to_string("/proc/uptime").unwrap());
     assert!(
         uptime <= since_start + 1.0,
         "container uptime {uptime} s, but it was started {since_start} s ago (boot took {since_boot} s)"
+    );
+    assert!(
+        uptime >= min_uptime - 0.05,
+        "container uptime {uptime} s, but its init started more than {min_uptime} s ago"
     );
     assert!(uptime < host_uptime, "{uptime} vs host {host_uptime}");
     assert!(idle <= uptime, "idle {idle} > uptime {uptime}");
