@@ -5,7 +5,9 @@ mod common;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 
-use common::{meminfo_value, processor_count, require_root, sections, Daemon, TestCgroup};
+use common::{
+    meminfo_value, processor_count, require_root, sections, CgroupSpec, Daemon, TestCgroup,
+};
 
 const LIMIT: u64 = 256 * 1024 * 1024;
 
@@ -34,10 +36,12 @@ fn container_sees_its_limits() {
         "proc/partitions",
     ];
     // The container's init starts, waits a known time, then reads the views.
+    let host_loadavg_before = std::fs::read_to_string("/proc/loadavg").unwrap();
     let out = cgroup.run_in_container(&format!(
         "sleep {UPTIME_WAIT}; {}",
         script_reading(&daemon, &files)
     ));
+    let host_loadavg_after = std::fs::read_to_string("/proc/loadavg").unwrap();
     let s = sections(&out.stdout);
 
     assert_eq!(meminfo_value(&s["proc/meminfo"], "MemTotal"), Some(262144));
@@ -65,13 +69,188 @@ fn container_sees_its_limits() {
         "uptime {uptime:?}, but the container's init started at least {UPTIME_WAIT} s ago"
     );
     assert!(uptime.idle <= uptime.uptime);
-    assert!(s["proc/swaps"].starts_with("Filename"));
-    assert!(!s["proc/loadavg"].is_empty());
-    assert!(s["proc/partitions"].contains("major"));
+    // No memsw limit: swaps is exactly the host's file.
+    assert_eq!(
+        s["proc/swaps"],
+        std::fs::read_to_string("/proc/swaps").unwrap()
+    );
+    // Without -l loadavg is the host's: its averages are the host's of just before or just
+    // after (they change every 5 s), and it counts the host's tasks, not the container's 3.
+    let ours = lxcfs_rs::host::Loadavg::parse(&s["proc/loadavg"]).unwrap();
+    let before = lxcfs_rs::host::Loadavg::parse(&host_loadavg_before).unwrap();
+    let after = lxcfs_rs::host::Loadavg::parse(&host_loadavg_after).unwrap();
+    assert!(
+        ours.avg == before.avg || ours.avg == after.avg,
+        "loadavg {ours:?}, host {before:?} / {after:?}"
+    );
+    let (low, high) = (before.total.min(after.total), before.total.max(after.total));
+    assert!(
+        ours.total + 50 >= low && ours.total <= high + 50,
+        "loadavg {ours:?}, host {before:?} / {after:?}"
+    );
+    // No blkio cgroup of its own: the view comes from the root blkio cgroup's counters, and
+    // every line names a host device (exact counters: the loop device test below).
+    let host_devices: Vec<String> =
+        lxcfs_rs::host::parse_diskstats(&std::fs::read_to_string("/proc/diskstats").unwrap())
+            .unwrap()
+            .into_iter()
+            .map(|l| format!("{}:{} {}", l.major, l.minor, l.name))
+            .collect();
+    for line in lxcfs_rs::host::parse_diskstats(&s["proc/diskstats"]).unwrap() {
+        let device = format!("{}:{} {}", line.major, line.minor, line.name);
+        assert!(
+            host_devices.contains(&device),
+            "{device} is not a host device"
+        );
+    }
+    assert_eq!(
+        s["proc/partitions"],
+        std::fs::read_to_string("/proc/partitions").unwrap()
+    );
 }
 
 /// Seconds the container in `container_sees_its_limits` waits before reading its uptime.
 const UPTIME_WAIT: f64 = 2.0;
+
+/// A loop device over a sparse temp file; detached in Drop.
+struct LoopDevice {
+    path: String,
+    _dir: tempfile::TempDir,
+}
+
+impl LoopDevice {
+    fn create() -> LoopDevice {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("disk.img");
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(16 << 20)
+            .unwrap();
+        let out = std::process::Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(&image)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "losetup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        LoopDevice { path, _dir: dir }
+    }
+
+    /// (major, minor) from sysfs.
+    fn numbers(&self) -> (u32, u32) {
+        let name = self.path.trim_start_matches("/dev/");
+        let dev = std::fs::read_to_string(format!("/sys/block/{name}/dev")).unwrap();
+        let (major, minor) = dev.trim().split_once(':').unwrap();
+        (major.parse().unwrap(), minor.parse().unwrap())
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &self.path])
+            .status();
+    }
+}
+
+/// A container in its own blkio cgroup does a known amount of direct I/O on a loop device:
+/// its diskstats shows exactly that on the loop device's line.
+#[test]
+fn diskstats_counts_the_containers_io_on_a_loop_device() {
+    require_root();
+    let daemon = Daemon::start_ours(&[]);
+    let device = LoopDevice::create();
+    let limit = LIMIT.to_string();
+    let cgroup = TestCgroup::build(&[
+        CgroupSpec {
+            controller: "memory",
+            path: "",
+            files: &[("memory.limit_in_bytes", &limit)],
+            join: true,
+        },
+        CgroupSpec {
+            controller: "blkio",
+            path: "",
+            files: &[],
+            join: true,
+        },
+    ]);
+    let dev = &device.path;
+    let out = cgroup.run_in_container(&format!(
+        "dd if={dev} of=/dev/null bs=4096 count=8 iflag=direct 2>/dev/null && \
+         dd if=/dev/zero of={dev} bs=4096 count=4 oflag=direct 2>/dev/null && \
+         cat {}",
+        daemon.path("proc/diskstats").display()
+    ));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines = lxcfs_rs::host::parse_diskstats(&text).unwrap();
+    let (major, minor) = device.numbers();
+    let ours: Vec<_> = lines
+        .iter()
+        .filter(|l| (l.major, l.minor) == (major, minor))
+        .collect();
+    assert_eq!(ours.len(), 1, "{text}");
+    let name = dev.trim_start_matches("/dev/");
+    assert_eq!(ours[0].name, name);
+    // 8 reads of 4 KiB (64 sectors), 4 writes of 4 KiB (32 sectors), every other field 0
+    let mut expected = vec![0u64; ours[0].counters.len()];
+    expected[..7].copy_from_slice(&[8, 0, 64, 0, 4, 0, 32]);
+    assert_eq!(ours[0].counters, expected, "{text}");
+    // The host's line of the device counts the same I/O (and has timings the view zeroes).
+    let host =
+        lxcfs_rs::host::parse_diskstats(&std::fs::read_to_string("/proc/diskstats").unwrap())
+            .unwrap();
+    let host_line = host
+        .iter()
+        .find(|l| (l.major, l.minor) == (major, minor))
+        .unwrap();
+    assert!(host_line.counters[0] >= 8 && host_line.counters[4] >= 4);
+    assert_eq!(ours[0].counters.len(), host_line.counters.len());
+}
+
+/// With a memsw limit, swaps shows one virtual device of (memsw − memory) limit capped at the
+/// host's swap (none on a host without swap: header only); meminfo's SwapTotal agrees.
+#[test]
+fn swaps_follows_the_memsw_limit() {
+    require_root();
+    let daemon = Daemon::start_ours(&[]);
+    let limit = LIMIT.to_string();
+    let memsw = (LIMIT + 64 * 1024 * 1024).to_string();
+    let cgroup = TestCgroup::build(&[CgroupSpec {
+        controller: "memory",
+        path: "",
+        files: &[
+            ("memory.limit_in_bytes", &limit),
+            ("memory.memsw.limit_in_bytes", &memsw),
+        ],
+        join: true,
+    }]);
+    let out = cgroup.run_in_container(&script_reading(&daemon, &["proc/swaps", "proc/meminfo"]));
+    let s = sections(&out.stdout);
+    let host_swap_kb = meminfo_value(
+        &std::fs::read_to_string("/proc/meminfo").unwrap(),
+        "SwapTotal",
+    )
+    .unwrap();
+    let expected_kb = host_swap_kb.min(64 * 1024);
+    assert_eq!(
+        meminfo_value(&s["proc/meminfo"], "SwapTotal"),
+        Some(expected_kb)
+    );
+    let lines: Vec<&str> = s["proc/swaps"].lines().collect();
+    assert_eq!(lines[0], "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority");
+    if expected_kb == 0 {
+        assert_eq!(lines.len(), 1, "{}", s["proc/swaps"]);
+    } else {
+        assert_eq!(lines.len(), 2, "{}", s["proc/swaps"]);
+        let fields: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(fields[..3], ["none", "virtual", &expected_kb.to_string()]);
+    }
+}
 
 #[test]
 fn host_caller_sees_host_values() {
