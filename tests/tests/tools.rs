@@ -811,6 +811,59 @@ fn a_nic_that_fails_after_it_was_made_or_moved_is_taken_back_whole() {
 }
 
 #[test]
+fn update_config_only_cannot_drop_a_host_nic_that_is_inside_a_running_container() {
+    let t = tag();
+    let (phys, _phys_peer) = veth_pair(&format!("stp{t}"), &format!("stq{t}"));
+    let hook = Hook::install();
+    let mut host = Host::new();
+    let id = host.boot("cfg1", &["--hook-spec", &hook.spec()]);
+    tools(
+        &host,
+        &[
+            "add-nic",
+            "--type",
+            "eth",
+            "--name",
+            &format!("{}:eth2", phys.0),
+            "cfg1",
+        ],
+    );
+    let before = record(&host, &id);
+    let pin = Path::new("/run/syscontainer-tools").join(&id).join("netns");
+    tools_fail(
+        &host,
+        &[
+            "remove-nic",
+            "--update-config-only",
+            "--name",
+            "eth2",
+            "cfg1",
+        ],
+        "without --update-config-only",
+    );
+    assert_eq!(record(&host, &id), before);
+    assert!(pin.exists(), "netns pin released");
+    host.exec("cfg1", &["ip", "link", "show", "eth2"]);
+    // So it still goes back when the container stops.
+    host.ok(["stop", "cfg1"]);
+    wait_for("the nic back on the host", Duration::from_secs(10), || {
+        link_exists(&phys.0)
+    });
+    // Stopped, there is nothing inside: recording the removal is fine.
+    tools(
+        &host,
+        &[
+            "remove-nic",
+            "--update-config-only",
+            "--name",
+            "eth2",
+            "cfg1",
+        ],
+    );
+    assert_eq!(count(&record(&host, &id), "networkInterfaces"), 0);
+}
+
+#[test]
 fn host_paths_rw_and_ro_then_gone_and_symlinks_refused() {
     let data = host_dir("from-host");
     let mut host = Host::new();

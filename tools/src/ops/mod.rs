@@ -25,6 +25,8 @@ pub struct Target {
     pub dir: PathBuf,
     /// `None`: the container is not running (or `--update-config-only`): record only.
     pub live: Option<Live>,
+    /// Whether its PID 1 runs (also with `--update-config-only`, where `live` is `None`).
+    pub running: bool,
 }
 
 /// A running (or, in the prestart hook, starting) container.
@@ -59,6 +61,7 @@ impl Target {
         let store = Store::open(root)?;
         let id = store.resolve(query)?;
         let c = Container::load(&store, &id)?;
+        let running = c.running_init().is_ok();
         let live = match (live, c.running_init()) {
             (true, Ok(pid)) => Some(Live {
                 pid,
@@ -74,6 +77,7 @@ impl Target {
             store,
             id,
             live,
+            running,
         })
     }
 
@@ -101,6 +105,7 @@ impl Target {
             name: c.config.name.clone(),
             store,
             id,
+            running: live.is_some(),
             live,
         })
     }

@@ -365,6 +365,15 @@ pub fn remove(target: &Target, kind: Option<&str>, name: &str) -> Result<String>
             )));
         }
     }
+    if nic.kind == "eth" && target.live.is_none() && target.running {
+        // Dropping the entry (and the namespace pin) would leave the host NIC inside
+        // with nothing left to give it back at stop.
+        return Err(Error::Invalid(format!(
+            "network interface {ctr_name} is host nic {} inside running container {}: \
+             remove it without --update-config-only so that it goes back to the host",
+            nic.host_nic_name, target.name
+        )));
+    }
     transact(target, |rec, undo| {
         let Some(pos) = rec.nics.iter().position(|n| *n == nic) else {
             return Err(Error::Invalid(format!(
