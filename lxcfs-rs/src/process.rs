@@ -104,6 +104,7 @@ impl Resolver {
         }
         let init = self.find_init(pid, ns)?;
         let container = Arc::new(self.load(init)?);
+        self.evict_dead();
         self.lock().insert(
             ns,
             CachedInit {
@@ -112,6 +113,33 @@ impl Resolver {
             },
         );
         Ok(Caller::Container(container))
+    }
+
+    /// Drops the entries whose init has exited (or whose pid was recycled). Run before each
+    /// insertion, so the cache holds at most the live namespaces plus the one being added,
+    /// however many containers came and went.
+    fn evict_dead(&self) {
+        let entries: Vec<(u64, i32, u64)> = self
+            .lock()
+            .iter()
+            .map(|(ns, c)| (*ns, c.container.init_pid, c.container.init_start_ticks))
+            .collect();
+        let dead: Vec<u64> = entries
+            .into_iter()
+            .filter(|(_, pid, start)| self.start_ticks(*pid).ok() != Some(*start))
+            .map(|(ns, _, _)| ns)
+            .collect();
+        if !dead.is_empty() {
+            let mut cache = self.lock();
+            for ns in dead {
+                cache.remove(&ns);
+            }
+        }
+    }
+
+    /// Number of cached namespaces.
+    pub fn cached_namespaces(&self) -> usize {
+        self.lock().len()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, CachedInit>> {
@@ -240,5 +268,81 @@ mod tests {
         let resolver = Resolver::new("/proc").unwrap();
         assert_eq!(resolver.resolve(std::process::id()).unwrap(), Caller::Host);
         assert_eq!(resolver.resolve(0).unwrap(), Caller::Host);
+    }
+
+    /// A fake /proc: the daemon's own pid, and one container init per namespace. A
+    /// namespace is a file `ns/pid` (its inode is the namespace id).
+    struct FakeProc {
+        dir: tempfile::TempDir,
+    }
+
+    impl FakeProc {
+        fn new() -> FakeProc {
+            let fake = FakeProc {
+                dir: tempfile::tempdir().unwrap(),
+            };
+            fake.add_process(std::process::id() as i32, 1, 0);
+            fake
+        }
+
+        fn add_process(&self, pid: i32, start: u64, ppid: i32) {
+            let base = self.dir.path().join(pid.to_string());
+            std::fs::create_dir_all(base.join("ns")).unwrap();
+            std::fs::write(base.join("ns/pid"), "").unwrap();
+            std::fs::write(
+                base.join("status"),
+                format!("Name:\tinit\nPPid:\t{ppid}\nNSpid:\t{pid}\t1\n"),
+            )
+            .unwrap();
+            std::fs::write(
+                base.join("stat"),
+                format!("{pid} (init) S {ppid} {pid} {pid} 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 {start} 1 1\n"),
+            )
+            .unwrap();
+            std::fs::write(base.join("cgroup"), "0::/ctr\n").unwrap();
+        }
+
+        /// The init exits: its /proc entry goes away. The namespace file is kept elsewhere so
+        /// its inode is not reused by a later namespace (which would replace the entry anyway).
+        fn exit(&self, pid: i32) {
+            let base = self.dir.path().join(pid.to_string());
+            let graveyard = self.dir.path().join("graveyard");
+            std::fs::create_dir_all(&graveyard).unwrap();
+            let kept = graveyard.join(format!(
+                "{pid}-{}",
+                std::fs::read_dir(&graveyard).unwrap().count()
+            ));
+            std::fs::rename(base.join("ns/pid"), kept).unwrap();
+            std::fs::remove_dir_all(base).unwrap();
+        }
+    }
+
+    #[test]
+    fn cache_forgets_namespaces_whose_init_is_gone() {
+        let fake = FakeProc::new();
+        let resolver = Resolver::new(fake.dir.path()).unwrap();
+        // 50 containers come and go, one after the other.
+        for pid in 1000..1050 {
+            fake.add_process(pid, pid as u64 * 10, 0);
+            let Caller::Container(c) = resolver.resolve(pid as u32).unwrap() else {
+                panic!("pid {pid} resolved as the host");
+            };
+            assert_eq!(c.init_pid, pid);
+            assert!(resolver.cached_namespaces() <= 2, "cache grows");
+            fake.exit(pid);
+        }
+        // Live ones stay cached; a recycled pid (other start time) is dropped too.
+        fake.add_process(2000, 1, 0);
+        fake.add_process(2001, 2, 0);
+        resolver.resolve(2000).unwrap();
+        resolver.resolve(2001).unwrap();
+        assert_eq!(resolver.cached_namespaces(), 2);
+        fake.exit(2000);
+        fake.add_process(2000, 99, 0);
+        fake.add_process(2002, 3, 0);
+        resolver.resolve(2002).unwrap();
+        // 2000's namespace file was recreated: its old entry (old inode) is gone, 2001 and
+        // 2002 remain.
+        assert_eq!(resolver.cached_namespaces(), 2);
     }
 }
