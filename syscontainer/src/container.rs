@@ -237,7 +237,7 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
             return Err(Error::AlreadyRunning(c.config.name.clone()));
         }
         // A monitor killed earlier may have left cgroups behind.
-        cleanup_orphan(store, &c);
+        let orphan = cleanup_orphan(store, &c);
         let mut state = store.load_state(id)?;
         state.status = Status::Starting;
         state.stop_requested = false;
@@ -247,8 +247,10 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
         state.init = None;
         state.monitor = None;
         store.save_state(id, &state)?;
-        c
+        (c, orphan)
     };
+    let (container, orphan) = container;
+    run_orphan_poststop(store, orphan);
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| Error::Invalid(format!("pipe: {e}")))?;
     let write_raw = write_end.as_raw_fd();
@@ -410,7 +412,16 @@ fn halt(store: &Store, id: &str, timeout: Duration) -> Result<()> {
             // The monitor is finishing (a failed boot, poststop hooks): let it.
             wait_for_exit(m, Duration::from_secs(15));
         }
-        cleanup_orphan(store, &Container::load(store, id)?);
+        let orphan = {
+            let _lock = store.lock(id)?;
+            match Container::load(store, id) {
+                Ok(c) => cleanup_orphan(store, &c),
+                // The monitor removed it (--rm).
+                Err(Error::Store(store::StoreError::NotFound(_))) => None,
+                Err(e) => return Err(e),
+            }
+        };
+        run_orphan_poststop(store, orphan);
         return Ok(());
     };
     if c.state.status == Status::Paused {
@@ -440,44 +451,112 @@ fn finish_after_exit(
     if let Some(m) = monitor {
         wait_for_exit(m, Duration::from_secs(15));
     }
-    let _lock = store.lock(id)?;
-    let c = match Container::load(store, id) {
-        Ok(c) => c,
-        // The monitor removed it (--rm).
-        Err(Error::Store(store::StoreError::NotFound(_))) => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if matches!(
-        c.state.status,
-        Status::Running | Status::Paused | Status::Starting
-    ) && !c.state.monitor_alive()
-    {
-        let cgroup = c.cgroup();
-        cgroup.signal_all(libc::SIGKILL);
-        let _ = cgroup.destroy(&c.state.created_cgroups);
-        let _ = std::fs::remove_dir_all(store.run_dir(id));
-        let mut state = c.state.clone();
-        state.status = Status::Exited;
-        state.exit = Some(ExitInfo {
+    let orphan = {
+        let _lock = store.lock(id)?;
+        let c = match Container::load(store, id) {
+            Ok(c) => c,
+            // The monitor removed it (--rm).
+            Err(Error::Store(store::StoreError::NotFound(_))) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if !matches!(
+            c.state.status,
+            Status::Running | Status::Paused | Status::Starting
+        ) || c.state.monitor_alive()
+        {
+            return Ok(());
+        }
+        c.cgroup().signal_all(libc::SIGKILL);
+        let exit = ExitInfo {
             cause: ExitCause::Signaled,
             code: 128 + signal,
             signal: Some(signal),
-        });
-        state.finished_at = Some(crate::state::now_rfc3339());
-        state.init = None;
-        state.monitor = None;
-        state.created_cgroups.clear();
-        store.save_state(id, &state)?;
-    }
+        };
+        clean_up_without_monitor(store, &c, Some(exit))?
+    };
+    run_orphan_poststop(store, Some(orphan));
     Ok(())
+}
+
+/// What a dead monitor left to do, once PID 1 is gone too: its poststop hooks, for the
+/// container and PID 1 that [`clean_up_without_monitor`] cleaned.
+struct Orphan {
+    config: ContainerConfig,
+    init_pid: i32,
+}
+
+/// The monitor's final clean-up, done by a command because the monitor is gone: cgroups,
+/// run directory, host-side mounts (a block-device rootfs), and the record saying
+/// exited (with `exit` when known). The caller holds the container lock, and runs the
+/// poststop hooks ([`run_orphan_poststop`]) once it has let go of it, as the monitor
+/// does.
+fn clean_up_without_monitor(
+    store: &Store,
+    c: &Container,
+    exit: Option<ExitInfo>,
+) -> Result<Orphan> {
+    let _ = c.cgroup().destroy(&c.state.created_cgroups);
+    let _ = std::fs::remove_dir_all(store.run_dir(c.id()));
+    crate::hostside::stopped(&c.config);
+    let mut state = store.load_state(c.id())?;
+    let init_pid = state.init.map(|p| p.pid).unwrap_or(0);
+    if matches!(
+        state.status,
+        Status::Running | Status::Paused | Status::Starting
+    ) {
+        state.status = Status::Exited;
+        state.finished_at = Some(crate::state::now_rfc3339());
+        if exit.is_some() {
+            state.exit = exit;
+        }
+    }
+    state.init = None;
+    state.monitor = None;
+    state.created_cgroups.clear();
+    state.ready = false;
+    store.save_state(c.id(), &state)?;
+    Ok(Orphan {
+        config: c.config.clone(),
+        init_pid,
+    })
+}
+
+/// The poststop hooks a dead monitor never ran (failures are logged, as the monitor
+/// does). Called without the container lock: a hook may take it.
+fn run_orphan_poststop(store: &Store, orphan: Option<Orphan>) {
+    let Some(orphan) = orphan else {
+        return;
+    };
+    let id = &orphan.config.id;
+    let Ok(spec) = store.load_spec(id) else {
+        return;
+    };
+    let poststop = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststop().clone())
+        .unwrap_or_default();
+    if poststop.is_empty() {
+        return;
+    }
+    let state = crate::hooks::OciState::of(
+        &orphan.config,
+        &spec,
+        store.dir(id),
+        "stopped",
+        orphan.init_pid,
+    );
+    if let Err(e) = crate::hooks::run_hooks("poststop", &poststop, &state) {
+        tracing::warn!("{e}");
+    }
 }
 
 /// A container whose monitor and PID 1 both died (e.g. `kill -9` of both, or a host
 /// crash) still has cgroups and a record saying running: clean both. The caller holds
-/// the container lock.
-fn cleanup_orphan(store: &Store, c: &Container) {
+/// the container lock and runs the returned poststop hooks after releasing it.
+fn cleanup_orphan(store: &Store, c: &Container) -> Option<Orphan> {
     if c.state.init_alive() || c.state.monitor_alive() {
-        return;
+        return None;
     }
     if c.state.created_cgroups.is_empty()
         && !matches!(
@@ -485,24 +564,9 @@ fn cleanup_orphan(store: &Store, c: &Container) {
             Status::Running | Status::Paused | Status::Starting
         )
     {
-        return;
+        return None;
     }
-    let _ = c.cgroup().destroy(&c.state.created_cgroups);
-    let _ = std::fs::remove_dir_all(store.run_dir(c.id()));
-    crate::hostside::stopped(&c.config);
-    if let Ok(mut state) = store.load_state(c.id()) {
-        if matches!(
-            state.status,
-            Status::Running | Status::Paused | Status::Starting
-        ) {
-            state.status = Status::Exited;
-            state.finished_at = Some(crate::state::now_rfc3339());
-        }
-        state.init = None;
-        state.monitor = None;
-        state.created_cgroups.clear();
-        let _ = store.save_state(c.id(), &state);
-    }
+    clean_up_without_monitor(store, c, None).ok()
 }
 
 /// `kill`: send a signal to PID 1. SIGKILL counts as a user's stop (no restart).
@@ -535,17 +599,19 @@ pub fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
         // The monitor is finishing (poststop hooks, clean-up): let it.
         wait_for_exit(m, Duration::from_secs(15));
     }
-    {
+    let orphan = {
         let _lock = store.lock(id)?;
         match Container::load(store, id) {
             Ok(c) => {
-                cleanup_orphan(store, &c);
+                let orphan = cleanup_orphan(store, &c);
                 crate::hostside::release(&c.config);
+                orphan
             }
             Err(Error::Store(store::StoreError::NotFound(_))) => return Ok(()),
             Err(e) => return Err(e),
         }
-    }
+    };
+    run_orphan_poststop(store, orphan);
     store.remove(id)?;
     Ok(())
 }

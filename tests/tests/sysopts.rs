@@ -783,10 +783,8 @@ fn hook_specs_are_checked() {
     assert!(host.container_ids().is_empty());
 }
 
-#[test]
-fn a_block_device_rootfs_is_mounted_from_start_to_stop() {
-    let host = Host::new();
-    // An ext4 image of the cached rootfs on a loop device.
+/// A loop device holding an ext4 image of the cached rootfs, detached on drop.
+fn ext4_rootfs_device() -> Loop {
     let image = tempfile::NamedTempFile::new().unwrap();
     image.as_file().set_len(700 << 20).unwrap();
     let out = Command::new("mkfs.ext4")
@@ -806,26 +804,32 @@ fn a_block_device_rootfs_is_mounted_from_start_to_stop() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let lo = Loop {
+    Loop {
         device: PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
-        _file: tempfile::NamedTempFile::new().unwrap(),
-    };
-    let device = lo.device.to_str().unwrap();
+        _file: image,
+    }
+}
 
-    let mounted = || {
-        std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .any(|l| l.contains("/run/syscontainer-rootfs/"))
-            && std::fs::read_to_string("/proc/self/mountinfo")
-                .unwrap()
-                .lines()
-                .any(|l| {
-                    l.split(" - ")
-                        .nth(1)
-                        .is_some_and(|t| t.split_whitespace().nth(1) == Some(device))
-                })
-    };
+/// Whether `device` is mounted as a container rootfs.
+fn rootfs_device_mounted(device: &str) -> bool {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mountinfo
+        .lines()
+        .any(|l| l.contains("/run/syscontainer-rootfs/"))
+        && mountinfo.lines().any(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|t| t.split_whitespace().nth(1) == Some(device))
+        })
+}
+
+#[test]
+fn a_block_device_rootfs_is_mounted_from_start_to_stop() {
+    let host = Host::new();
+    // An ext4 image of the cached rootfs on a loop device.
+    let lo = ext4_rootfs_device();
+    let device = lo.device.to_str().unwrap();
+    let mounted = || rootfs_device_mounted(device);
     let id = host.ok([
         "run",
         "-tid",
@@ -863,6 +867,87 @@ fn a_block_device_rootfs_is_mounted_from_start_to_stop() {
     assert!(err.contains(empty.device.to_str().unwrap()), "{err}");
     assert!(host.container_ids().is_empty());
     assert!(!mounted());
+}
+
+#[test]
+fn stop_after_losing_the_monitor_unmounts_the_rootfs_and_runs_poststop() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let host = Host::new();
+    let hooks = Hooks::new();
+    let spec = hooks.spec(
+        "hooks.json",
+        &[("poststop", &[hooks.script("post-stop", 0)])],
+    );
+    let lo = ext4_rootfs_device();
+    let device = lo.device.to_str().unwrap();
+    let out = host
+        .command()
+        .args([
+            "run",
+            "-tid",
+            "--name",
+            "orphan",
+            "--cgroup-parent",
+            &host.cgroup_parent,
+            "--hook-spec",
+        ])
+        .arg(&spec)
+        .args([
+            "--system-container",
+            "--external-rootfs",
+            device,
+            "none",
+            "init",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(host.wait_booted("orphan"), "running");
+    assert!(rootfs_device_mounted(device));
+    let state = host.state("orphan");
+    let (monitor, pid) = (
+        state["MonitorPid"].as_i64().unwrap() as i32,
+        state["Pid"].as_i64().unwrap(),
+    );
+    kill(Pid::from_raw(monitor), Signal::SIGKILL).unwrap();
+    syscontainer_tests::wait_for("the monitor's end", Duration::from_secs(10), || {
+        !syscontainer_tests::pid_alive(monitor)
+    });
+    assert_eq!(host.inspect("orphan", "{{.State.Status}}"), "running");
+
+    host.ok(["stop", "orphan"]);
+    assert_eq!(host.inspect("orphan", "{{.State.Status}}"), "exited");
+    assert!(
+        !rootfs_device_mounted(device),
+        "the block-device rootfs stays mounted after stop"
+    );
+    let entries = hooks.entries();
+    let labels: Vec<&str> = entries.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["post-stop"],
+        "poststop hooks after losing the monitor"
+    );
+    assert_eq!(entries[0].1["id"], id.as_str());
+    assert_eq!(entries[0].1["status"], "stopped");
+    assert_eq!(entries[0].1["pid"].as_i64(), Some(pid));
+    let left: Vec<String> = leftovers(&host, &id)
+        .into_iter()
+        .filter(|l| !l.starts_with("store record"))
+        .collect();
+    assert!(left.is_empty(), "{left:#?}");
+    // It starts again from the same device.
+    host.ok(["start", "orphan"]);
+    host.wait_booted("orphan");
+    assert!(rootfs_device_mounted(device));
+    host.ok(["rm", "-f", "orphan"]);
+    assert!(!rootfs_device_mounted(device));
 }
 
 /// A private copy of the cached rootfs whose owners are shifted by `offset`, as an
