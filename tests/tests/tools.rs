@@ -864,6 +864,156 @@ fn update_config_only_cannot_drop_a_host_nic_that_is_inside_a_running_container(
 }
 
 #[test]
+fn a_nic_name_mac_or_ip_of_another_container_is_refused() {
+    let t = tag();
+    let bridge = Link::bridge(&format!("stb{t}"), "10.245.0.1/24");
+    let mut host = Host::new();
+    let id1 = host.boot("own1", &[]);
+    let id2 = host.boot("own2", &[]);
+    let (va, vb) = (format!("stv{t}a"), format!("stv{t}b"));
+    tools(
+        &host,
+        &[
+            "add-nic",
+            "--name",
+            &format!("{va}:eth1"),
+            "--ip",
+            "10.245.0.2/24",
+            "--mac",
+            "02:00:0a:f5:00:02",
+            "--bridge",
+            &bridge.0,
+            "own1",
+        ],
+    );
+    let before = record(&host, &id2);
+    let nic = |name: &str, ip: &str, mac: &str| -> Vec<String> {
+        let mut a: Vec<String> = ["add-nic", "--name", name, "--ip", ip, "--bridge", &bridge.0]
+            .map(String::from)
+            .to_vec();
+        if !mac.is_empty() {
+            a.extend(["--mac".to_string(), mac.to_string()]);
+        }
+        a.push("own2".into());
+        a
+    };
+    let cases = [
+        (
+            nic(&format!("{vb}:eth1"), "10.245.0.2/24", ""),
+            "ip 10.245.0.2 is already used by own1",
+        ),
+        (
+            nic(&format!("{vb}:eth1"), "10.245.0.3/24", "02:00:0a:f5:00:02"),
+            "mac 02:00:0a:f5:00:02 is already used by own1",
+        ),
+        (
+            nic(&format!("{va}:eth1"), "10.245.0.3/24", ""),
+            &format!("host network interface {va} is already used by own1"),
+        ),
+    ];
+    for (args, want) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        tools_fail(&host, &args, want);
+        assert_eq!(record(&host, &id2), before);
+        assert!(!link_exists(&vb), "{vb} left on the host");
+        assert!(!host
+            .run(["exec", "own2", "ip", "link", "show", "eth1"])
+            .status
+            .success());
+    }
+    // update-nic checks the other containers too.
+    tools(
+        &host,
+        &[
+            "add-nic",
+            "--name",
+            &format!("{vb}:eth1"),
+            "--ip",
+            "10.245.0.3/24",
+            "--bridge",
+            &bridge.0,
+            "own2",
+        ],
+    );
+    let before = record(&host, &id2);
+    tools_fail(
+        &host,
+        &[
+            "update-nic",
+            "--name",
+            "eth1",
+            "--ip",
+            "10.245.0.2/24",
+            "own2",
+        ],
+        "ip 10.245.0.2 is already used by own1",
+    );
+    tools_fail(
+        &host,
+        &[
+            "update-nic",
+            "--name",
+            "eth1",
+            "--mac",
+            "02:00:0a:f5:00:02",
+            "own2",
+        ],
+        "mac 02:00:0a:f5:00:02 is already used by own1",
+    );
+    assert_eq!(record(&host, &id2), before);
+
+    // The check holds the other containers' locks: while own1's is held, add-nic on
+    // own2 waits (so it cannot race an add-nic on own1 for the same address).
+    let lock = std::fs::File::open(host.store().join(&id1).join("lock")).unwrap();
+    // SAFETY: flock on a file we opened and keep open.
+    let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    assert_eq!(rc, 0);
+    let vc = format!("stw{t}");
+    let mut waiter = Child(
+        Command::new(bin("syscontainer-tools"))
+            .arg("--root")
+            .arg(host.store())
+            .args([
+                "add-nic",
+                "--name",
+                &format!("{vc}:eth2"),
+                "--ip",
+                "10.245.0.4/24",
+            ])
+            .args(["--bridge", &bridge.0, "own2"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        waiter.0.try_wait().unwrap().is_none(),
+        "add-nic on own2 did not wait for own1's lock"
+    );
+    drop(lock);
+    let status = waiter.0.wait().unwrap();
+    assert!(
+        status.success(),
+        "add-nic after the lock was released failed"
+    );
+    assert!(host
+        .exec("own2", &["ip", "-o", "addr", "show", "eth2"])
+        .contains("10.245.0.4/24"));
+}
+
+/// A child process killed and reaped on drop.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
 fn host_paths_rw_and_ro_then_gone_and_symlinks_refused() {
     let data = host_dir("from-host");
     let mut host = Host::new();

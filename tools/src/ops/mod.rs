@@ -10,7 +10,7 @@ pub mod route;
 use std::path::{Path, PathBuf};
 
 use syscontainer::container::Container;
-use syscontainer::store::Store;
+use syscontainer::store::{Lock, Store};
 
 use crate::cgroup::Cgroups;
 use crate::error::Result;
@@ -110,7 +110,33 @@ impl Target {
         })
     }
 
-    /// Records of every other container in the store, with their names.
+    /// Lock every container of the store, this one included, and read the records of the
+    /// others (with their names). What the conflict check finds free in them then stays
+    /// free until this command has saved its own record: two concurrent add-nic calls on
+    /// two containers cannot both take the same IP, MAC or host NIC.
+    ///
+    /// The locks are taken in ID order. Everything else holds at most one container lock
+    /// at a time (the runtime, the hook, single-container commands), so no cycle of
+    /// waiters can form. A container removed meanwhile (its directory is gone) is skipped.
+    pub fn lock_all(&self) -> Result<(Vec<Lock>, Vec<(String, Record)>)> {
+        let mut ids = self.store.ids().unwrap_or_default();
+        if !ids.contains(&self.id) {
+            ids.push(self.id.clone());
+        }
+        ids.sort();
+        let mut locks = Vec::new();
+        for id in &ids {
+            if *id == self.id {
+                locks.push(self.store.lock(id)?);
+            } else if let Ok(l) = self.store.lock(id) {
+                locks.push(l);
+            }
+        }
+        Ok((locks, self.others()))
+    }
+
+    /// Records of every other container in the store, with their names (read without
+    /// their locks: see [`Target::lock_all`] for a consistent view).
     pub fn others(&self) -> Vec<(String, Record)> {
         let mut out = Vec::new();
         for id in self.store.ids().unwrap_or_default() {
@@ -158,6 +184,14 @@ pub fn transact<'a, T>(
     op: impl FnOnce(&mut Record, &mut Undo<'a>) -> Result<T>,
 ) -> Result<T> {
     let _lock = target.store.lock(&target.id)?;
+    transact_locked(target, op)
+}
+
+/// [`transact`] for a caller that holds the container lock already ([`Target::lock_all`]).
+pub fn transact_locked<'a, T>(
+    target: &Target,
+    op: impl FnOnce(&mut Record, &mut Undo<'a>) -> Result<T>,
+) -> Result<T> {
     let mut record = Record::load(&target.dir)?;
     let mut undo = Undo::default();
     let result = op(&mut record, &mut undo).and_then(|v| record.save(&target.dir).map(|()| v));

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{read_record, to_json, transact, Target, Undo};
+use super::{read_record, to_json, transact, transact_locked, Target, Undo};
 use crate::error::{Error, Result};
 use crate::net::{Net, Ns};
 use crate::record::{nic_conflict, Nic};
@@ -299,7 +299,6 @@ fn ctr_ns(net: &Net, target: &Target) -> Result<Option<Ns>> {
 
 pub fn add(target: &Target, req: &AddNic) -> Result<String> {
     let mut nic = nic_from(target, req)?;
-    let others = target.others();
     let net = match &target.live {
         Some(_) => Some(Net::new()?),
         None => None,
@@ -315,7 +314,8 @@ pub fn add(target: &Target, req: &AddNic) -> Result<String> {
             nic.host_mac = spec::format_mac(&l.mac);
         }
     }
-    transact(target, |rec, undo| {
+    let (_locks, others) = target.lock_all()?;
+    transact_locked(target, |rec, undo| {
         if let Some(why) = nic_conflict(&nic, rec, &others) {
             return Err(Error::Conflict(why));
         }
@@ -414,7 +414,6 @@ pub fn update(target: &Target, req: &UpdateNic) -> Result<String> {
             "update-nic: give at least one of --ip, --mac, --mtu, --qlen".into(),
         ));
     }
-    let others = target.others();
     let net = match &target.live {
         Some(_) => Some(Net::new()?),
         None => None,
@@ -423,7 +422,8 @@ pub fn update(target: &Target, req: &UpdateNic) -> Result<String> {
         Some(n) => ctr_ns(n, target)?,
         None => None,
     };
-    transact(target, |rec, undo| {
+    let (_locks, others) = target.lock_all()?;
+    transact_locked(target, |rec, undo| {
         let Some(pos) = rec.nics.iter().position(|n| n.ctr_nic_name == ctr_name) else {
             return Err(Error::Invalid(format!(
                 "network interface {ctr_name} is not added to container {}",
