@@ -17,6 +17,9 @@ use crate::error::Result;
 use crate::inroot::ContainerRoot;
 use crate::record::Record;
 
+/// The records of the other containers of the store, with their names.
+pub type Others = Vec<(String, Record)>;
+
 /// What the operation acts on.
 pub struct Target {
     pub store: Store,
@@ -118,7 +121,7 @@ impl Target {
     /// The locks are taken in ID order. Everything else holds at most one container lock
     /// at a time (the runtime, the hook, single-container commands), so no cycle of
     /// waiters can form. A container removed meanwhile (its directory is gone) is skipped.
-    pub fn lock_all(&self) -> Result<(Vec<Lock>, Vec<(String, Record)>)> {
+    pub fn lock_all(&self) -> Result<(Vec<Lock>, Others)> {
         let mut ids = self.store.ids().unwrap_or_default();
         if !ids.contains(&self.id) {
             ids.push(self.id.clone());
@@ -137,7 +140,7 @@ impl Target {
 
     /// Records of every other container in the store, with their names (read without
     /// their locks: see [`Target::lock_all`] for a consistent view).
-    pub fn others(&self) -> Vec<(String, Record)> {
+    pub fn others(&self) -> Others {
         let mut out = Vec::new();
         for id in self.store.ids().unwrap_or_default() {
             if id == self.id {
