@@ -87,16 +87,195 @@ fn fd_result(ret: libc::c_long, op: &'static str, path: &Path) -> Result<OwnedFd
     Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
 }
 
-/// Succeeds if `mountpoint` holds a live FUSE mount serving `proc/meminfo`.
+/// The FUSE source name (`fsname`) the daemon mounts with, shown in mountinfo.
+pub const DAEMON_SOURCE: &str = "lxcfs-rs";
+
+/// How long the liveness probe waits for the daemon to answer.
+pub const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Undoes mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
+fn unescape_mountinfo(field: &str) -> Vec<u8> {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 4 <= bytes.len() {
+            let digits = std::str::from_utf8(&bytes[i + 1..i + 4]).ok();
+            if let Some(value) = digits.and_then(|d| u8::from_str_radix(d, 8).ok()) {
+                out.push(value);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+/// (file system type, source) of the topmost mount at `mountpoint` in a mountinfo text.
+pub fn mount_at(mountinfo: &str, mountpoint: &Path) -> Option<(String, String)> {
+    mountinfo.lines().rev().find_map(|line| {
+        let (pre, post) = line.split_once(" - ")?;
+        let target = unescape_mountinfo(pre.split(' ').nth(4)?);
+        let mut post = post.split(' ');
+        let (fstype, source) = (post.next()?, post.next()?);
+        (target == mountpoint.as_os_str().as_bytes()).then(|| {
+            (
+                fstype.to_string(),
+                String::from_utf8_lossy(&unescape_mountinfo(source)).into_owned(),
+            )
+        })
+    })
+}
+
+/// Whether a mount of `fstype` from `source` is the lxcfs-rs daemon's (not lxcfs or any other
+/// FUSE file system).
+pub fn is_daemon_mount(fstype: &str, source: &str) -> bool {
+    (fstype == "fuse" || fstype == "fuse.lxcfs-rs") && source == DAEMON_SOURCE
+}
+
+/// `f_type` of a `statfs` of `path`, done in a forked child so that a hung daemon cannot
+/// block the caller: after `timeout` the child is killed and left unreaped (a FUSE request
+/// the daemon read but never answered waits uninterruptibly, so waiting for the child could
+/// hang too; a thread would keep the whole process from exiting). The child only calls
+/// async-signal-safe functions, so this is safe in a multi-threaded process.
+fn probe_statfs(path: &Path, timeout: std::time::Duration) -> std::result::Result<i64, String> {
+    let c_path = cstring(path);
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe2 fills two fds.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(format!("pipe: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both fds are new and owned here.
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: the child runs only statfs, write and _exit (async-signal-safe).
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // SAFETY: async-signal-safe calls only; the buffers live on this stack.
+        unsafe {
+            let mut stat: libc::statfs = std::mem::zeroed();
+            let mut answer = [0i64; 2];
+            if libc::statfs(c_path.as_ptr(), &mut stat) == 0 {
+                answer[1] = stat.f_type as i64;
+            } else {
+                answer[0] = *libc::__errno_location() as i64;
+            }
+            libc::write(
+                write_end.as_raw_fd(),
+                answer.as_ptr().cast(),
+                std::mem::size_of_val(&answer),
+            );
+            libc::_exit(0);
+        }
+    }
+    drop(write_end);
+    let mut poll_fd = libc::pollfd {
+        fd: read_end.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let deadline = std::time::Instant::now() + timeout;
+    let ready = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        // SAFETY: one valid pollfd.
+        let n = unsafe {
+            libc::poll(
+                &mut poll_fd,
+                1,
+                left.as_millis().min(i32::MAX as u128) as i32,
+            )
+        };
+        if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break n > 0;
+        }
+    };
+    if !ready {
+        // SAFETY: pid is our child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG);
+        }
+        return Err(format!(
+            "the daemon did not answer a statfs of {} within {timeout:?}",
+            path.display()
+        ));
+    }
+    let mut answer = [0u8; 16];
+    let read = File::from(read_end).read(&mut answer);
+    // SAFETY: the child wrote its answer and exits at once.
+    unsafe {
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+    match read {
+        Ok(16) => {}
+        Ok(_) => return Err(format!("the statfs probe of {} died", path.display())),
+        Err(e) => return Err(format!("reading the statfs probe: {e}")),
+    }
+    let errno = i64::from_ne_bytes(answer[..8].try_into().unwrap_or_default());
+    if errno != 0 {
+        return Err(format!(
+            "statfs {}: {}",
+            path.display(),
+            std::io::Error::from_raw_os_error(errno as i32)
+        ));
+    }
+    Ok(i64::from_ne_bytes(
+        answer[8..].try_into().unwrap_or_default(),
+    ))
+}
+
+/// Succeeds if `mountpoint` holds the lxcfs-rs daemon's mount (by mountinfo, without touching
+/// the mount) and the daemon answers a `statfs` of `proc/meminfo` within [`PROBE_TIMEOUT`].
 pub fn check_lxcfs(mountpoint: &Path) -> Result<()> {
-    let probe = mountpoint.join("proc/meminfo");
+    check_lxcfs_within(mountpoint, PROBE_TIMEOUT)
+}
+
+/// [`check_lxcfs`] with a given probe timeout.
+pub fn check_lxcfs_within(mountpoint: &Path, timeout: std::time::Duration) -> Result<()> {
     let not_alive = |reason: String| MountError::NotAlive {
         path: mountpoint.to_path_buf(),
         reason,
     };
-    let stat = nix::sys::statfs::statfs(&probe)
-        .map_err(|e| not_alive(format!("statfs {}: {e}", probe.display())))?;
-    if stat.filesystem_type() != nix::sys::statfs::FUSE_SUPER_MAGIC {
+    // Resolve the parent only: resolving the mount point itself would ask the daemon.
+    let absolute = match (mountpoint.parent(), mountpoint.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            std::fs::canonicalize(parent)
+                .map_err(|e| not_alive(format!("cannot resolve {}: {e}", parent.display())))?
+                .join(name)
+        }
+        _ => mountpoint.to_path_buf(),
+    };
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| not_alive(format!("cannot read /proc/self/mountinfo: {e}")))?;
+    match mount_at(&mountinfo, &absolute) {
+        None => {
+            return Err(not_alive(format!(
+                "nothing is mounted at {}",
+                absolute.display()
+            )))
+        }
+        Some((fstype, source)) if !is_daemon_mount(&fstype, &source) => {
+            return Err(not_alive(format!(
+                "the mount at {} is {fstype} from {source:?}, not lxcfs-rs",
+                absolute.display()
+            )))
+        }
+        Some(_) => {}
+    }
+
+    let probe = absolute.join("proc/meminfo");
+    let fs_type = probe_statfs(&probe, timeout).map_err(not_alive)?;
+    if nix::sys::statfs::FsType(fs_type as _) != nix::sys::statfs::FUSE_SUPER_MAGIC {
         return Err(not_alive(format!(
             "{} is not on a fuse filesystem",
             probe.display()
@@ -464,4 +643,57 @@ fn check_proc_mounted() -> Result<()> {
         return Err(MountError::NoProc);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+299 27 0:73 / /var/lib/lxcfs ro,nosuid,nodev,noexec,relatime - fuse lxcfs-rs ro,user_id=0,group_id=0,allow_other
+300 27 0:74 / /var/lib/other\\040lxcfs rw,nosuid,nodev,relatime - fuse.lxcfs lxcfs rw,user_id=0,group_id=0,allow_other
+301 27 0:75 / /mnt/sshfs rw,relatime - fuse.sshfs host:/ rw,user_id=0,group_id=0
+302 299 0:76 / /var/lib/lxcfs rw,relatime - tmpfs tmpfs rw
+";
+
+    #[test]
+    fn finds_the_topmost_mount_and_unescapes_paths() {
+        let first: String = MOUNTINFO.lines().take(4).collect::<Vec<_>>().join("\n");
+        assert_eq!(
+            mount_at(&first, Path::new("/var/lib/lxcfs")),
+            Some(("fuse".into(), "lxcfs-rs".into()))
+        );
+        // a tmpfs mounted over it hides the daemon's mount
+        assert_eq!(
+            mount_at(MOUNTINFO, Path::new("/var/lib/lxcfs")),
+            Some(("tmpfs".into(), "tmpfs".into()))
+        );
+        assert_eq!(
+            mount_at(MOUNTINFO, Path::new("/var/lib/other lxcfs")),
+            Some(("fuse.lxcfs".into(), "lxcfs".into()))
+        );
+        assert_eq!(mount_at(MOUNTINFO, Path::new("/var/lib")), None);
+        assert_eq!(unescape_mountinfo("a\\134b\\011\\"), b"a\\b\t\\");
+    }
+
+    #[test]
+    fn only_the_daemons_mount_counts() {
+        assert!(is_daemon_mount("fuse", "lxcfs-rs"));
+        assert!(is_daemon_mount("fuse.lxcfs-rs", "lxcfs-rs"));
+        assert!(!is_daemon_mount("fuse.lxcfs", "lxcfs"), "lxcfs 5.0.3");
+        assert!(!is_daemon_mount("fuse.sshfs", "host:/"));
+        assert!(!is_daemon_mount("fuse", "other"));
+        assert!(!is_daemon_mount("tmpfs", "lxcfs-rs"));
+    }
+
+    #[test]
+    fn a_mount_point_without_our_daemon_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check_lxcfs(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("nothing is mounted"), "{err}");
+        // the root file system is mounted, but is not the daemon's
+        let err = check_lxcfs(Path::new("/")).unwrap_err().to_string();
+        assert!(err.contains("not lxcfs-rs"), "{err}");
+    }
 }
