@@ -6,6 +6,7 @@
 //! `HOOK = {"path": "/abs/exe", "args": ["exe", ...], "env": ["K=V", ...], "timeout": N}`.
 
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -225,9 +226,13 @@ fn run_one(stage: &'static str, hook: &Hook, input: &[u8]) -> Result<(), HookErr
         .clone()
         .unwrap_or_else(|| vec![hook.path().display().to_string()]);
     let mut cmd = Command::new(hook.path());
-    if let Some(argv0) = args.first() {
+    {
         use std::os::unix::process::CommandExt;
-        cmd.arg0(argv0);
+        if let Some(argv0) = args.first() {
+            cmd.arg0(argv0);
+        }
+        // Its own process group, so that a timeout ends the hook's children too.
+        cmd.process_group(0);
     }
     cmd.args(args.iter().skip(1))
         .env_clear()
@@ -240,35 +245,58 @@ fn run_one(stage: &'static str, hook: &Hook, input: &[u8]) -> Result<(), HookErr
         }
     }
     let mut child = cmd.spawn().map_err(|e| fail(format!("cannot run: {e}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(input);
-    }
-    let mut stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(e) = stderr.as_mut() {
-            let _ = e.read_to_string(&mut s);
-        }
-        s
-    });
     let timeout = hook
         .timeout()
         .map(|t| Duration::from_secs(t as u64))
         .unwrap_or(DEFAULT_TIMEOUT);
     let deadline = Instant::now() + timeout;
+    // The state goes in and stderr comes out by non-blocking I/O inside the wait loop,
+    // not by blocking calls or helper threads: a hook that never reads its stdin (with a
+    // state larger than the pipe buffer) or leaves a child holding stderr open cannot
+    // outlast its timeout, and the monitor stays single-threaded for its next clone.
+    let mut stdin = child.stdin.take();
+    let mut stderr = child.stderr.take();
+    if let Some(fd) = &stdin {
+        set_nonblocking(fd.as_raw_fd());
+    }
+    if let Some(fd) = &stderr {
+        set_nonblocking(fd.as_raw_fd());
+    }
+    let mut pending = input;
+    let mut err_bytes = Vec::new();
     let status = loop {
+        if let Some(w) = stdin.as_mut() {
+            match w.write(pending) {
+                Ok(n) => pending = &pending[n..],
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                    ) => {}
+                // EPIPE: the hook does not want its state; that is its business.
+                Err(_) => pending = &[],
+            }
+            if pending.is_empty() {
+                // Closing the pipe is the hook's end of input.
+                stdin = None;
+            }
+        }
+        drain(&mut stderr, &mut err_bytes);
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if Instant::now() >= deadline => {
+                // SAFETY: SIGKILL to the hook's own process group (its pid, see above).
+                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(fail(format!("timed out after {}s", timeout.as_secs())));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) => wait_io(stdin.as_ref(), stderr.as_ref()),
             Err(e) => return Err(fail(e.to_string())),
         }
     };
-    let err_text = reader.join().unwrap_or_default();
+    drain(&mut stderr, &mut err_bytes);
+    let err_text = String::from_utf8_lossy(&err_bytes).into_owned();
     if !err_text.trim().is_empty() {
         tracing::warn!(hook = %hook.path().display(), stage, "{}", err_text.trim());
         eprint!("{err_text}");
@@ -284,9 +312,110 @@ fn run_one(stage: &'static str, hook: &Hook, input: &[u8]) -> Result<(), HookErr
     Ok(())
 }
 
+/// Most of a hook's stderr kept for the error message and the log.
+const MAX_HOOK_STDERR: usize = 1 << 20;
+
+fn set_nonblocking(fd: std::os::fd::RawFd) {
+    // SAFETY: fcntl on a pipe end we own.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+    }
+}
+
+/// Read what a hook's stderr has now (non-blocking); `None` once it is closed.
+fn drain(stderr: &mut Option<std::process::ChildStderr>, into: &mut Vec<u8>) {
+    let Some(r) = stderr.as_mut() else {
+        return;
+    };
+    let mut buf = [0u8; 8192];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => {
+                *stderr = None;
+                return;
+            }
+            Ok(n) => {
+                let room = MAX_HOOK_STDERR.saturating_sub(into.len());
+                into.extend_from_slice(&buf[..n.min(room)]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(_) => {
+                *stderr = None;
+                return;
+            }
+        }
+    }
+}
+
+/// Sleep until the hook can take more input or has more stderr, at most 5 ms (its exit
+/// is polled with `try_wait`).
+fn wait_io(stdin: Option<&std::process::ChildStdin>, stderr: Option<&std::process::ChildStderr>) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut fds = Vec::new();
+    if let Some(w) = stdin {
+        fds.push(PollFd::new(w.as_fd(), PollFlags::POLLOUT));
+    }
+    if let Some(r) = stderr {
+        fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
+    }
+    if fds.is_empty() {
+        std::thread::sleep(Duration::from_millis(5));
+    } else {
+        let _ = poll(&mut fds, PollTimeout::from(5u8));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shell_hook(script: &str, timeout: i64) -> Hook {
+        HookBuilder::default()
+            .path("/bin/sh")
+            .args(vec!["sh".to_string(), "-c".to_string(), script.to_string()])
+            .timeout(timeout)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_hook_that_never_reads_a_big_state_times_out() {
+        let big = vec![b'x'; 4 << 20];
+        let (tx, rx) = std::sync::mpsc::channel();
+        let input = big.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(run_one("prestart", &shell_hook("sleep 30", 1), &input));
+        });
+        let err = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the hook outlived its 1 s timeout")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("timed out after 1s"), "{err}");
+        // One that closes its stdin at once is not an error (EPIPE is ignored).
+        run_one("prestart", &shell_hook("exec 0<&-; sleep 0.2", 5), &big).unwrap();
+    }
+
+    #[test]
+    fn a_hook_gets_all_of_a_big_state_and_its_stderr_is_kept() {
+        let out = std::env::temp_dir().join(format!("sc-hooks-{}-count", std::process::id()));
+        let big: Vec<u8> = (0..(3 << 20)).map(|i| b'a' + (i % 26) as u8).collect();
+        let script = format!("wc -c > {}; echo done >&2; exit 3", out.display());
+        let err = run_one("poststop", &shell_hook(&script, 10), &big)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("done"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap().trim(),
+            big.len().to_string()
+        );
+        let _ = std::fs::remove_file(out);
+    }
 
     fn tmp(name: &str, content: &str) -> PathBuf {
         let p = std::env::temp_dir().join(format!("sc-hooks-{}-{name}", std::process::id()));

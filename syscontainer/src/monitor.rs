@@ -260,7 +260,18 @@ impl Monitor {
         } else {
             self.cgroup.reset()?;
         }
-        let result = self.boot_in_cgroup();
+        let cloned = std::cell::Cell::new(0);
+        let result = self.boot_in_cgroup(&cloned);
+        if result.is_err() && cloned.get() != 0 {
+            // The OCI lifecycle after a failed create (a prestart hook, most often): the
+            // container is deleted and the poststop hooks run, so that they can undo what
+            // the prestart hooks did.
+            let poststop = self.hooks(|h| h.poststop().clone());
+            let state = self.oci_state("stopped", cloned.get());
+            if let Err(e) = hooks::run_hooks("poststop", &poststop, &state) {
+                tracing::warn!("{e}");
+            }
+        }
         if result.is_err() && !created_now.is_empty() {
             let _ = self.cgroup.destroy(&created_now);
             let _ = self
@@ -270,7 +281,8 @@ impl Monitor {
         result
     }
 
-    fn boot_in_cgroup(&mut self) -> Result<()> {
+    /// `cloned` receives the PID of the init once it exists.
+    fn boot_in_cgroup(&mut self, cloned: &std::cell::Cell<i32>) -> Result<()> {
         if let Some(remap) = self.config.user_remap {
             self.share_with_remapped_root(remap)?;
         }
@@ -295,7 +307,10 @@ impl Monitor {
         let cgroup = &self.cgroup;
         let created = process::create(
             &ctx,
-            |pid| cgroup.add_process(pid).map_err(Into::into),
+            |pid| {
+                cloned.set(pid);
+                cgroup.add_process(pid).map_err(Into::into)
+            },
             |pid| {
                 hooks::run_hooks("prestart", &prestart, &self.oci_state("created", pid))
                     .map_err(|e| process::ProcessError::Hook(e.to_string()))

@@ -753,6 +753,78 @@ fn a_failing_prestart_hook_aborts_the_start_and_leaves_nothing() {
 }
 
 #[test]
+fn a_prestart_hook_that_never_reads_a_big_state_times_out_and_poststop_runs() {
+    let mut host = Host::new();
+    let hooks = Hooks::new();
+    let sleeper = hooks.dir.path().join("sleeper");
+    std::fs::write(&sleeper, "#!/bin/sh\nsleep 60\n").unwrap();
+    std::fs::set_permissions(&sleeper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let post = hooks.script("post-stop", 0);
+    let spec = hooks.dir.path().join("hooks.json");
+    std::fs::write(
+        &spec,
+        serde_json::json!({
+            "prestart": [{"path": sleeper, "timeout": 2}],
+            "poststop": [{"path": post, "args": ["post-stop"], "timeout": 10}],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    // The state carries the annotations: this one alone is more than a pipe buffer.
+    let annotation = format!("org.example/blob={}", "x".repeat(120 << 10));
+    let rootfs = host.rootfs();
+    let started = std::time::Instant::now();
+    let out = host
+        .command()
+        .args([
+            "run",
+            "-tid",
+            "--name",
+            "stuck",
+            "--cgroup-parent",
+            &host.cgroup_parent,
+            "--annotation",
+            &annotation,
+            "--hook-spec",
+        ])
+        .arg(&spec)
+        .args(["--system-container", "--external-rootfs"])
+        .arg(&rootfs)
+        .args(["none", "init"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the start took {:?}",
+        started.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("sleeper") && stderr.contains("timed out"),
+        "{stderr}"
+    );
+    // The OCI lifecycle after a failed prestart: delete, then the poststop hooks.
+    let entries = hooks.entries();
+    let labels: Vec<&str> = entries.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(labels, ["post-stop"]);
+    assert_eq!(entries[0].1["status"], "stopped");
+    assert_eq!(
+        entries[0].1["annotations"]["org.example/blob"]
+            .as_str()
+            .map(str::len),
+        Some(120 << 10)
+    );
+    let id = host.container_ids().pop().expect("the record stays");
+    assert_eq!(host.inspect("stuck", "{{.State.Status}}"), "exited");
+    let left: Vec<String> = leftovers(&host, &id)
+        .into_iter()
+        .filter(|l| !l.starts_with("store record"))
+        .collect();
+    assert!(left.is_empty(), "{left:#?}");
+}
+
+#[test]
 fn hook_specs_are_checked() {
     let mut host = Host::new();
     let hooks = Hooks::new();

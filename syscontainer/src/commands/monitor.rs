@@ -19,6 +19,10 @@ pub fn run(ctx: &Ctx, args: MonitorArgs) -> anyhow::Result<u8> {
     );
     // SAFETY: `start` passes the write end of its readiness pipe as fd 3.
     let ready = unsafe { OwnedFd::from_raw_fd(3) };
+    // Not for the hooks the monitor runs: a hook's leftover child holding it would keep
+    // `start` waiting for the answer.
+    // SAFETY: F_SETFD on the descriptor we own.
+    unsafe { libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC) };
     let code = syscontainer::monitor::run(ctx.store.clone(), &args.id, ready);
     Ok(code as u8)
 }
