@@ -168,8 +168,21 @@ impl ContainerRoot {
         Ok((fd, cstr(Path::new(name))?))
     }
 
-    /// `lstat` of a container path; `None` if it does not exist.
+    /// `lstat` of a container path; `None` if it (or a parent directory) does not exist.
     pub fn stat(&self, path: &Path) -> Result<Option<libc::stat>> {
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        if parent != Path::new("/") {
+            match openat2(
+                self.fd.as_fd(),
+                Self::rel(parent),
+                libc::O_PATH | libc::O_DIRECTORY,
+                CONTAINED,
+            ) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+                Err(e) => return Err(contained_error(parent, e)),
+                Ok(_) => {}
+            }
+        }
         let (dir, name) = self.open_parent(path)?;
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: fstatat on our fd with a NUL-terminated name into a local struct.
