@@ -1557,12 +1557,13 @@ fn user_remapped_container_gets_paths_devices_and_nics() {
     let t = tag();
     let bridge = Link::bridge(&format!("stb{t}"), "10.238.0.1/24");
     let disk = Loop::new(16);
+    let disk2 = Loop::new(8);
     let data = host_dir("remapped");
     let shifted = shifted_rootfs(300_000);
     let hook = Hook::install();
     let host = Host::new();
     let rootfs = shifted.path().join("rootfs");
-    host.start_system(
+    let id = host.start_system(
         "remap1",
         &rootfs,
         &[
@@ -1634,6 +1635,47 @@ fn user_remapped_container_gets_paths_devices_and_nics() {
         .run(["exec", "remap1", "test", "-e", "/dev/xvdr"])
         .status
         .success());
+
+    // Staged host nodes: one per container path (even where `/` and `_` would clash),
+    // removed with their device and, at stop, all of them.
+    let stage = host.store().join(&id).join("devnodes");
+    let staged = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&stage)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    assert!(staged().is_empty(), "{:?}", staged());
+    let (flat, nested) = (
+        format!("{}:/dev/x_y", disk.dev),
+        format!("{}:/dev/x/y", disk2.dev),
+    );
+    tools(&host, &["add-device", "remap1", &flat, &nested]);
+    assert_eq!(staged().len(), 2, "{:?}", staged());
+    tools(&host, &["remove-device", "remap1", &flat]);
+    assert_eq!(staged().len(), 1, "{:?}", staged());
+    host.exec(
+        "remap1",
+        &[
+            "dd",
+            "if=/dev/x/y",
+            "of=/dev/null",
+            "bs=4k",
+            "count=1",
+            "status=none",
+        ],
+    );
+    host.ok(["stop", "remap1"]);
+    assert!(
+        !stage.exists(),
+        "staged nodes outlived the container: {:?}",
+        staged()
+    );
 }
 
 #[test]

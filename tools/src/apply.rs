@@ -157,13 +157,21 @@ fn return_pinned_nics(net: &Net, rec: &Record, id: &str) -> Vec<String> {
     errors
 }
 
-/// poststop: physical NICs go back to the host under their names, veth host ends are
-/// deleted, the pinned namespace is released.
+/// poststop: staged device nodes are removed, physical NICs go back to the host under
+/// their names, veth host ends are deleted, the pinned namespace is released.
 pub fn poststop(bundle: &Path) -> Result<Vec<String>> {
     let target = Target::for_hook(bundle, 0, None)?;
     let _lock = target.store.lock(&target.id)?;
     let rec = Record::load(&target.dir)?;
     let mut errors = Vec::new();
+    // Nodes staged for a user-namespaced container: prestart makes them again.
+    let stage = target.dir.join(device::STAGE_DIR);
+    if let Err(e) = std::fs::remove_dir_all(&stage) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!("remove {}: {e}", stage.display());
+            errors.push(format!("remove {}: {e}", stage.display()));
+        }
+    }
     if rec.nics.is_empty() {
         nic::unpin_netns(&target.id);
         return Ok(errors);

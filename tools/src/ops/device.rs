@@ -10,6 +10,9 @@ use crate::spec::{DeviceArg, ThrottleArg};
 
 pub use crate::inroot::map_id;
 
+/// Directory under `<store>/<id>/` for the nodes of a user-namespaced container.
+pub const STAGE_DIR: &str = "devnodes";
+
 /// Look a host device up: type, numbers, mode, owner.
 pub fn host_device(host: &Path, ctr: &Path, permissions: &str) -> Result<Device> {
     let meta = std::fs::metadata(host).map_err(|e| {
@@ -80,8 +83,16 @@ pub fn partitions_in(sys: &Path, disk: &Device) -> Vec<(PathBuf, String)> {
 
 /// The host-side node for a user-namespaced container.
 fn staged_node(live: &Live, d: &Device) -> PathBuf {
-    live.stage
-        .join(d.path.trim_start_matches('/').replace('/', "_"))
+    live.stage.join(stage_name(&d.path))
+}
+
+/// The file name of a staged node: the container path with `%` and `/` escaped
+/// (`/dev/a_b` and `/dev/a/b` must not share a node).
+pub fn stage_name(ctr_path: &str) -> String {
+    ctr_path
+        .trim_start_matches('/')
+        .replace('%', "%25")
+        .replace('/', "%2F")
 }
 
 /// A user-namespaced container: make the node on the host (owned by the container's
@@ -479,6 +490,22 @@ pub fn list(target: &Target, pretty: bool, sub_partition: bool) -> Result<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn staged_node_names_are_distinct_for_distinct_paths() {
+        let paths = [
+            "/dev/a_b",
+            "/dev/a/b",
+            "/dev/a%2Fb",
+            "/dev/a%b",
+            "/dev/a%25b",
+        ];
+        let names: std::collections::HashSet<String> =
+            paths.iter().map(|p| stage_name(p)).collect();
+        assert_eq!(names.len(), paths.len(), "{names:?}");
+        assert!(names.iter().all(|n| !n.contains('/')), "{names:?}");
+        assert_eq!(stage_name("/dev/xvdb"), "dev%2Fxvdb");
+    }
 
     #[test]
     fn ids_map_through_the_user_namespace() {

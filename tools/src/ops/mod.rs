@@ -70,7 +70,7 @@ impl Target {
                 pid,
                 root: ContainerRoot::open(pid, None)?,
                 cgroups: Cgroups::of(&c.cgroup()),
-                stage: store.dir(&id).join("devnodes"),
+                stage: store.dir(&id).join(device::STAGE_DIR),
             }),
             _ => None,
         };
@@ -98,7 +98,7 @@ impl Target {
                 pid,
                 root: ContainerRoot::open(pid, rootfs)?,
                 cgroups: Cgroups::of(&c.cgroup()),
-                stage: store.dir(&id).join("devnodes"),
+                stage: store.dir(&id).join(device::STAGE_DIR),
             })
         } else {
             None
