@@ -163,6 +163,27 @@ impl ProcessCgroups {
     pub fn read(pid: i32) -> Result<Self> {
         Self::parse(&read_string(Path::new(&format!("/proc/{pid}/cgroup")))?)
     }
+
+    /// The cgroups of the container whose init this is: a systemd init moves itself into
+    /// `init.scope` below the container's cgroup, which holds only PID 1, while the
+    /// container's usage (and its own limits) are one level up. Like lxcfs, a trailing
+    /// `/init.scope` is dropped.
+    pub fn of_container_init(mut self) -> Self {
+        fn prune(path: &mut String) {
+            if let Some(parent) = path.strip_suffix("/init.scope") {
+                *path = if parent.is_empty() {
+                    "/".to_string()
+                } else {
+                    parent.to_string()
+                };
+            }
+        }
+        self.v1.values_mut().for_each(prune);
+        if let Some(path) = self.unified.as_mut() {
+            prune(path);
+        }
+        self
+    }
 }
 
 /// One cgroup directory: the hierarchy mount point and the cgroup path below the mount root.
@@ -746,5 +767,19 @@ mod tests {
             CpuUsage::PerCpu(vec![(0, 5, 0), (1, 6, 0)])
         );
         assert!(parse_flat_keyed("memory.stat", "cache x\n").is_err());
+    }
+
+    #[test]
+    fn container_init_drops_systemds_init_scope() {
+        let c = ProcessCgroups::parse(
+            "4:memory:/ctr/init.scope\n3:cpuset:/ctr\n2:pids:/init.scope\n1:cpu:/a/init.scope.x\n0::/ctr/init.scope\n",
+        )
+        .unwrap()
+        .of_container_init();
+        assert_eq!(c.v1["memory"], "/ctr");
+        assert_eq!(c.v1["cpuset"], "/ctr");
+        assert_eq!(c.v1["pids"], "/");
+        assert_eq!(c.v1["cpu"], "/a/init.scope.x");
+        assert_eq!(c.unified.as_deref(), Some("/ctr"));
     }
 }

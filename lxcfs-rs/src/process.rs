@@ -168,7 +168,8 @@ impl Resolver {
         let refreshed = Arc::new(Container {
             cgroups: ProcessCgroups::parse(&read_string(
                 &self.pid_file(container.init_pid, "cgroup"),
-            )?)?,
+            )?)?
+            .of_container_init(),
             ..(*container).clone()
         });
         self.lock().insert(
@@ -194,7 +195,8 @@ impl Resolver {
     }
 
     fn load(&self, init: i32) -> Result<Container> {
-        let cgroups = ProcessCgroups::parse(&read_string(&self.pid_file(init, "cgroup"))?)?;
+        let cgroups = ProcessCgroups::parse(&read_string(&self.pid_file(init, "cgroup"))?)?
+            .of_container_init();
         Ok(Container {
             init_pid: init,
             init_start_ticks: self.start_ticks(init)?,
@@ -299,7 +301,7 @@ mod tests {
                 format!("{pid} (init) S {ppid} {pid} {pid} 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 {start} 1 1\n"),
             )
             .unwrap();
-            std::fs::write(base.join("cgroup"), "0::/ctr\n").unwrap();
+            std::fs::write(base.join("cgroup"), "4:memory:/ctr/init.scope\n0::/ctr\n").unwrap();
         }
 
         /// The init exits: its /proc entry goes away. The namespace file is kept elsewhere so
@@ -328,6 +330,8 @@ mod tests {
                 panic!("pid {pid} resolved as the host");
             };
             assert_eq!(c.init_pid, pid);
+            // a systemd init's init.scope is the container's cgroup's child
+            assert_eq!(c.cgroups.v1["memory"], "/ctr");
             assert!(resolver.cached_namespaces() <= 2, "cache grows");
             fake.exit(pid);
         }
