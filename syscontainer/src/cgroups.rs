@@ -187,11 +187,24 @@ impl ContainerCgroup {
     pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
         if let Some(memory) = resources.memory() {
             let mem: &MemController = self.controller()?;
-            if let Some(limit) = memory.limit() {
-                mem.set_limit(limit).map_err(|e| self.error(e))?;
-            }
-            if let Some(swap) = memory.swap() {
-                mem.set_memswap_limit(swap).map_err(|e| self.error(e))?;
+            let set_limit = |limit| mem.set_limit(limit).map_err(|e| self.error(e));
+            let set_swap = |swap| mem.set_memswap_limit(swap).map_err(|e| self.error(e));
+            match (memory.limit(), memory.swap()) {
+                (Some(limit), Some(swap)) => {
+                    // cgroup v1 keeps memory <= memory+swap at every step: a raise
+                    // needs the new memsw first, a lowering the new memory first.
+                    let current = mem.memory_stat().limit_in_bytes;
+                    if memsw_first(current, limit) {
+                        set_swap(swap)?;
+                        set_limit(limit)?;
+                    } else {
+                        set_limit(limit)?;
+                        set_swap(swap)?;
+                    }
+                }
+                (Some(limit), None) => set_limit(limit)?,
+                (None, Some(swap)) => set_swap(swap)?,
+                (None, None) => {}
             }
             if let Some(reservation) = memory.reservation() {
                 mem.set_soft_limit(reservation).map_err(|e| self.error(e))?;
@@ -536,8 +549,28 @@ fn remove_dirs(created: &[PathBuf]) {
     }
 }
 
+/// Whether a memory limit going from `current` to `new` (-1: unlimited) must come after
+/// the new memory+swap limit (cgroup v1 refuses memory > memsw at any moment): when it
+/// rises. When it falls, memory goes first.
+pub fn memsw_first(current: i64, new: i64) -> bool {
+    new == -1 || (current != -1 && new > current)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn memory_and_memsw_are_written_in_a_valid_order() {
+        const M: i64 = 1 << 20;
+        assert!(memsw_first(128 * M, 512 * M), "a raise sets memsw first");
+        assert!(memsw_first(128 * M, -1), "unlimited is a raise");
+        assert!(
+            !memsw_first(512 * M, 128 * M),
+            "a lowering sets memory first"
+        );
+        assert!(!memsw_first(128 * M, 128 * M));
+        assert!(!memsw_first(-1, 128 * M), "from unlimited is a lowering");
+    }
+
     use super::*;
 
     #[test]

@@ -719,7 +719,7 @@ pub fn update(store: &Store, id: &str, u: &ResourceUpdate) -> Result<()> {
         changed.set_memory(Some(memory));
         changed.set_cpu(Some(cpu));
         changed.set_pids(*resources.pids());
-        // Raising memory above the current swap limit needs swap first (v1 rule).
+        // `apply` orders memory and memory+swap so that v1 accepts a raise and a lowering.
         let cg = c.cgroup();
         if let Err(e) = cg.apply(&changed) {
             return Err(e.into());
