@@ -51,6 +51,46 @@ fn stat_fields(stat: &str, name: &str) -> Vec<u64> {
         .collect()
 }
 
+/// Field names of each processor block of a cpuinfo text.
+fn cpuinfo_field_names(cpuinfo: &str) -> Vec<Vec<String>> {
+    lxcfs_rs::host::Cpuinfo::parse(cpuinfo)
+        .unwrap()
+        .blocks
+        .iter()
+        .filter(|b| b.processor.is_some())
+        .map(|b| {
+            b.lines
+                .iter()
+                .map(|l| l.split(':').next().unwrap().trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// The value of `key` in each processor block.
+fn cpuinfo_values(cpuinfo: &str, key: &str) -> Vec<String> {
+    lxcfs_rs::host::Cpuinfo::parse(cpuinfo)
+        .unwrap()
+        .blocks
+        .iter()
+        .filter_map(|b| {
+            b.lines
+                .iter()
+                .find_map(|l| l.split_once(':').filter(|(k, _)| k.trim() == key))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .collect()
+}
+
+/// The lines of `/proc/swaps` after the header, split into fields.
+fn swaps_body(swaps: &str) -> Vec<Vec<String>> {
+    swaps
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect()
+}
+
 /// The host's highest online CPU (CPU 0 on a one-CPU host).
 fn last_online_cpu() -> u32 {
     let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
@@ -114,6 +154,151 @@ fn matches_lxcfs_where_lxcfs_is_right() {
     );
     assert_eq!(cpu_names(&get("lxcfs", "proc/stat")), ["cpu", "cpu0"]);
     assert_eq!(cpu_names(&get("ours", "proc/stat")), ["cpu", "cpu0"]);
+    // cpuinfo: the same blocks with the same fields, in the same order.
+    assert_eq!(
+        cpuinfo_field_names(&get("lxcfs", "proc/cpuinfo")),
+        cpuinfo_field_names(&get("ours", "proc/cpuinfo"))
+    );
+    // swaps: the same devices (no memsw limit: the host's; none on a host without swap).
+    assert_eq!(
+        swaps_body(&get("lxcfs", "proc/swaps")),
+        swaps_body(&get("ours", "proc/swaps"))
+    );
+    assert_eq!(
+        swaps_body(&get("ours", "proc/swaps")),
+        swaps_body(&std::fs::read_to_string("/proc/swaps").unwrap())
+    );
+}
+
+/// With a cpuset of every online CPU both show one stat line and one cpuinfo block per CPU.
+#[test]
+fn both_show_one_line_per_cpuset_cpu() {
+    require_root();
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let count = lxcfs_rs::cpuset::parse_cpu_list(&online).unwrap().len();
+    let lxcfs = Daemon::start_lxcfs();
+    let ours = Daemon::start_ours(&[]);
+    let cgroup = TestCgroup::create(256 * MIB, online.trim());
+    let s = side_by_side(
+        &cgroup,
+        &lxcfs,
+        &ours,
+        &["proc/stat", "proc/cpuinfo"],
+        "true",
+    );
+    for name in ["lxcfs", "ours"] {
+        let per_cpu = cpu_names(&s[&format!("{name}:proc/stat")]).len() - 1;
+        assert_eq!(
+            per_cpu,
+            count,
+            "{name}: {}",
+            s[&format!("{name}:proc/stat")]
+        );
+        assert_eq!(
+            processor_count(&s[&format!("{name}:proc/cpuinfo")]),
+            count,
+            "{name}"
+        );
+    }
+    assert_eq!(
+        cpuinfo_field_names(&s["lxcfs:proc/cpuinfo"]),
+        cpuinfo_field_names(&s["ours:proc/cpuinfo"])
+    );
+}
+
+/// MemFree and Cached agree; MemAvailable differs by exactly the shmem (intended difference
+/// "shmem"). The container fills 32 MiB of page cache on disk and 16 MiB of tmpfs; both
+/// files are read by one `cat`, so little changes between the two reads.
+#[test]
+fn memory_figures_match_lxcfs_except_shmem_in_available() {
+    require_root();
+    let lxcfs = Daemon::start_lxcfs();
+    let ours = Daemon::start_ours(&[]);
+    let cgroup = TestCgroup::create(256 * MIB, "0");
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "head -c 33554432 /dev/zero > {fill} && mount -t tmpfs lxcfs-test-shm /mnt && \
+         head -c 16777216 /dev/zero > /mnt/fill && \
+         cat {theirs} {ours} > {out}",
+        fill = dir.path().join("fill").display(),
+        theirs = lxcfs.path("proc/meminfo").display(),
+        ours = ours.path("proc/meminfo").display(),
+        out = dir.path().join("out").display(),
+    );
+    cgroup.run_in_container(&script);
+    let both = std::fs::read_to_string(dir.path().join("out")).unwrap();
+    let split = both[1..].find("MemTotal:").unwrap() + 1;
+    let (theirs, ours_text) = both.split_at(split);
+    let value = |text: &str, key: &str| meminfo_value(text, key).unwrap();
+    let close = |key: &str, a: u64, b: u64, slack: u64| {
+        assert!(
+            a.abs_diff(b) <= slack,
+            "{key}: lxcfs {a} kB, ours {b} kB\nlxcfs:\n{theirs}\nours:\n{ours_text}"
+        );
+    };
+    assert!(value(ours_text, "Cached") >= 48 * 1024, "{ours_text}");
+    assert!(value(ours_text, "Shmem") >= 16 * 1024, "{ours_text}");
+    close(
+        "MemFree",
+        value(theirs, "MemFree"),
+        value(ours_text, "MemFree"),
+        1024,
+    );
+    close(
+        "Cached",
+        value(theirs, "Cached"),
+        value(ours_text, "Cached"),
+        1024,
+    );
+    close(
+        "Shmem",
+        value(theirs, "Shmem"),
+        value(ours_text, "Shmem"),
+        1024,
+    );
+    // lxcfs: free + cache (shmem included); ours: free + cache - shmem (+ reclaimable slab).
+    let shmem = value(ours_text, "Shmem");
+    close(
+        "MemAvailable - Shmem",
+        value(theirs, "MemAvailable"),
+        value(ours_text, "MemAvailable") + shmem - value(ours_text, "SReclaimable"),
+        1024,
+    );
+    assert!(value(theirs, "MemAvailable") >= value(ours_text, "MemAvailable") + 15 * 1024);
+}
+
+/// Intended difference "cpuinfo topology": pinned to one CPU, lxcfs keeps the host's
+/// `siblings`/`cpu cores`/`core id`/`apicid`; lxcfs-rs describes one single-core package.
+#[test]
+fn cpuinfo_topology_follows_the_visible_cpus_unlike_lxcfs() {
+    require_root();
+    let host = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+    let host_siblings = cpuinfo_values(&host, "siblings");
+    assert!(
+        !host_siblings.is_empty(),
+        "this check needs an x86 host (cpuinfo with siblings)"
+    );
+    let cpu = last_online_cpu();
+    let lxcfs = Daemon::start_lxcfs();
+    let ours = Daemon::start_ours(&[]);
+    let cgroup = TestCgroup::create(256 * MIB, &cpu.to_string());
+    let s = side_by_side(&cgroup, &lxcfs, &ours, &["proc/cpuinfo"], "true");
+    let (theirs, ours_text) = (&s["lxcfs:proc/cpuinfo"], &s["ours:proc/cpuinfo"]);
+    for key in ["siblings", "cpu cores"] {
+        assert_eq!(cpuinfo_values(ours_text, key), ["1"], "{key}");
+    }
+    for key in ["core id", "apicid", "initial apicid", "physical id"] {
+        assert_eq!(cpuinfo_values(ours_text, key), ["0"], "{key}");
+    }
+    // lxcfs: the host's values of that CPU's block.
+    let host_block = |key: &str| cpuinfo_values(&host, key)[cpu as usize].clone();
+    for key in ["siblings", "cpu cores", "core id", "apicid"] {
+        assert_eq!(
+            cpuinfo_values(theirs, key),
+            [host_block(key)],
+            "lxcfs {key}"
+        );
+    }
 }
 
 /// A limit set only on a parent cgroup applies to the container: both take the smallest

@@ -647,6 +647,31 @@ fn matches_lxcfs_5_on_a_booted_container() {
     for key in ["SwapTotal", "Buffers"] {
         assert_eq!(meminfo_kb(&theirs, key), meminfo_kb(&ours, key), "{key}");
     }
+    // MemFree and Cached agree (read one after the other from an idle container: a little
+    // slack); MemAvailable differs by the shmem lxcfs counts as available (docs: "shmem").
+    let close = |key: &str, a: u64, b: u64| {
+        assert!(
+            a.abs_diff(b) <= 4 * 1024,
+            "{key}: lxcfs {a} kB, ours {b} kB\nlxcfs:\n{theirs}\nours:\n{ours}"
+        );
+    };
+    for key in ["MemFree", "Cached", "Shmem"] {
+        close(key, meminfo_kb(&theirs, key), meminfo_kb(&ours, key));
+    }
+    close(
+        "MemAvailable + Shmem",
+        meminfo_kb(&theirs, "MemAvailable"),
+        meminfo_kb(&ours, "MemAvailable") + meminfo_kb(&ours, "Shmem")
+            - meminfo_kb(&ours, "SReclaimable"),
+    );
+    let (their_swaps, our_swaps) = read("proc/swaps");
+    let swaps_body = |t: &str| -> Vec<Vec<String>> {
+        t.lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .collect()
+    };
+    assert_eq!(swaps_body(&their_swaps), swaps_body(&our_swaps));
     let (theirs, ours) = read("proc/cpuinfo");
     let processors = |t: &str| -> Vec<String> {
         t.lines()
@@ -656,6 +681,14 @@ fn matches_lxcfs_5_on_a_booted_container() {
     };
     assert_eq!(processors(&theirs), ["processor\t: 0"]);
     assert_eq!(processors(&ours), processors(&theirs));
+    // The same fields in each block, in the same order.
+    let field_names = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.split(':').next().unwrap().trim().to_string())
+            .collect()
+    };
+    assert_eq!(field_names(&ours), field_names(&theirs));
     let (theirs, ours) = read("proc/uptime");
     let (their_up, _) = uptime_pair(&theirs);
     let (our_up, our_idle) = uptime_pair(&ours);
@@ -677,6 +710,7 @@ fn matches_lxcfs_5_on_a_booted_container() {
     };
     assert_eq!(cpu_names(&our_stat), ["cpu", "cpu0"], "{our_stat}");
     assert_eq!(cpu_names(&their_stat), ["cpu", &format!("cpu{cpu}")]);
+    assert_eq!(cpu_names(&our_stat).len(), cpu_names(&their_stat).len());
     let (their_online, our_online) = read("sys/devices/system/cpu/online");
     assert_eq!(our_online.trim(), "0");
     assert_eq!(their_online.trim(), cpu);
