@@ -1436,6 +1436,18 @@ fn bad_arguments_get_clear_one_line_errors() {
             &["add-nic", "--name", "eth1", "--mtu", "20", "bad1"],
             "mtu 20",
         ),
+        // Refused by the kernel, after the veth pair was made: it is deleted again.
+        (
+            &[
+                "add-nic",
+                "--name",
+                "eth1",
+                "--ip",
+                "10.0.0.2/24,::1/128",
+                "bad1",
+            ],
+            "::1/128",
+        ),
         (
             &["add-nic", "--name", "eth1", "--bridge", "nosuchbr0", "bad1"],
             "nosuchbr0 does not exist",
@@ -1489,7 +1501,20 @@ fn bad_arguments_get_clear_one_line_errors() {
         before,
         "a failed command changed the record"
     );
-    assert!(!link_exists("eth1"), "a half-made nic was left on the host");
+    // The host end of a veth is named sc<6 id digits><random>: none may be left, nor
+    // the container end.
+    let left = host_links_starting(&format!("sc{}", &id[..6]));
+    assert!(
+        left.is_empty(),
+        "a half-made nic was left on the host: {left:?}"
+    );
+    assert!(
+        !host
+            .run(["exec", "bad1", "ip", "link", "show", "eth1"])
+            .status
+            .success(),
+        "a half-made nic was left in the container"
+    );
 }
 
 #[test]
