@@ -1518,6 +1518,50 @@ fn bad_arguments_get_clear_one_line_errors() {
 }
 
 #[test]
+fn command_line_mistakes_get_one_line_and_exit_1_while_help_works() {
+    let host = Host::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["add-nic", "--bogus", "x", "c1"], "'--bogus'"),
+        (&["add-nic", "c1"], "--name"),
+        (
+            &["add-nic", "--name", "eth1", "--mtu", "abc", "c1"],
+            "'abc'",
+        ),
+        (&["add-path"], "<CONTAINER>"),
+        (&["no-such-command"], "'no-such-command'"),
+        (&[], "no command given"),
+    ];
+    for (args, want) in cases {
+        tools_fail(&host, args, want);
+        assert_eq!(tools_run(&host, args).status.code(), Some(1), "{args:?}");
+    }
+    // Nothing at all (not even --root).
+    let out = Command::new(bin("syscontainer-tools"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.trim(),
+        "syscontainer-tools: no command given (see --help)"
+    );
+    for (args, want) in [
+        (&["--help"][..], "add-nic"),
+        (&["add-nic", "--help"][..], "--bridge"),
+        (&["--version"][..], "syscontainer-tools"),
+    ] {
+        let out = tools_run(&host, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(want),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+#[test]
 fn kernel_modules_are_checked_by_the_prestart_hook() {
     let hook = Hook::install();
     let mut host = Host::new();

@@ -429,8 +429,33 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// A command-line error as one line: clap's first paragraph (what and which argument),
+/// without its usage block and tips.
+fn one_line(e: &clap::Error) -> String {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand
+    ) {
+        return "no command given (see --help)".into();
+    }
+    let text = e.to_string();
+    let first = text.split("\n\n").next().unwrap_or(&text);
+    let first = first.trim().strip_prefix("error:").unwrap_or(first);
+    let words: Vec<&str> = first.split_whitespace().collect();
+    format!("{} (see --help)", words.join(" "))
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version: printed on stdout, exit 0.
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            eprintln!("syscontainer-tools: {}", one_line(&e));
+            std::process::exit(1);
+        }
+    };
     if let Err(e) = init_logging(&cli) {
         eprintln!("syscontainer-tools: {e:#}");
         std::process::exit(1);
