@@ -55,12 +55,13 @@ uninstall:
 	for b in $(BINARIES); do rm -f $(DESTDIR)$(PREFIX)/bin/$$b; done
 	rm -f $(addprefix $(DESTDIR)/lib/systemd/system/,$(notdir $(wildcard systemd/*.service)))
 
-## Side-by-side performance against LXC, systemd-nspawn and lxcfs 5.0.3.
+## Side-by-side performance against LXC, systemd-nspawn and lxcfs 5.0.3; writes
+## docs/benchmarks.md, docs/bench/*.svg and bench/results/*.json. BENCH_ARGS=--help lists the knobs.
 bench:
 	@bash scripts/install-deps.sh bench
 	@bash scripts/mkrootfs.sh $(ROOTFS)
 	$(CARGO) build --workspace --locked --release
-	@bash bench/run.sh --bin-dir $(RELEASE_DIR) --rootfs $(ROOTFS)
+	$(RELEASE_DIR)/syscontainer-bench run --bin-dir $(RELEASE_DIR) --rootfs $(ROOTFS) $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean

@@ -6,7 +6,7 @@ set -euo pipefail
 profile=${1:-test}
 packages=(mmdebstrap iproute2 procps util-linux e2fsprogs kmod fuse3 lxcfs bridge-utils libseccomp-dev pkg-config)
 if [ "$profile" = bench ]; then
-    packages+=(lxc systemd-container hyperfine)
+    packages+=(lxc systemd-container)
 fi
 
 missing=()

@@ -77,9 +77,14 @@ impl Rootfs {
 
     /// An overlay over any lower tree.
     pub fn over(lower: &Path) -> Rootfs {
+        Self::over_in(lower, &std::env::temp_dir())
+    }
+
+    /// An overlay over `lower` whose layers live in a new directory under `parent`.
+    pub fn over_in(lower: &Path, parent: &Path) -> Rootfs {
         let dir = tempfile::Builder::new()
             .prefix("sctest-rootfs-")
-            .tempdir()
+            .tempdir_in(parent)
             .unwrap();
         for sub in ["upper", "work", "merged"] {
             std::fs::create_dir(dir.path().join(sub)).unwrap();

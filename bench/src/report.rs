@@ -1,0 +1,577 @@
+//! `docs/benchmarks.md` and its charts, computed from a [`Results`] alone (so a report can be
+//! re-rendered from a results file, and tested without running anything).
+
+use std::fmt::Write;
+
+use crate::results::{Metric, Results};
+use crate::stats::Summary;
+use crate::suites::{exec::FLOOR, hotadd, lxcfs};
+use crate::svg::{self, Line, Series};
+
+const US: &str = "syscontainer";
+
+/// One target of the benchmark issue, judged against the numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub what: String,
+    pub goal: String,
+    pub measured: String,
+    /// `None` when the figures it needs were not measured.
+    pub met: Option<bool>,
+}
+
+fn median(r: &Results, metric: Metric, peer: &str, subject: Option<&str>) -> Option<f64> {
+    r.summary(metric, peer, subject, None).map(|s| s.median)
+}
+
+fn not_measured(what: &str, goal: &str) -> Target {
+    Target {
+        what: what.into(),
+        goal: goal.into(),
+        measured: "not measured".into(),
+        met: None,
+    }
+}
+
+pub fn targets(r: &Results) -> Vec<Target> {
+    let mut out = Vec::new();
+
+    let ours = median(r, Metric::Boot, US, None);
+    let fastest_peer = r
+        .peers_of(Metric::Boot)
+        .iter()
+        .filter(|p| *p != US)
+        .filter_map(|p| median(r, Metric::Boot, p, None).map(|m| (p.clone(), m)))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    out.push(match (ours, fastest_peer) {
+        (Some(ours), Some((peer, theirs))) => Target {
+            what: "boot to running".into(),
+            goal: "≤ 0.9 × the faster peer".into(),
+            measured: format!(
+                "{:.2}× {peer} ({} vs {} s)",
+                ours / theirs,
+                num(ours),
+                num(theirs)
+            ),
+            met: Some(ours <= 0.9 * theirs),
+        },
+        _ => not_measured("boot to running", "≤ 0.9 × the faster peer"),
+    });
+
+    out.push(match median(r, Metric::RuntimeShare, US, None) {
+        Some(ms) => Target {
+            what: "runtime share of boot".into(),
+            goal: "≤ 20 ms".into(),
+            measured: format!("{} ms", num(ms)),
+            met: Some(ms <= 20.0),
+        },
+        None => not_measured("runtime share of boot", "≤ 20 ms"),
+    });
+
+    out.push(
+        match (
+            median(r, Metric::Stop, US, None),
+            median(r, Metric::Stop, "nspawn", None),
+        ) {
+            (Some(ours), Some(nspawn)) => Target {
+                what: "stop".into(),
+                goal: "≤ nspawn".into(),
+                measured: format!("{} s vs {} s", num(ours), num(nspawn)),
+                met: Some(ours <= nspawn),
+            },
+            _ => not_measured("stop", "≤ nspawn"),
+        },
+    );
+
+    out.push(
+        match (
+            median(r, Metric::Exec, US, None),
+            median(r, Metric::Exec, FLOOR, None),
+        ) {
+            (Some(ours), Some(floor)) => Target {
+                what: "exec".into(),
+                goal: "≤ 1.5 × nsenter".into(),
+                measured: format!("{:.2}× ({} vs {} ms)", ours / floor, num(ours), num(floor)),
+                met: Some(ours <= 1.5 * floor),
+            },
+            _ => not_measured("exec", "≤ 1.5 × nsenter"),
+        },
+    );
+
+    out.push(match median(r, Metric::MonitorRss, US, None) {
+        Some(kib) => Target {
+            what: "monitor RSS".into(),
+            goal: "≤ 2 MiB".into(),
+            measured: format!("{} MiB", num(kib / 1024.0)),
+            met: Some(kib <= 2048.0),
+        },
+        None => not_measured("monitor RSS", "≤ 2 MiB"),
+    });
+
+    for file in ["proc/meminfo", "proc/stat", "proc/cpuinfo"] {
+        let what = format!("lxcfs-rs reads/s, {file}");
+        let goal = "≥ 3 × lxcfs 5.0.3";
+        out.push(
+            match (
+                median(r, Metric::LxcfsThroughput, lxcfs::OURS, Some(file)),
+                median(r, Metric::LxcfsThroughput, lxcfs::THEIRS, Some(file)),
+            ) {
+                (Some(ours), Some(theirs)) if theirs > 0.0 => Target {
+                    what,
+                    goal: goal.into(),
+                    measured: format!(
+                        "{:.1}× ({} vs {} /s)",
+                        ours / theirs,
+                        num(ours),
+                        num(theirs)
+                    ),
+                    met: Some(ours >= 3.0 * theirs),
+                },
+                _ => not_measured(&what, goal),
+            },
+        );
+    }
+    out
+}
+
+/// At most 3 significant digits, no exponent for the ranges seen here.
+pub fn num(v: f64) -> String {
+    if !v.is_finite() {
+        return "–".into();
+    }
+    let a = v.abs();
+    let decimals = if a >= 100.0 {
+        0
+    } else if a >= 10.0 {
+        1
+    } else if a >= 1.0 {
+        2
+    } else {
+        3
+    };
+    format!("{v:.decimals$}")
+}
+
+/// Table of one metric per peer: median, min–max, p90, n and the ratio of syscontainer to
+/// each peer.
+fn peer_table(out: &mut String, r: &Results, metric: Metric, unit: &str, subject: Option<&str>) {
+    let ours = median(r, metric, US, subject);
+    let _ = writeln!(
+        out,
+        "| peer | median ({unit}) | min – max | p90 | runs | syscontainer ÷ peer |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    for peer in r.peers_of(metric) {
+        let Some(s) = r.summary(metric, &peer, subject, None) else {
+            continue;
+        };
+        let ratio = match ours {
+            Some(o) if s.median > 0.0 && peer != US => format!("{:.2}", o / s.median),
+            _ => "".into(),
+        };
+        let _ = writeln!(
+            out,
+            "| {peer} | {} | {} – {} | {} | {} | {ratio} |",
+            num(s.median),
+            num(s.min),
+            num(s.max),
+            num(s.p90),
+            s.n
+        );
+    }
+    out.push('\n');
+}
+
+fn series(r: &Results, metric: Metric) -> Vec<Series> {
+    r.peers_of(metric)
+        .into_iter()
+        .filter_map(|peer| {
+            let m = r.find(metric, &peer, None, None)?;
+            Some(Series {
+                label: peer,
+                values: m.samples.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The Markdown page and its charts as (file name, SVG), charts linked as `bench/NAME`.
+pub fn render(r: &Results, results_file: &str) -> (String, Vec<(String, String)>) {
+    let mut md = String::new();
+    let mut charts: Vec<(String, String)> = Vec::new();
+    let mut chart = |md: &mut String, file: &str, alt: &str, svg: String| {
+        let _ = writeln!(md, "![{alt}](bench/{file})\n");
+        charts.push((file.to_string(), svg));
+    };
+
+    let m = &r.machine;
+    let _ = writeln!(md, "# Benchmarks\n");
+    let _ = writeln!(
+        md,
+        "Written by `make bench` (`bench/`, `syscontainer-bench run`); do not edit by hand. \
+         Raw numbers: [`{results_file}`]({results_file}).{}\n",
+        if r.settings.smoke {
+            " **Smoke run: one iteration, no peers — not a measurement.**"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        md,
+        "Machine: {} CPUs ({}), {} MiB, Linux {}, {}. Peers: {}.\n",
+        m.cpus,
+        m.cpu_model,
+        m.memory_mib,
+        m.kernel,
+        m.date,
+        m.versions
+            .iter()
+            .map(|(k, v)| format!("{k} `{v}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    let _ = writeln!(md, "## Targets\n");
+    let _ = writeln!(md, "| target | goal | measured | met |");
+    let _ = writeln!(md, "|---|---|---|---|");
+    for t in targets(r) {
+        let met = match t.met {
+            Some(true) => "met",
+            Some(false) => "**not met**",
+            None => "not measured",
+        };
+        let _ = writeln!(md, "| {} | {} | {} | {met} |", t.what, t.goal, t.measured);
+    }
+    md.push('\n');
+
+    let _ = writeln!(md, "## Method\n");
+    let _ = writeln!(
+        md,
+        "{}",
+        METHOD
+            .replace("{runs}", &r.settings.runs.to_string())
+            .replace("{exec_runs}", &r.settings.exec_runs.to_string())
+    );
+
+    let sections = [
+        (Metric::Boot, "Boot to running", "s", "boot.svg"),
+        (
+            Metric::RuntimeShare,
+            "The runtime's share of boot (start command → PID 1 exec)",
+            "ms",
+            "runtime-share.svg",
+        ),
+        (Metric::Stop, "Graceful stop", "s", "stop.svg"),
+        (Metric::Exec, "exec /bin/true", "ms", "exec.svg"),
+        (
+            Metric::MonitorRss,
+            "Monitor resident memory",
+            "KiB",
+            "monitor-rss.svg",
+        ),
+        (
+            Metric::ContainerMemory,
+            "Idle container memory (anon + shmem of its cgroup)",
+            "KiB",
+            "",
+        ),
+    ];
+    for (metric, title, unit, file) in sections {
+        if r.peers_of(metric).is_empty() {
+            continue;
+        }
+        let _ = writeln!(md, "## {title}\n");
+        peer_table(&mut md, r, metric, unit, None);
+        if !file.is_empty() {
+            let svg = svg::distribution_chart(title, unit, &series(r, metric));
+            chart(&mut md, file, title, svg);
+        }
+    }
+
+    density(&mut md, r, &mut chart);
+    lxcfs_section(&mut md, r, &mut chart);
+    hotadd_section(&mut md, r);
+
+    if !r.notes.is_empty() {
+        let _ = writeln!(md, "## Notes\n");
+        for n in &r.notes {
+            let _ = writeln!(md, "- {n}");
+        }
+        md.push('\n');
+    }
+    (md, charts)
+}
+
+type Chart<'a> = dyn FnMut(&mut String, &str, &str, String) + 'a;
+
+fn density(md: &mut String, r: &Results, chart: &mut Chart) {
+    let peers = r.peers_of(Metric::DensityTime);
+    if peers.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "## Density: N containers started at once\n");
+    let _ = writeln!(
+        md,
+        "| N | peer | all running (s) | host MiB per container |"
+    );
+    let _ = writeln!(md, "|---:|---|---:|---:|");
+    let mut time_lines = Vec::new();
+    let mut mem_lines = Vec::new();
+    for peer in &peers {
+        let mut time = Vec::new();
+        let mut mem = Vec::new();
+        for n in &r.settings.density {
+            let t = r.summary(Metric::DensityTime, peer, None, Some(*n));
+            let m = r.summary(Metric::DensityMemory, peer, None, Some(*n));
+            if let (Some(t), Some(m)) = (t, m) {
+                let _ = writeln!(
+                    md,
+                    "| {n} | {peer} | {} | {} |",
+                    num(t.median),
+                    num(m.median)
+                );
+                time.push((*n as f64, t.median));
+                mem.push((*n as f64, m.median));
+            }
+        }
+        time_lines.push(Line {
+            label: peer.clone(),
+            points: time,
+        });
+        mem_lines.push(Line {
+            label: peer.clone(),
+            points: mem,
+        });
+    }
+    md.push('\n');
+    chart(
+        md,
+        "density-time.svg",
+        "density: time until all run",
+        svg::line_chart(
+            "Time until all N are running",
+            "N containers",
+            "s",
+            &time_lines,
+        ),
+    );
+    chart(
+        md,
+        "density-memory.svg",
+        "density: memory per container",
+        svg::line_chart(
+            "Host memory per container",
+            "N containers",
+            "MiB",
+            &mem_lines,
+        ),
+    );
+}
+
+fn lxcfs_section(md: &mut String, r: &Results, chart: &mut Chart) {
+    let files = r.subjects_of(Metric::LxcfsLatency);
+    if files.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "## lxcfs-rs and lxcfs 5.0.3, read from inside a container\n"
+    );
+    let _ = writeln!(
+        md,
+        "| file | lxcfs-rs µs | lxcfs 5.0.3 µs | kernel µs | lxcfs-rs reads/s | lxcfs 5.0.3 reads/s | throughput ÷ lxcfs |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
+    let mut bars = Vec::new();
+    for file in &files {
+        let lat = |peer| median(r, Metric::LxcfsLatency, peer, Some(file.as_str()));
+        let thr = |peer| median(r, Metric::LxcfsThroughput, peer, Some(file.as_str()));
+        let cell = |v: Option<f64>| v.map(num).unwrap_or_else(|| "–".into());
+        let ratio = match (thr(lxcfs::OURS), thr(lxcfs::THEIRS)) {
+            (Some(o), Some(t)) if t > 0.0 => format!("{:.1}×", o / t),
+            _ => "–".into(),
+        };
+        let _ = writeln!(
+            md,
+            "| {file} | {} | {} | {} | {} | {} | {ratio} |",
+            cell(lat(lxcfs::OURS)),
+            cell(lat(lxcfs::THEIRS)),
+            cell(lat(lxcfs::KERNEL)),
+            cell(thr(lxcfs::OURS)),
+            cell(thr(lxcfs::THEIRS)),
+        );
+        for peer in [lxcfs::OURS, lxcfs::THEIRS] {
+            if let Some(v) = thr(peer) {
+                let short = file.rsplit('/').next().unwrap_or(file);
+                bars.push((format!("{short} · {peer}"), v));
+            }
+        }
+    }
+    md.push('\n');
+    chart(
+        md,
+        "lxcfs-throughput.svg",
+        "lxcfs reads per second",
+        svg::bar_chart("Reads per second (open+read+close)", "/s", &bars),
+    );
+}
+
+fn hotadd_section(md: &mut String, r: &Results) {
+    let ops = r.subjects_of(Metric::Hotadd);
+    if ops.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "## Hot-add\n");
+    let _ = writeln!(
+        md,
+        "| operation | syscontainer-tools ms (median / p90) | lxc-device ms (median / p90) | ratio |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|");
+    for op in ops {
+        let cell = |s: Option<Summary>| {
+            s.map(|s| format!("{} / {}", num(s.median), num(s.p90)))
+                .unwrap_or_else(|| "–".into())
+        };
+        let ours = r.summary(Metric::Hotadd, hotadd::TOOLS, Some(&op), None);
+        let theirs = r.summary(Metric::Hotadd, hotadd::LXC_DEVICE, Some(&op), None);
+        let ratio = match (ours, theirs) {
+            (Some(o), Some(t)) if t.median > 0.0 => format!("{:.2}", o.median / t.median),
+            _ => "–".into(),
+        };
+        let _ = writeln!(md, "| {op} | {} | {} | {ratio} |", cell(ours), cell(theirs));
+    }
+    md.push('\n');
+}
+
+const METHOD: &str = "\
+- One Debian bookworm rootfs with systemd (`scripts/mkrootfs.sh`), a fresh overlay copy per \
+container, for every peer. Peers are interleaved run by run (syscontainer, LXC, nspawn, \
+syscontainer, …), {runs} runs each.
+- **syscontainer**: `syscontainer run -tid --system-container --external-rootfs DIR none init` \
+(release build, an empty daemon config, cgroups below the benchmark's own). **LXC**: \
+`lxc-start -d` with `common.conf`, an empty network, `lxc.signal.halt = SIGRTMIN+3`, \
+`lxc.cgroup.relative = 1`. **nspawn**: `systemd-nspawn --boot --private-network \
+--register=no --keep-unit --console=passive` in a cgroup of its own (this host's PID 1 is not \
+systemd, so there is no machined).
+- **Boot**: from the start command to `nsenter -a -t PID1 systemctl is-system-running --wait` \
+answering `running` or `degraded`, asked the same way for every peer.
+- **Runtime share**: from the start command to the `exec` of the container's PID 1, as \
+stamped by the kernel (process connector exec event, CLOCK_MONOTONIC).
+- **Stop**: `syscontainer stop`, `lxc-stop`, SIGTERM to nspawn (its orderly halt), until the \
+command returns with the container gone.
+- **exec**: `/bin/true` in a booted container, {exec_runs} times, interleaved: `syscontainer \
+exec`, `lxc-attach`, and `nsenter -a` as the floor (no runtime in the way).
+- **Footprint**: VmRSS of the per-container supervisor (syscontainer's monitor, `[lxc \
+monitor]`, the `systemd-nspawn` process) and the anon + shmem memory of the container's \
+cgroup, 1.5 s after boot.
+- **Density**: N containers started at once; time until the last one answers `running`; \
+host memory in use (MemTotal − MemAvailable, page cache dropped) with all N booted, minus \
+before, divided by N.
+- **lxcfs**: both daemons serve the same container (`-m 256M --cpuset-cpus 0`); a reader \
+inside it (`syscontainer-bench read-loop`, via `syscontainer exec`) times open+read+close of \
+each file one by one (latency, medians of 2000, files interleaved in batches), then counts \
+reads per second with 4 readers for 1 s, 3 rounds. The kernel's own `/proc` file is the floor.
+- **Hot-add**: wall time of the whole command, 20 calls each, each undone after it (not \
+timed).
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Results {
+        let mut r = Results::default();
+        for (peer, boot) in [("syscontainer", 0.5), ("lxc", 0.7), ("nspawn", 0.8)] {
+            r.add(Metric::Boot, peer, None, None, boot);
+            r.add(Metric::Stop, peer, None, None, boot);
+        }
+        r.add(Metric::RuntimeShare, US, None, None, 25.0);
+        r.add(Metric::Exec, US, None, None, 3.0);
+        r.add(Metric::Exec, FLOOR, None, None, 2.0);
+        r.add(Metric::MonitorRss, US, None, None, 1800.0);
+        r.add(
+            Metric::LxcfsThroughput,
+            lxcfs::OURS,
+            Some("proc/meminfo"),
+            None,
+            40000.0,
+        );
+        r.add(
+            Metric::LxcfsThroughput,
+            lxcfs::THEIRS,
+            Some("proc/meminfo"),
+            None,
+            10000.0,
+        );
+        r.add(
+            Metric::LxcfsLatency,
+            lxcfs::OURS,
+            Some("proc/meminfo"),
+            None,
+            20.0,
+        );
+        r.settings.density = vec![10];
+        r.add(Metric::DensityTime, US, None, Some(10), 4.0);
+        r.add(Metric::DensityMemory, US, None, Some(10), 30.0);
+        r.add(Metric::Hotadd, hotadd::TOOLS, Some("add-route"), None, 5.0);
+        r.note("a note");
+        r
+    }
+
+    #[test]
+    fn targets_are_judged_against_the_numbers() {
+        let t = targets(&sample());
+        let by = |what: &str| t.iter().find(|t| t.what == what).unwrap().clone();
+        // 0.5 / 0.7 = 0.71 ≤ 0.9
+        assert_eq!(by("boot to running").met, Some(true));
+        assert!(by("boot to running").measured.starts_with("0.71× lxc"));
+        assert_eq!(by("runtime share of boot").met, Some(false));
+        assert_eq!(by("stop").met, Some(true));
+        assert_eq!(by("exec").met, Some(true));
+        assert_eq!(by("monitor RSS").met, Some(true));
+        assert_eq!(by("lxcfs-rs reads/s, proc/meminfo").met, Some(true));
+        assert_eq!(by("lxcfs-rs reads/s, proc/stat").met, None);
+    }
+
+    #[test]
+    fn missing_figures_are_not_measured_rather_than_met() {
+        let t = targets(&Results::default());
+        assert!(!t.is_empty());
+        assert!(t.iter().all(|t| t.met.is_none()));
+    }
+
+    #[test]
+    fn page_has_every_section_and_links_each_chart() {
+        let (md, charts) = render(&sample(), "bench/results/x.json");
+        for heading in [
+            "## Targets",
+            "## Boot to running",
+            "## exec /bin/true",
+            "## Density",
+            "## lxcfs-rs and lxcfs 5.0.3",
+            "## Hot-add",
+            "## Notes",
+        ] {
+            assert!(md.contains(heading), "missing {heading}");
+        }
+        assert!(md.contains("**not met**"));
+        for (file, svg) in &charts {
+            assert!(md.contains(&format!("(bench/{file})")), "{file} not linked");
+            assert!(svg.trim_start().starts_with("<svg"));
+        }
+        assert!(charts.iter().any(|(f, _)| f == "boot.svg"));
+        // syscontainer ÷ lxc in the boot table
+        assert!(
+            md.contains("| lxc | 0.700 | 0.700 – 0.700 | 0.700 | 1 | 0.71 |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn numbers_keep_three_significant_digits() {
+        assert_eq!(num(0.7), "0.700");
+        assert_eq!(num(12.345), "12.3");
+        assert_eq!(num(1234.4), "1234");
+        assert_eq!(num(f64::NAN), "–");
+    }
+}

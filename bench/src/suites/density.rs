@@ -1,0 +1,95 @@
+//! N containers started at once: time until every one answers `running`, and host memory
+//! per container, for each N and each peer.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{anyhow, Result};
+
+use super::{Bench, Running};
+use crate::host;
+use crate::results::{Metric, Results};
+use crate::runtime::{Runtime, TIMEOUT};
+
+/// Host memory a booted idle container may need at most, for the "as memory allows" check.
+const BUDGET_MIB_PER_CONTAINER: f64 = 200.0;
+
+pub fn run(bench: &mut Bench) -> Result<()> {
+    let mut found = Results::default();
+    for n in bench.density.clone() {
+        let free = host::machine().memory_mib as f64 - host::host_used_mib();
+        if n as f64 * BUDGET_MIB_PER_CONTAINER > free {
+            found.note(format!(
+                "density with {n} containers skipped: {free:.0} MiB free is less than \
+                 {BUDGET_MIB_PER_CONTAINER:.0} MiB per container"
+            ));
+            continue;
+        }
+        for peer in bench.peers() {
+            let (seconds, mib) = at_once(bench, peer, n)?;
+            found.add(Metric::DensityTime, peer.name(), None, Some(n), seconds);
+            found.add(Metric::DensityMemory, peer.name(), None, Some(n), mib);
+        }
+    }
+    bench.results.merge(found);
+    Ok(())
+}
+
+/// Boot `n` containers of one peer concurrently; (seconds until all run, MiB per container).
+fn at_once(bench: &Bench, peer: &dyn Runtime, n: u32) -> Result<(f64, f64)> {
+    let copies: Vec<_> = (0..n).map(|_| bench.rootfs_copy()).collect();
+    let names: Vec<String> = (0..n).map(|_| bench.name(peer.name())).collect();
+    host::drop_caches();
+    let before = host::host_used_mib();
+
+    let running: Mutex<Vec<Running>> = Mutex::new(Vec::new());
+    let t0 = Instant::now();
+    let outcome: Vec<Result<f64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = copies
+            .iter()
+            .zip(&names)
+            .map(|(copy, name)| {
+                let running = &running;
+                s.spawn(move || -> Result<f64> {
+                    let started = peer.start(name, &copy.path())?;
+                    let init = {
+                        let r = Running::new(peer, started);
+                        let init = peer.init_pid(&r.started);
+                        running.lock().unwrap().push(r);
+                        init?
+                    };
+                    host::wait_booted(init, TIMEOUT)?;
+                    Ok(t0.elapsed().as_secs_f64())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow!("boot thread panicked")))
+            })
+            .collect()
+    });
+    let mut all_running: f64 = 0.0;
+    for r in outcome {
+        all_running = all_running.max(r?);
+    }
+
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    host::drop_caches();
+    let per_container = (host::host_used_mib() - before).max(0.0) / n as f64;
+
+    // Halt them all at once; whatever does not stop cleanly is destroyed by the drop.
+    let mut running = running.into_inner().unwrap();
+    std::thread::scope(|s| {
+        for r in running.iter_mut() {
+            s.spawn(move || {
+                let _ = r.runtime.stop(&mut r.started);
+            });
+        }
+    });
+    drop(running);
+    drop(copies);
+    Ok((all_running, per_container))
+}

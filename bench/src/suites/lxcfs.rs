@@ -1,0 +1,235 @@
+//! lxcfs-rs against lxcfs 5.0.3 on the same container: open+read+close latency and reads per
+//! second of each view, read from inside a booted system container (`-m 256M
+//! --cpuset-cpus 0`) through both daemons at once, with the kernel's own `/proc` as the floor.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::{Bench, Running};
+use crate::host;
+use crate::readloop::FileReport;
+use crate::results::{Metric, Results};
+use crate::runtime::{Runtime, TIMEOUT};
+
+pub const OURS: &str = "lxcfs-rs";
+pub const THEIRS: &str = "lxcfs 5.0.3";
+pub const KERNEL: &str = "kernel /proc";
+const LXCFS: &str = "/usr/bin/lxcfs";
+const FILES: &[&str] = &[
+    "proc/meminfo",
+    "proc/stat",
+    "proc/cpuinfo",
+    "proc/uptime",
+    "proc/loadavg",
+    "proc/diskstats",
+    "proc/swaps",
+    "sys/devices/system/cpu/online",
+];
+const FUSE_SUPER_MAGIC: i64 = 0x6573_5546;
+
+/// A FUSE daemon serving `mountpoint`; stopped and unmounted on drop.
+struct Daemon {
+    child: Child,
+    mountpoint: PathBuf,
+}
+
+impl Daemon {
+    fn start(program: &Path, args: &[&str], mountpoint: &Path) -> Result<Daemon> {
+        std::fs::create_dir_all(mountpoint)?;
+        let child = Command::new(program)
+            .args(args)
+            .arg(mountpoint)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", program.display()))?;
+        let mut daemon = Daemon {
+            child,
+            mountpoint: mountpoint.to_path_buf(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !is_fuse(&mountpoint.join("proc/meminfo")) {
+            if let Some(status) = daemon.child.try_wait()? {
+                bail!("{} exited ({status}) before mounting", program.display());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{} did not mount {}",
+                    program.display(),
+                    mountpoint.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(daemon)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = nix::mount::umount2(&self.mountpoint, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+fn is_fuse(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path)
+        .map(|s| s.filesystem_type().0 == FUSE_SUPER_MAGIC)
+        .unwrap_or(false)
+}
+
+/// What the container must see through a view for the figure to count: the 256 MiB limit.
+fn shows_the_limit(meminfo: &str) -> bool {
+    meminfo
+        .lines()
+        .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["MemTotal:", "262144", "kB"])
+}
+
+pub fn run(bench: &mut Bench) -> Result<()> {
+    let mut found = Results::default();
+    let fuse = bench.work.join("fuse");
+    let ours = Daemon::start(
+        &bench.bin_dir.join("lxcfs-rs"),
+        &["--log-level", "warn"],
+        &fuse.join("ours"),
+    )?;
+    let theirs = if Path::new(LXCFS).exists() {
+        let pidfile = bench.work.join("lxcfs.pid");
+        let pidfile = pidfile
+            .to_str()
+            .context("work dir is not UTF-8")?
+            .to_string();
+        Some(Daemon::start(
+            Path::new(LXCFS),
+            &["-f", "-p", &pidfile],
+            &fuse.join("theirs"),
+        )?)
+    } else {
+        found.note("lxcfs 5.0.3 is not installed: lxcfs-rs is measured alone");
+        None
+    };
+
+    let exe = std::env::current_exe().context("cannot find the benchmark's own binary")?;
+    let exe_dir = exe
+        .parent()
+        .context("the benchmark binary has no directory")?;
+    let exe_name = exe
+        .file_name()
+        .context("the benchmark binary has no name")?;
+    let volume_fuse = format!("{}:/bench/fuse", fuse.display());
+    let volume_bin = format!("{}:/bench/bin:ro", exe_dir.display());
+
+    let rootfs = bench.rootfs_copy();
+    let name = bench.name("lxcfs");
+    let started = bench.syscontainer.start_with(
+        &name,
+        &rootfs.path(),
+        &[
+            "-m",
+            "256M",
+            "--cpuset-cpus",
+            "0",
+            "-v",
+            &volume_fuse,
+            "-v",
+            &volume_bin,
+        ],
+    )?;
+    let running = Running::new(&bench.syscontainer, started);
+    let init = bench.syscontainer.init_pid(&running.started)?;
+    host::wait_booted(init, TIMEOUT)?;
+
+    // (peer, file, path inside the container)
+    let mut targets: Vec<(&str, &str, String)> = Vec::new();
+    for file in FILES {
+        if !ours.mountpoint.join(file).exists() {
+            continue;
+        }
+        if let Some(theirs) = &theirs {
+            if !theirs.mountpoint.join(file).exists() {
+                found.note(format!("lxcfs 5.0.3 does not serve {file}"));
+                continue;
+            }
+            targets.push((THEIRS, file, format!("/bench/fuse/theirs/{file}")));
+        }
+        targets.push((OURS, file, format!("/bench/fuse/ours/{file}")));
+        targets.push((KERNEL, file, format!("/{file}")));
+    }
+
+    let (iterations, rounds, seconds) = if bench.smoke {
+        ("20", "1", "0.1")
+    } else {
+        ("2000", "3", "1")
+    };
+    let reader = format!("/bench/bin/{}", exe_name.to_string_lossy());
+    let mut args = vec![
+        "exec",
+        name.as_str(),
+        reader.as_str(),
+        "read-loop",
+        "--iterations",
+        iterations,
+        "--rounds",
+        rounds,
+        "--seconds",
+        seconds,
+    ];
+    args.extend(targets.iter().map(|(_, _, path)| path.as_str()));
+    let out = bench
+        .syscontainer
+        .command()
+        .args(&args)
+        .output()
+        .context("cannot run syscontainer exec")?;
+    if !out.status.success() {
+        bail!(
+            "read-loop inside the container failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let reports: Vec<FileReport> =
+        serde_json::from_slice(&out.stdout).context("read-loop printed no valid JSON")?;
+
+    for ((peer, file, _), report) in targets.iter().zip(&reports) {
+        if *file == "proc/meminfo" && *peer != KERNEL && !shows_the_limit(&report.content) {
+            found.note(format!(
+                "{peer}: meminfo inside the container did not show the 256 MiB limit"
+            ));
+        }
+        for ns in &report.latency_ns {
+            found.add(Metric::LxcfsLatency, peer, Some(file), None, ns / 1e3);
+        }
+        for rate in &report.reads_per_sec {
+            found.add(Metric::LxcfsThroughput, peer, Some(file), None, *rate);
+        }
+    }
+    drop(running);
+    drop(rootfs);
+    drop(theirs);
+    drop(ours);
+    bench.results.merge(found);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_limit_is_recognised_exactly() {
+        assert!(super::shows_the_limit(
+            "MemTotal:         262144 kB\nMemFree: 1 kB\n"
+        ));
+        assert!(!super::shows_the_limit("MemTotal:       24576000 kB\n"));
+    }
+}
