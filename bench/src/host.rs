@@ -71,6 +71,19 @@ pub fn rss_kib(pid: i32) -> Option<f64> {
         .ok()
 }
 
+/// Proportional set size of a process, KiB: its resident pages, each shared page divided
+/// among the processes that map it (so N monitors of one binary share its text).
+pub fn pss_kib(pid: i32) -> Option<f64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Anonymous plus shared (tmpfs) memory charged to the memory cgroup of `pid`, KiB. Page
 /// cache is left out: the rootfs is shared by every copy, and whoever reads a page first
 /// is charged for it.
@@ -133,11 +146,6 @@ pub fn host_used_mib() -> f64 {
     let total = meminfo_kib("MemTotal").unwrap_or(0);
     let available = meminfo_kib("MemAvailable").unwrap_or(0);
     total.saturating_sub(available) as f64 / 1024.0
-}
-
-/// Drop clean page cache so that memory deltas compare like with like.
-pub fn drop_caches() {
-    let _ = std::fs::write("/proc/sys/vm/drop_caches", "1");
 }
 
 pub fn machine() -> Machine {
@@ -323,6 +331,8 @@ mod tests {
     fn own_process_facts() {
         let me = std::process::id() as i32;
         assert!(rss_kib(me).unwrap() > 0.0);
+        assert!(pss_kib(me).unwrap() > 0.0);
+        assert!(pss_kib(me).unwrap() <= rss_kib(me).unwrap() + 4.0);
         assert!(parent_of(me).unwrap() > 0);
         assert!(!ns_pids(me).is_empty());
         assert!(host_used_mib() > 0.0);

@@ -461,12 +461,11 @@ stamped by the kernel (process connector exec event, CLOCK_MONOTONIC).
 command returns with the container gone.
 - **exec**: `/bin/true` in a booted container, {exec_runs} times, interleaved: `syscontainer \
 exec`, `lxc-attach`, and `nsenter -a` as the floor (no runtime in the way).
-- **Footprint**: VmRSS of the per-container supervisor (syscontainer's monitor, `[lxc \
-monitor]`, the `systemd-nspawn` process) and the anon + shmem memory of the container's \
-cgroup, 1.5 s after boot.
+- **Footprint**: VmRSS and PSS of the per-container supervisor (syscontainer's monitor, \
+`[lxc monitor]`, the `systemd-nspawn` process) and the anon + shmem memory of the \
+container's cgroup (page cache left out: every copy shares the rootfs's), 1.5 s after boot.
 - **Density**: N containers started at once; time until the last one answers `running`; \
-host memory in use (MemTotal − MemAvailable, page cache dropped) with all N booted, minus \
-before, divided by N.
+memory per container with all N booted: its cgroup's anon + shmem plus its supervisor's PSS.
 - **lxcfs**: both daemons serve the same container (`-m 256M --cpuset-cpus 0`); a reader \
 inside it (`syscontainer-bench read-loop`, via `syscontainer exec`) times open+read+close of \
 each file one by one (latency, medians of 2000, files interleaved in batches), then counts \

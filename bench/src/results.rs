@@ -20,11 +20,14 @@ pub enum Metric {
     Exec,
     /// Resident memory of the per-container supervisor (KiB).
     MonitorRss,
+    /// Proportional set size of the per-container supervisor (KiB).
+    MonitorPss,
     /// Anonymous memory charged to an idle booted container's cgroup (KiB).
     ContainerMemory,
     /// N containers started at once until all answer running (s); `n` is set.
     DensityTime,
-    /// Host memory in use per container with N booted (MiB); `n` is set.
+    /// Memory per container with N booted: its cgroup's anon + shmem plus its supervisor's
+    /// PSS (MiB); `n` is set.
     DensityMemory,
     /// open+read+close of one file from inside a container (µs); `subject` is the file.
     LxcfsLatency,

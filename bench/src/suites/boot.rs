@@ -38,6 +38,9 @@ pub fn run(bench: &mut Bench) -> Result<()> {
                 r.add(Metric::RuntimeShare, peer, None, None, share);
             }
             r.add(Metric::MonitorRss, peer, None, None, s.monitor_rss);
+            if let Some(pss) = s.monitor_pss {
+                r.add(Metric::MonitorPss, peer, None, None, pss);
+            }
             if let Some(mem) = s.container_memory {
                 r.add(Metric::ContainerMemory, peer, None, None, mem);
             }
@@ -51,6 +54,7 @@ struct BootSample {
     boot: f64,
     runtime_share: Option<f64>,
     monitor_rss: f64,
+    monitor_pss: Option<f64>,
     container_memory: Option<f64>,
     stop: f64,
 }
@@ -76,6 +80,7 @@ fn one_boot(bench: &Bench, peer: &dyn Runtime, execs: Option<&ExecListener>) -> 
     let monitor = peer.monitor_pid(&running.started)?;
     let monitor_rss = host::rss_kib(monitor)
         .with_context(|| format!("no VmRSS for {} monitor {monitor}", peer.name()))?;
+    let monitor_pss = host::pss_kib(monitor);
     let container_memory = host::cgroup_anon_kib(init);
 
     let t1 = Instant::now();
@@ -87,6 +92,7 @@ fn one_boot(bench: &Bench, peer: &dyn Runtime, execs: Option<&ExecListener>) -> 
         boot,
         runtime_share,
         monitor_rss,
+        monitor_pss,
         container_memory,
         stop,
     })

@@ -1,5 +1,6 @@
-//! N containers started at once: time until every one answers `running`, and host memory
-//! per container, for each N and each peer.
+//! N containers started at once: time until every one answers `running`, and memory per
+//! container (its cgroup's anon + shmem plus its supervisor's PSS: what it costs the host,
+//! attributable to it whatever else the machine runs), for each N and each peer.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -39,8 +40,6 @@ pub fn run(bench: &mut Bench) -> Result<()> {
 fn at_once(bench: &Bench, peer: &dyn Runtime, n: u32) -> Result<(f64, f64)> {
     let copies: Vec<_> = (0..n).map(|_| bench.rootfs_copy()).collect();
     let names: Vec<String> = (0..n).map(|_| bench.name(peer.name())).collect();
-    host::drop_caches();
-    let before = host::host_used_mib();
 
     let running: Mutex<Vec<Running>> = Mutex::new(Vec::new());
     let t0 = Instant::now();
@@ -77,11 +76,17 @@ fn at_once(bench: &Bench, peer: &dyn Runtime, n: u32) -> Result<(f64, f64)> {
     }
 
     std::thread::sleep(std::time::Duration::from_secs(2));
-    host::drop_caches();
-    let per_container = (host::host_used_mib() - before).max(0.0) / n as f64;
+    let mut running = running.into_inner().unwrap();
+    let mut total_kib = 0.0;
+    for r in &running {
+        let init = r.runtime.init_pid(&r.started)?;
+        let monitor = r.runtime.monitor_pid(&r.started)?;
+        total_kib +=
+            host::cgroup_anon_kib(init).unwrap_or(0.0) + host::pss_kib(monitor).unwrap_or(0.0);
+    }
+    let per_container = total_kib / 1024.0 / n as f64;
 
     // Halt them all at once; whatever does not stop cleanly is destroyed by the drop.
-    let mut running = running.into_inner().unwrap();
     std::thread::scope(|s| {
         for r in running.iter_mut() {
             s.spawn(move || {
