@@ -400,10 +400,10 @@ fn lxcfs_section(md: &mut String, r: &Results, chart: &mut Chart) {
             cell(thr(lxcfs::OURS)),
             cell(thr(lxcfs::THEIRS)),
         );
-        for peer in [lxcfs::OURS, lxcfs::THEIRS] {
+        for (colour, peer) in [lxcfs::OURS, lxcfs::THEIRS].into_iter().enumerate() {
             if let Some(v) = thr(peer) {
                 let short = file.rsplit('/').next().unwrap_or(file);
-                bars.push((format!("{short} · {peer}"), v));
+                bars.push((format!("{short} · {peer}"), v, colour));
             }
         }
     }

@@ -118,12 +118,13 @@ pub fn distribution_chart(title: &str, unit: &str, series: &[Series]) -> String 
     close(svg)
 }
 
-/// Horizontal bars, one per entry, value printed at the bar end (with `unit`), x axis from 0.
-pub fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)]) -> String {
-    let bars: Vec<(&str, f64)> = bars
+/// Horizontal bars, one per entry (label, value, colour index into the palette, so bars of
+/// one kind share a colour), value printed at the bar end (with `unit`), x axis from 0.
+pub fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, usize)]) -> String {
+    let bars: Vec<(&str, f64, usize)> = bars
         .iter()
-        .filter(|(_, v)| v.is_finite())
-        .map(|(l, v)| (l.as_str(), *v))
+        .filter(|(_, v, _)| v.is_finite())
+        .map(|(l, v, c)| (l.as_str(), *v, *c))
         .collect();
     if bars.is_empty() {
         return no_data(title);
@@ -141,7 +142,7 @@ pub fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)]) -> String {
     };
     let mut svg = open(title, plot.top + plot.height + 50.0);
     x_axis(&mut svg, &plot, &ticks, unit);
-    for (i, (label, value)) in bars.iter().enumerate() {
+    for (i, (label, value, colour)) in bars.iter().enumerate() {
         let cy = plot.top + (i as f64 + 0.5) * ROW_H;
         row_label(&mut svg, &plot, cy, label);
         let end = plot.x(*value);
@@ -152,7 +153,7 @@ pub fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)]) -> String {
             num(cy - ROW_H * 0.3),
             num(end - plot.left),
             num(ROW_H * 0.6),
-            PALETTE[0]
+            PALETTE[colour % PALETTE.len()]
         );
         let value_label = if unit.is_empty() {
             format_number(*value)
@@ -551,7 +552,7 @@ mod tests {
         assert!(svg.contains("&lt;a &amp; &apos;b&apos;&gt;"));
         assert!(svg.contains("&quot;u&quot;") && svg.contains("x&lt;y"));
         assert!(!svg.contains("<a ") && !svg.contains("x<y"));
-        let bars = bar_chart("t", "&", &[("<b>".to_string(), 1.0)]);
+        let bars = bar_chart("t", "&", &[("<b>".to_string(), 1.0, 0)]);
         assert!(bars.contains("&lt;b&gt;") && bars.contains("1 &amp;"));
     }
 
@@ -565,7 +566,7 @@ mod tests {
             distribution_chart("t", "ms", &[]),
             distribution_chart("t", "ms", &[series("a", &[]), series("b", &[f64::NAN])]),
             bar_chart("t", "ms", &[]),
-            bar_chart("t", "ms", &[("a".into(), f64::NAN)]),
+            bar_chart("t", "ms", &[("a".into(), f64::NAN, 0)]),
             line_chart("t", "x", "y", &[]),
             line_chart("t", "x", "y", &[nan_line]),
         ];
@@ -581,7 +582,7 @@ mod tests {
         for v in extremes {
             assert_well_formed(&distribution_chart("t", "s", &[series("a", &[v])]));
             assert_well_formed(&distribution_chart("t", "s", &[series("a", &[v, v, v])]));
-            assert_well_formed(&bar_chart("t", "s", &[("a".into(), v)]));
+            assert_well_formed(&bar_chart("t", "s", &[("a".into(), v, 0)]));
             let line = Line {
                 label: "l".into(),
                 points: vec![(v, v), (v, 0.0)],
@@ -615,15 +616,18 @@ mod tests {
     #[test]
     fn bar_chart_prints_each_value() {
         let bars = [
-            ("a".to_string(), 12.0),
-            ("b".to_string(), 0.25),
-            ("c".to_string(), 1500.0),
+            ("a".to_string(), 12.0, 0),
+            ("b".to_string(), 0.25, 1),
+            ("c".to_string(), 1500.0, 9),
         ];
         let svg = bar_chart("Memory", "ms", &bars);
         assert_well_formed(&svg);
         for want in [">12 ms</text>", ">0.25 ms</text>", ">1500 ms</text>"] {
             assert!(svg.contains(want), "{want}");
         }
+        // Colour indices pick from the palette, cycling.
+        assert!(svg.contains(&format!("fill=\"{}\"", PALETTE[1])));
+        assert!(svg.contains(&format!("fill=\"{}\"", PALETTE[9 % PALETTE.len()])));
         assert!(bar_chart("t", "", &bars).contains(">12</text>"));
     }
 }
