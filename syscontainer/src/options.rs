@@ -31,6 +31,8 @@ pub type Result<T> = std::result::Result<T, OptionError>;
 
 /// `NUMBER[UNIT]` with UNIT one of b, k, m, g, t, p (optionally followed by `b`,
 /// case-insensitive, powers of 1024). Decimals are allowed with a unit: `1.5g`.
+/// The arithmetic is exact integer arithmetic (no floating point), so every value up to
+/// `u64::MAX` is represented exactly and anything larger is an overflow error.
 pub fn parse_bytes(s: &str) -> Result<u64> {
     let t = s.trim();
     let lower = t.to_ascii_lowercase();
@@ -53,17 +55,36 @@ pub fn parse_bytes(s: &str) -> Result<u64> {
         "p" | "pb" | "pib" => 1 << 50,
         other => return Err(OptionError::new(s, format!("unknown unit {other:?}"))),
     };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| OptionError::new(s, "not a number"))?;
-    let bytes = value * multiplier as f64;
-    if !bytes.is_finite() || bytes > u64::MAX as f64 {
-        return Err(OptionError::new(s, "too large"));
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+        return Err(OptionError::new(s, "not a number"));
     }
-    if bytes.fract() != 0.0 {
-        return Err(OptionError::new(s, "not a whole number of bytes"));
+    let too_large = || OptionError::new(s, "too large: more than 2^64-1 bytes");
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        // Only digits are left, so a parse error is an overflow.
+        whole.parse().map_err(|_| too_large())?
+    };
+    let mut bytes = whole.checked_mul(multiplier).ok_or_else(too_large)?;
+    let fraction = fraction.trim_end_matches('0');
+    if !fraction.is_empty() {
+        // No real size needs more than 18 decimals, and 18 keep the product in a u128.
+        if fraction.len() > 18 {
+            return Err(OptionError::new(s, "too many decimals"));
+        }
+        let numerator: u128 = fraction
+            .parse()
+            .map_err(|_| OptionError::new(s, "not a number"))?;
+        let denominator: u128 = 10u128.pow(fraction.len() as u32);
+        let scaled = numerator * u128::from(multiplier);
+        if !scaled.is_multiple_of(denominator) {
+            return Err(OptionError::new(s, "not a whole number of bytes"));
+        }
+        let extra = u64::try_from(scaled / denominator).map_err(|_| too_large())?;
+        bytes = bytes.checked_add(extra).ok_or_else(too_large)?;
     }
-    Ok(bytes as u64)
+    Ok(bytes)
 }
 
 /// `--memory`: at least 4 MiB, as in docker and isula.
@@ -73,6 +94,31 @@ pub fn parse_memory_limit(s: &str) -> Result<u64> {
         return Err(OptionError::new(s, "minimum memory limit is 4M"));
     }
     Ok(bytes)
+}
+
+/// `--shm-size`: bytes, more than 0 (a tmpfs `size=0` would be an unlimited `/dev/shm`).
+pub fn parse_shm_size(s: &str) -> Result<u64> {
+    let bytes = parse_bytes(s)?;
+    if bytes == 0 {
+        return Err(OptionError::new(
+            s,
+            "the size of /dev/shm must be more than 0 (0 would mean unlimited)",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// `--memory-reservation` must not exceed `--memory`, as in docker.
+pub fn check_memory_reservation(
+    memory: Option<u64>,
+    reservation: Option<u64>,
+) -> std::result::Result<(), String> {
+    match (memory, reservation) {
+        (Some(m), Some(r)) if r > m => Err(format!(
+            "minimum memory limit can not be less than memory reservation limit (--memory {m}, --memory-reservation {r})"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `--memory-swap`: bytes, or -1 for unlimited swap.
@@ -99,6 +145,19 @@ pub fn parse_cpus(s: &str) -> Result<f64> {
     Ok(v)
 }
 
+/// `--cpu-quota`: CFS quota in microseconds, -1 (no quota) or at least 1000 (the
+/// kernel's minimum). Shared by `create`/`run` and `update`.
+pub fn parse_cpu_quota(s: &str) -> Result<i64> {
+    let v = parse_int_in::<i64>(s, -1, i64::MAX)?;
+    if v != -1 && v < 1000 {
+        return Err(OptionError::new(
+            s,
+            "must be -1 or at least 1000 microseconds",
+        ));
+    }
+    Ok(v)
+}
+
 /// A CPU or memory-node list: `0-3,5,7-8`.
 pub fn parse_cpu_list(s: &str) -> Result<String> {
     let t = s.trim();
@@ -121,6 +180,55 @@ pub fn parse_cpu_list(s: &str) -> Result<String> {
         }
     }
     Ok(t.to_string())
+}
+
+/// The numbers of a list in [`parse_cpu_list`]'s grammar, ascending and without repeats.
+pub fn cpu_list_members(s: &str) -> Result<Vec<u32>> {
+    parse_cpu_list(s)?;
+    let mut out = Vec::new();
+    for part in s.trim().split(',') {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        let (lo, hi): (u32, u32) = (
+            lo.parse().map_err(|_| OptionError::new(s, "not a list"))?,
+            hi.parse().map_err(|_| OptionError::new(s, "not a list"))?,
+        );
+        if hi - lo > 1 << 16 {
+            return Err(OptionError::new(s, format!("range {part:?} is too long")));
+        }
+        out.extend(lo..=hi);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// Every CPU (or memory node) of `requested` must be in `available` (the host's
+/// `online` list), or the kernel refuses the cpuset only when the container starts.
+/// `what` names the kind (`cpu`, `memory node`).
+pub fn check_cpu_list_available(requested: &str, available: &str, what: &str) -> Result<()> {
+    let online = cpu_list_members(available).map_err(|e| {
+        OptionError::new(requested, format!("host list {available:?}: {}", e.reason))
+    })?;
+    let missing: Vec<String> = cpu_list_members(requested)?
+        .into_iter()
+        .filter(|n| online.binary_search(n).is_err())
+        .map(|n| n.to_string())
+        .collect();
+    if !missing.is_empty() {
+        let shown = if missing.len() > 8 {
+            format!("{},…", missing[..8].join(","))
+        } else {
+            missing.join(",")
+        };
+        return Err(OptionError::new(
+            requested,
+            format!(
+                "{what} {shown} not online on this host (online: {})",
+                available.trim()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// An integer in an inclusive range.
@@ -701,6 +809,90 @@ mod tests {
             let e = parse_bytes(bad).unwrap_err();
             assert_eq!(e.value, bad);
             assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn bytes_are_exact_integers() {
+        // 2^53 + 1 is the first integer an f64 cannot hold.
+        assert_eq!(parse_bytes("9007199254740993").unwrap(), (1 << 53) + 1);
+        assert_eq!(parse_bytes("18446744073709551615").unwrap(), u64::MAX);
+        assert_eq!(parse_bytes("8191p").unwrap(), 8191 << 50);
+        assert_eq!(parse_bytes("0.5k").unwrap(), 512);
+        assert_eq!(parse_bytes(".5k").unwrap(), 512);
+        assert_eq!(parse_bytes("1.25k").unwrap(), 1280);
+        assert_eq!(parse_bytes("3.0").unwrap(), 3);
+        assert_eq!(parse_bytes("1.000000000000000000000").unwrap(), 1);
+        for too_large in ["18446744073709551616", "16384p", "16384.5p"] {
+            let e = parse_bytes(too_large).unwrap_err();
+            assert_eq!(e.value, too_large);
+            assert!(e.reason.contains("too large"), "{too_large}: {e}");
+        }
+        for bad in [".", "1.2.3", "1.1b", "1.0000000000000000001g", "1.5.k"] {
+            let e = parse_bytes(bad).unwrap_err();
+            assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn shm_size_must_be_positive() {
+        assert_eq!(parse_shm_size("16m").unwrap(), 16 << 20);
+        for zero in ["0", "0k", "0.0m"] {
+            let e = parse_shm_size(zero).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("{zero:?}")) && e.contains("more than 0"),
+                "{e}"
+            );
+            assert!(!e.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn cpu_quota_minimum_is_shared() {
+        assert_eq!(parse_cpu_quota("-1").unwrap(), -1);
+        assert_eq!(parse_cpu_quota("1000").unwrap(), 1000);
+        for bad in ["1", "999", "0", "-2", "x"] {
+            let e = parse_cpu_quota(bad).unwrap_err();
+            assert_eq!(e.value, bad);
+        }
+    }
+
+    #[test]
+    fn memory_reservation_not_above_memory() {
+        assert!(check_memory_reservation(Some(512 << 20), Some(256 << 20)).is_ok());
+        assert!(check_memory_reservation(Some(512 << 20), Some(512 << 20)).is_ok());
+        assert!(check_memory_reservation(None, Some(1 << 30)).is_ok());
+        assert!(check_memory_reservation(Some(1 << 30), None).is_ok());
+        let e = check_memory_reservation(Some(512 << 20), Some(1 << 30)).unwrap_err();
+        assert!(
+            e.starts_with("minimum memory limit can not be less than memory reservation limit")
+                && e.contains("536870912")
+                && e.contains("1073741824"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn cpu_lists_against_the_host() {
+        assert_eq!(cpu_list_members("3,0-2,2").unwrap(), vec![0, 1, 2, 3]);
+        assert!(check_cpu_list_available("0-1", "0-3", "cpu").is_ok());
+        assert!(check_cpu_list_available("2,0", "0,2-3", "cpu").is_ok());
+        let e = check_cpu_list_available("1-2,99", "0-1", "cpu").unwrap_err();
+        assert_eq!(e.value, "1-2,99");
+        assert!(
+            e.reason.contains("cpu 2,99 not online") && e.reason.contains("0-1"),
+            "{e}"
+        );
+        let e = check_cpu_list_available("1", "0", "memory node").unwrap_err();
+        assert!(e.reason.contains("memory node 1"), "{e}");
+        assert!(check_cpu_list_available("0-4294967295", "0-1", "cpu").is_err());
+        for bad in ["0-", "3-1", "a"] {
+            assert_eq!(
+                check_cpu_list_available(bad, "0-3", "cpu")
+                    .unwrap_err()
+                    .value,
+                bad
+            );
         }
     }
 

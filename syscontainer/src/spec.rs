@@ -390,6 +390,16 @@ pub fn build(
             reason: "needs --memory as well".into(),
         });
     }
+    if let Err(reason) =
+        crate::options::check_memory_reservation(opts.memory, opts.memory_reservation)
+    {
+        return Err(SpecError::Conflict {
+            option: "--memory-reservation",
+            value: opts.memory_reservation.unwrap_or_default().to_string(),
+            reason,
+        });
+    }
+    check_cpusets(opts.cpuset_cpus.as_deref(), opts.cpuset_mems.as_deref())?;
     if opts.cpus.is_some() && (opts.cpu_quota.is_some() || opts.cpu_period.is_some()) {
         return Err(SpecError::Conflict {
             option: "--cpus",
@@ -686,6 +696,38 @@ pub fn build(
     })
 }
 
+/// The host's online CPUs and memory nodes, in the kernel's list format. A kernel
+/// without NUMA has no `node` directory: node 0 is then the only one.
+pub fn host_online(kind: &str) -> String {
+    let path = match kind {
+        "cpu" => "/sys/devices/system/cpu/online",
+        _ => "/sys/devices/system/node/online",
+    };
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "0".to_string())
+}
+
+/// `--cpuset-cpus` / `--cpuset-mems` must name CPUs and nodes the host has online, or
+/// the kernel refuses the cpuset only at start. Shared with `update`.
+pub fn check_cpusets(cpus: Option<&str>, mems: Option<&str>) -> Result<()> {
+    for (option, list, kind, what) in [
+        ("--cpuset-cpus", cpus, "cpu", "cpu"),
+        ("--cpuset-mems", mems, "node", "memory node"),
+    ] {
+        if let Some(list) = list {
+            crate::options::check_cpu_list_available(list, &host_online(kind), what).map_err(
+                |e| SpecError::Conflict {
+                    option,
+                    value: list.to_string(),
+                    reason: e.reason,
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -857,6 +899,34 @@ mod tests {
         let mut o = system(&root);
         o.system_container = false;
         assert!(matches!(build(&o, ID, None), Err(SpecError::NoCommand)));
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn reservation_above_memory_and_offline_cpus_are_refused() {
+        let root = rootfs();
+        let mut o = system(&root);
+        o.memory = Some(512 << 20);
+        o.memory_reservation = Some(1 << 30);
+        let e = build(&o, ID, None).unwrap_err().to_string();
+        assert!(
+            e.starts_with("--memory-reservation 1073741824: minimum memory limit can not be less than memory reservation limit")
+                && e.contains("--memory 536870912"),
+            "{e}"
+        );
+        o.memory_reservation = Some(256 << 20);
+        assert!(build(&o, ID, None).is_ok());
+        let mut o = system(&root);
+        o.cpuset_cpus = Some("0-4095".into());
+        let e = build(&o, ID, None).unwrap_err().to_string();
+        assert!(e.starts_with("--cpuset-cpus 0-4095: cpu "), "{e}");
+        let mut o = system(&root);
+        o.cpuset_mems = Some("4000".into());
+        let e = build(&o, ID, None).unwrap_err().to_string();
+        assert!(
+            e.starts_with("--cpuset-mems 4000: memory node 4000 not online"),
+            "{e}"
+        );
         std::fs::remove_dir_all(root).unwrap();
     }
 

@@ -1172,3 +1172,97 @@ fn a_seccomp_profile_filters_pid1_and_exec() {
         "{err}"
     );
 }
+
+/// The last line of stderr: the error itself (clap adds a "For more information" line).
+fn error_line(err: &str) -> &str {
+    err.lines()
+        .find(|l| l.starts_with("error") || l.starts_with("syscontainer"))
+        .unwrap_or(err)
+}
+
+#[test]
+fn bad_resource_values_are_refused_before_anything_is_created() {
+    let mut host = Host::new();
+    let rootfs = host.rootfs();
+    let rootfs = rootfs.to_str().unwrap();
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--shm-size", "0"],
+            &["--shm-size", "\"0\"", "more than 0"],
+        ),
+        (&["--cpu-quota", "999"], &["--cpu-quota", "999"]),
+        (
+            &["-m", "512m", "--memory-reservation", "1g"],
+            &[
+                "minimum memory limit can not be less than memory reservation limit",
+                "536870912",
+                "1073741824",
+            ],
+        ),
+        (&["--cpuset-cpus", "0-"], &["--cpuset-cpus", "0-"]),
+        (&["--cpuset-cpus", "3-1"], &["--cpuset-cpus", "3-1"]),
+        (&["--cpuset-cpus", "a"], &["--cpuset-cpus", "\"a\""]),
+        (
+            &["--cpuset-cpus", "4095"],
+            &["--cpuset-cpus 4095", "not online"],
+        ),
+        (
+            &["--cpuset-mems", "4095"],
+            &["--cpuset-mems 4095", "not online"],
+        ),
+        (
+            &["--memory-reservation", "18446744073709551616"],
+            &["too large"],
+        ),
+    ];
+    for (options, wanted) in cases {
+        let mut all = vec!["--cgroup-parent", &host.cgroup_parent];
+        all.extend_from_slice(options);
+        let err = host.refused(rootfs, &all);
+        let line = error_line(&err);
+        for w in *wanted {
+            assert!(line.contains(w), "{options:?}: {w:?} not in {err}");
+        }
+        assert!(host.container_ids().is_empty(), "{options:?} left a record");
+    }
+
+    // update: the same quota rule as create, and the reservation is checked against the
+    // limit the container already has.
+    host.ok([
+        "create",
+        "--name",
+        "limited",
+        "--cgroup-parent",
+        &host.cgroup_parent,
+        "-m",
+        "512m",
+        "--memory-reservation",
+        "256m",
+        "--system-container",
+        "--external-rootfs",
+        rootfs,
+        "none",
+        "init",
+    ]);
+    for bad in ["1", "500", "999"] {
+        let err = host.fails(["update", "--cpu-quota", bad, "limited"]);
+        assert!(error_line(&err).contains(bad), "{err}");
+    }
+    host.ok(["update", "--cpu-quota", "1000", "limited"]);
+    let err = host.fails(["update", "--memory-reservation", "1g", "limited"]);
+    assert!(
+        err.contains("minimum memory limit can not be less than memory reservation limit")
+            && err.contains("536870912")
+            && err.contains("1073741824"),
+        "{err}"
+    );
+    let err = host.fails(["update", "-m", "128m", "limited"]);
+    assert!(err.contains("268435456"), "{err}");
+    let err = host.fails(["update", "--cpuset-cpus", "4095", "limited"]);
+    assert!(err.contains("--cpuset-cpus 4095"), "{err}");
+    let config = host.inspect("limited", "{{json .HostConfig}}");
+    assert!(
+        config.contains("\"MemoryReservation\":268435456"),
+        "{config}"
+    );
+}

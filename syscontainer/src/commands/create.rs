@@ -74,7 +74,7 @@ pub struct CreateArgs {
     #[arg(short = 'c', long, value_parser = |s: &str| opt::parse_int_in::<u64>(s, 2, 262_144))]
     pub cpu_shares: Option<u64>,
     /// CFS quota in microseconds per period (-1 for none, or 1000 and more).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_cpu_quota)]
+    #[arg(long, allow_hyphen_values = true, value_parser = opt::parse_cpu_quota)]
     pub cpu_quota: Option<i64>,
     /// CFS period in microseconds (1000..1000000).
     #[arg(long, value_parser = |s: &str| opt::parse_int_in::<u64>(s, 1000, 1_000_000))]
@@ -127,8 +127,8 @@ pub struct CreateArgs {
     /// Network: none (a private namespace with only lo; default) or host.
     #[arg(long = "net", alias = "network", value_parser = opt::parse_net_mode, default_value = "none")]
     pub net: NetMode,
-    /// Size of /dev/shm.
-    #[arg(long, value_parser = opt::parse_bytes)]
+    /// Size of /dev/shm (more than 0).
+    #[arg(long, value_parser = opt::parse_shm_size)]
     pub shm_size: Option<u64>,
     /// OCI hooks file (absolute path).
     #[arg(long, value_name = "FILE")]
@@ -244,17 +244,6 @@ impl SystemArgs {
             user_remap: self.user_remap,
         }
     }
-}
-
-fn parse_cpu_quota(s: &str) -> Result<i64, opt::OptionError> {
-    let v = opt::parse_int_in::<i64>(s, -1, i64::MAX)?;
-    if v != -1 && v < 1000 {
-        return Err(opt::OptionError::new(
-            s,
-            "must be -1 or at least 1000 microseconds",
-        ));
-    }
-    Ok(v)
 }
 
 impl CreateArgs {
