@@ -62,9 +62,61 @@ pub fn sysctl_path(key: &str) -> String {
     format!("/proc/sys/{}", key.replace('.', "/"))
 }
 
-/// `--sysctl KEY=VALUE`, restricted to namespaced keys: the IPC ones, `kernel.pid_max`,
-/// `net.*` and `fs.mqueue.*`. Anything else would change the host.
+/// `kernel.pid_max` belongs to the PID namespace only since Linux 6.14; before, a
+/// write from inside the container changes the host's value.
+pub const PID_MAX_NAMESPACED_SINCE: (u32, u32) = (6, 14);
+
+/// `(major, minor)` of a kernel release string such as `6.18.44-fc-v1147`.
+pub fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.trim().split(['.', '-', '+']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts
+        .next()?
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .ok()?;
+    Some((major, minor))
+}
+
+/// The running kernel's release (`uname -r`).
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// `--sysctl` on the running kernel; see [`parse_sysctl_for_kernel`].
 pub fn parse_sysctl(s: &str) -> Result<(String, String)> {
+    parse_sysctl_for_kernel(s, &kernel_release())
+}
+
+/// `--sysctl KEY=VALUE`, restricted to namespaced keys: the IPC ones, `kernel.pid_max`
+/// (on kernels `release` ≥ 6.14, where it is per PID namespace), `net.*` and
+/// `fs.mqueue.*`. Anything else would change the host.
+pub fn parse_sysctl_for_kernel(s: &str, release: &str) -> Result<(String, String)> {
+    let (key, value) = parse_sysctl_key_value(s)?;
+    if key == "kernel.pid_max" {
+        let (major, minor) = PID_MAX_NAMESPACED_SINCE;
+        match kernel_version(release) {
+            Some(v) if v >= PID_MAX_NAMESPACED_SINCE => {}
+            Some((a, b)) => {
+                return Err(OptionError::new(
+                    s,
+                    format!("kernel.pid_max is namespaced only since linux {major}.{minor}; on this kernel ({a}.{b}) it would change the host's value"),
+                ))
+            }
+            None => {
+                return Err(OptionError::new(
+                    s,
+                    format!("kernel.pid_max is namespaced only since linux {major}.{minor}, and the kernel release {release:?} cannot be read"),
+                ))
+            }
+        }
+    }
+    Ok((key, value))
+}
+
+fn parse_sysctl_key_value(s: &str) -> Result<(String, String)> {
     let (key, value) = s
         .split_once('=')
         .ok_or_else(|| OptionError::new(s, "expected KEY=VALUE"))?;
@@ -537,7 +589,24 @@ mod tests {
         );
         assert!(parse_sysctl("net.ipv4.ip_forward=1").is_ok());
         assert!(parse_sysctl("fs.mqueue.msg_max=20").is_ok());
-        assert!(parse_sysctl("kernel.pid_max=5000").is_ok());
+        for release in ["6.14.0", "6.18.44-fc-v1147", "7.0-rc1", "10.1"] {
+            assert_eq!(
+                parse_sysctl_for_kernel("kernel.pid_max=5000", release).unwrap(),
+                ("kernel.pid_max".into(), "5000".into()),
+                "{release}"
+            );
+        }
+        for release in ["6.13.7", "5.15.0-91-generic", "4.19", "", "linux"] {
+            let e = parse_sysctl_for_kernel("kernel.pid_max=5000", release)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("\"kernel.pid_max=5000\"") && e.contains("6.14") && !e.contains('\n'),
+                "{release}: {e}"
+            );
+        }
+        // Other keys do not depend on the kernel.
+        assert!(parse_sysctl_for_kernel("kernel.shmmax=1000", "4.19").is_ok());
         for bad in [
             "kernel.hostname=x",
             "vm.swappiness=1",
@@ -550,6 +619,21 @@ mod tests {
             let e = parse_sysctl(bad).unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
         }
+    }
+
+    #[test]
+    fn kernel_versions() {
+        assert_eq!(kernel_version("6.18.44-fc-v1147"), Some((6, 18)));
+        assert_eq!(kernel_version("6.14.0"), Some((6, 14)));
+        assert_eq!(kernel_version("5.15.0-91-generic"), Some((5, 15)));
+        assert_eq!(kernel_version("7.0-rc1"), Some((7, 0)));
+        assert_eq!(kernel_version("6.9+"), Some((6, 9)));
+        assert_eq!(kernel_version("6"), None);
+        assert_eq!(kernel_version(""), None);
+        assert_eq!(kernel_version("x.y"), None);
+        // Numeric, not string, order: 6.9 < 6.14.
+        assert!(kernel_version("6.9.1").unwrap() < PID_MAX_NAMESPACED_SINCE);
+        assert!(kernel_version("6.100").unwrap() >= PID_MAX_NAMESPACED_SINCE);
     }
 
     #[test]

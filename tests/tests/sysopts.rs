@@ -152,6 +152,39 @@ fn sysctls_are_set_inside_and_non_namespaced_keys_refused() {
     assert_eq!(host.container_ids().len(), 1, "a refused run left a record");
 }
 
+/// `kernel.pid_max` is accepted only where it is per PID namespace (Linux ≥ 6.14, which
+/// this test requires): set inside, the host's value does not move.
+#[test]
+fn pid_max_is_set_inside_and_the_hosts_stays() {
+    let release = read(Path::new("/proc/sys/kernel/osrelease"));
+    let mut numbers = release
+        .trim()
+        .split(['.', '-'])
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let version = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    let mut host = Host::new();
+    if version < (6, 14) {
+        // An older kernel: the option must be refused, naming the key and the version.
+        let rootfs = host.rootfs();
+        let err = host.refused(&rootfs, &["--sysctl", "kernel.pid_max=12345"]);
+        assert!(
+            err.contains("kernel.pid_max=12345") && err.contains("6.14"),
+            "{err}"
+        );
+        eprintln!("kernel {release} < 6.14: only the refusal was tested");
+        return;
+    }
+    let path = Path::new("/proc/sys/kernel/pid_max");
+    let before = read(path).trim().to_string();
+    let wanted = if before == "12345" { "12346" } else { "12345" };
+    host.boot("pids", &["--sysctl", &format!("kernel.pid_max={wanted}")]);
+    assert_eq!(
+        host.exec("pids", &["cat", "/proc/sys/kernel/pid_max"]),
+        wanted
+    );
+    assert_eq!(read(path).trim(), before, "the host's pid_max changed");
+}
+
 #[test]
 fn host_channel_is_a_sized_tmpfs_removed_by_rm() {
     let mut host = Host::new();
