@@ -382,6 +382,24 @@ fn process_limits_dns_hosts_groups_and_oom() {
     };
     assert_eq!(line("Max open files"), "4096 4096");
     assert_eq!(line("Max processes"), "3000 2000");
+    // exec'd processes get the container's limits too, not the caller's.
+    assert_eq!(host.exec("limits", &["sh", "-c", "ulimit -n"]), "4096");
+    assert_eq!(host.exec("limits", &["sh", "-c", "ulimit -Hn"]), "4096");
+    let exec_limits = host.exec("limits", &["cat", "/proc/self/limits"]);
+    let exec_line = |name: &str| {
+        exec_limits
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .split_whitespace()
+            .rev()
+            .skip(1)
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(exec_line("Max open files"), "4096 4096");
+    assert_eq!(exec_line("Max processes"), "3000 2000");
     assert_eq!(
         host.exec("limits", &["cat", "/proc/1/oom_score_adj"]),
         "300"
