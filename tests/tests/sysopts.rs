@@ -367,6 +367,21 @@ fn process_limits_dns_hosts_groups_and_oom() {
             "ndots:2",
         ],
     );
+    // --shm-size 16m: the /dev/shm tmpfs has that size.
+    let shm = host
+        .exec("limits", &["cat", "/proc/self/mountinfo"])
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some("/dev/shm"))
+        .expect("/dev/shm is a mount")
+        .to_string();
+    let super_options = shm.split(" - ").nth(1).unwrap_or("");
+    assert!(
+        super_options.starts_with("tmpfs ")
+            && super_options.split([' ', ',']).any(|o| o == "size=16384k"),
+        "{shm}"
+    );
+    let df = host.exec("limits", &["df", "-B1", "--output=size", "/dev/shm"]);
+    assert_eq!(df.lines().last().map(str::trim), Some("16777216"), "{df}");
     let limits = host.exec("limits", &["cat", "/proc/1/limits"]);
     let line = |name: &str| {
         limits
@@ -408,6 +423,10 @@ fn process_limits_dns_hosts_groups_and_oom() {
     assert!(
         resolv.contains("nameserver 192.0.2.53") && resolv.contains("search example.test"),
         "{resolv}"
+    );
+    assert!(
+        resolv.lines().any(|l| l == "options ndots:2"),
+        "--dns-option ndots:2 missing: {resolv}"
     );
     assert_eq!(
         host.exec("limits", &["getent", "hosts", "db.internal"])
@@ -537,15 +556,48 @@ fn devices_are_created_allowed_and_throttled() {
         allowed.lines().any(|l| l == format!("b {numbers} rwm")),
         "{allowed}"
     );
-    // A device that was not given is refused even if its node is made.
+    // A device that was not given is refused even if its node is made. The node goes
+    // on the rootfs (/root), not /tmp: /tmp is mounted nodev, which would refuse any
+    // device whatever the devices cgroup says.
+    let mountinfo = host.exec("disks", &["cat", "/proc/self/mountinfo"]);
+    let root_mount = mountinfo
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| {
+            let point = f[4];
+            point == "/" || "/root" == point || "/root".starts_with(&format!("{point}/"))
+        })
+        .max_by_key(|f| f[4].len())
+        .expect("a mount holding /root");
+    assert!(
+        !root_mount[5].split(',').any(|o| o == "nodev"),
+        "/root is on a nodev mount: {root_mount:?}"
+    );
+    // Control: a node of the given device, made there, opens.
+    host.exec(
+        "disks",
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "mknod /root/given b {} && head -c1 /root/given >/dev/null && rm /root/given",
+                numbers.replace(':', " ")
+            ),
+        ],
+    );
     let out = host.run([
         "exec",
         "disks",
         "sh",
         "-c",
-        "mknod /tmp/sda b 8 0 && head -c1 /tmp/sda",
+        "mknod /root/sda b 8 0 && head -c1 /root/sda; rc=$?; rm -f /root/sda; exit $rc",
     ]);
-    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("Operation not permitted"),
+        "a device not given could be opened ({}): {stderr}",
+        out.status
+    );
 
     // Weights need a proportional I/O scheduler (BFQ); where the kernel has none, the
     // option is refused with a clear error rather than silently ignored.
@@ -1316,4 +1368,78 @@ fn bad_resource_values_are_refused_before_anything_is_created() {
         config.contains("\"MemoryReservation\":268435456"),
         "{config}"
     );
+}
+
+/// Where the runtime can put a hugetlb limit: a v1 `hugetlb` hierarchy, or a pure cgroup2
+/// host whose root enables the controller. (A hybrid host's `unified` cgroup2 is not used
+/// for limits.)
+fn host_hugetlb_controller() -> Option<&'static str> {
+    let mounts = read(Path::new("/proc/self/mounts"));
+    let mut v1 = false;
+    let mut pure_v2 = false;
+    for f in mounts
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+    {
+        if f.get(2) == Some(&"cgroup") && f[3].split(',').any(|o| o == "hugetlb") {
+            v1 = true;
+        }
+        if f.get(2) == Some(&"cgroup2") && f[1] == "/sys/fs/cgroup" {
+            pure_v2 = true;
+        }
+    }
+    if v1 {
+        return Some("v1");
+    }
+    let controllers =
+        std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").unwrap_or_default();
+    (pure_v2 && controllers.split_whitespace().any(|c| c == "hugetlb")).then_some("v2")
+}
+
+#[test]
+fn hugetlb_limit_reaches_the_cgroup_or_is_refused_without_a_controller() {
+    let mut host = Host::new();
+    match host_hugetlb_controller() {
+        Some(kind) => {
+            let id = host.boot("huge", &["--hugetlb-limit", "2MB:64m"]);
+            let file = if kind == "v1" {
+                "hugetlb.2MB.limit_in_bytes"
+            } else {
+                "hugetlb.2MB.max"
+            };
+            let path = host
+                .cgroup_file(&id, file)
+                .unwrap_or_else(|| panic!("no {file} in the container's cgroups"));
+            assert_eq!(read(&path).trim(), (64u64 << 20).to_string());
+        }
+        None => {
+            eprintln!(
+                "NOTE: this host has no hugetlb controller the runtime can use (no v1 \
+                 hugetlb hierarchy, not a pure cgroup2 host with hugetlb): only the refusal \
+                 of --hugetlb-limit is tested, not the limit itself"
+            );
+            let rootfs = host.rootfs();
+            let err = host.refused(
+                &rootfs,
+                &[
+                    "--name",
+                    "huge",
+                    "--cgroup-parent",
+                    &host.cgroup_parent,
+                    "--hugetlb-limit",
+                    "2MB:64m",
+                ],
+            );
+            assert!(
+                err.contains("--hugetlb-limit") && err.contains("no hugetlb cgroup controller"),
+                "{err}"
+            );
+            // The failed start undid itself: nothing but the stopped record is left.
+            let ids = host.container_ids();
+            assert_eq!(ids.len(), 1);
+            let mut left = leftovers(&host, &ids[0]);
+            left.retain(|l| !l.starts_with("store record"));
+            assert!(left.is_empty(), "{left:?}");
+        }
+    }
 }
