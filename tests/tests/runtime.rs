@@ -906,3 +906,363 @@ fn concurrent_runs_into_one_store_all_land_and_names_stay_unique() {
     }
     assert_eq!(host.container_ids().len(), 4);
 }
+
+/// The value of a cgroup file of the container: the v1 name if the host has it, else the v2.
+fn cgroup_value(host: &Host, id: &str, v1: &str, v2: &str) -> String {
+    let path = host
+        .cgroup_file(id, v1)
+        .or_else(|| host.cgroup_file(id, v2))
+        .unwrap_or_else(|| panic!("neither {v1} nor {v2} in the container's cgroups"));
+    read_trimmed(&path)
+}
+
+/// Whether this (test) process has a capability in its bounding set.
+fn host_has_cap(bit: u32) -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("CapBnd:"))
+        .map(|l| u64::from_str_radix(l.split_whitespace().nth(1).unwrap(), 16).unwrap())
+        .unwrap()
+        & (1 << bit)
+        != 0
+}
+
+#[test]
+fn annotations_stop_signal_and_stop_timeout_are_recorded_and_used() {
+    let mut host = Host::new();
+    host.boot(
+        "sig",
+        &[
+            "--annotation",
+            "org.example/owner=ops",
+            "--annotation",
+            "second=two=parts",
+            // systemd only dumps its state on SIGUSR2: stop must wait the timeout, then kill.
+            "--stop-signal",
+            "SIGUSR2",
+            "--stop-timeout",
+            "3",
+        ],
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&host.inspect("sig", "{{json .Config}}")).unwrap();
+    assert_eq!(
+        config["Annotations"]["org.example/owner"], "ops",
+        "{config}"
+    );
+    assert_eq!(config["Annotations"]["second"], "two=parts", "{config}");
+    assert_eq!(config["StopTimeout"], 3, "{config}");
+    assert_eq!(config["StopSignal"], "SIGUSR2", "{config}");
+    let state: serde_json::Value = serde_json::from_str(&host.ok(["state", "sig"])).unwrap();
+    assert_eq!(state["status"], "running", "{state}");
+    assert_eq!(
+        state["annotations"]["org.example/owner"], "ops",
+        "OCI state: {state}"
+    );
+    assert_eq!(state["annotations"]["second"], "two=parts", "{state}");
+    assert_eq!(
+        state["annotations"]["org.opencontainers.image.stopSignal"], "SIGUSR2",
+        "{state}"
+    );
+
+    let started = std::time::Instant::now();
+    host.ok(["stop", "sig"]);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(9),
+        "stop took {took:?}, the stop timeout is 3 s (default 10 s)"
+    );
+    let state = host.state("sig");
+    assert_eq!(state["Status"], "exited", "{state}");
+    assert_eq!(state["ExitCause"], "signaled", "{state}");
+}
+
+#[test]
+fn env_file_cpu_memory_tmpfs_options_update_cpus_ps_info_version_and_poweroff_signal() {
+    let mut host = Host::new();
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("env");
+    std::fs::write(&env_file, "# comment\nFROM_FILE=1\nSPACED=two words\n").unwrap();
+    let id = host.boot(
+        "many",
+        &[
+            "--env-file",
+            env_file.to_str().unwrap(),
+            "-m",
+            "256m",
+            "--memory-reservation",
+            "64m",
+            "--cpu-shares",
+            "512",
+            "--cpu-quota",
+            "50000",
+            "--cpu-period",
+            "200000",
+            "--cpuset-mems",
+            "0",
+            "--mount",
+            "type=tmpfs,target=/mnt/t,tmpfs-size=4m",
+            // SIGRTMIN+4 is poweroff for systemd.
+            "--stop-signal",
+            "SIGRTMIN+4",
+        ],
+    );
+    let environ = host.exec("many", &["sh", "-c", "tr '\\0' '\\n' < /proc/1/environ"]);
+    assert!(environ.lines().any(|l| l == "FROM_FILE=1"), "{environ}");
+    assert!(
+        environ.lines().any(|l| l == "SPACED=two words"),
+        "{environ}"
+    );
+
+    assert_eq!(
+        cgroup_value(&host, &id, "memory.soft_limit_in_bytes", "memory.low"),
+        (64u64 << 20).to_string()
+    );
+    match host.cgroup_file(&id, "cpu.shares") {
+        Some(shares) => {
+            assert_eq!(read_trimmed(&shares), "512");
+            assert_eq!(
+                cgroup_value(&host, &id, "cpu.cfs_quota_us", "cpu.max"),
+                "50000"
+            );
+            assert_eq!(
+                cgroup_value(&host, &id, "cpu.cfs_period_us", "cpu.max"),
+                "200000"
+            );
+        }
+        None => {
+            assert_eq!(
+                cgroup_value(&host, &id, "cpu.max", "cpu.max"),
+                "50000 200000"
+            );
+        }
+    }
+    assert_eq!(cgroup_value(&host, &id, "cpuset.mems", "cpuset.mems"), "0");
+    let df = host.exec("many", &["df", "-k", "--output=fstype,size", "/mnt/t"]);
+    assert_eq!(
+        df.lines()
+            .last()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["tmpfs", "4096"]),
+        "{df}"
+    );
+
+    host.ok(["update", "--cpus", "1.5", "many"]);
+    match host.cgroup_file(&id, "cpu.cfs_quota_us") {
+        Some(quota) => {
+            assert_eq!(read_trimmed(&quota), "150000");
+            assert_eq!(
+                cgroup_value(&host, &id, "cpu.cfs_period_us", "cpu.max"),
+                "100000"
+            );
+        }
+        None => assert_eq!(
+            cgroup_value(&host, &id, "cpu.max", "cpu.max"),
+            "150000 100000"
+        ),
+    }
+
+    // ps: the table has its header and a row for the running container.
+    let ps = host.ok(["ps"]);
+    let mut lines = ps.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["CONTAINER", "ID", "COMMAND", "CREATED", "STATUS", "NAMES"],
+        "{ps}"
+    );
+    let row = lines.next().unwrap_or_else(|| panic!("no row: {ps}"));
+    assert!(
+        row.starts_with(&id[..12]) && row.ends_with(" many") && row.contains(" Up "),
+        "{ps}"
+    );
+    assert_eq!(lines.next(), None, "{ps}");
+
+    let version = env!("CARGO_PKG_VERSION");
+    let info = host.ok(["info"]);
+    for want in [
+        "Containers: 1".to_string(),
+        " Running: 1".to_string(),
+        " Stopped: 0".to_string(),
+        format!("Server Version: {version}"),
+        format!("Root Dir: {}", host.store().display()),
+    ] {
+        assert!(info.lines().any(|l| l == want), "{want:?} not in {info}");
+    }
+    let release = read_trimmed(std::path::Path::new("/proc/sys/kernel/osrelease"));
+    assert!(
+        info.lines()
+            .any(|l| l == format!("Kernel Version: {release}")),
+        "{info}"
+    );
+    let v = host.ok(["version"]);
+    assert!(
+        v.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Version:", version]),
+        "{v}"
+    );
+
+    // stop sends the stop signal: systemd powers off, well before the timeout.
+    let started = std::time::Instant::now();
+    host.ok(["stop", "many"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "stop waited for the kill"
+    );
+    let state = host.state("many");
+    assert_eq!(state["ExitCause"], "poweroff", "{state}");
+}
+
+#[test]
+fn privileged_read_only_container_has_all_capabilities_and_an_ro_root() {
+    let mut host = Host::new();
+    host.boot("priv", &["--privileged", "--read-only"]);
+    let status = host.exec("priv", &["cat", "/proc/1/status"]);
+    let eff = status.lines().find(|l| l.starts_with("CapEff:")).unwrap();
+    let bits = u64::from_str_radix(eff.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    // SYS_MODULE (16), SYS_RAWIO (17), SYS_TIME (25), MAC_ADMIN (33): denied to system
+    // containers unless --privileged; the runtime can give only what it holds itself.
+    for (name, bit) in [
+        ("SYS_MODULE", 16),
+        ("SYS_RAWIO", 17),
+        ("SYS_TIME", 25),
+        ("MAC_ADMIN", 33),
+    ] {
+        assert_eq!(
+            bits & (1 << bit) != 0,
+            host_has_cap(bit),
+            "CAP_{name} in CapEff {eff}"
+        );
+    }
+    assert!(
+        host_has_cap(16),
+        "the test host holds no CAP_SYS_MODULE to give"
+    );
+    let root = host
+        .exec("priv", &["cat", "/proc/self/mountinfo"])
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some("/"))
+        .unwrap()
+        .to_string();
+    assert!(
+        root.split_whitespace().nth(5).unwrap().starts_with("ro"),
+        "{root}"
+    );
+    let out = host.run(["exec", "priv", "touch", "/written"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Read-only file system"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // /run and /tmp stay writable tmpfs.
+    host.exec("priv", &["touch", "/run/ok", "/tmp/ok"]);
+}
+
+#[test]
+fn app_containers_user_workdir_restart_on_failure_and_log_file() {
+    let mut host = Host::new();
+    let run = |host: &Host, rootfs: &std::path::Path, name: &str, extra: &[&str], cmd: &[&str]| {
+        let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), name.into()];
+        args.extend(["--cgroup-parent".into(), host.cgroup_parent.clone()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend([
+            "--external-rootfs".into(),
+            rootfs.display().to_string(),
+            "none".into(),
+        ]);
+        args.extend(cmd.iter().map(|s| s.to_string()));
+        host.ok(&args)
+    };
+
+    // -u and -w set PID 1's identity and directory.
+    let rootfs = host.rootfs();
+    run(
+        &host,
+        &rootfs,
+        "who",
+        &["-u", "65534:65534", "-w", "/var/tmp"],
+        &["sleep", "300"],
+    );
+    let status = host.exec("who", &["cat", "/proc/1/status"]);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["Uid:", "65534", "65534", "65534", "65534"]),
+        "{status}"
+    );
+    assert!(
+        status
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["Gid:", "65534", "65534", "65534", "65534"]),
+        "{status}"
+    );
+    assert_eq!(host.exec("who", &["readlink", "/proc/1/cwd"]), "/var/tmp");
+    assert_eq!(host.exec("who", &["pwd"]), "/var/tmp");
+
+    // on-failure:2 restarts a failing command twice, then leaves it exited.
+    let rootfs = host.rootfs();
+    run(
+        &host,
+        &rootfs,
+        "failing",
+        &["--restart", "on-failure:2"],
+        &["sh", "-c", "exit 3"],
+    );
+    wait_for("two restarts", Duration::from_secs(60), || {
+        let s = host.state("failing");
+        s["Status"] == "exited" && s["RestartCount"] == 2
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let state = host.state("failing");
+    assert_eq!(state["RestartCount"], 2, "{state}");
+    assert_eq!(state["Status"], "exited", "{state}");
+    assert_eq!(state["ExitCode"], 3, "{state}");
+
+    // --log-file: the CLI's log goes to the file, not to stderr.
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["no_such_syscall_here"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let log = dir.path().join("cli.log");
+    let rootfs = host.rootfs();
+    let out = std::process::Command::new(syscontainer_tests::bin("syscontainer"))
+        .arg("--root")
+        .arg(host.store())
+        .args(["--log-level", "debug", "--log-file"])
+        .arg(&log)
+        .args([
+            "create",
+            "--name",
+            "logged",
+            "--cgroup-parent",
+            &host.cgroup_parent,
+        ])
+        .arg("--security-opt")
+        .arg(format!("seccomp={}", profile.display()))
+        .args(["--system-container", "--external-rootfs"])
+        .arg(&rootfs)
+        .args(["none", "init"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logged = read_trimmed(&log);
+    assert!(
+        logged.contains("DEBUG") && logged.contains("no_such_syscall_here"),
+        "{logged:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("no_such_syscall_here"),
+        "the log went to stderr too"
+    );
+}
