@@ -131,11 +131,47 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
         .clone()
         .unwrap_or_else(|| process.cwd().clone());
 
-    // SAFETY: the CLI is single-threaded; the child only execs or _exits.
-    match unsafe { fork() }.map_err(|e| Error::Invalid(format!("fork: {e}")))? {
+    // Born in the cgroup2 directory, the child moves itself into the v1 ones: no PID is
+    // written to a cgroup.procs, whose first write waits for an RCU grace period.
+    let v2_fd = cgroup
+        .v2_dir()
+        .and_then(|d| crate::process::open_cgroup_dir(&d));
+    let v1_tasks = cgroup.v1_tasks_files();
+    let placement_ok = v2_fd.is_some() || cgroup.v2_dir().is_none();
+    let forked = if placement_ok {
+        // SAFETY: the CLI is single-threaded; the child only execs or _exits.
+        unsafe {
+            crate::process::fork_into(CloneFlags::empty(), v2_fd.as_ref().map(|fd| fd.as_fd()))
+        }
+        .ok()
+        .map(|pid| (pid, true))
+    } else {
+        None
+    };
+    let forked = match forked {
+        Some((0, placed)) => (ForkResult::Child, placed),
+        Some((pid, placed)) => (
+            ForkResult::Parent {
+                child: nix::unistd::Pid::from_raw(pid),
+            },
+            placed,
+        ),
+        // SAFETY: the CLI is single-threaded; the child only execs or _exits.
+        None => (
+            unsafe { fork() }.map_err(|e| Error::Invalid(format!("fork: {e}")))?,
+            false,
+        ),
+    };
+    drop(v2_fd);
+    match forked.0 {
         ForkResult::Child => {
+            let placement = if forked.1 {
+                Placement::SelfV1(&v1_tasks)
+            } else {
+                Placement::Move(&cgroup)
+            };
             let code = match exec_child(
-                &cgroup,
+                placement,
                 &pidfd,
                 flags,
                 pty.as_ref().map(|p| p.1),
@@ -181,9 +217,17 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
 
 enum Never {}
 
+/// How the exec'd process gets into the container's cgroups.
+enum Placement<'a> {
+    /// Born in the cgroup2 directory: join the v1 hierarchies by their `tasks` files.
+    SelfV1(&'a [PathBuf]),
+    /// Write our PID into every hierarchy (no `clone3` into a cgroup).
+    Move(&'a crate::cgroups::ContainerCgroup),
+}
+
 #[allow(clippy::too_many_arguments)]
 fn exec_child(
-    cgroup: &crate::cgroups::ContainerCgroup,
+    placement: Placement,
     pidfd: &OwnedFd,
     flags: CloneFlags,
     pty_number: Option<u32>,
@@ -194,9 +238,11 @@ fn exec_child(
     cwd: &std::path::Path,
 ) -> std::result::Result<Never, (i32, String)> {
     let fail = |what: &str, e: &dyn std::fmt::Display| (126, format!("{what}: {e}"));
-    cgroup
-        .add_process(std::process::id() as i32)
-        .map_err(|e| fail("join cgroup", &e))?;
+    match placement {
+        Placement::SelfV1(tasks) => crate::cgroups::join_v1_self(tasks),
+        Placement::Move(cgroup) => cgroup.add_process(std::process::id() as i32),
+    }
+    .map_err(|e| fail("join cgroup", &e))?;
     setns(pidfd.as_fd(), flags).map_err(|e| fail("join namespaces", &e))?;
     nix::unistd::chdir(cwd).map_err(|e| fail(&format!("chdir {}", cwd.display()), &e))?;
 

@@ -305,11 +305,21 @@ impl Monitor {
         };
         let prestart = self.hooks(|h| h.prestart().clone());
         let cgroup = &self.cgroup;
+        let v2_dir = cgroup.v2_dir();
+        let v1_tasks = cgroup.v1_tasks_files();
+        let placement = process::SelfPlacement {
+            v2_dir: v2_dir.as_deref(),
+            v1_tasks: &v1_tasks,
+        };
         let created = process::create(
             &ctx,
-            |pid| {
+            Some(placement),
+            |pid, move_it| {
                 cloned.set(pid);
-                cgroup.add_process(pid).map_err(Into::into)
+                if move_it {
+                    cgroup.add_process(pid)?;
+                }
+                Ok(())
             },
             |pid| {
                 hooks::run_hooks("prestart", &prestart, &self.oci_state("created", pid))

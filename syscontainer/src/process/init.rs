@@ -33,8 +33,10 @@ pub struct InitContext<'a> {
 pub const NOTIFY_SOCKET_INSIDE: &str = "/run/host/notify";
 
 /// Entry point of the cloned child. Never returns.
-pub fn run(ctx: &InitContext, channel: &Channel) -> ! {
-    let code = match setup_and_exec(ctx, channel) {
+/// `v1_tasks`: the init was born in its cgroup2 directory and moves itself into these v1
+/// hierarchies once told `Go` (see [`crate::cgroups::join_v1_self`]).
+pub fn run(ctx: &InitContext, channel: &Channel, v1_tasks: Option<&[PathBuf]>) -> ! {
+    let code = match setup_and_exec(ctx, channel, v1_tasks) {
         Ok(never) => match never {},
         Err(message) => {
             let _ = channel.send(&Message::Failed(message));
@@ -67,7 +69,11 @@ fn has_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
 
 enum Never {}
 
-fn setup_and_exec(ctx: &InitContext, channel: &Channel) -> Result<Never, String> {
+fn setup_and_exec(
+    ctx: &InitContext,
+    channel: &Channel,
+    v1_tasks: Option<&[PathBuf]>,
+) -> Result<Never, String> {
     let spec = ctx.spec;
     let process = spec.process().as_ref().ok_or("spec has no process")?;
     let root = spec.root().as_ref().ok_or("spec has no root")?;
@@ -75,6 +81,9 @@ fn setup_and_exec(ctx: &InitContext, channel: &Channel) -> Result<Never, String>
     let linux = spec.linux().clone().unwrap_or_default();
 
     expect(channel, Message::Go)?;
+    if let Some(tasks) = v1_tasks {
+        step("join the v1 cgroups", crate::cgroups::join_v1_self(tasks))?;
+    }
     if has_namespace(spec, LinuxNamespaceType::User) {
         // Become the namespace's root: host root is unmapped in it.
         let root_gid = nix::unistd::Gid::from_raw(0);

@@ -36,6 +36,81 @@ pub type Result<T> = std::result::Result<T, ProcessError>;
 
 const INIT_STACK_SIZE: usize = 1 << 20;
 
+/// `struct clone_args` of `clone3(2)`, up to `cgroup` (Linux 5.7).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// A fork (`clone3` without a new stack: the child continues here on a copy of the
+/// caller's stack) into new namespaces `flags`, born in the cgroup2 directory `cgroup`
+/// when given. Returns 0 in the child and the child's PID in the caller, or the error
+/// (`ENOSYS` before Linux 5.3, `E2BIG`/`EINVAL` before 5.7), for the caller to fall back.
+///
+/// # Safety
+/// As for `fork`: the caller must be single-threaded, and the child must only exec or
+/// `_exit` in the end.
+pub unsafe fn fork_into(
+    flags: CloneFlags,
+    cgroup: Option<std::os::fd::BorrowedFd>,
+) -> std::io::Result<i32> {
+    use std::os::fd::AsRawFd;
+    let mut args = CloneArgs {
+        flags: flags.bits() as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
+    }
+    // SAFETY: clone3 with a valid argument block; the caller upholds fork's rules.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(rc as i32)
+    }
+}
+
+/// An `O_PATH` descriptor of a cgroup2 directory, for [`fork_into`].
+pub fn open_cgroup_dir(dir: &std::path::Path) -> Option<std::os::fd::OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+        .ok()
+        .map(std::os::fd::OwnedFd::from)
+}
+
+/// How the init gets into the container's cgroups without anyone writing its PID to a
+/// `cgroup.procs` (see [`crate::cgroups::join_v1_self`]): born in the cgroup2 directory,
+/// then it writes itself into each v1 `tasks` file before unsharing its cgroup namespace.
+pub struct SelfPlacement<'a> {
+    pub v2_dir: Option<&'a std::path::Path>,
+    pub v1_tasks: &'a [std::path::PathBuf],
+}
+
 fn clone_flags(spec: &Spec) -> CloneFlags {
     let mut flags = CloneFlags::empty();
     let namespaces = spec
@@ -73,28 +148,56 @@ pub struct CreatedInit {
 /// process in the container's cgroups before it unshares its cgroup namespace;
 /// `prestart` runs once the rootfs is mounted (the OCI prestart hooks). On failure the
 /// half-made init is killed and reaped.
+///
+/// With `placement` (and no new user namespace, whose root may not write the host's
+/// cgroup files before its ID maps apply), the init places itself; `in_cgroup` receives
+/// `false` then and must not move it. Otherwise (or if the kernel lacks `clone3` with
+/// `CLONE_INTO_CGROUP`) `in_cgroup` receives `true` and writes its PID.
 pub fn create(
     ctx: &InitContext,
-    in_cgroup: impl FnOnce(i32) -> Result<()>,
+    placement: Option<SelfPlacement>,
+    in_cgroup: impl FnOnce(i32, bool) -> Result<()>,
     prestart: impl FnOnce(i32) -> Result<()>,
 ) -> Result<CreatedInit> {
     let (parent_end, child_end) = Channel::pair().map_err(|e| ProcessError::Channel(e.into()))?;
-    let mut stack = vec![0u8; INIT_STACK_SIZE];
     let flags = clone_flags(ctx.spec);
-    let child = Box::new(|| -> isize {
-        init::run(ctx, &child_end);
-    });
-    // SAFETY: the monitor is single-threaded, so the child's copy of the address space
-    // is consistent; the child never returns into our code (init::run exits or execs).
-    let pid = unsafe { nix::sched::clone(child, &mut stack, flags, Some(libc::SIGCHLD)) }
-        .map_err(ProcessError::Clone)?;
+    let placement = placement.filter(|_| !flags.contains(CloneFlags::CLONE_NEWUSER));
+    let mut self_placed = None;
+    if let Some(p) = &placement {
+        let v2 = p.v2_dir.map(|d| (d, open_cgroup_dir(d)));
+        if v2.as_ref().is_none_or(|(_, fd)| fd.is_some()) {
+            let fd = v2.as_ref().and_then(|(_, fd)| fd.as_ref());
+            // SAFETY: the monitor is single-threaded; the child never returns into our
+            // code (init::run exits or execs).
+            match unsafe { fork_into(flags, fd.map(std::os::fd::AsFd::as_fd)) } {
+                Ok(0) => init::run(ctx, &child_end, Some(p.v1_tasks)),
+                Ok(pid) => self_placed = Some(Pid::from_raw(pid)),
+                Err(e) => tracing::debug!("clone3 into the cgroup: {e}; cloning, then moving"),
+            }
+        }
+    }
+    let pid = match self_placed {
+        Some(pid) => pid,
+        None => {
+            let mut stack = vec![0u8; INIT_STACK_SIZE];
+            let child = Box::new(|| -> isize {
+                init::run(ctx, &child_end, None);
+            });
+            // SAFETY: the monitor is single-threaded, so the child's copy of the address
+            // space is consistent; the child never returns into our code (init::run exits
+            // or execs).
+            unsafe { nix::sched::clone(child, &mut stack, flags, Some(libc::SIGCHLD)) }
+                .map_err(ProcessError::Clone)?
+        }
+    };
+    let move_it = self_placed.is_none();
     drop(child_end);
     let created = CreatedInit {
         pid,
         channel: parent_end,
     };
     let mapped = write_id_maps(ctx.spec, pid);
-    match mapped.and_then(|()| drive_to_created(&created, in_cgroup, prestart)) {
+    match mapped.and_then(|()| drive_to_created(&created, move_it, in_cgroup, prestart)) {
         Ok(()) => Ok(created),
         Err(e) => {
             created.abort();
@@ -130,10 +233,11 @@ fn write_id_maps(spec: &Spec, pid: Pid) -> Result<()> {
 
 fn drive_to_created(
     init: &CreatedInit,
-    in_cgroup: impl FnOnce(i32) -> Result<()>,
+    move_it: bool,
+    in_cgroup: impl FnOnce(i32, bool) -> Result<()>,
     prestart: impl FnOnce(i32) -> Result<()>,
 ) -> Result<()> {
-    in_cgroup(init.pid.as_raw())?;
+    in_cgroup(init.pid.as_raw(), move_it)?;
     init.channel.send(&Message::Go)?;
     init.expect(Message::MountsReady, "mounting the rootfs")?;
     prestart(init.pid.as_raw())?;
@@ -176,5 +280,34 @@ impl CreatedInit {
     pub fn abort(&self) {
         let _ = kill(self.pid, Signal::SIGKILL);
         let _ = waitpid(self.pid, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fork_into_runs_the_child_and_reports_its_pid() {
+        // SAFETY: the child only _exits. (The test harness has threads, but the child
+        // touches nothing they might hold.)
+        match unsafe { fork_into(CloneFlags::empty(), None) } {
+            Ok(0) => unsafe { libc::_exit(7) },
+            Ok(pid) => {
+                let status = waitpid(Pid::from_raw(pid), None).unwrap();
+                assert_eq!(
+                    status,
+                    nix::sys::wait::WaitStatus::Exited(Pid::from_raw(pid), 7)
+                );
+            }
+            // A kernel without clone3: the callers fall back to fork/clone.
+            Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ENOSYS)),
+        }
+    }
+
+    #[test]
+    fn a_missing_cgroup_dir_has_no_descriptor() {
+        assert!(open_cgroup_dir(std::path::Path::new("/nonexistent/cgroup")).is_none());
+        assert!(open_cgroup_dir(std::path::Path::new("/")).is_some());
     }
 }
