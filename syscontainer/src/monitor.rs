@@ -118,6 +118,14 @@ pub struct Monitor {
     signals: SignalFd,
     init: Option<i32>,
     consecutive_failures: u32,
+    /// The cgroup directories [`Monitor::new`] created for the first boot (`None` once
+    /// that boot has taken them).
+    fresh_cgroups: Option<Vec<PathBuf>>,
+}
+
+/// Whether a boot must create the cgroups (rather than reset the ones it has).
+fn needs_cgroups(state: &crate::state::State, cgroup: &ContainerCgroup) -> bool {
+    state.created_cgroups.is_empty() && !cgroup.dirs().iter().all(|d| d.exists())
 }
 
 /// Run the monitor of container `id`; `ready` receives "ok" or the start error.
@@ -197,9 +205,31 @@ impl Monitor {
         // SAFETY: ignoring SIGPIPE so that a vanished attach client is a write error.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
         let console = open_console()?;
-        store.update_state(id, |s| {
+        // The first boot's cgroups are created here so that one write records both the
+        // monitor and the directories it made (before anything is placed in them).
+        let state = store.load_state(id)?;
+        let fresh_cgroups = if needs_cgroups(&state, &cgroup) {
+            match cgroup.create() {
+                Ok(created) => created,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&run_dir);
+                    return Err(e.into());
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let recorded = store.update_state(id, |s| {
             s.monitor = ProcessId::of(std::process::id() as i32);
-        })?;
+            if !fresh_cgroups.is_empty() {
+                s.created_cgroups = fresh_cgroups.clone();
+            }
+        });
+        if let Err(e) = recorded {
+            let _ = cgroup.destroy(&fresh_cgroups);
+            let _ = std::fs::remove_dir_all(&run_dir);
+            return Err(e.into());
+        }
         Ok(Monitor {
             store,
             config,
@@ -213,6 +243,7 @@ impl Monitor {
             signals,
             init: None,
             consecutive_failures: 0,
+            fresh_cgroups: Some(fresh_cgroups),
         })
     }
 
@@ -250,15 +281,21 @@ impl Monitor {
             .and_then(|p| p.env().clone())
             .unwrap_or_default();
         crate::hostside::prepare(&self.config, &env)?;
-        let state = self.store.load_state(self.id())?;
         let mut created_now = Vec::new();
-        if state.created_cgroups.is_empty() && !self.cgroup.dirs().iter().all(|d| d.exists()) {
-            created_now = self.cgroup.create()?;
-            let created = created_now.clone();
-            self.store
-                .update_state(self.id(), |s| s.created_cgroups = created)?;
-        } else {
-            self.cgroup.reset()?;
+        match self.fresh_cgroups.take() {
+            // The first boot: `new` created them (and recorded them) if needed.
+            Some(fresh) if !fresh.is_empty() => created_now = fresh,
+            _ => {
+                let state = self.store.load_state(self.id())?;
+                if needs_cgroups(&state, &self.cgroup) {
+                    created_now = self.cgroup.create()?;
+                    let created = created_now.clone();
+                    self.store
+                        .update_state(self.id(), |s| s.created_cgroups = created)?;
+                } else {
+                    self.cgroup.reset()?;
+                }
+            }
         }
         let cloned = std::cell::Cell::new(0);
         let result = self.boot_in_cgroup(&cloned);

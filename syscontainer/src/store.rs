@@ -89,11 +89,34 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 }
 
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let data = serde_json::to_vec_pretty(value).map_err(|source| StoreError::Corrupt {
+    write_atomic(path, &to_json(path, value)?)
+}
+
+fn to_json<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(value).map_err(|source| StoreError::Corrupt {
         path: path.to_path_buf(),
         source,
-    })?;
-    write_atomic(path, &data)
+    })
+}
+
+/// Write a new file in a directory nobody reads yet (a container's temporary directory,
+/// which appears by one rename): written and fsynced, but without a temporary name of
+/// its own, because the directory's rename is what makes the whole record appear at once.
+fn write_new(path: &Path, data: &[u8]) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err("create", path))?;
+    f.write_all(data).map_err(io_err("write", path))?;
+    f.sync_all().map_err(io_err("fsync", path))
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("fsync", dir))
 }
 
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
@@ -311,14 +334,21 @@ impl Store {
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir(&tmp).map_err(io_err("create", &tmp))?;
         let written = (|| {
-            write_json(&tmp.join("config.json"), spec)?;
-            write_json(&tmp.join("container.json"), config)?;
-            write_json(&tmp.join("state.json"), &State::default())?;
+            let config_json = tmp.join("config.json");
+            write_new(&config_json, &to_json(&config_json, spec)?)?;
+            let container_json = tmp.join("container.json");
+            write_new(&container_json, &to_json(&container_json, config)?)?;
+            let state_json = tmp.join("state.json");
+            write_new(&state_json, &to_json(&state_json, &State::default())?)?;
             for (name, data) in extra_files {
-                write_atomic(&tmp.join(name), data)?;
+                write_new(&tmp.join(name), data)?;
             }
+            // Every file is on disk with its name before the directory appears.
+            sync_dir(&tmp)?;
             let dest = self.dir(&config.id);
-            fs::rename(&tmp, &dest).map_err(io_err("rename", &dest))
+            fs::rename(&tmp, &dest).map_err(io_err("rename", &dest))?;
+            let _ = sync_dir(&self.root);
+            Ok(())
         })();
         if written.is_err() {
             let _ = fs::remove_dir_all(&tmp);
@@ -441,6 +471,40 @@ mod tests {
         assert_eq!(store.load_state(&a).unwrap().restart_count, 7);
         store.remove(&a).unwrap();
         assert_eq!(store.ids().unwrap(), vec![b.clone()]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn insert_writes_exactly_the_records_and_no_temporary_files() {
+        let dir = tempdir();
+        let store = Store::open(&dir).unwrap();
+        let id = new_id();
+        let spec = oci_spec::runtime::Spec::default();
+        store
+            .insert(&config(&id, "one"), &spec, &[("hosts", b"h\n".to_vec())])
+            .unwrap();
+        let mut names: Vec<String> = fs::read_dir(store.dir(&id))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["config.json", "container.json", "hosts", "state.json"]
+        );
+        let root: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != ".lock")
+            .collect();
+        assert_eq!(root, std::slice::from_ref(&id));
+        assert_eq!(store.load_config(&id).unwrap().name, "one");
+        assert_eq!(store.load_state(&id).unwrap().restart_count, 0);
+        let mode = fs::metadata(store.dir(&id).join("hosts"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
         fs::remove_dir_all(&dir).unwrap();
     }
 
