@@ -2,13 +2,16 @@
 //! of that namespace (cached per namespace, revalidated by start time) → the init's cgroups.
 
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
+use std::ffi::CStr;
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cgroup::ProcessCgroups;
-use crate::error::{read_string, Error, Result};
+use crate::error::{read_file_string, read_string, Error, Result};
 use crate::host::parse_pid_starttime;
 use crate::render::Container;
 
@@ -66,6 +69,51 @@ pub enum Caller {
 struct CachedInit {
     container: Arc<Container>,
     checked: Instant,
+    /// `/proc/INIT`, opened when the init was found. It stays bound to that very process: once
+    /// the process is gone (even if its pid is reused) nothing can be looked up below it, so
+    /// "is the init alive" is one `fstatat` instead of reading and parsing `/proc/INIT/stat`.
+    dir: Arc<File>,
+}
+
+/// `/proc/PID` as a directory handle (`O_PATH`).
+fn open_pid_dir(path: &Path) -> Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Opens `name` below the directory handle `dir` for reading.
+fn open_at(dir: &File, name: &CStr) -> std::io::Result<File> {
+    // SAFETY: `name` is NUL-terminated and `dir` an open descriptor; a descriptor returned
+    // by openat is owned by nothing else.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// True while the process `dir` was opened for still exists (a zombie counts, as its
+/// `/proc/PID/stat` did).
+fn process_alive(dir: &File) -> bool {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: the path is NUL-terminated and `st` is large enough for a `struct stat`.
+    unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            c"stat".as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        ) == 0
+    }
 }
 
 /// Resolves callers to containers, caching one init per PID namespace.
@@ -103,13 +151,15 @@ impl Resolver {
             return Ok(Caller::Container(container));
         }
         let init = self.find_init(pid, ns)?;
-        let container = Arc::new(self.load(init)?);
+        let (container, dir) = self.load(init)?;
+        let container = Arc::new(container);
         self.evict_dead();
         self.lock().insert(
             ns,
             CachedInit {
                 container: container.clone(),
                 checked: Instant::now(),
+                dir: Arc::new(dir),
             },
         );
         Ok(Caller::Container(container))
@@ -119,22 +169,7 @@ impl Resolver {
     /// insertion, so the cache holds at most the live namespaces plus the one being added,
     /// however many containers came and went.
     fn evict_dead(&self) {
-        let entries: Vec<(u64, i32, u64)> = self
-            .lock()
-            .iter()
-            .map(|(ns, c)| (*ns, c.container.init_pid, c.container.init_start_ticks))
-            .collect();
-        let dead: Vec<u64> = entries
-            .into_iter()
-            .filter(|(_, pid, start)| self.start_ticks(*pid).ok() != Some(*start))
-            .map(|(ns, _, _)| ns)
-            .collect();
-        if !dead.is_empty() {
-            let mut cache = self.lock();
-            for ns in dead {
-                cache.remove(&ns);
-            }
-        }
+        self.lock().retain(|_, c| process_alive(&c.dir));
     }
 
     /// Number of cached namespaces.
@@ -148,28 +183,27 @@ impl Resolver {
 
     /// The cached container of `ns` if its init is still the same process.
     fn cached(&self, ns: u64) -> Result<Option<Arc<Container>>> {
-        let Some((container, checked)) = self
+        let Some((container, checked, dir)) = self
             .lock()
             .get(&ns)
-            .map(|c| (c.container.clone(), c.checked))
+            .map(|c| (c.container.clone(), c.checked, c.dir.clone()))
         else {
             return Ok(None);
         };
-        let alive = self
-            .start_ticks(container.init_pid)
-            .is_ok_and(|start| start == container.init_start_ticks);
-        if !alive {
+        if !process_alive(&dir) {
             self.lock().remove(&ns);
             return Ok(None);
         }
         if checked.elapsed() < CGROUP_REFRESH {
             return Ok(Some(container));
         }
+        let path = self.pid_file(container.init_pid, "cgroup");
+        let text = match open_at(&dir, c"cgroup") {
+            Ok(file) => read_file_string(file, &path)?,
+            Err(e) => return Err(Error::io(path, e)),
+        };
         let refreshed = Arc::new(Container {
-            cgroups: ProcessCgroups::parse(&read_string(
-                &self.pid_file(container.init_pid, "cgroup"),
-            )?)?
-            .of_container_init(),
+            cgroups: ProcessCgroups::parse(&text)?.of_container_init(),
             ..(*container).clone()
         });
         self.lock().insert(
@@ -177,6 +211,7 @@ impl Resolver {
             CachedInit {
                 container: refreshed.clone(),
                 checked: Instant::now(),
+                dir,
             },
         );
         Ok(Some(refreshed))
@@ -186,22 +221,31 @@ impl Resolver {
         self.proc.join(pid.to_string()).join(name)
     }
 
-    fn start_ticks(&self, pid: i32) -> Result<u64> {
-        parse_pid_starttime(&read_string(&self.pid_file(pid, "stat"))?)
-    }
-
     fn status(&self, pid: i32) -> Result<PidStatus> {
         PidStatus::parse(&read_string(&self.pid_file(pid, "status"))?)
     }
 
-    fn load(&self, init: i32) -> Result<Container> {
-        let cgroups = ProcessCgroups::parse(&read_string(&self.pid_file(init, "cgroup"))?)?
-            .of_container_init();
-        Ok(Container {
-            init_pid: init,
-            init_start_ticks: self.start_ticks(init)?,
-            cgroups,
-        })
+    /// The init's container and its `/proc/INIT` handle. Both files are read through the
+    /// handle, so they describe the process the handle stays bound to.
+    fn load(&self, init: i32) -> Result<(Container, File)> {
+        let dir = open_pid_dir(&self.proc.join(init.to_string()))?;
+        let read = |name: &CStr, file: &str| {
+            let path = self.pid_file(init, file);
+            match open_at(&dir, name) {
+                Ok(f) => read_file_string(f, &path),
+                Err(e) => Err(Error::io(path, e)),
+            }
+        };
+        let cgroups = ProcessCgroups::parse(&read(c"cgroup", "cgroup")?)?.of_container_init();
+        let init_start_ticks = parse_pid_starttime(&read(c"stat", "stat")?)?;
+        Ok((
+            Container {
+                init_pid: init,
+                init_start_ticks,
+                cgroups,
+            },
+            dir,
+        ))
     }
 
     /// Walks up the parent chain inside the namespace; scans /proc if that does not reach

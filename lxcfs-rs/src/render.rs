@@ -216,8 +216,7 @@ impl Renderer {
 
     /// The host's own file, unchanged.
     pub fn render_host(&self, view: ViewFile) -> Result<Vec<u8>> {
-        let path = self.host.file(view);
-        std::fs::read(&path).map_err(|e| crate::Error::io(path, e))
+        crate::error::read_bytes(&self.host.file(view))
     }
 
     /// The container's view of `view`, falling back to the host file when the container's
