@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use fuser::{
     BsdFileFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, INodeNo,
@@ -13,6 +13,7 @@ use fuser::{
     ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 
+use crate::cache::ViewCache;
 use crate::process::{Caller, Resolver};
 use crate::render::{Renderer, ViewFile};
 
@@ -76,6 +77,7 @@ fn build_tree() -> Vec<Node> {
 pub struct LxcFs {
     renderer: Arc<Renderer>,
     resolver: Resolver,
+    views: ViewCache,
     nodes: Vec<Node>,
     handles: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
     next_handle: AtomicU64,
@@ -87,6 +89,7 @@ impl LxcFs {
         LxcFs {
             renderer,
             resolver,
+            views: ViewCache::default(),
             nodes: build_tree(),
             handles: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
@@ -123,11 +126,18 @@ impl LxcFs {
         }
     }
 
-    /// Renders `view` for the process `pid`.
-    pub fn content_for(&self, view: ViewFile, pid: u32) -> crate::Result<Vec<u8>> {
+    /// Renders `view` for the process `pid` (a container's view may come from the
+    /// [`ViewCache`], at most [`crate::cache::VIEW_TTL`] old).
+    pub fn content_for(&self, view: ViewFile, pid: u32) -> crate::Result<Arc<Vec<u8>>> {
         match self.resolver.resolve(pid)? {
-            Caller::Host => self.renderer.render_host(view),
-            Caller::Container(container) => self.renderer.render(view, &container),
+            Caller::Host => self.renderer.render_host(view).map(Arc::new),
+            Caller::Container(container) if view.cacheable() => {
+                self.views
+                    .get_or_render(view, &container, Instant::now(), || {
+                        self.renderer.render(view, &container)
+                    })
+            }
+            Caller::Container(container) => self.renderer.render(view, &container).map(Arc::new),
         }
     }
 
@@ -178,7 +188,7 @@ impl Filesystem for LxcFs {
             }
         };
         let handle = self.next_handle.fetch_add(1, Ordering::Relaxed);
-        self.handles().insert(handle, Arc::new(content));
+        self.handles().insert(handle, content);
         // FOPEN_NOFLUSH: nothing is buffered, so close(2) needs no FLUSH round trip.
         reply.opened(
             FileHandle(handle),

@@ -2,9 +2,10 @@
 //!
 //! The core is pure: [`host`] and [`cgroup`] parse files into structs, [`views`] compute and
 //! render each file. [`render`] reads the inputs a view needs, [`process`] maps a FUSE caller
-//! to its container, [`fs`] is the FUSE glue, and [`mounts`] bind-mounts the views into
+//! to its container, [`cache`] keeps rendered views for a moment, [`fs`] is the FUSE glue, and [`mounts`] bind-mounts the views into
 //! containers (hook and toolkit).
 
+pub mod cache;
 pub mod cgroup;
 pub mod cpuset;
 pub mod error;

@@ -40,6 +40,14 @@ impl ViewFile {
         ViewFile::CpuOnline,
     ];
 
+    /// Whether a container's rendering may be served again for up to
+    /// [`crate::cache::VIEW_TTL`]: the views that read several files. `uptime` (which must
+    /// count from the init's start to the moment of the read) and `loadavg` (sampled on its
+    /// own) are rendered at every open.
+    pub fn cacheable(self) -> bool {
+        !matches!(self, ViewFile::Uptime | ViewFile::Loadavg)
+    }
+
     /// Path below the mount point, which is also the path below `/` in a container.
     pub fn relative_path(self) -> &'static str {
         match self {
