@@ -286,11 +286,30 @@ impl Resolver {
 }
 
 /// Inode of `/proc/PID/ns/pid`, which identifies the PID namespace.
+///
+/// The link's text (`pid:[INODE]`) names the same inode; reading it is much cheaper than
+/// `stat`, which makes the kernel build (and then free) an nsfs inode and dentry per call.
+/// Something that is not such a link (a fixture tree) is `stat`ed.
 pub fn pid_ns_inode(proc: &Path, pid: i32) -> Result<u64> {
     let path = proc.join(pid.to_string()).join("ns/pid");
+    if let Ok(target) = std::fs::read_link(&path) {
+        if let Some(inode) = parse_ns_link(target.as_os_str().as_encoded_bytes()) {
+            return Ok(inode);
+        }
+    }
     std::fs::metadata(&path)
         .map(|m| m.ino())
         .map_err(|e| Error::io(path, e))
+}
+
+/// The inode in a `pid:[INODE]` namespace link.
+fn parse_ns_link(target: &[u8]) -> Option<u64> {
+    std::str::from_utf8(target)
+        .ok()?
+        .strip_prefix("pid:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -307,6 +326,20 @@ mod tests {
         assert!(PidStatus::parse("PPid:\tx\n").is_err());
         assert!(PidStatus::parse("NSpid:\t1 a\nPPid:\t1\n").is_err());
         assert!(PidStatus::parse("Name:\tsh\n").is_err());
+    }
+
+    #[test]
+    fn namespace_link_names_the_stat_inode() {
+        let pid = std::process::id() as i32;
+        let path = format!("/proc/{pid}/ns/pid");
+        assert_eq!(
+            pid_ns_inode(Path::new("/proc"), pid).unwrap(),
+            std::fs::metadata(path).unwrap().ino()
+        );
+        assert_eq!(parse_ns_link(b"pid:[4026531836]"), Some(4026531836));
+        assert_eq!(parse_ns_link(b"net:[4026531836]"), None);
+        assert_eq!(parse_ns_link(b"pid:[x]"), None);
+        assert!(pid_ns_inode(Path::new("/proc"), -5).is_err());
     }
 
     #[test]
