@@ -31,18 +31,15 @@ pub struct Cli {
     pub command: commands::Command,
 }
 
-fn init_logging(cli: &Cli) -> anyhow::Result<()> {
+fn init_logging(log_level: &str, log_file: Option<&std::path::Path>) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(&cli.log_level).map_err(|_| {
-        anyhow::anyhow!(
-            "invalid --log-level {:?}: use error, warn, info, debug or trace",
-            cli.log_level
-        )
+    let filter = EnvFilter::try_new(log_level).map_err(|_| {
+        anyhow::anyhow!("invalid --log-level {log_level:?}: use error, warn, info, debug or trace")
     })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
-    match &cli.log_file {
+    match log_file {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
                 .create(true)
@@ -59,9 +56,53 @@ fn init_logging(cli: &Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The arguments `container::start` spawns the monitor with, exactly: `--root ROOT
+/// --log-level LEVEL monitor ID`; `None` for any other command line.
+fn monitor_invocation(args: &[std::ffi::OsString]) -> Option<(PathBuf, &str, &str)> {
+    match args {
+        [root_flag, root, level_flag, level, monitor, id]
+            if root_flag == "--root" && level_flag == "--log-level" && monitor == "monitor" =>
+        {
+            let id = id.to_str().filter(|id| syscontainer::store::is_id(id))?;
+            Some((PathBuf::from(root), level.to_str()?, id))
+        }
+        _ => None,
+    }
+}
+
+/// The monitor's own entry: what `commands::monitor` does, without building the whole
+/// command-line parser first. The monitor is on the path of every boot, and is spawned
+/// with one fixed form of arguments; anything else goes through clap as usual.
+fn run_monitor(root: PathBuf, log_level: &str, id: &str) -> ExitCode {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    if let Err(e) = init_logging(log_level, None) {
+        eprintln!("syscontainer: {e:#}");
+        return ExitCode::from(125);
+    }
+    let store = match syscontainer::store::Store::open(&root) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("syscontainer: open store {}: {e}", root.display());
+            return ExitCode::from(125);
+        }
+    };
+    store.sweep();
+    // SAFETY: `start` passes the write end of its readiness pipe as fd 3.
+    let ready = unsafe { OwnedFd::from_raw_fd(3) };
+    // Not for the hooks the monitor runs: a hook's leftover child holding it would keep
+    // `start` waiting for the answer.
+    // SAFETY: F_SETFD on the descriptor we own.
+    unsafe { libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC) };
+    ExitCode::from(syscontainer::monitor::run(store, id, ready) as u8)
+}
+
 fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if let Some((root, level, id)) = monitor_invocation(&args) {
+        return run_monitor(root, level, id);
+    }
     let cli = Cli::parse();
-    if let Err(e) = init_logging(&cli) {
+    if let Err(e) = init_logging(&cli.log_level, cli.log_file.as_deref()) {
         eprintln!("syscontainer: {e:#}");
         return ExitCode::from(125);
     }
@@ -76,6 +117,35 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_the_exact_monitor_command_line_takes_the_lean_entry() {
+        let id = "a".repeat(64);
+        let args = |v: &[&str]| -> Vec<std::ffi::OsString> { v.iter().map(Into::into).collect() };
+        let ok = args(&["--root", "/r", "--log-level", "warn", "monitor", &id]);
+        assert_eq!(
+            super::monitor_invocation(&ok),
+            Some((std::path::PathBuf::from("/r"), "warn", id.as_str()))
+        );
+        for bad in [
+            args(&["--root", "/r", "--log-level", "warn", "monitor", "abc"]),
+            args(&["--log-level", "warn", "--root", "/r", "monitor", &id]),
+            args(&["--root", "/r", "--log-level", "warn", "exec", &id]),
+            args(&["--root", "/r", "monitor", &id]),
+            args(&["--root", "/r", "--log-level", "warn", "monitor", &id, "x"]),
+        ] {
+            assert_eq!(super::monitor_invocation(&bad), None, "{bad:?}");
+        }
+        // What the lean entry replaces parses to the same thing through clap.
+        use clap::Parser;
+        let mut full = vec![std::ffi::OsString::from("syscontainer")];
+        full.extend(ok);
+        let cli = super::Cli::try_parse_from(full).unwrap();
+        assert_eq!(cli.root, std::path::PathBuf::from("/r"));
+        assert_eq!(cli.log_level, "warn");
+        assert!(cli.log_file.is_none());
+        assert!(matches!(cli.command, super::commands::Command::Monitor(_)));
+    }
+
     #[test]
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;
