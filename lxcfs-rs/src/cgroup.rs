@@ -310,30 +310,48 @@ pub struct MemoryStat {
 }
 
 impl MemoryStat {
+    /// Parses `memory.stat` (v1 `total_*` keys, v2 plain keys). Every line must be
+    /// `key value`, as for [`parse_flat_keyed`]; the wanted keys go straight into the fields.
     pub fn parse(version: Version, text: &str) -> Result<Self> {
-        let map = parse_flat_keyed("memory.stat", text)?;
-        let get = |v1: &str, v2: &str| -> u64 {
-            let key = match version {
-                Version::V1 => v1,
-                Version::V2 => v2,
+        let mut stat = MemoryStat::default();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let (key, value) = line
+                .split_once(' ')
+                .ok_or_else(|| Error::parse("memory.stat", "expected 'key value'", line))?;
+            let value = parse_u64("memory.stat", value, line)?;
+            let field = match (version, key) {
+                (Version::V1, "total_cache") | (Version::V2, "file") => &mut stat.file,
+                (Version::V1, "total_rss") | (Version::V2, "anon") => &mut stat.anon,
+                (Version::V1, "total_shmem") | (Version::V2, "shmem") => &mut stat.shmem,
+                (Version::V1, "total_active_anon") | (Version::V2, "active_anon") => {
+                    &mut stat.active_anon
+                }
+                (Version::V1, "total_inactive_anon") | (Version::V2, "inactive_anon") => {
+                    &mut stat.inactive_anon
+                }
+                (Version::V1, "total_active_file") | (Version::V2, "active_file") => {
+                    &mut stat.active_file
+                }
+                (Version::V1, "total_inactive_file") | (Version::V2, "inactive_file") => {
+                    &mut stat.inactive_file
+                }
+                (Version::V1, "total_unevictable") | (Version::V2, "unevictable") => {
+                    &mut stat.unevictable
+                }
+                (Version::V1, "total_mapped_file") | (Version::V2, "file_mapped") => {
+                    &mut stat.mapped
+                }
+                (Version::V1, "total_dirty") | (Version::V2, "file_dirty") => &mut stat.dirty,
+                (Version::V1, "total_writeback") | (Version::V2, "file_writeback") => {
+                    &mut stat.writeback
+                }
+                (Version::V2, "slab_reclaimable") => &mut stat.slab_reclaimable,
+                (Version::V2, "slab_unreclaimable") => &mut stat.slab_unreclaimable,
+                _ => continue,
             };
-            map.get(key).copied().unwrap_or(0)
-        };
-        Ok(MemoryStat {
-            file: get("total_cache", "file"),
-            anon: get("total_rss", "anon"),
-            shmem: get("total_shmem", "shmem"),
-            active_anon: get("total_active_anon", "active_anon"),
-            inactive_anon: get("total_inactive_anon", "inactive_anon"),
-            active_file: get("total_active_file", "active_file"),
-            inactive_file: get("total_inactive_file", "inactive_file"),
-            unevictable: get("total_unevictable", "unevictable"),
-            mapped: get("total_mapped_file", "file_mapped"),
-            dirty: get("total_dirty", "file_dirty"),
-            writeback: get("total_writeback", "file_writeback"),
-            slab_reclaimable: get("", "slab_reclaimable"),
-            slab_unreclaimable: get("", "slab_unreclaimable"),
-        })
+            *field = value;
+        }
+        Ok(stat)
     }
 }
 
@@ -767,6 +785,56 @@ mod tests {
             CpuUsage::PerCpu(vec![(0, 5, 0), (1, 6, 0)])
         );
         assert!(parse_flat_keyed("memory.stat", "cache x\n").is_err());
+    }
+
+    #[test]
+    fn memory_stat_takes_each_versions_keys() {
+        let v1 = MemoryStat::parse(
+            Version::V1,
+            "cache 1\nrss 2\ntotal_cache 10\ntotal_rss 20\ntotal_shmem 3\ntotal_mapped_file 4\n\
+             total_dirty 5\ntotal_writeback 6\ntotal_active_anon 7\ntotal_inactive_anon 8\n\
+             total_active_file 9\ntotal_inactive_file 11\ntotal_unevictable 12\nfile 99\n",
+        )
+        .unwrap();
+        assert_eq!(
+            v1,
+            MemoryStat {
+                file: 10,
+                anon: 20,
+                shmem: 3,
+                mapped: 4,
+                dirty: 5,
+                writeback: 6,
+                active_anon: 7,
+                inactive_anon: 8,
+                active_file: 9,
+                inactive_file: 11,
+                unevictable: 12,
+                slab_reclaimable: 0,
+                slab_unreclaimable: 0,
+            }
+        );
+        let v2 = MemoryStat::parse(
+            Version::V2,
+            "anon 1\nfile 2\nshmem 3\nfile_mapped 4\nfile_dirty 5\nfile_writeback 6\n\
+             slab_reclaimable 7\nslab_unreclaimable 8\ntotal_cache 99\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                v2.anon,
+                v2.file,
+                v2.shmem,
+                v2.mapped,
+                v2.dirty,
+                v2.writeback
+            ),
+            (1, 2, 3, 4, 5, 6)
+        );
+        assert_eq!((v2.slab_reclaimable, v2.slab_unreclaimable), (7, 8));
+        // Every line must parse, wanted or not.
+        assert!(MemoryStat::parse(Version::V2, "anon 1\nunknown x\n").is_err());
+        assert!(MemoryStat::parse(Version::V1, "total_cache\n").is_err());
     }
 
     #[test]

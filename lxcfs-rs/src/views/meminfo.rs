@@ -87,18 +87,46 @@ pub fn render(host: &Meminfo, mem: &MemoryCgroup, swap_enabled: bool) -> String 
             "SwapFree" => view.swap_free,
             _ => line.value,
         };
-        let label = format!("{}:", line.key);
-        if line.in_kb {
-            out.push_str(&format!("{label:<16}{value:>8} kB\n"));
-        } else {
-            out.push_str(&format!("{label:<16}{value:>8}\n"));
-        }
+        push_line(&mut out, &line.key, value, line.in_kb);
     }
     out
 }
 
+/// Appends `KEY:` padded to 16 columns, the value right-aligned in 8 and ` kB` if sized, as
+/// the kernel prints them, without temporary strings.
+fn push_line(out: &mut String, key: &str, value: u64, in_kb: bool) {
+    use std::fmt::Write;
+    out.push_str(key);
+    out.push(':');
+    let width = key.chars().count() + 1;
+    out.extend(std::iter::repeat_n(' ', 16usize.saturating_sub(width)));
+    let _ = write!(out, "{value:>8}");
+    out.push_str(if in_kb { " kB\n" } else { "\n" });
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn lines_are_padded_like_the_kernels() {
+        for (key, value, in_kb) in [
+            ("MemTotal", 262144u64, true),
+            ("HugePages_Total", 0, false),
+            ("DirectMap1G", 123456789012, true),
+            ("AVeryLongKeyBeyondSixteen", 5, true),
+        ] {
+            let mut out = String::new();
+            push_line(&mut out, key, value, in_kb);
+            let label = format!("{key}:");
+            let expected = if in_kb {
+                format!("{label:<16}{value:>8} kB\n")
+            } else {
+                format!("{label:<16}{value:>8}\n")
+            };
+            assert_eq!(out, expected);
+        }
+    }
+
     use super::*;
     use crate::cgroup::MemoryStat;
 
