@@ -100,9 +100,11 @@ fn to_json<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>> {
 }
 
 /// Write a new file in a directory nobody reads yet (a container's temporary directory,
-/// which appears by one rename): written and fsynced, but without a temporary name of
-/// its own, because the directory's rename is what makes the whole record appear at once.
-fn write_new(path: &Path, data: &[u8]) -> Result<()> {
+/// which appears by one rename), without a temporary name of its own: the directory's
+/// rename is what makes the whole record appear at once. Writeback of its data starts
+/// now; the caller fsyncs the returned file once every file is written, so that one
+/// journal commit covers them all instead of one commit per file.
+fn write_new(path: &Path, data: &[u8]) -> Result<(PathBuf, File)> {
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -110,7 +112,9 @@ fn write_new(path: &Path, data: &[u8]) -> Result<()> {
         .open(path)
         .map_err(io_err("create", path))?;
     f.write_all(data).map_err(io_err("write", path))?;
-    f.sync_all().map_err(io_err("fsync", path))
+    // SAFETY: sync_file_range on a descriptor we own; it only starts writeback.
+    unsafe { libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+    Ok((path.to_path_buf(), f))
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
@@ -335,15 +339,20 @@ impl Store {
         fs::create_dir(&tmp).map_err(io_err("create", &tmp))?;
         let written = (|| {
             let config_json = tmp.join("config.json");
-            write_new(&config_json, &to_json(&config_json, spec)?)?;
             let container_json = tmp.join("container.json");
-            write_new(&container_json, &to_json(&container_json, config)?)?;
             let state_json = tmp.join("state.json");
-            write_new(&state_json, &to_json(&state_json, &State::default())?)?;
+            let mut files = vec![
+                write_new(&config_json, &to_json(&config_json, spec)?)?,
+                write_new(&container_json, &to_json(&container_json, config)?)?,
+                write_new(&state_json, &to_json(&state_json, &State::default())?)?,
+            ];
             for (name, data) in extra_files {
-                write_new(&tmp.join(name), data)?;
+                files.push(write_new(&tmp.join(name), data)?);
             }
             // Every file is on disk with its name before the directory appears.
+            for (path, f) in &files {
+                f.sync_all().map_err(io_err("fsync", path))?;
+            }
             sync_dir(&tmp)?;
             let dest = self.dir(&config.id);
             fs::rename(&tmp, &dest).map_err(io_err("rename", &dest))?;
