@@ -28,6 +28,13 @@ pub struct ReadLoopArgs {
     /// Concurrent readers in a throughput round.
     #[arg(long, default_value_t = 4)]
     pub threads: u32,
+    /// Timed reads of each file after the file was left alone for `--cold-gap-ms` (the
+    /// first read after idle: no view cache can serve it).
+    #[arg(long, default_value_t = 0)]
+    pub cold: u32,
+    /// Idle time before each cold read, ms.
+    #[arg(long, default_value_t = 150)]
+    pub cold_gap_ms: u64,
     /// Files to read.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
@@ -39,6 +46,8 @@ pub struct FileReport {
     /// The file's content at the first read, to check what was measured.
     pub content: String,
     pub latency_ns: Vec<f64>,
+    #[serde(default)]
+    pub cold_latency_ns: Vec<f64>,
     pub reads_per_sec: Vec<f64>,
 }
 
@@ -64,6 +73,7 @@ pub fn run(args: &ReadLoopArgs) -> Result<Vec<FileReport>> {
             file: file.clone(),
             content,
             latency_ns: Vec::with_capacity(args.iterations as usize),
+            cold_latency_ns: Vec::new(),
             reads_per_sec: Vec::new(),
         });
     }
@@ -81,6 +91,17 @@ pub fn run(args: &ReadLoopArgs) -> Result<Vec<FileReport>> {
             }
         }
         done += this_batch;
+    }
+
+    // One idle gap serves every file: each file is read once per gap, in turn.
+    for _ in 0..args.cold {
+        std::thread::sleep(Duration::from_millis(args.cold_gap_ms));
+        for report in reports.iter_mut() {
+            let t0 = Instant::now();
+            read_once(&report.file, &mut buf)
+                .with_context(|| format!("cannot read {}", report.file.display()))?;
+            report.cold_latency_ns.push(t0.elapsed().as_nanos() as f64);
+        }
     }
 
     for _ in 0..args.rounds {
@@ -139,6 +160,8 @@ mod tests {
             rounds: 2,
             seconds: 0.05,
             threads: 2,
+            cold: 2,
+            cold_gap_ms: 1,
             files: vec![a.clone(), b],
         };
         let reports = run(&args).unwrap();
@@ -148,6 +171,7 @@ mod tests {
         assert_eq!(reports[1].content.len(), 100_000);
         for r in &reports {
             assert_eq!(r.latency_ns.len(), 7);
+            assert_eq!(r.cold_latency_ns.len(), 2);
             assert!(r.latency_ns.iter().all(|&ns| ns > 0.0));
             assert_eq!(r.reads_per_sec.len(), 2);
             assert!(r.reads_per_sec.iter().all(|&rate| rate > 0.0));
@@ -162,6 +186,8 @@ mod tests {
             rounds: 0,
             seconds: 0.0,
             threads: 1,
+            cold: 0,
+            cold_gap_ms: 0,
             files: vec![PathBuf::from("/nonexistent/lxcfs/proc/meminfo")],
         };
         let err = format!("{:#}", run(&args).unwrap_err());

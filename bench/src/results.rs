@@ -31,6 +31,8 @@ pub enum Metric {
     DensityMemory,
     /// open+read+close of one file from inside a container (µs); `subject` is the file.
     LxcfsLatency,
+    /// open+read+close after the file was left alone for a while (µs): the uncached path.
+    LxcfsColdLatency,
     /// Reads (open+read+close) per second from inside a container; `subject` is the file.
     LxcfsThroughput,
     /// One hot-add command, the whole command's wall time (ms); `subject` is the operation.

@@ -83,12 +83,14 @@ fn smoke_run_measures_every_suite_and_leaves_nothing() {
         share > 0.0 && share / 1e3 < boot,
         "PID 1 exec ({share} ms) must come after the start and before boot ends ({boot} s)"
     );
-    assert!(
-        samples(&results, "lxcfs-latency", "lxcfs-rs")
-            .iter()
-            .any(|m| m["subject"] == "proc/meminfo"),
-        "no lxcfs-rs meminfo latency"
-    );
+    for metric in ["lxcfs-latency", "lxcfs-cold-latency", "lxcfs-throughput"] {
+        assert!(
+            samples(&results, metric, "lxcfs-rs")
+                .iter()
+                .any(|m| m["subject"] == "proc/meminfo"),
+            "no lxcfs-rs meminfo {metric}"
+        );
+    }
     assert!(
         !samples(&results, "hotadd", "syscontainer-tools").is_empty(),
         "no hot-add figures"
