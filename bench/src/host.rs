@@ -309,9 +309,19 @@ impl OwnCgroup {
 }
 
 impl Drop for OwnCgroup {
+    /// Removes the tree, waiting (up to 10 s) for the processes of a container that was just
+    /// killed to be gone: a cgroup with tasks in it cannot be removed.
     fn drop(&mut self) {
-        for dir in &self.dirs {
-            syscontainer_tests::remove_cgroup_tree(dir);
+        self.procs.clear();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            for dir in &self.dirs {
+                syscontainer_tests::remove_cgroup_tree(dir);
+            }
+            if self.dirs.iter().all(|d| !d.exists()) || Instant::now() > deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }

@@ -34,7 +34,7 @@ impl Runtime for Nspawn {
     }
 
     fn start(&self, name: &str, rootfs: &Path) -> Result<Started> {
-        let cgroup = OwnCgroup::create(&format!("scbench-nspawn-{name}"))?;
+        let cgroup = OwnCgroup::create(&format!("scbench-{name}"))?;
         let fds = cgroup.procs_fds();
         let mut command = Command::new("systemd-nspawn");
         command
