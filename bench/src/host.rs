@@ -236,8 +236,16 @@ pub fn wait_booted(init_pid: i32, timeout: Duration) -> Result<String> {
     let deadline = Instant::now() + timeout;
     let pid = init_pid.to_string();
     loop {
+        // `--wait` blocks until boot ends; `timeout` (inside, from coreutils) bounds it, so a
+        // container that never finishes booting cannot hang the run.
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs()
+            .max(1)
+            .to_string();
         let out = Command::new("nsenter")
-            .args(["-a", "-t", &pid, "systemctl", "is-system-running", "--wait"])
+            .args(["-a", "-t", &pid, "timeout", "-k", "1", &left])
+            .args(["systemctl", "is-system-running", "--wait"])
             .stdin(Stdio::null())
             .stderr(Stdio::null())
             .output()
@@ -250,6 +258,47 @@ pub fn wait_booted(init_pid: i32, timeout: Duration) -> Result<String> {
             _ => bail!(
                 "container PID {init_pid} did not finish booting in {timeout:?} (state {state:?})"
             ),
+        }
+    }
+}
+
+/// Host limits that systemd containers exhaust long before memory runs out: each systemd
+/// takes several inotify instances and a kernel keyring per service, all charged to root.
+/// Debian's defaults (128 instances, 200 keys) stop about 20 containers from booting,
+/// whatever the runtime. Raised for the run (as LXD's production settings do) and restored
+/// on drop.
+pub struct HostLimits {
+    saved: Vec<(&'static str, String)>,
+}
+
+pub const RAISED_LIMITS: [(&str, u64); 3] = [
+    ("/proc/sys/fs/inotify/max_user_instances", 1024),
+    ("/proc/sys/kernel/keys/maxkeys", 2000),
+    ("/proc/sys/kernel/keys/maxbytes", 2_000_000),
+];
+
+impl HostLimits {
+    pub fn raise() -> HostLimits {
+        let mut saved = Vec::new();
+        for (path, want) in RAISED_LIMITS {
+            let Ok(old) = std::fs::read_to_string(path) else {
+                continue;
+            };
+            let old = old.trim().to_string();
+            if old.parse::<u64>().is_ok_and(|v| v < want)
+                && std::fs::write(path, want.to_string()).is_ok()
+            {
+                saved.push((path, old));
+            }
+        }
+        HostLimits { saved }
+    }
+}
+
+impl Drop for HostLimits {
+    fn drop(&mut self) {
+        for (path, old) in &self.saved {
+            let _ = std::fs::write(path, old);
         }
     }
 }

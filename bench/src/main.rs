@@ -173,7 +173,9 @@ fn run_in(args: &RunArgs, work: &Path) -> Result<()> {
         peers: bench.peers().iter().map(|p| p.name().to_string()).collect(),
     };
 
+    let limits = host::HostLimits::raise();
     let outcome = run_suites(&mut bench, &args.suites);
+    drop(limits);
     bench.syscontainer.remove_cgroup_parent();
     outcome?;
 

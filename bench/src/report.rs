@@ -456,6 +456,11 @@ syscontainer, …), {runs} runs each.
 `lxc.cgroup.relative = 1`. **nspawn**: `systemd-nspawn --boot --private-network \
 --register=no --keep-unit --console=passive` in a cgroup of its own (this host's PID 1 is not \
 systemd, so there is no machined).
+- For the whole run the benchmark raises `fs.inotify.max_user_instances` to 1024 and \
+`kernel.keys.maxkeys`/`maxbytes` to 2000/2000000 (LXD's production values) and restores them \
+after: every systemd container takes inotify instances and per-service keyrings charged to \
+root, and with Debian's defaults (128, 200) about 20 booting containers exhaust them, whatever \
+the runtime.
 - **Boot**: from the start command to `nsenter -a -t PID1 systemctl is-system-running --wait` \
 answering `running` or `degraded`, asked the same way for every peer.
 - **Runtime share**: from the start command to the `exec` of the container's PID 1, as \

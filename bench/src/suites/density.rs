@@ -27,17 +27,28 @@ pub fn run(bench: &mut Bench) -> Result<()> {
             continue;
         }
         for peer in bench.peers() {
-            let (seconds, mib) = at_once(bench, peer, n)?;
-            found.add(Metric::DensityTime, peer.name(), None, Some(n), seconds);
-            found.add(Metric::DensityMemory, peer.name(), None, Some(n), mib);
+            match at_once(bench, peer, n)? {
+                Ok((seconds, mib)) => {
+                    found.add(Metric::DensityTime, peer.name(), None, Some(n), seconds);
+                    found.add(Metric::DensityMemory, peer.name(), None, Some(n), mib);
+                }
+                Err(failed) => found.note(format!(
+                    "density: {failed} of {n} {} containers started at once did not finish \
+                     booting within {} s, so {} has no figure for N = {n}",
+                    peer.name(),
+                    TIMEOUT.as_secs(),
+                    peer.name()
+                )),
+            }
         }
     }
     bench.results.merge(found);
     Ok(())
 }
 
-/// Boot `n` containers of one peer concurrently; (seconds until all run, MiB per container).
-fn at_once(bench: &Bench, peer: &dyn Runtime, n: u32) -> Result<(f64, f64)> {
+/// Boot `n` containers of one peer concurrently: (seconds until all run, MiB per
+/// container), or how many did not boot.
+fn at_once(bench: &Bench, peer: &dyn Runtime, n: u32) -> Result<Result<(f64, f64), usize>> {
     let copies: Vec<_> = (0..n).map(|_| bench.rootfs_copy()).collect();
     let names: Vec<String> = (0..n).map(|_| bench.name(peer.name())).collect();
 
@@ -71,16 +82,31 @@ fn at_once(bench: &Bench, peer: &dyn Runtime, n: u32) -> Result<(f64, f64)> {
             .collect()
     });
     let mut all_running: f64 = 0.0;
+    let mut failed = 0;
     for r in outcome {
-        all_running = all_running.max(r?);
+        match r {
+            Ok(t) => all_running = all_running.max(t),
+            Err(e) => {
+                eprintln!("syscontainer-bench: density {} N={n}: {e:#}", peer.name());
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        return Ok(Err(failed));
     }
 
     std::thread::sleep(std::time::Duration::from_secs(2));
     let mut running = running.into_inner().unwrap();
     let mut total_kib = 0.0;
     for r in &running {
-        let init = r.runtime.init_pid(&r.started)?;
-        let monitor = r.runtime.monitor_pid(&r.started)?;
+        let (init, monitor) = match (
+            r.runtime.init_pid(&r.started),
+            r.runtime.monitor_pid(&r.started),
+        ) {
+            (Ok(i), Ok(m)) => (i, m),
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+        };
         total_kib +=
             host::cgroup_anon_kib(init).unwrap_or(0.0) + host::pss_kib(monitor).unwrap_or(0.0);
     }
@@ -96,5 +122,5 @@ fn at_once(bench: &Bench, peer: &dyn Runtime, n: u32) -> Result<(f64, f64)> {
     });
     drop(running);
     drop(copies);
-    Ok((all_running, per_container))
+    Ok(Ok((all_running, per_container)))
 }
