@@ -337,40 +337,15 @@ fn exec_child(
 /// The container's `--ulimit`/`--files-limit` (the stored spec's `process.rlimits`), so
 /// an exec'd process gets the same limits as PID 1 rather than the caller's.
 fn apply_rlimits(process: &oci_spec::runtime::Process) -> std::result::Result<(), String> {
-    use oci_spec::runtime::PosixRlimitType as T;
     for limit in process.rlimits().as_deref().unwrap_or(&[]) {
-        let resource = match limit.typ() {
-            T::RlimitCpu => libc::RLIMIT_CPU,
-            T::RlimitFsize => libc::RLIMIT_FSIZE,
-            T::RlimitData => libc::RLIMIT_DATA,
-            T::RlimitStack => libc::RLIMIT_STACK,
-            T::RlimitCore => libc::RLIMIT_CORE,
-            T::RlimitRss => libc::RLIMIT_RSS,
-            T::RlimitNproc => libc::RLIMIT_NPROC,
-            T::RlimitNofile => libc::RLIMIT_NOFILE,
-            T::RlimitMemlock => libc::RLIMIT_MEMLOCK,
-            T::RlimitAs => libc::RLIMIT_AS,
-            T::RlimitLocks => libc::RLIMIT_LOCKS,
-            T::RlimitSigpending => libc::RLIMIT_SIGPENDING,
-            T::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
-            T::RlimitNice => libc::RLIMIT_NICE,
-            T::RlimitRtprio => libc::RLIMIT_RTPRIO,
-            T::RlimitRttime => libc::RLIMIT_RTTIME,
-        };
-        let value = libc::rlimit {
-            rlim_cur: limit.soft(),
-            rlim_max: limit.hard(),
-        };
-        // SAFETY: setrlimit with a valid resource and a pointer to a live struct.
-        if unsafe { libc::setrlimit(resource, &value) } != 0 {
-            return Err(format!(
-                "setrlimit {:?} {}:{}: {}",
+        crate::process::init::set_rlimit(limit).map_err(|e| {
+            format!(
+                "setrlimit {:?} {}:{}: {e}",
                 limit.typ(),
                 limit.soft(),
-                limit.hard(),
-                std::io::Error::last_os_error()
-            ));
-        }
+                limit.hard()
+            )
+        })?;
     }
     Ok(())
 }

@@ -339,7 +339,8 @@ pub fn inside(rootfs: &Path, p: &str) -> Result<PathBuf, String> {
     secure_join(rootfs, Path::new(p)).map_err(|e| e.to_string())
 }
 
-fn set_rlimit(limit: &oci_spec::runtime::PosixRlimit) -> std::io::Result<()> {
+/// Set one OCI rlimit on the calling process (PID 1 before exec, and `exec`'d processes).
+pub(crate) fn set_rlimit(limit: &oci_spec::runtime::PosixRlimit) -> std::io::Result<()> {
     use oci_spec::runtime::PosixRlimitType as T;
     let resource = match limit.typ() {
         T::RlimitCpu => libc::RLIMIT_CPU,
