@@ -235,6 +235,18 @@ pub fn run(argv: &[&str]) -> Result<()> {
 pub fn wait_booted(init_pid: i32, timeout: Duration) -> Result<String> {
     let deadline = Instant::now() + timeout;
     let pid = init_pid.to_string();
+    // Until systemd's private socket exists, systemctl fails at once; asking in a loop would
+    // be a fork/exec storm (N containers × a spawn every few ms) that slows every boot it
+    // measures. Watching for the socket from the host costs a stat.
+    let socket = Path::new("/proc")
+        .join(&pid)
+        .join("root/run/systemd/private");
+    while !socket.exists() {
+        if Instant::now() > deadline {
+            bail!("container PID {init_pid} has no systemd manager socket after {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
     loop {
         // `--wait` blocks until boot ends; `timeout` (inside, from coreutils) bounds it, so a
         // container that never finishes booting cannot hang the run.

@@ -312,7 +312,7 @@ fn density(md: &mut String, r: &Results, chart: &mut Chart) {
     let _ = writeln!(md, "## Density: N containers started at once\n");
     let _ = writeln!(
         md,
-        "| N | peer | all running (s) | host MiB per container |"
+        "| N | peer | all running (s) | MiB per container (cgroup anon+shmem + supervisor PSS) |"
     );
     let _ = writeln!(md, "|---:|---|---:|---:|");
     let mut time_lines = Vec::new();
@@ -462,7 +462,8 @@ after: every systemd container takes inotify instances and per-service keyrings 
 root, and with Debian's defaults (128, 200) about 20 booting containers exhaust them, whatever \
 the runtime.
 - **Boot**: from the start command to `nsenter -a -t PID1 systemctl is-system-running --wait` \
-answering `running` or `degraded`, asked the same way for every peer.
+answering `running` or `degraded`, asked the same way for every peer, once systemd's private \
+socket exists (watched from the host with a stat, so that probing does not load the machine).
 - **Runtime share**: from the start command to the `exec` of the container's PID 1, as \
 stamped by the kernel (process connector exec event, CLOCK_MONOTONIC).
 - **Stop**: `syscontainer stop`, `lxc-stop`, SIGTERM to nspawn (its orderly halt), until the \
