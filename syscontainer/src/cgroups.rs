@@ -130,8 +130,9 @@ impl ContainerCgroup {
         ContainerCgroup { cgroup, unified }
     }
 
-    /// Every directory of this cgroup, one per hierarchy.
-    pub fn dirs(&self) -> Vec<PathBuf> {
+    /// The directories `cgroups-rs` manages: one per v1 hierarchy, or the single cgroup2
+    /// directory on a pure v2 host.
+    fn managed_dirs(&self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = self
             .cgroup
             .subsystems()
@@ -140,6 +141,12 @@ impl ContainerCgroup {
             .collect();
         dirs.sort();
         dirs.dedup();
+        dirs
+    }
+
+    /// Every directory of this cgroup, one per hierarchy.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = self.managed_dirs();
         dirs.extend(self.unified.clone());
         dirs
     }
@@ -190,15 +197,10 @@ impl ContainerCgroup {
         if self.cgroup.v2() {
             return Vec::new();
         }
-        let mut dirs: Vec<PathBuf> = self
-            .cgroup
-            .subsystems()
-            .iter()
-            .map(|s| s.to_controller().path().to_path_buf())
-            .collect();
-        dirs.sort();
-        dirs.dedup();
-        dirs.into_iter().map(|d| d.join("tasks")).collect()
+        self.managed_dirs()
+            .into_iter()
+            .map(|d| d.join("tasks"))
+            .collect()
     }
 
     pub fn add_process(&self, pid: i32) -> Result<()> {
