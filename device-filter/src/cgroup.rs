@@ -150,13 +150,15 @@ impl DeviceCgroup {
                             source,
                         })?
                 }
-                None => sys::prog_attach(self.dir.as_fd(), program.as_fd(), None).map_err(
-                    |source| Error::Attach {
-                        id: program.id(),
-                        path: self.path.clone(),
-                        source,
-                    },
-                )?,
+                None => {
+                    sys::prog_attach(self.dir.as_fd(), program.as_fd(), None).map_err(|source| {
+                        Error::Attach {
+                            id: program.id(),
+                            path: self.path.clone(),
+                            source,
+                        }
+                    })?
+                }
             }
         }
         for (attached, fd) in stale {
@@ -212,4 +214,3 @@ impl DeviceCgroup {
         Ok(programs)
     }
 }
-

@@ -229,7 +229,10 @@ mod tests {
                 opcode::JMP32_JEQ_K | opcode::JMP32_JNE_K => {
                     let target = index as i64 + 1 + i64::from(insn.off);
                     assert!(insn.off >= 0, "backward jump at {index}");
-                    assert!(target < program.len() as i64, "jump out of range at {index}");
+                    assert!(
+                        target < program.len() as i64,
+                        "jump out of range at {index}"
+                    );
                 }
                 opcode::JMP_EXIT => {
                     let before = program[index - 1];
@@ -271,7 +274,13 @@ mod tests {
         )];
         let program = compile(&rules);
         assert_eq!(
-            run(&program, DeviceType::Char, u32::MAX, 0x8000_0000, Access::READ),
+            run(
+                &program,
+                DeviceType::Char,
+                u32::MAX,
+                0x8000_0000,
+                Access::READ
+            ),
             1
         );
         assert_eq!(
@@ -304,6 +313,9 @@ mod tests {
             }
         }
         // The generator must produce both outcomes in bulk, or the comparison proves little.
-        assert!(allowed > cases / 10 && allowed < cases * 9 / 10, "{allowed}/{cases}");
+        assert!(
+            allowed > cases / 10 && allowed < cases * 9 / 10,
+            "{allowed}/{cases}"
+        );
     }
 }

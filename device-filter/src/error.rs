@@ -10,7 +10,10 @@ pub enum Error {
     InvalidKind { value: String },
     #[error("open cgroup directory {}: {source}", path.display())]
     OpenCgroup { path: PathBuf, source: io::Error },
-    #[error("load device filter program of {insns} instructions: {source}{}", verifier_log(log))]
+    #[error(
+        "load device filter program of {insns} instructions: {source}{}",
+        verifier_log(log)
+    )]
     Load {
         insns: usize,
         source: io::Error,

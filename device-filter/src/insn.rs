@@ -66,25 +66,26 @@ impl Insn {
     }
 }
 
-/// The opcodes [`crate::compile`] emits (class | operation | source).
+/// The opcodes [`crate::compile`] emits: class (`BPF_LDX` 0x01, `BPF_JMP` 0x05, `BPF_JMP32` 0x06,
+/// `BPF_ALU64` 0x07) | operation | source (`BPF_K` 0x00 immediate, `BPF_X` 0x08 register).
 pub mod opcode {
     /// `BPF_LDX | BPF_MEM | BPF_W`: `dst = *(u32 *)(src + off)`.
-    pub const LDX_MEM_W: u8 = 0x01 | 0x60 | 0x00;
+    pub const LDX_MEM_W: u8 = 0x61;
     /// `BPF_ALU64 | BPF_MOV | BPF_K`.
-    pub const ALU64_MOV_K: u8 = 0x07 | 0xb0 | 0x00;
+    pub const ALU64_MOV_K: u8 = 0xb7;
     /// `BPF_ALU64 | BPF_MOV | BPF_X`.
-    pub const ALU64_MOV_X: u8 = 0x07 | 0xb0 | 0x08;
+    pub const ALU64_MOV_X: u8 = 0xbf;
     /// `BPF_ALU64 | BPF_AND | BPF_K`.
-    pub const ALU64_AND_K: u8 = 0x07 | 0x50 | 0x00;
+    pub const ALU64_AND_K: u8 = 0x57;
     /// `BPF_ALU64 | BPF_RSH | BPF_K`.
-    pub const ALU64_RSH_K: u8 = 0x07 | 0x70 | 0x00;
+    pub const ALU64_RSH_K: u8 = 0x77;
     /// `BPF_JMP32 | BPF_JEQ | BPF_K`: compares the low 32 bits, so every `u32` device number
     /// fits the immediate exactly.
-    pub const JMP32_JEQ_K: u8 = 0x06 | 0x10 | 0x00;
+    pub const JMP32_JEQ_K: u8 = 0x16;
     /// `BPF_JMP32 | BPF_JNE | BPF_K`.
-    pub const JMP32_JNE_K: u8 = 0x06 | 0x50 | 0x00;
+    pub const JMP32_JNE_K: u8 = 0x56;
     /// `BPF_JMP | BPF_EXIT`.
-    pub const JMP_EXIT: u8 = 0x05 | 0x90;
+    pub const JMP_EXIT: u8 = 0x95;
 }
 
 #[cfg(test)]

@@ -143,7 +143,11 @@ impl FromStr for Access {
 
 impl fmt::Display for Access {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (bit, letter) in [(Access::READ, 'r'), (Access::WRITE, 'w'), (Access::MKNOD, 'm')] {
+        for (bit, letter) in [
+            (Access::READ, 'r'),
+            (Access::WRITE, 'w'),
+            (Access::MKNOD, 'm'),
+        ] {
             if self.contains(bit) {
                 write!(f, "{letter}")?;
             }
@@ -288,7 +292,12 @@ mod tests {
 
     #[test]
     fn one_allow_rule_allows_only_its_device_and_access() {
-        let rules = [Rule::allow(DeviceKind::Char, Some(1), Some(3), access("rw"))];
+        let rules = [Rule::allow(
+            DeviceKind::Char,
+            Some(1),
+            Some(3),
+            access("rw"),
+        )];
         assert!(decide(&rules, C, 1, 3, access("r")));
         assert!(decide(&rules, C, 1, 3, access("rw")));
         assert!(!decide(&rules, C, 1, 3, access("m")));

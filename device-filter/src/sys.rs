@@ -246,6 +246,13 @@ pub(crate) fn prog_info(prog: BorrowedFd<'_>) -> io::Result<(u32, String)> {
         info: &mut info as *mut ProgInfo as u64,
     };
     bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr)?;
-    let end = info.name.iter().position(|&b| b == 0).unwrap_or(OBJ_NAME_LEN);
-    Ok((info.id, String::from_utf8_lossy(&info.name[..end]).into_owned()))
+    let end = info
+        .name
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(OBJ_NAME_LEN);
+    Ok((
+        info.id,
+        String::from_utf8_lossy(&info.name[..end]).into_owned(),
+    ))
 }
