@@ -5,7 +5,7 @@
 use std::ffi::CString;
 use std::fs;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -328,4 +328,121 @@ fn a_rejected_program_reports_the_verifier_log() {
 fn opening_a_missing_cgroup_names_it() {
     let error = DeviceCgroup::open("/sys/fs/cgroup/unified/no-such-cgroup-here").unwrap_err();
     assert!(error.to_string().contains("no-such-cgroup-here"), "{error}");
+}
+
+/// A forked child in `cgroup` that opens `/dev/zero` in a loop until told to stop, then reports
+/// (attempts, successes).
+fn hammer_dev_zero(cgroup: &Path, while_running: impl FnOnce()) -> (u64, u64) {
+    let (command_read, command_write) = pipe();
+    let (result_read, result_write) = pipe();
+    // SAFETY: sets a flag on a descriptor we own.
+    unsafe { libc::fcntl(command_read.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    let (ready_read, ready_write) = pipe();
+    // SAFETY: as in CheckingChild::spawn, the child makes raw syscalls only.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        let mut counts = [0u64; 2];
+        let mut byte = 0u8;
+        // SAFETY: raw syscalls on live stack values and a static path.
+        unsafe {
+            libc::read(ready_read.as_raw_fd(), (&mut byte as *mut u8).cast(), 1);
+            while libc::read(command_read.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) != 1 {
+                counts[0] += 1;
+                let fd = libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                if fd >= 0 {
+                    counts[1] += 1;
+                    libc::close(fd);
+                }
+            }
+            libc::write(result_write.as_raw_fd(), counts.as_ptr().cast(), 16);
+            libc::_exit(0);
+        }
+    }
+    let child = CheckingChild {
+        pid,
+        commands: command_write.into(),
+        results: result_read.into(),
+        checks: 0,
+    };
+    drop((ready_read, result_write));
+    fs::write(cgroup.join("cgroup.procs"), pid.to_string()).unwrap();
+    fs::File::from(ready_write).write_all(b"g").unwrap();
+    while_running();
+    let mut child = child;
+    child.commands.write_all(b"q").unwrap();
+    let mut bytes = [0u8; 16];
+    child.results.read_exact(&mut bytes).unwrap();
+    let attempts = u64::from_ne_bytes(bytes[..8].try_into().unwrap());
+    let successes = u64::from_ne_bytes(bytes[8..].try_into().unwrap());
+    (attempts, successes)
+}
+
+#[test]
+fn replacing_never_leaves_the_cgroup_unfiltered() {
+    require_root();
+    let cgroup = TempCgroup::create("window");
+    let filter = DeviceCgroup::open(&cgroup.0).unwrap();
+    filter.apply(&[DEV_NULL]).unwrap();
+    // Both rule lists deny /dev/zero: any open that succeeds ran without a filter of ours.
+    let (attempts, successes) = hammer_dev_zero(&cgroup.0, || {
+        for round in 0..400 {
+            let rules: &[Rule] = if round % 2 == 0 {
+                &[DENY_ALL, DEV_NULL]
+            } else {
+                &[DEV_NULL]
+            };
+            filter.apply(rules).unwrap();
+        }
+    });
+    assert!(attempts > 1000, "the child only tried {attempts} opens");
+    assert_eq!(
+        successes, 0,
+        "/dev/zero opened {successes} of {attempts} times"
+    );
+    assert_eq!(ours(&filter).len(), 1);
+}
+
+/// Attaches like a runtime that crashed before cleaning up: a plain multi attach, no replace.
+fn attach_without_replace(cgroup: &DeviceCgroup, program: &Program) {
+    #[repr(C)]
+    struct AttachAttr {
+        target_fd: u32,
+        attach_bpf_fd: u32,
+        attach_type: u32,
+        attach_flags: u32,
+        replace_bpf_fd: u32,
+    }
+    let dir = fs::File::open(cgroup.path()).unwrap();
+    let mut attr = AttachAttr {
+        target_fd: dir.as_raw_fd() as u32,
+        attach_bpf_fd: program.as_fd().as_raw_fd() as u32,
+        attach_type: 6,  // BPF_CGROUP_DEVICE
+        attach_flags: 2, // BPF_F_ALLOW_MULTI
+        replace_bpf_fd: 0,
+    };
+    // SAFETY: attr is a zeroed-tail prefix of union bpf_attr for BPF_PROG_ATTACH (8).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            8 as libc::c_long,
+            &mut attr as *mut AttachAttr,
+            std::mem::size_of::<AttachAttr>() as libc::c_uint,
+        )
+    };
+    assert_eq!(ret, 0, "attach: {}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn leftover_programs_of_ours_are_removed() {
+    require_root();
+    let cgroup = TempCgroup::create("leftover");
+    let filter = DeviceCgroup::open(&cgroup.0).unwrap();
+    let first = filter.apply(&[DEV_NULL]).unwrap();
+    let leftover = Program::load(&[DEV_NULL, DEV_ZERO]).unwrap();
+    attach_without_replace(&filter, &leftover);
+    assert_eq!(ours(&filter), [first, leftover.id()]);
+
+    let current = filter.apply(&[DEV_NULL]).unwrap();
+    assert_eq!(ours(&filter), [current]);
 }
