@@ -4,7 +4,9 @@
 //! program attached to the cgroup (attach type `BPF_CGROUP_DEVICE`) on every `open` and `mknod`
 //! of a device node, as runc, crun, youki and systemd use it. On a hybrid host the `unified`
 //! cgroup2 hierarchy enforces such a program too, alongside the v1 `devices` controller (both
-//! must allow).
+//! must allow). A program attached with `BPF_F_ALLOW_MULTI`, as here, also runs for every cgroup
+//! below, so cgroups that systemd inside the container creates stay filtered; programs attached
+//! there can only narrow what ours allows.
 //!
 //! # Use
 //!

@@ -52,6 +52,15 @@ impl TempCgroup {
     }
 }
 
+impl TempCgroup {
+    /// A cgroup below this one, as systemd inside a container makes them; dropped first.
+    fn child(&self, name: &str) -> TempCgroup {
+        let path = self.0.join(name);
+        fs::create_dir(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+        TempCgroup(path)
+    }
+}
+
 impl Drop for TempCgroup {
     fn drop(&mut self) {
         // A killed child may take a moment to leave the cgroup.
@@ -250,8 +259,10 @@ fn filter_is_enforced_and_replaced_in_place() {
         Check::MknodBlock(cstring(&dir.0.join("child-disk")), disk),
         Check::Open(cstring(&host_node)),
     ];
+    // The filter on the container's cgroup also holds in cgroups made below it later.
+    let inner = cgroup.child("inner");
     let mut child = CheckingChild::spawn(&checks);
-    fs::write(cgroup.0.join("cgroup.procs"), child.pid.to_string()).unwrap();
+    fs::write(inner.0.join("cgroup.procs"), child.pid.to_string()).unwrap();
     assert_eq!(
         child.run_checks(),
         [0, libc::EPERM, libc::EPERM, libc::EPERM],
