@@ -5,7 +5,8 @@ use std::path::Path;
 use super::{read_record, to_json, transact, Target, Undo};
 use crate::error::{Error, Result};
 use crate::net::{Net, Ns};
-use crate::record::{route_matches, Route};
+use crate::record::{route_matches, Record, Route};
+use crate::resource::{Env, Resource};
 use crate::spec::{check_route, parse_routes};
 
 fn dev_index(net: &Net, ctr: &Ns, dev: Option<&str>) -> Result<Option<u32>> {
@@ -30,6 +31,43 @@ pub fn apply_route<'a>(
         net.del_route(ctr, &spec, idx, &what)
     });
     Ok(())
+}
+
+impl Resource for Route {
+    fn describe(&self) -> String {
+        format!("route {}", serde_json::to_string(self).unwrap_or_default())
+    }
+
+    fn validate(&self) -> Result<()> {
+        check_route(self).map(|_| ())
+    }
+
+    fn in_netns(&self) -> bool {
+        true
+    }
+
+    fn add<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
+        let (net, ctr) = env.net()?;
+        apply_route(net, ctr, self, undo)
+    }
+
+    fn remove<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
+        let (net, ctr) = env.net()?;
+        let (norm, spec) = check_route(self)?;
+        let what = serde_json::to_string(&norm).unwrap_or_default();
+        let idx = dev_index(net, ctr, spec.dev.as_deref())?;
+        net.del_route(ctr, &spec, idx, &what)?;
+        undo.push(format!("re-add route {what}"), move || {
+            net.add_route(ctr, &spec, idx, &what)
+        });
+        Ok(())
+    }
+
+    fn record(&self, rec: &mut Record) {
+        if !rec.routes.contains(self) {
+            rec.routes.push(self.clone());
+        }
+    }
 }
 
 fn live_net(target: &Target) -> Result<Option<(Net, Ns)>> {
@@ -59,7 +97,7 @@ pub fn add(target: &Target, json: &str) -> Result<Vec<String>> {
             if let Some((net, ctr)) = &live {
                 apply_route(net, ctr, norm, undo)?;
             }
-            rec.routes.push(norm.clone());
+            norm.record(rec);
             lines.push(format!(
                 "Add route to container {}, route: {text} done",
                 target.name
