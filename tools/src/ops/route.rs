@@ -53,14 +53,7 @@ impl Resource for Route {
 
     fn remove<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
         let (net, ctr) = env.net()?;
-        let (norm, spec) = check_route(self)?;
-        let what = serde_json::to_string(&norm).unwrap_or_default();
-        let idx = dev_index(net, ctr, spec.dev.as_deref())?;
-        net.del_route(ctr, &spec, idx, &what)?;
-        undo.push(format!("re-add route {what}"), move || {
-            net.add_route(ctr, &spec, idx, &what)
-        });
-        Ok(())
+        unapply_route(net, ctr, self, undo)
     }
 
     fn record(&self, rec: &mut Record) {
@@ -68,6 +61,28 @@ impl Resource for Route {
             rec.routes.push(self.clone());
         }
     }
+}
+
+/// Delete a recorded route from the container, with undo. A route whose device is gone
+/// (with its NIC) is gone too.
+pub fn unapply_route<'a>(
+    net: &'a Net,
+    ctr: &'a Ns,
+    route: &Route,
+    undo: &mut Undo<'a>,
+) -> Result<()> {
+    let (norm, spec) = check_route(route)?;
+    let what = serde_json::to_string(&norm).unwrap_or_default();
+    let idx = match dev_index(net, ctr, spec.dev.as_deref()) {
+        Ok(i) => i,
+        Err(Error::Invalid(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    net.del_route(ctr, &spec, idx, &what)?;
+    undo.push(format!("re-add route {what}"), move || {
+        net.add_route(ctr, &spec, idx, &what)
+    });
+    Ok(())
 }
 
 fn live_net(target: &Target) -> Result<Option<(Net, Ns)>> {
@@ -112,7 +127,7 @@ pub fn remove(target: &Target, json: &str) -> Result<Vec<String>> {
     let live = live_net(target)?;
     transact(target, |rec, undo| {
         let mut lines = Vec::new();
-        for (norm, spec) in &routes {
+        for (norm, _) in &routes {
             let text = serde_json::to_string(norm).unwrap_or_default();
             let Some(pos) = rec.routes.iter().position(|r| r == norm) else {
                 return Err(Error::Invalid(format!(
@@ -122,19 +137,7 @@ pub fn remove(target: &Target, json: &str) -> Result<Vec<String>> {
             };
             rec.routes.remove(pos);
             if let Some((net, ctr)) = &live {
-                // The device may be gone with its NIC; then so is the route.
-                let idx = match dev_index(net, ctr, spec.dev.as_deref()) {
-                    Ok(i) => Some(i),
-                    Err(Error::Invalid(_)) => None,
-                    Err(e) => return Err(e),
-                };
-                if let Some(idx) = idx {
-                    net.del_route(ctr, spec, idx, &text)?;
-                    let (net, ctr, spec, t) = (net, ctr, spec.clone(), text.clone());
-                    undo.push(format!("re-add route {text}"), move || {
-                        net.add_route(ctr, &spec, idx, &t)
-                    });
-                }
+                unapply_route(net, ctr, norm, undo)?;
             }
             lines.push(format!(
                 "Remove route from container {}, route: {text} done",
