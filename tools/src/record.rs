@@ -408,6 +408,20 @@ mod tests {
     }
 
     #[test]
+    fn nic_kinds_parse_and_print_lower_case() {
+        for kind in [NicKind::Veth, NicKind::Eth] {
+            assert_eq!(kind.as_str().parse::<NicKind>().unwrap(), kind);
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::Value::from(kind.as_str())
+            );
+        }
+        let e = "wifi".parse::<NicKind>().unwrap_err().to_string();
+        assert_eq!(e, "invalid nic type \"wifi\": use veth or eth");
+        assert!(serde_json::from_str::<NicKind>("\"Veth\"").is_err());
+    }
+
+    #[test]
     fn save_and_load_round_trip() {
         let dir = std::env::temp_dir().join(format!("sct-record-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
