@@ -1,6 +1,8 @@
 //! `syscontainer-hooks --state prestart|poststart|poststop [--log FILE]`: the OCI hook
 //! that re-applies what `syscontainer-tools` recorded. Reads the OCI state JSON on stdin
 //! (`bundle` = the container's store directory, `root` = the rootfs on the host).
+//! Which resources exist is not known here: `sctools::apply` walks every type registered
+//! in `sctools::resource::all`.
 
 use std::io::Read;
 use std::path::PathBuf;

@@ -1,14 +1,17 @@
 //! What `syscontainer-hooks` does: re-create every recorded resource at prestart (each
 //! one all-or-nothing; one that fails is reported and the others still apply) and, at
-//! poststop, give physical NICs back to the host and remove host-side veth ends.
+//! poststop, let each give back what the host lent it. Both walk [`resource::all`], so
+//! no resource type is left out.
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::net::Net;
-use crate::ops::{device, nic, path, route, Target, Undo};
-use crate::record::{Record, ThrottleKind};
-use crate::spec::parse_kernel_modules;
+use crate::net::{Net, Ns};
+use crate::ops::{device, nic, Target, Undo};
+use crate::record::Record;
+use crate::resource::{self, Env, Poststop, Resource};
+
+type Resources = Vec<(&'static str, Vec<Box<dyn Resource>>)>;
 
 /// Run one resource's apply step; undo it if it fails half-way.
 fn one<'a>(errors: &mut Vec<String>, what: String, f: impl FnOnce(&mut Undo<'a>) -> Result<()>) {
@@ -25,7 +28,8 @@ pub fn load_kernel_modules(env: &[String]) -> Result<Vec<String>> {
     let Some(value) = env.iter().find_map(|e| e.strip_prefix("KERNEL_MODULES=")) else {
         return Ok(Vec::new());
     };
-    let modules = parse_kernel_modules(value)?;
+    let modules = syscontainer::sysopts::parse_kernel_modules(value)
+        .map_err(|e| Error::Invalid(format!("KERNEL_MODULES: {e}")))?;
     for m in &modules {
         if Path::new("/sys/module").join(m.replace('-', "_")).exists() {
             continue;
@@ -69,96 +73,66 @@ pub fn prestart(bundle: &Path, pid: i32, rootfs: &Path) -> Result<Vec<String>> {
     load_kernel_modules(&env)?;
     let _lock = target.store.lock(&target.id)?;
     let rec = Record::load(&target.dir)?;
+    let resources = resource::all(&rec);
+    let each = || resources.iter().flat_map(|(_, list)| list.iter());
     let mut errors = Vec::new();
-    for d in &rec.devices {
-        one(&mut errors, format!("device {}", d.path), |u| {
-            device::apply_device(live, d, true, u)
-        });
-    }
-    for kind in ThrottleKind::ALL {
-        for t in rec.throttles(kind) {
-            one(&mut errors, format!("{} {}", kind.option(), t.path), |_| {
-                live.cgroups.set_throttle(kind, t.major, t.minor, t.rate)
-            });
-        }
-    }
-    for b in &rec.binds {
-        one(&mut errors, format!("path {}", b.container_path), |u| {
-            path::apply_bind(live, b, u)
-        });
-    }
-    if !rec.nics.is_empty() || !rec.routes.is_empty() {
+    let net = if each().any(|r| r.in_netns()) {
         let net = Net::new()?;
         let ctr = net.join(Path::new(&format!("/proc/{pid}/ns/net")))?;
-        if rec.has_eth() {
+        if each().any(|r| r.pins_netns()) {
             // A previous run that ended without its poststop (monitor killed) may still
-            // hold the NICs in its pinned namespace: take them back first.
+            // hold the host NICs in its pinned namespace: take them back first.
             if nic::pin_path(&target.id).exists() {
-                errors.extend(return_pinned_nics(&net, &rec, &target.id));
+                errors.extend(return_pinned(&net, &resources, &target.id));
                 nic::unpin_netns(&target.id);
             }
             nic::pin_netns(&target.id, pid)?;
         }
-        for n in &rec.nics {
-            // A host end left by a container that died without its poststop.
-            if n.kind == "veth" {
-                if let Ok(Some(l)) = net.link(&net.host, &n.host_nic_name) {
-                    let _ = net.delete(&net.host, l.index, &n.host_nic_name);
-                }
-            }
-            one(
-                &mut errors,
-                format!("network interface {}", n.ctr_nic_name),
-                |u| nic::apply_nic(&net, &ctr, n, u),
-            );
-        }
-        for r in &rec.routes {
-            one(
-                &mut errors,
-                format!("route {}", serde_json::to_string(r).unwrap_or_default()),
-                |u| route::apply_route(&net, &ctr, r, u),
-            );
-        }
+        Some((net, ctr))
+    } else {
+        None
+    };
+    let at = Env {
+        live,
+        net: net.as_ref().map(|(net, ctr)| (net, ctr)),
+    };
+    for r in each() {
+        one(&mut errors, r.describe(), |u| {
+            r.validate()?;
+            r.reapply(&at, u)
+        });
     }
     Ok(errors)
 }
 
-/// Give the physical NICs still in the pinned namespace back to the host.
-fn return_pinned_nics(net: &Net, rec: &Record, id: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    let pin = nic::pin_path(id);
-    let ctr = match net.join(&pin) {
-        Ok(ctr) => ctr,
+/// Let every resource give back what the host lent it, from the pinned namespace
+/// (if it can be joined).
+fn return_pinned(net: &Net, resources: &Resources, id: &str) -> Vec<String> {
+    let pinned = match net.join(&nic::pin_path(id)) {
+        Ok(ns) => Some(ns),
         Err(e) => {
             tracing::warn!("no pinned network namespace: {e}");
-            return errors;
+            None
         }
     };
-    for n in rec.nics.iter().filter(|n| n.kind == "eth") {
-        let r = net.link(&ctr, &n.ctr_nic_name).and_then(|l| match l {
-            Some(_) => {
-                tracing::info!(
-                    "giving {} back to the host as {}",
-                    n.ctr_nic_name,
-                    n.host_nic_name
-                );
-                nic::give_back(net, &ctr, n)
-            }
-            None => {
-                tracing::info!("{} is not in the pinned namespace", n.ctr_nic_name);
-                Ok(())
-            }
-        });
-        if let Err(e) = r {
-            tracing::warn!("give {} back: {e}", n.host_nic_name);
-            errors.push(format!("give {} back: {e}", n.host_nic_name));
+    give_back_all(net, pinned.as_ref(), resources)
+}
+
+fn give_back_all(net: &Net, pinned: Option<&Ns>, resources: &Resources) -> Vec<String> {
+    let at = Poststop { net, pinned };
+    let mut errors = Vec::new();
+    for r in resources.iter().flat_map(|(_, list)| list.iter()) {
+        if let Err(e) = r.give_back(&at) {
+            tracing::warn!("{e}");
+            errors.push(e.to_string());
         }
     }
     errors
 }
 
-/// poststop: staged device nodes are removed, physical NICs go back to the host under
-/// their names, veth host ends are deleted, the pinned namespace is released.
+/// poststop: staged device nodes are removed, every resource gives back what the host
+/// lent it (host NICs return under their names, veth host ends are deleted), and the
+/// pinned namespace is released.
 pub fn poststop(bundle: &Path) -> Result<Vec<String>> {
     let target = Target::for_hook(bundle, 0, None)?;
     let _lock = target.store.lock(&target.id)?;
@@ -172,20 +146,17 @@ pub fn poststop(bundle: &Path) -> Result<Vec<String>> {
             errors.push(format!("remove {}: {e}", stage.display()));
         }
     }
-    if rec.nics.is_empty() {
+    let resources = resource::all(&rec);
+    let each = || resources.iter().flat_map(|(_, list)| list.iter());
+    if !each().any(|r| r.in_netns()) {
         nic::unpin_netns(&target.id);
         return Ok(errors);
     }
     let net = Net::new()?;
-    if rec.has_eth() {
-        errors.extend(return_pinned_nics(&net, &rec, &target.id));
-    }
-    for n in rec.nics.iter().filter(|n| n.kind == "veth") {
-        if let Ok(Some(l)) = net.link(&net.host, &n.host_nic_name) {
-            if let Err(e) = net.delete(&net.host, l.index, &n.host_nic_name) {
-                errors.push(e.to_string());
-            }
-        }
+    if each().any(|r| r.pins_netns()) {
+        errors.extend(return_pinned(&net, &resources, &target.id));
+    } else {
+        errors.extend(give_back_all(&net, None, &resources));
     }
     nic::unpin_netns(&target.id);
     Ok(errors)

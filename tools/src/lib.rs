@@ -13,6 +13,7 @@ pub mod inroot;
 pub mod net;
 pub mod ops;
 pub mod record;
+pub mod resource;
 pub mod spec;
 
 pub use error::{Error, Result};

@@ -93,12 +93,50 @@ impl Bind {
     }
 }
 
+/// How a network interface reaches the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NicKind {
+    /// A new veth pair; the host end stays on the host (optionally on a bridge).
+    Veth,
+    /// A host NIC moved into the container and given back at stop.
+    Eth,
+}
+
+impl NicKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NicKind::Veth => "veth",
+            NicKind::Eth => "eth",
+        }
+    }
+}
+
+impl std::fmt::Display for NicKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for NicKind {
+    type Err = crate::error::Error;
+
+    fn from_str(s: &str) -> Result<NicKind> {
+        match s {
+            "veth" => Ok(NicKind::Veth),
+            "eth" => Ok(NicKind::Eth),
+            other => Err(crate::error::Error::Invalid(format!(
+                "invalid nic type {other:?}: use veth or eth"
+            ))),
+        }
+    }
+}
+
 /// A network interface given to the container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Nic {
-    /// `veth` or `eth`.
     #[serde(rename = "Type")]
-    pub kind: String,
+    pub kind: NicKind,
     /// veth: the host end; eth: the NIC's name on the host (given back under it).
     #[serde(rename = "HostNicName")]
     pub host_nic_name: String,
@@ -185,6 +223,17 @@ impl ThrottleKind {
             ThrottleKind::Weight => "--blkio-weight-device",
         }
     }
+
+    /// The record field that lists throttles of this kind.
+    pub fn record_field(self) -> &'static str {
+        match self {
+            ThrottleKind::ReadBps => "readBps",
+            ThrottleKind::WriteBps => "writeBps",
+            ThrottleKind::ReadIops => "readIops",
+            ThrottleKind::WriteIops => "writeIops",
+            ThrottleKind::Weight => "blkioWeight",
+        }
+    }
 }
 
 impl Record {
@@ -244,7 +293,7 @@ impl Record {
     }
 
     pub fn has_eth(&self) -> bool {
-        self.nics.iter().any(|n| n.kind == "eth")
+        self.nics.iter().any(|n| n.kind == NicKind::Eth)
     }
 }
 
@@ -314,7 +363,7 @@ mod tests {
 
     fn nic(host: &str, ctr: &str, ip: &str, mac: &str) -> Nic {
         Nic {
-            kind: "veth".into(),
+            kind: NicKind::Veth,
             host_nic_name: host.into(),
             ctr_nic_name: ctr.into(),
             ip: ip.into(),
@@ -356,6 +405,20 @@ mod tests {
         // An older or foreign record with missing lists still loads.
         let sparse: Record = serde_json::from_str(r#"{"bindToAdd":[]}"#).unwrap();
         assert_eq!(sparse, Record::default());
+    }
+
+    #[test]
+    fn nic_kinds_parse_and_print_lower_case() {
+        for kind in [NicKind::Veth, NicKind::Eth] {
+            assert_eq!(kind.as_str().parse::<NicKind>().unwrap(), kind);
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::Value::from(kind.as_str())
+            );
+        }
+        let e = "wifi".parse::<NicKind>().unwrap_err().to_string();
+        assert_eq!(e, "invalid nic type \"wifi\": use veth or eth");
+        assert!(serde_json::from_str::<NicKind>("\"Veth\"").is_err());
     }
 
     #[test]

@@ -18,42 +18,18 @@ pub struct DeviceArg {
     pub permissions: String,
 }
 
-pub fn parse_device(s: &str) -> Result<DeviceArg> {
-    let parts: Vec<&str> = s.split(':').collect();
-    let (host, ctr, perms) = match parts.as_slice() {
-        [h] => (*h, *h, "rwm"),
-        [h, p] if !p.starts_with('/') => (*h, *h, *p),
-        [h, c] => (*h, *c, "rwm"),
-        [h, c, p] => (*h, *c, *p),
-        _ => {
-            return invalid(format!(
-                "invalid device {s:?}: expected HOSTDEV[:CTRDEV][:rwm]"
-            ))
-        }
-    };
-    let host = check_abs("device", host)?;
-    let ctr =
-        container_path(ctr).map_err(|e| Error::Invalid(format!("invalid device {s:?}: {e}")))?;
-    check_permissions(perms).map_err(|e| Error::Invalid(format!("invalid device {s:?}: {e}")))?;
+/// syscontainer's `--device` grammar, with the container path normalised as every
+/// container path of the tools is.
+pub fn device_arg(s: &str) -> Result<DeviceArg> {
+    let d = syscontainer::sysopts::parse_device(s)
+        .map_err(|e| Error::Invalid(format!("invalid device {s:?}: {}", e.reason)))?;
+    let ctr = container_path(&d.container.to_string_lossy())
+        .map_err(|e| Error::Invalid(format!("invalid device {s:?}: {e}")))?;
     Ok(DeviceArg {
-        host,
+        host: d.host,
         ctr,
-        permissions: perms.to_string(),
+        permissions: d.permissions,
     })
-}
-
-fn check_permissions(p: &str) -> Result<()> {
-    let ok = !p.is_empty()
-        && p.len() <= 3
-        && p.chars().all(|c| matches!(c, 'r' | 'w' | 'm'))
-        && p.chars().collect::<std::collections::BTreeSet<_>>().len() == p.len();
-    if ok {
-        Ok(())
-    } else {
-        invalid(format!(
-            "permissions {p:?} must be a non-empty subset of \"rwm\""
-        ))
-    }
 }
 
 fn check_abs(what: &str, p: &str) -> Result<PathBuf> {
@@ -132,28 +108,6 @@ pub fn parse_path(s: &str) -> Result<PathArg> {
     })
 }
 
-/// A size with an optional unit: `1048576`, `512k`, `1mb`, `2G` (powers of 1024).
-pub fn parse_size(s: &str) -> Result<u64> {
-    let lower = s.trim().to_ascii_lowercase();
-    let digits_end = lower
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(lower.len());
-    let (num, unit) = lower.split_at(digits_end);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| Error::Invalid(format!("invalid size {s:?}")))?;
-    let mult: u64 = match unit {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        _ => return invalid(format!("invalid size {s:?}: unknown unit {unit:?}")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| Error::Invalid(format!("invalid size {s:?}: too large")))
-}
-
 /// `DEVICE:VALUE` for the throttle options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThrottleArg {
@@ -169,9 +123,8 @@ pub fn parse_throttle(kind: ThrottleKind, s: &str) -> Result<ThrottleArg> {
     let device = check_abs("device", dev)
         .map_err(|e| Error::Invalid(format!("invalid {opt} {s:?}: {e}")))?;
     let rate = match kind {
-        ThrottleKind::ReadBps | ThrottleKind::WriteBps => {
-            parse_size(value).map_err(|e| Error::Invalid(format!("invalid {opt} {s:?}: {e}")))?
-        }
+        ThrottleKind::ReadBps | ThrottleKind::WriteBps => syscontainer::options::parse_bytes(value)
+            .map_err(|e| Error::Invalid(format!("invalid {opt} {s:?}: {}", e.reason)))?,
         ThrottleKind::ReadIops | ThrottleKind::WriteIops => value.parse().map_err(|_| {
             Error::Invalid(format!("invalid {opt} {s:?}: {value:?} is not a number"))
         })?,
@@ -423,26 +376,6 @@ pub fn parse_routes(json: &str) -> Result<Vec<(Route, RouteSpec)>> {
     routes.iter().map(check_route).collect()
 }
 
-/// Kernel module names from the container's `KERNEL_MODULES` (comma or space separated).
-pub fn parse_kernel_modules(value: &str) -> Result<Vec<String>> {
-    value
-        .split([',', ' '])
-        .filter(|m| !m.is_empty())
-        .map(|m| {
-            if m.len() <= 64
-                && m.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
-                Ok(m.to_string())
-            } else {
-                invalid(format!(
-                    "invalid kernel module name {m:?} in KERNEL_MODULES"
-                ))
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,26 +387,23 @@ mod tests {
     #[test]
     fn device_arguments() {
         assert_eq!(
-            parse_device("/dev/loop3").unwrap(),
+            device_arg("/dev/loop3").unwrap(),
             DeviceArg {
                 host: "/dev/loop3".into(),
                 ctr: "/dev/loop3".into(),
                 permissions: "rwm".into()
             }
         );
-        let d = parse_device("/dev/loop3:/dev/disk/data:rw").unwrap();
+        let d = device_arg("/dev/loop3:/dev/disk//data:rw").unwrap();
         assert_eq!(d.ctr, Path::new("/dev/disk/data"));
         assert_eq!(d.permissions, "rw");
-        assert_eq!(parse_device("/dev/loop3:r").unwrap().permissions, "r");
-        assert_eq!(
-            parse_device("/dev/loop3:/dev/x").unwrap().permissions,
-            "rwm"
-        );
-        assert!(err(parse_device("loop3")).contains("\"loop3\" must be absolute"));
-        assert!(err(parse_device("/dev/a:/dev/b:rwx")).contains("permissions \"rwx\""));
-        assert!(err(parse_device("/dev/a:/dev/b:rr")).contains("permissions \"rr\""));
-        assert!(err(parse_device("/dev/a:/dev/../etc/x")).contains("\"..\""));
-        assert!(err(parse_device("/dev/a:b:c:d")).contains("\"/dev/a:b:c:d\""));
+        assert_eq!(device_arg("/dev/loop3:r").unwrap().permissions, "r");
+        assert_eq!(device_arg("/dev/loop3:/dev/x").unwrap().permissions, "rwm");
+        assert!(err(device_arg("loop3")).contains("invalid device \"loop3\""));
+        assert!(err(device_arg("/dev/a:/dev/b:rwx")).contains("permissions \"rwx\""));
+        assert!(err(device_arg("/dev/a:/dev/../etc/x")).contains(".."));
+        assert!(err(device_arg("/dev/a:/")).contains("the container's root"));
+        assert!(err(device_arg("/dev/a:b:c:d")).contains("\"/dev/a:b:c:d\""));
     }
 
     #[test]
@@ -501,11 +431,14 @@ mod tests {
 
     #[test]
     fn sizes_and_throttles() {
-        assert_eq!(parse_size("1048576").unwrap(), 1 << 20);
-        assert_eq!(parse_size("1mb").unwrap(), 1 << 20);
-        assert_eq!(parse_size("512K").unwrap(), 512 << 10);
-        assert!(err(parse_size("1xb")).contains("unknown unit \"xb\""));
-        assert!(err(parse_size("")).contains("invalid size"));
+        assert_eq!(
+            parse_throttle(ThrottleKind::WriteBps, "/dev/loop0:1.5m")
+                .unwrap()
+                .rate,
+            3 << 19
+        );
+        assert!(err(parse_throttle(ThrottleKind::ReadBps, "/dev/loop0:1xb"))
+            .contains("unknown unit \"xb\""));
         assert_eq!(
             parse_throttle(ThrottleKind::ReadBps, "/dev/loop0:1mb").unwrap(),
             ThrottleArg {
@@ -578,14 +511,5 @@ mod tests {
         assert!(err(parse_routes(r#"[{"dest":"10.0.0.0/8","via":"x"}]"#)).contains("unknown field"));
         assert!(err(parse_routes("[]")).contains("no route given"));
         assert!(err(parse_routes("{")).contains("invalid routes \"{\""));
-    }
-
-    #[test]
-    fn kernel_modules() {
-        assert_eq!(
-            parse_kernel_modules("loop, br_netfilter").unwrap(),
-            vec!["loop", "br_netfilter"]
-        );
-        assert!(err(parse_kernel_modules("../evil")).contains("\"../evil\""));
     }
 }

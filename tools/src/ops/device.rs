@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::{read_record, to_json, transact, Live, Target, Undo};
 use crate::error::{Error, Result};
 use crate::record::{Device, Record, Throttle, ThrottleKind};
+use crate::resource::{Env, Resource};
 use crate::spec::{DeviceArg, ThrottleArg};
 
 pub use crate::inroot::map_id;
@@ -274,6 +275,99 @@ pub fn unapply_device<'a>(live: &'a Live, d: &Device, undo: &mut Undo<'a>) -> Re
         }
     }
     Ok(())
+}
+
+impl Resource for Device {
+    fn describe(&self) -> String {
+        format!("device {}", self.path)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |why: String| Error::Invalid(format!("recorded device {}: {why}", self.path));
+        if self.kind != "b" && self.kind != "c" {
+            return Err(bad(format!("type {:?} is neither b nor c", self.kind)));
+        }
+        let perms_ok = !self.permissions.is_empty()
+            && self
+                .permissions
+                .chars()
+                .all(|c| matches!(c, 'r' | 'w' | 'm'));
+        if !perms_ok {
+            return Err(bad(format!("permissions {:?}", self.permissions)));
+        }
+        crate::spec::container_path(&self.path).map_err(|e| bad(e.to_string()))?;
+        Ok(())
+    }
+
+    fn add<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
+        apply_device(env.live, self, false, undo)
+    }
+
+    fn remove<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
+        unapply_device(env.live, self, undo)
+    }
+
+    /// A node left at the path by the previous run is replaced.
+    fn reapply<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
+        apply_device(env.live, self, true, undo)
+    }
+
+    fn record(&self, rec: &mut Record) {
+        rec.devices.retain(|d| d.path != self.path);
+        rec.devices.push(self.clone());
+    }
+}
+
+/// A recorded throttle with the list it belongs to.
+#[derive(Debug, Clone)]
+pub struct Throttled {
+    kind: ThrottleKind,
+    throttle: Throttle,
+}
+
+impl Throttled {
+    pub fn new(kind: ThrottleKind, throttle: Throttle) -> Throttled {
+        Throttled { kind, throttle }
+    }
+
+    fn set<'a>(&self, env: &Env<'a>, rate: u64, old: u64, undo: &mut Undo<'a>) -> Result<()> {
+        let (kind, live) = (self.kind, env.live);
+        let (major, minor) = (self.throttle.major, self.throttle.minor);
+        live.cgroups.set_throttle(kind, major, minor, rate)?;
+        undo.push(format!("restore {}", kind.option()), move || {
+            live.cgroups.set_throttle(kind, major, minor, old)
+        });
+        Ok(())
+    }
+}
+
+impl Resource for Throttled {
+    fn describe(&self) -> String {
+        format!("{} {}", self.kind.option(), self.throttle.path)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !self.throttle.path.starts_with('/') {
+            return Err(Error::Invalid(format!(
+                "recorded {}: device path {:?} must be absolute",
+                self.kind.option(),
+                self.throttle.path
+            )));
+        }
+        Ok(())
+    }
+
+    fn add<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
+        self.set(env, self.throttle.rate, 0, undo)
+    }
+
+    fn remove<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
+        self.set(env, 0, self.throttle.rate, undo)
+    }
+
+    fn record(&self, rec: &mut Record) {
+        rec.set_throttle(self.kind, self.throttle.clone());
+    }
 }
 
 /// Set one throttle live (if running) and in the record, with undo.

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use super::{read_record, to_json, transact, transact_locked, Target, Undo};
 use crate::error::{Error, Result};
 use crate::net::{Net, Ns};
-use crate::record::{nic_conflict, Nic};
+use crate::record::{nic_conflict, Nic, NicKind, Record};
+use crate::resource::{Env, Poststop, Resource};
 use crate::spec::{self, check_mtu, check_qlen, format_ips, parse_ips, parse_mac};
 
 /// Where the container's network namespace is pinned while it holds a physical NIC.
@@ -107,8 +108,8 @@ pub fn apply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &Nic, undo: &mut Undo<'a>) 
         Some(parse_mac(&nic.mac)?)
     };
     let ips = parse_ips(&nic.ip)?;
-    match nic.kind.as_str() {
-        "veth" => {
+    match nic.kind {
+        NicKind::Veth => {
             if net.link(&net.host, &nic.host_nic_name)?.is_some() {
                 return Err(Error::Conflict(format!(
                     "network interface {} already exists on the host",
@@ -142,7 +143,7 @@ pub fn apply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &Nic, undo: &mut Undo<'a>) 
             let host_end = net.require_link(&net.host, &nic.host_nic_name, "on the host")?;
             net.set_up(&net.host, host_end.index, true, &nic.host_nic_name)?;
         }
-        "eth" => {
+        NicKind::Eth => {
             let link = net.require_link(&net.host, &nic.host_nic_name, "on the host")?;
             net.move_link(
                 &net.host,
@@ -166,11 +167,6 @@ pub fn apply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &Nic, undo: &mut Undo<'a>) 
                 mac.as_ref().map(|m| &m[..]),
                 &nic.ctr_nic_name,
             )?;
-        }
-        other => {
-            return Err(Error::Invalid(format!(
-                "invalid nic type {other:?}: use veth or eth"
-            )))
         }
     }
     let l = net.require_link(ctr, &nic.ctr_nic_name, "in the container")?;
@@ -211,14 +207,14 @@ pub fn give_back(net: &Net, ctr: &Ns, nic: &Nic) -> Result<()> {
 /// Take a NIC away from the container: a veth pair is deleted, a physical NIC goes
 /// back to the host under its recorded name. With undo.
 pub fn unapply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &'a Nic, undo: &mut Undo<'a>) -> Result<()> {
-    match nic.kind.as_str() {
-        "eth" => {
+    match nic.kind {
+        NicKind::Eth => {
             give_back(net, ctr, nic)?;
             undo.push(format!("move {} back in", nic.host_nic_name), move || {
                 apply_nic(net, ctr, nic, &mut Undo::default())
             });
         }
-        _ => {
+        NicKind::Veth => {
             if let Some(l) = net.link(ctr, &nic.ctr_nic_name)? {
                 net.delete(ctr, l.index, &nic.ctr_nic_name)?;
             } else if let Some(l) = net.link(&net.host, &nic.host_nic_name)? {
@@ -232,9 +228,94 @@ pub fn unapply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &'a Nic, undo: &mut Undo<
     Ok(())
 }
 
+impl Resource for Nic {
+    fn describe(&self) -> String {
+        format!("network interface {}", self.ctr_nic_name)
+    }
+
+    fn validate(&self) -> Result<()> {
+        spec::check_ifname(&self.host_nic_name)?;
+        spec::check_ifname(&self.ctr_nic_name)?;
+        if !self.bridge.is_empty() {
+            spec::check_ifname(&self.bridge)?;
+        }
+        parse_ips(&self.ip)?;
+        if !self.mac.is_empty() {
+            parse_mac(&self.mac)?;
+        }
+        check_mtu(self.mtu)?;
+        check_qlen(self.qlen)?;
+        Ok(())
+    }
+
+    fn in_netns(&self) -> bool {
+        true
+    }
+
+    fn pins_netns(&self) -> bool {
+        self.kind == NicKind::Eth
+    }
+
+    fn add<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
+        let (net, ctr) = env.net()?;
+        apply_nic(net, ctr, self, undo)
+    }
+
+    fn remove<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
+        let (net, ctr) = env.net()?;
+        unapply_nic(net, ctr, self, undo)
+    }
+
+    fn reapply<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
+        let (net, _) = env.net()?;
+        if self.kind == NicKind::Veth {
+            // A host end left by a container that died without its poststop.
+            if let Ok(Some(l)) = net.link(&net.host, &self.host_nic_name) {
+                let _ = net.delete(&net.host, l.index, &self.host_nic_name);
+            }
+        }
+        self.add(env, undo)
+    }
+
+    /// A host NIC goes back to the host from the pinned namespace; the host end of a
+    /// veth pair is deleted.
+    fn give_back(&self, at: &Poststop) -> Result<()> {
+        let net = at.net;
+        match (self.kind, at.pinned) {
+            (NicKind::Eth, None) => Ok(()),
+            (NicKind::Eth, Some(pinned)) => {
+                let r = net.link(pinned, &self.ctr_nic_name).and_then(|l| match l {
+                    Some(_) => {
+                        tracing::info!(
+                            "giving {} back to the host as {}",
+                            self.ctr_nic_name,
+                            self.host_nic_name
+                        );
+                        give_back(net, pinned, self)
+                    }
+                    None => {
+                        tracing::info!("{} is not in the pinned namespace", self.ctr_nic_name);
+                        Ok(())
+                    }
+                });
+                r.map_err(|e| Error::Failed(format!("give {} back: {e}", self.host_nic_name)))
+            }
+            (NicKind::Veth, _) => match net.link(&net.host, &self.host_nic_name) {
+                Ok(Some(l)) => net.delete(&net.host, l.index, &self.host_nic_name),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    fn record(&self, rec: &mut Record) {
+        rec.nics.retain(|n| n.ctr_nic_name != self.ctr_nic_name);
+        rec.nics.push(self.clone());
+    }
+}
+
 /// Options of add-nic.
 pub struct AddNic {
-    pub kind: String,
+    pub kind: NicKind,
     pub name: String,
     pub ip: Option<String>,
     pub mac: Option<String>,
@@ -246,32 +327,25 @@ pub struct AddNic {
 /// Check the options and build the record entry.
 pub fn nic_from(target: &Target, req: &AddNic) -> Result<Nic> {
     let (host, ctr) = spec::parse_nic_name(&req.name)?;
-    let kind = match req.kind.as_str() {
-        "veth" | "eth" => req.kind.clone(),
-        other => {
-            return Err(Error::Invalid(format!(
-                "invalid nic type {other:?}: use veth or eth"
-            )))
-        }
-    };
+    let kind = req.kind;
     let ips = parse_ips(req.ip.as_deref().unwrap_or(""))?;
-    let mac = match (&req.mac, kind.as_str()) {
+    let mac = match (&req.mac, kind) {
         (Some(m), _) => spec::format_mac(&parse_mac(m)?),
-        (None, "veth") => spec::format_mac(&random_mac()),
+        (None, NicKind::Veth) => spec::format_mac(&random_mac()),
         (None, _) => String::new(),
     };
     let bridge = req.bridge.clone().unwrap_or_default();
     if !bridge.is_empty() {
-        if kind == "eth" {
+        if kind == NicKind::Eth {
             return Err(Error::Invalid(format!(
                 "invalid bridge {bridge:?}: only a veth nic can be put on a bridge"
             )));
         }
         spec::check_ifname(&bridge)?;
     }
-    let host = match (host, kind.as_str()) {
+    let host = match (host, kind) {
         (Some(h), _) => h,
-        (None, "veth") => veth_name(&target.id),
+        (None, NicKind::Veth) => veth_name(&target.id),
         (None, _) => ctr.clone(),
     };
     Ok(Nic {
@@ -307,7 +381,7 @@ pub fn add(target: &Target, req: &AddNic) -> Result<String> {
         Some(n) => ctr_ns(n, target)?,
         None => None,
     };
-    if let (Some(net), "eth") = (&net, nic.kind.as_str()) {
+    if let (Some(net), NicKind::Eth) = (&net, nic.kind) {
         // Remember how the host had it, to give it back that way.
         if let Some(l) = net.link(&net.host, &nic.host_nic_name)? {
             nic.host_mtu = Some(l.mtu);
@@ -320,7 +394,7 @@ pub fn add(target: &Target, req: &AddNic) -> Result<String> {
             return Err(Error::Conflict(why));
         }
         if let (Some(net), Some(ctr), Some(live)) = (&net, &ctr, &target.live) {
-            if nic.kind == "eth" && poststop_hook_wired(target) {
+            if nic.kind == NicKind::Eth && poststop_hook_wired(target) {
                 pin_netns(&target.id, live.pid)?;
                 if !rec.has_eth() {
                     let id = target.id.clone();
@@ -332,7 +406,7 @@ pub fn add(target: &Target, req: &AddNic) -> Result<String> {
             }
             apply_nic(net, ctr, &nic, undo)?;
         }
-        rec.nics.push(nic.clone());
+        nic.record(rec);
         Ok(format!(
             "Add network interface ({}) to container ({},{}) done",
             nic.host_nic_name, target.name, nic.ctr_nic_name
@@ -358,14 +432,14 @@ pub fn remove(target: &Target, kind: Option<&str>, name: &str) -> Result<String>
         )));
     };
     if let Some(k) = kind {
-        if k != nic.kind {
+        if k != nic.kind.as_str() {
             return Err(Error::Invalid(format!(
                 "network interface {ctr_name} is of type {}, not {k}",
                 nic.kind
             )));
         }
     }
-    if nic.kind == "eth" && target.live.is_none() && target.running {
+    if nic.kind == NicKind::Eth && target.live.is_none() && target.running {
         // Dropping the entry (and the namespace pin) would leave the host NIC inside
         // with nothing left to give it back at stop.
         return Err(Error::Invalid(format!(

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use super::{read_record, to_json, transact, Live, Target, Undo};
 use crate::error::{Error, Result};
-use crate::record::Bind;
+use crate::record::{Bind, Record};
+use crate::resource::{Env, Resource};
 use crate::spec::{PathArg, MAX_BINDS};
 
 /// Mount a recorded bind into the container, with undo.
@@ -14,6 +15,62 @@ pub fn apply_bind<'a>(live: &'a Live, b: &Bind, undo: &mut Undo<'a>) -> Result<(
         .bind(Path::new(&b.host_path), &ctr, b.readonly())?;
     undo.push(format!("unmount {}", b.container_path), move || {
         live.root.unmount(&ctr, true)
+    });
+    Ok(())
+}
+
+impl Resource for Bind {
+    fn describe(&self) -> String {
+        format!("path {}", self.container_path)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad =
+            |why: String| Error::Invalid(format!("recorded path {}: {why}", self.container_path));
+        if !self.host_path.starts_with('/') {
+            return Err(bad(format!(
+                "host path {:?} must be absolute",
+                self.host_path
+            )));
+        }
+        crate::spec::container_path(&self.container_path).map_err(|e| bad(e.to_string()))?;
+        if let Some(o) = self
+            .mount_option
+            .split(',')
+            .find(|o| !matches!(*o, "ro" | "rw" | ""))
+        {
+            return Err(bad(format!("unknown mount option {o:?}")));
+        }
+        Ok(())
+    }
+
+    fn add<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
+        apply_bind(env.live, self, undo)
+    }
+
+    fn remove<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
+        unapply_bind(env.live, self, undo)
+    }
+
+    fn record(&self, rec: &mut Record) {
+        rec.binds
+            .retain(|b| b.container_path != self.container_path);
+        rec.binds.push(self.clone());
+    }
+}
+
+/// Unmount a recorded bind from the container, with undo (to mount it again).
+fn unapply_bind<'a>(live: &'a Live, b: &Bind, undo: &mut Undo<'a>) -> Result<()> {
+    let ctr_path = PathBuf::from(&b.container_path);
+    if !live.root.is_mount_point(&ctr_path) {
+        tracing::warn!("{} was not mounted in the container", b.container_path);
+        return Ok(());
+    }
+    live.root.unmount(&ctr_path, false)?;
+    let again = b.clone();
+    undo.push(format!("mount {} again", b.container_path), move || {
+        live.root
+            .bind(Path::new(&again.host_path), &ctr_path, again.readonly())
     });
     Ok(())
 }
@@ -59,7 +116,7 @@ pub fn add(target: &Target, paths: &[PathArg]) -> Result<Vec<String>> {
             if let Some(live) = &target.live {
                 apply_bind(live, b, undo)?;
             }
-            rec.binds.push(b.clone());
+            b.record(rec);
             lines.push(format!(
                 "Add path ({}) to container({},{}) done.",
                 b.host_path, target.name, b.container_path
@@ -91,17 +148,7 @@ pub fn remove(target: &Target, paths: &[(String, String)]) -> Result<Vec<String>
             };
             let b = rec.binds.remove(pos);
             if let Some(live) = &target.live {
-                let ctr_path = PathBuf::from(&b.container_path);
-                if live.root.is_mount_point(&ctr_path) {
-                    live.root.unmount(&ctr_path, false)?;
-                    let again = b.clone();
-                    undo.push(format!("mount {} again", b.container_path), move || {
-                        live.root
-                            .bind(Path::new(&again.host_path), &ctr_path, again.readonly())
-                    });
-                } else {
-                    tracing::warn!("{} was not mounted in the container", b.container_path);
-                }
+                unapply_bind(live, &b, undo)?;
             }
             lines.push(format!(
                 "Remove path ({}) from container({},{}) done.",

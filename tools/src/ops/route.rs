@@ -5,7 +5,8 @@ use std::path::Path;
 use super::{read_record, to_json, transact, Target, Undo};
 use crate::error::{Error, Result};
 use crate::net::{Net, Ns};
-use crate::record::{route_matches, Route};
+use crate::record::{route_matches, Record, Route};
+use crate::resource::{Env, Resource};
 use crate::spec::{check_route, parse_routes};
 
 fn dev_index(net: &Net, ctr: &Ns, dev: Option<&str>) -> Result<Option<u32>> {
@@ -28,6 +29,58 @@ pub fn apply_route<'a>(
     net.add_route(ctr, &spec, idx, &what)?;
     undo.push(format!("remove route {what}"), move || {
         net.del_route(ctr, &spec, idx, &what)
+    });
+    Ok(())
+}
+
+impl Resource for Route {
+    fn describe(&self) -> String {
+        format!("route {}", serde_json::to_string(self).unwrap_or_default())
+    }
+
+    fn validate(&self) -> Result<()> {
+        check_route(self).map(|_| ())
+    }
+
+    fn in_netns(&self) -> bool {
+        true
+    }
+
+    fn add<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
+        let (net, ctr) = env.net()?;
+        apply_route(net, ctr, self, undo)
+    }
+
+    fn remove<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
+        let (net, ctr) = env.net()?;
+        unapply_route(net, ctr, self, undo)
+    }
+
+    fn record(&self, rec: &mut Record) {
+        if !rec.routes.contains(self) {
+            rec.routes.push(self.clone());
+        }
+    }
+}
+
+/// Delete a recorded route from the container, with undo. A route whose device is gone
+/// (with its NIC) is gone too.
+pub fn unapply_route<'a>(
+    net: &'a Net,
+    ctr: &'a Ns,
+    route: &Route,
+    undo: &mut Undo<'a>,
+) -> Result<()> {
+    let (norm, spec) = check_route(route)?;
+    let what = serde_json::to_string(&norm).unwrap_or_default();
+    let idx = match dev_index(net, ctr, spec.dev.as_deref()) {
+        Ok(i) => i,
+        Err(Error::Invalid(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    net.del_route(ctr, &spec, idx, &what)?;
+    undo.push(format!("re-add route {what}"), move || {
+        net.add_route(ctr, &spec, idx, &what)
     });
     Ok(())
 }
@@ -59,7 +112,7 @@ pub fn add(target: &Target, json: &str) -> Result<Vec<String>> {
             if let Some((net, ctr)) = &live {
                 apply_route(net, ctr, norm, undo)?;
             }
-            rec.routes.push(norm.clone());
+            norm.record(rec);
             lines.push(format!(
                 "Add route to container {}, route: {text} done",
                 target.name
@@ -74,7 +127,7 @@ pub fn remove(target: &Target, json: &str) -> Result<Vec<String>> {
     let live = live_net(target)?;
     transact(target, |rec, undo| {
         let mut lines = Vec::new();
-        for (norm, spec) in &routes {
+        for (norm, _) in &routes {
             let text = serde_json::to_string(norm).unwrap_or_default();
             let Some(pos) = rec.routes.iter().position(|r| r == norm) else {
                 return Err(Error::Invalid(format!(
@@ -84,19 +137,7 @@ pub fn remove(target: &Target, json: &str) -> Result<Vec<String>> {
             };
             rec.routes.remove(pos);
             if let Some((net, ctr)) = &live {
-                // The device may be gone with its NIC; then so is the route.
-                let idx = match dev_index(net, ctr, spec.dev.as_deref()) {
-                    Ok(i) => Some(i),
-                    Err(Error::Invalid(_)) => None,
-                    Err(e) => return Err(e),
-                };
-                if let Some(idx) = idx {
-                    net.del_route(ctr, spec, idx, &text)?;
-                    let (net, ctr, spec, t) = (net, ctr, spec.clone(), text.clone());
-                    undo.push(format!("re-add route {text}"), move || {
-                        net.add_route(ctr, &spec, idx, &t)
-                    });
-                }
+                unapply_route(net, ctr, norm, undo)?;
             }
             lines.push(format!(
                 "Remove route from container {}, route: {text} done",
