@@ -157,8 +157,35 @@ impl Drop for LoopDevice {
     }
 }
 
+/// A blkio throttle rule on one device in one v1 cgroup; Drop lifts it (rate 0).
+struct ThrottleRule {
+    file: std::path::PathBuf,
+    device: (u32, u32),
+}
+
+impl ThrottleRule {
+    fn set(file: std::path::PathBuf, device: (u32, u32), bytes_per_second: u64) -> ThrottleRule {
+        let (major, minor) = device;
+        std::fs::write(&file, format!("{major}:{minor} {bytes_per_second}"))
+            .unwrap_or_else(|e| panic!("write {}: {e}", file.display()));
+        ThrottleRule { file, device }
+    }
+}
+
+impl Drop for ThrottleRule {
+    fn drop(&mut self) {
+        let (major, minor) = self.device;
+        let _ = std::fs::write(&self.file, format!("{major}:{minor} 0"));
+    }
+}
+
 /// A container in its own blkio cgroup does a known amount of direct I/O on a loop device:
 /// its diskstats shows exactly that on the loop device's line.
+///
+/// Kernel 6.x counts v1 `blkio.throttle.io_service*` only on a device whose queue has had a
+/// throttle rule since boot (in any cgroup): as a host with a throttled disk, the test sets a
+/// rule on its own loop device, far above what it reads, so that it does not depend on what
+/// earlier runs or other tests left on the loop device it gets.
 #[test]
 fn diskstats_counts_the_containers_io_on_a_loop_device() {
     require_root();
@@ -179,6 +206,16 @@ fn diskstats_counts_the_containers_io_on_a_loop_device() {
             join: true,
         },
     ]);
+    let blkio_dir = cgroup
+        .dirs
+        .iter()
+        .find(|d| d.join("blkio.throttle.read_bps_device").exists())
+        .expect("the test's blkio cgroup");
+    let rule = ThrottleRule::set(
+        blkio_dir.join("blkio.throttle.read_bps_device"),
+        device.numbers(),
+        1 << 40,
+    );
     let dev = &device.path;
     let out = cgroup.run_in_container(&format!(
         "dd if={dev} of=/dev/null bs=4096 count=8 iflag=direct 2>/dev/null && \
@@ -186,6 +223,7 @@ fn diskstats_counts_the_containers_io_on_a_loop_device() {
          cat {}",
         daemon.path("proc/diskstats").display()
     ));
+    drop(rule);
     let text = String::from_utf8(out.stdout).unwrap();
     let lines = lxcfs_rs::host::parse_diskstats(&text).unwrap();
     let (major, minor) = device.numbers();

@@ -1,6 +1,5 @@
 //! Container operations: what the CLI commands call.
 
-use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -13,6 +12,7 @@ use crate::cgroups::ContainerCgroup;
 use crate::config::ContainerConfig;
 use crate::error::{io_error, Error, Result};
 use crate::options::RestartPolicy;
+use crate::process::channel::Readiness;
 use crate::spec::{self, ContainerOptions};
 use crate::state::{ExitCause, ExitInfo, ProcessId, State, Status};
 use crate::store::{self, Store};
@@ -128,18 +128,16 @@ pub fn create(
 pub fn oci_state(store: &Store, id: &str) -> Result<crate::hooks::OciState> {
     let c = Container::load(store, id)?;
     let spec = store.load_spec(id)?;
-    let (status, pid) = match c.status() {
-        Status::Created => ("created", 0),
-        Status::Starting => ("creating", 0),
-        Status::Running => ("running", c.state.init.map(|p| p.pid).unwrap_or(0)),
-        Status::Paused => ("paused", c.state.init.map(|p| p.pid).unwrap_or(0)),
-        Status::Exited => ("stopped", 0),
+    let status = c.status();
+    let pid = match status {
+        Status::Running | Status::Paused => c.state.init.map(|p| p.pid).unwrap_or(0),
+        Status::Created | Status::Starting | Status::Exited => 0,
     };
     Ok(crate::hooks::OciState::of(
         &c.config,
         &spec,
         store.dir(id),
-        status,
+        status.into(),
         pid,
     ))
 }
@@ -289,19 +287,17 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
         });
         return Err(io_error("spawn monitor", monitor_exe)(e));
     }
-    let mut answer = String::new();
-    let _ = std::fs::File::from(read_end).read_to_string(&mut answer);
-    let answer = answer.trim();
-    if answer == "ok" {
-        return Ok(());
-    }
-    let message = if answer.is_empty() {
-        format!(
+    let message = match Readiness::receive(std::fs::File::from(read_end)) {
+        Ok(Some(Readiness::Ready)) => return Ok(()),
+        Ok(Some(Readiness::Failed(message))) => message,
+        Ok(None) => format!(
             "the monitor exited without a word: see {}",
             log_path.display()
-        )
-    } else {
-        answer.to_string()
+        ),
+        Err(e) => format!(
+            "reading the monitor's answer: {e}: see {}",
+            log_path.display()
+        ),
     };
     Err(Error::StartFailed {
         name: container.config.name,
@@ -543,10 +539,10 @@ fn run_orphan_poststop(store: &Store, orphan: Option<Orphan>) {
         &orphan.config,
         &spec,
         store.dir(id),
-        "stopped",
+        crate::state::OciStatus::Stopped,
         orphan.init_pid,
     );
-    if let Err(e) = crate::hooks::run_hooks("poststop", &poststop, &state) {
+    if let Err(e) = crate::hooks::run_hooks(crate::hooks::HookStage::Poststop, &poststop, &state) {
         tracing::warn!("{e}");
     }
 }

@@ -25,7 +25,7 @@ pub enum HookError {
     Hook { path: PathBuf, reason: String },
     #[error("{stage} hook {path} failed: {reason}")]
     Failed {
-        stage: &'static str,
+        stage: HookStage,
         path: PathBuf,
         reason: String,
     },
@@ -163,13 +163,41 @@ pub fn merge(first: Option<Hooks>, second: Option<Hooks>) -> Option<Hooks> {
     }
 }
 
+/// When in the container's life a hook runs (the keys of a hook spec file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HookStage {
+    /// After the rootfs is mounted, before the pivot into it.
+    Prestart,
+    /// After PID 1 exec'd.
+    Poststart,
+    /// After PID 1 ended, or after a failed create.
+    Poststop,
+}
+
+impl HookStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookStage::Prestart => "prestart",
+            HookStage::Poststart => "poststart",
+            HookStage::Poststop => "poststop",
+        }
+    }
+}
+
+impl std::fmt::Display for HookStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The OCI state a hook reads on stdin.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OciState {
     pub oci_version: String,
     pub id: String,
-    pub status: String,
+    pub status: crate::state::OciStatus,
     pub pid: i32,
     pub bundle: PathBuf,
     /// The rootfs on the host.
@@ -183,13 +211,13 @@ impl OciState {
         config: &crate::config::ContainerConfig,
         spec: &oci_spec::runtime::Spec,
         bundle: PathBuf,
-        status: &str,
+        status: crate::state::OciStatus,
         pid: i32,
     ) -> OciState {
         OciState {
             oci_version: spec.version().clone(),
             id: config.id.clone(),
-            status: status.to_string(),
+            status,
             pid,
             bundle,
             root: config.rootfs.clone(),
@@ -207,7 +235,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Run hooks in order; stops at the first failure. Hook stderr is returned with the
 /// error (and logged); stdout is discarded.
-pub fn run_hooks(stage: &'static str, hooks: &[Hook], state: &OciState) -> Result<(), HookError> {
+pub fn run_hooks(stage: HookStage, hooks: &[Hook], state: &OciState) -> Result<(), HookError> {
     let input = serde_json::to_vec(state).unwrap_or_default();
     for hook in hooks {
         run_one(stage, hook, &input)?;
@@ -215,7 +243,7 @@ pub fn run_hooks(stage: &'static str, hooks: &[Hook], state: &OciState) -> Resul
     Ok(())
 }
 
-fn run_one(stage: &'static str, hook: &Hook, input: &[u8]) -> Result<(), HookError> {
+fn run_one(stage: HookStage, hook: &Hook, input: &[u8]) -> Result<(), HookError> {
     let fail = |reason: String| HookError::Failed {
         stage,
         path: hook.path().clone(),
@@ -298,7 +326,7 @@ fn run_one(stage: &'static str, hook: &Hook, input: &[u8]) -> Result<(), HookErr
     drain(&mut stderr, &mut err_bytes);
     let err_text = String::from_utf8_lossy(&err_bytes).into_owned();
     if !err_text.trim().is_empty() {
-        tracing::warn!(hook = %hook.path().display(), stage, "{}", err_text.trim());
+        tracing::warn!(hook = %hook.path().display(), %stage, "{}", err_text.trim());
         eprint!("{err_text}");
     }
     if !status.success() {
@@ -389,7 +417,11 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let input = big.clone();
         std::thread::spawn(move || {
-            let _ = tx.send(run_one("prestart", &shell_hook("sleep 30", 1), &input));
+            let _ = tx.send(run_one(
+                HookStage::Prestart,
+                &shell_hook("sleep 30", 1),
+                &input,
+            ));
         });
         let err = rx
             .recv_timeout(Duration::from_secs(10))
@@ -398,7 +430,12 @@ mod tests {
             .to_string();
         assert!(err.contains("timed out after 1s"), "{err}");
         // One that closes its stdin at once is not an error (EPIPE is ignored).
-        run_one("prestart", &shell_hook("exec 0<&-; sleep 0.2", 5), &big).unwrap();
+        run_one(
+            HookStage::Prestart,
+            &shell_hook("exec 0<&-; sleep 0.2", 5),
+            &big,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -406,7 +443,7 @@ mod tests {
         let out = std::env::temp_dir().join(format!("sc-hooks-{}-count", std::process::id()));
         let big: Vec<u8> = (0..(3 << 20)).map(|i| b'a' + (i % 26) as u8).collect();
         let script = format!("wc -c > {}; echo done >&2; exit 3", out.display());
-        let err = run_one("poststop", &shell_hook(&script, 10), &big)
+        let err = run_one(HookStage::Poststop, &shell_hook(&script, 10), &big)
             .unwrap_err()
             .to_string();
         assert!(err.contains("done"), "{err}");
@@ -522,7 +559,7 @@ mod tests {
         let state = OciState {
             oci_version: "1.0.2".into(),
             id: "abc".into(),
-            status: "created".into(),
+            status: crate::state::OciStatus::Created,
             pid: 42,
             bundle: "/b".into(),
             root: "/r".into(),
@@ -533,11 +570,11 @@ mod tests {
             .args(vec![
                 "sh".into(),
                 "-c".into(),
-                "grep -q '\"pid\":42'".into(),
+                "grep -q '\"status\":\"created\",\"pid\":42'".into(),
             ])
             .build()
             .unwrap();
-        run_hooks("prestart", &[ok], &state).unwrap();
+        run_hooks(HookStage::Prestart, &[ok], &state).unwrap();
         let fails = HookBuilder::default()
             .path("/bin/sh")
             .args(vec![
@@ -547,9 +584,10 @@ mod tests {
             ])
             .build()
             .unwrap();
-        let e = run_hooks("prestart", &[fails], &state)
+        let e = run_hooks(HookStage::Prestart, &[fails], &state)
             .unwrap_err()
             .to_string();
+        assert!(e.starts_with("prestart hook /bin/sh failed: "), "{e}");
         assert!(e.contains("broken") && e.contains("3"), "{e}");
         let slow = HookBuilder::default()
             .path("/bin/sleep")
@@ -557,9 +595,24 @@ mod tests {
             .timeout(1)
             .build()
             .unwrap();
-        assert!(run_hooks("prestart", &[slow], &state)
+        assert!(run_hooks(HookStage::Prestart, &[slow], &state)
             .unwrap_err()
             .to_string()
             .contains("timed out"));
+    }
+
+    #[test]
+    fn stages_read_as_the_hook_spec_keys() {
+        for (stage, name) in [
+            (HookStage::Prestart, "prestart"),
+            (HookStage::Poststart, "poststart"),
+            (HookStage::Poststop, "poststop"),
+        ] {
+            assert_eq!(stage.to_string(), name);
+            assert_eq!(
+                serde_json::to_string(&stage).unwrap(),
+                format!("\"{name}\"")
+            );
+        }
     }
 }

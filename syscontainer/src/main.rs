@@ -18,9 +18,9 @@ pub struct Cli {
     /// Directory of the container store.
     #[arg(long, global = true, default_value = syscontainer::store::DEFAULT_ROOT, env = "SYSCONTAINER_ROOT")]
     pub root: PathBuf,
-    /// Log level: error, warn, info, debug or trace.
-    #[arg(long, global = true, default_value = "warn")]
-    pub log_level: String,
+    /// Log level.
+    #[arg(long, global = true, value_enum, default_value_t = sclog::LogLevel::Warn)]
+    pub log_level: sclog::LogLevel,
     /// Write logs to this file instead of stderr.
     #[arg(long, global = true)]
     pub log_file: Option<PathBuf>,
@@ -31,40 +31,16 @@ pub struct Cli {
     pub command: commands::Command,
 }
 
-fn init_logging(log_level: &str, log_file: Option<&std::path::Path>) -> anyhow::Result<()> {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(log_level).map_err(|_| {
-        anyhow::anyhow!("invalid --log-level {log_level:?}: use error, warn, info, debug or trace")
-    })?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    match log_file {
-        Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| anyhow::anyhow!("open log file {}: {e}", path.display()))?;
-            builder
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
-                .init();
-        }
-        None => builder.with_writer(std::io::stderr).init(),
-    }
-    Ok(())
-}
-
 /// The arguments `container::start` spawns the monitor with, exactly: `--root ROOT
 /// --log-level LEVEL monitor ID`; `None` for any other command line.
-fn monitor_invocation(args: &[std::ffi::OsString]) -> Option<(PathBuf, &str, &str)> {
+fn monitor_invocation(args: &[std::ffi::OsString]) -> Option<(PathBuf, sclog::LogLevel, &str)> {
     match args {
         [root_flag, root, level_flag, level, monitor, id]
             if root_flag == "--root" && level_flag == "--log-level" && monitor == "monitor" =>
         {
             let id = id.to_str().filter(|id| syscontainer::store::is_id(id))?;
-            Some((PathBuf::from(root), level.to_str()?, id))
+            let level = level.to_str()?.parse().ok()?;
+            Some((PathBuf::from(root), level, id))
         }
         _ => None,
     }
@@ -73,9 +49,9 @@ fn monitor_invocation(args: &[std::ffi::OsString]) -> Option<(PathBuf, &str, &st
 /// The monitor's own entry: what `commands::monitor` does, without building the whole
 /// command-line parser first. The monitor is on the path of every boot, and is spawned
 /// with one fixed form of arguments; anything else goes through clap as usual.
-fn run_monitor(root: PathBuf, log_level: &str, id: &str) -> ExitCode {
+fn run_monitor(root: PathBuf, log_level: sclog::LogLevel, id: &str) -> ExitCode {
     use std::os::fd::{FromRawFd, OwnedFd};
-    if let Err(e) = init_logging(log_level, None) {
+    if let Err(e) = sclog::init(log_level, None) {
         eprintln!("syscontainer: {e:#}");
         return ExitCode::from(125);
     }
@@ -102,7 +78,7 @@ fn main() -> ExitCode {
         return run_monitor(root, level, id);
     }
     let cli = Cli::parse();
-    if let Err(e) = init_logging(&cli.log_level, cli.log_file.as_deref()) {
+    if let Err(e) = sclog::init(cli.log_level, cli.log_file.as_deref()) {
         eprintln!("syscontainer: {e:#}");
         return ExitCode::from(125);
     }
@@ -124,7 +100,11 @@ mod tests {
         let ok = args(&["--root", "/r", "--log-level", "warn", "monitor", &id]);
         assert_eq!(
             super::monitor_invocation(&ok),
-            Some((std::path::PathBuf::from("/r"), "warn", id.as_str()))
+            Some((
+                std::path::PathBuf::from("/r"),
+                sclog::LogLevel::Warn,
+                id.as_str()
+            ))
         );
         for bad in [
             args(&["--root", "/r", "--log-level", "warn", "monitor", "abc"]),
@@ -132,6 +112,7 @@ mod tests {
             args(&["--root", "/r", "--log-level", "warn", "exec", &id]),
             args(&["--root", "/r", "monitor", &id]),
             args(&["--root", "/r", "--log-level", "warn", "monitor", &id, "x"]),
+            args(&["--root", "/r", "--log-level", "loud", "monitor", &id]),
         ] {
             assert_eq!(super::monitor_invocation(&bad), None, "{bad:?}");
         }
@@ -141,7 +122,7 @@ mod tests {
         full.extend(ok);
         let cli = super::Cli::try_parse_from(full).unwrap();
         assert_eq!(cli.root, std::path::PathBuf::from("/r"));
-        assert_eq!(cli.log_level, "warn");
+        assert_eq!(cli.log_level, sclog::LogLevel::Warn);
         assert!(cli.log_file.is_none());
         assert!(matches!(cli.command, super::commands::Command::Monitor(_)));
     }

@@ -22,10 +22,11 @@ use oci_spec::runtime::Spec;
 use crate::cgroups::ContainerCgroup;
 use crate::config::ContainerConfig;
 use crate::error::{io_error, Error, Result};
-use crate::hooks::{self, OciState};
+use crate::hooks::{self, HookStage, OciState};
 use crate::options::RestartPolicy;
+use crate::process::channel::Readiness;
 use crate::process::{self, InitContext};
-use crate::state::{now_ns, now_rfc3339, ExitCause, ExitInfo, ProcessId, Status};
+use crate::state::{now_ns, now_rfc3339, ExitCause, ExitInfo, OciStatus, ProcessId, Status};
 use crate::store::Store;
 
 pub const ATTACH_SOCKET: &str = "attach.sock";
@@ -128,7 +129,7 @@ fn needs_cgroups(state: &crate::state::State, cgroup: &ContainerCgroup) -> bool 
     state.created_cgroups.is_empty() && !cgroup.dirs().iter().all(|d| d.exists())
 }
 
-/// Run the monitor of container `id`; `ready` receives "ok" or the start error.
+/// Run the monitor of container `id`; `ready` receives the [`Readiness`] of the start.
 pub fn run(store: Store, id: &str, ready: OwnedFd) -> i32 {
     let mut ready = File::from(ready);
     let _ = nix::unistd::setsid();
@@ -140,17 +141,17 @@ pub fn run(store: Store, id: &str, ready: OwnedFd) -> i32 {
     let mut monitor = match Monitor::new(store.clone(), id) {
         Ok(m) => m,
         Err(e) => {
-            let _ = writeln!(ready, "{e}");
+            let _ = Readiness::Failed(e.to_string()).send(&mut ready);
             fail_start(&store, id, &e.to_string());
             return 1;
         }
     };
     if let Err(e) = monitor.boot() {
-        let _ = writeln!(ready, "{e}");
+        let _ = Readiness::Failed(e.to_string()).send(&mut ready);
         monitor.finish(None, Some(e.to_string()));
         return 1;
     }
-    let _ = writeln!(ready, "ok");
+    let _ = Readiness::Ready.send(&mut ready);
     drop(ready);
     shed_startup_memory();
     monitor.event_loop();
@@ -308,7 +309,7 @@ impl Monitor {
         &self.config.id
     }
 
-    fn oci_state(&self, status: &str, pid: i32) -> OciState {
+    fn oci_state(&self, status: OciStatus, pid: i32) -> OciState {
         OciState::of(
             &self.config,
             &self.spec,
@@ -361,8 +362,8 @@ impl Monitor {
             // container is deleted and the poststop hooks run, so that they can undo what
             // the prestart hooks did.
             let poststop = self.hooks(|h| h.poststop().clone());
-            let state = self.oci_state("stopped", cloned.get());
-            if let Err(e) = hooks::run_hooks("poststop", &poststop, &state) {
+            let state = self.oci_state(OciStatus::Stopped, cloned.get());
+            if let Err(e) = hooks::run_hooks(HookStage::Poststop, &poststop, &state) {
                 tracing::warn!("{e}");
             }
         }
@@ -416,8 +417,12 @@ impl Monitor {
                 Ok(())
             },
             |pid| {
-                hooks::run_hooks("prestart", &prestart, &self.oci_state("created", pid))
-                    .map_err(|e| process::ProcessError::Hook(e.to_string()))
+                hooks::run_hooks(
+                    HookStage::Prestart,
+                    &prestart,
+                    &self.oci_state(OciStatus::Created, pid),
+                )
+                .map_err(|e| process::ProcessError::Hook(e.to_string()))
             },
         )?;
         let pid = created.start()?.as_raw();
@@ -434,7 +439,11 @@ impl Monitor {
             s.ready = false;
         })?;
         let poststart = self.hooks(|h| h.poststart().clone());
-        if let Err(e) = hooks::run_hooks("poststart", &poststart, &self.oci_state("running", pid)) {
+        if let Err(e) = hooks::run_hooks(
+            HookStage::Poststart,
+            &poststart,
+            &self.oci_state(OciStatus::Running, pid),
+        ) {
             tracing::warn!("{e}");
         }
         Ok(())
@@ -565,9 +574,11 @@ impl Monitor {
         ) {
             Next::Restart { delay } => {
                 tracing::info!(?exit, "restarting container");
-                if let Err(e) =
-                    hooks::run_hooks("poststop", &poststop, &self.oci_state("stopped", pid))
-                {
+                if let Err(e) = hooks::run_hooks(
+                    HookStage::Poststop,
+                    &poststop,
+                    &self.oci_state(OciStatus::Stopped, pid),
+                ) {
                     tracing::warn!("{e}");
                 }
                 let _ = self.store.update_state(self.id(), |s| {
@@ -594,9 +605,11 @@ impl Monitor {
                 }
             }
             Next::Finish => {
-                if let Err(e) =
-                    hooks::run_hooks("poststop", &poststop, &self.oci_state("stopped", pid))
-                {
+                if let Err(e) = hooks::run_hooks(
+                    HookStage::Poststop,
+                    &poststop,
+                    &self.oci_state(OciStatus::Stopped, pid),
+                ) {
                     tracing::warn!("{e}");
                 }
                 self.finish(Some(exit), None);

@@ -31,6 +31,30 @@ impl Status {
     }
 }
 
+/// The status the OCI runtime spec names (`runc state`, the state hooks read): how
+/// [`Status`] reads to containerd and to hook programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OciStatus {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl From<Status> for OciStatus {
+    fn from(status: Status) -> OciStatus {
+        match status {
+            Status::Created => OciStatus::Created,
+            Status::Starting => OciStatus::Creating,
+            Status::Running => OciStatus::Running,
+            Status::Paused => OciStatus::Paused,
+            Status::Exited => OciStatus::Stopped,
+        }
+    }
+}
+
 /// How PID 1 ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -331,5 +355,63 @@ mod tests {
             ..me
         };
         assert!(!recycled.is_alive());
+    }
+
+    /// A state.json as the runtime writes it loads, and writes back byte for byte.
+    #[test]
+    fn an_existing_state_json_loads_and_is_written_back_unchanged() {
+        let text = include_str!("../tests/fixtures/state/running.json");
+        let state: State = serde_json::from_str(text).unwrap();
+        assert_eq!(state.status, Status::Running);
+        assert_eq!(state.init.map(|p| p.pid), Some(4242));
+        assert_eq!(state.exit.map(|e| e.cause), Some(ExitCause::Reboot));
+        assert_eq!(state.exec_ns, Some(1_795_000_000_000_000_005));
+        assert!(state.ready && !state.stop_requested);
+        assert_eq!(state.created_cgroups.len(), 2);
+        assert_eq!(
+            String::from_utf8(serde_json::to_vec_pretty(&state).unwrap()).unwrap(),
+            text.trim_end()
+        );
+    }
+
+    /// A state.json from before `host_shutdown` existed loads with it false.
+    #[test]
+    fn a_state_json_without_host_shutdown_loads() {
+        let text = include_str!("../tests/fixtures/state/exited-before-host-shutdown.json");
+        let state: State = serde_json::from_str(text).unwrap();
+        assert_eq!(state.status, Status::Exited);
+        assert!(!state.host_shutdown && state.stop_requested);
+        assert_eq!(
+            state.exit.map(|e| (e.cause, e.code)),
+            Some((ExitCause::Signaled, 137))
+        );
+        assert!(state.error.unwrap().starts_with("prestart hook"));
+    }
+
+    #[test]
+    fn statuses_read_as_the_oci_spec_names_them() {
+        for (status, stored, oci) in [
+            (Status::Created, "created", "created"),
+            (Status::Starting, "starting", "creating"),
+            (Status::Running, "running", "running"),
+            (Status::Paused, "paused", "paused"),
+            (Status::Exited, "exited", "stopped"),
+        ] {
+            assert_eq!(
+                serde_json::to_string(&status).unwrap(),
+                format!("\"{stored}\"")
+            );
+            assert_eq!(status.as_str(), stored);
+            let oci_status = OciStatus::from(status);
+            assert_eq!(
+                serde_json::to_string(&oci_status).unwrap(),
+                format!("\"{oci}\"")
+            );
+            assert_eq!(
+                serde_json::from_str::<OciStatus>(&format!("\"{oci}\"")).unwrap(),
+                oci_status
+            );
+        }
+        assert!(serde_json::from_str::<Status>("\"Running\"").is_err());
     }
 }

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 use lxcfs_rs::mounts::OutcomeKind;
 use lxcfs_rs::toolkit::{self, HookState, ToolkitError};
@@ -19,19 +18,17 @@ struct Cli {
     /// Mount point of the lxcfs-rs daemon.
     #[arg(long, default_value = toolkit::DEFAULT_MOUNTPOINT)]
     mountpoint: PathBuf,
-    #[arg(long = "log-level", default_value = "info")]
-    log_level: String,
+    /// Log level.
+    #[arg(long = "log-level", value_enum, default_value_t = sclog::LogLevel::Info)]
+    log_level: sclog::LogLevel,
 }
 
 fn main() {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    if let Err(e) = sclog::init(cli.log_level, None) {
+        eprintln!("lxcfs-hook: {e}");
+        std::process::exit(1);
+    }
     if let Err(e) = run(&cli) {
         tracing::error!("{}", lxcfs_rs::error::describe(&e));
         std::process::exit(1);

@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use fuser::{Config, MountOption, SessionACL};
 use nix::sys::signal::{SigSet, Signal};
-use tracing_subscriber::EnvFilter;
 
 use lxcfs_rs::cgroup::CgroupLayout;
 use lxcfs_rs::fs::LxcFs;
@@ -31,9 +30,9 @@ struct Cli {
     /// Write the daemon's pid here.
     #[arg(short = 'p', long = "pidfile")]
     pidfile: Option<PathBuf>,
-    /// Log level or filter (error, warn, info, debug, trace).
-    #[arg(long = "log-level", default_value = "info")]
-    log_level: String,
+    /// Log level.
+    #[arg(long = "log-level", value_enum, default_value_t = sclog::LogLevel::Info)]
+    log_level: sclog::LogLevel,
     /// Accepted for lxcfs compatibility; the daemon always runs in the foreground.
     #[arg(short = 'f', long = "foreground")]
     _foreground: bool,
@@ -46,12 +45,10 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    if let Err(e) = sclog::init(cli.log_level, None) {
+        eprintln!("lxcfs-rs: {e}");
+        std::process::exit(1);
+    }
     if let Err(e) = run(cli) {
         tracing::error!("{}", lxcfs_rs::error::describe(&e));
         std::process::exit(1);

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 use lxcfs_rs::mounts::{self, Outcome, OutcomeKind};
 use lxcfs_rs::toolkit::{self, Container, HookState};
@@ -19,8 +18,9 @@ struct Cli {
     /// Mount point of the lxcfs-rs daemon.
     #[arg(long, global = true, default_value = toolkit::DEFAULT_MOUNTPOINT)]
     mountpoint: PathBuf,
-    #[arg(long = "log-level", global = true, default_value = "info")]
-    log_level: String,
+    /// Log level.
+    #[arg(long = "log-level", global = true, value_enum, default_value_t = sclog::LogLevel::Info)]
+    log_level: sclog::LogLevel,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,13 +46,10 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    if let Err(e) = sclog::init(cli.log_level, None) {
+        eprintln!("lxcfs-toolkit: {e}");
+        std::process::exit(1);
+    }
     match run(&cli) {
         Ok(()) => {}
         Err(e) => {

@@ -129,7 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     } = cli;
     let ctx = Ctx {
         store,
-        log_level,
+        log_level: log_level.to_string(),
         daemon_config,
     };
     match command {
