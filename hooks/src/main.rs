@@ -30,9 +30,8 @@ struct Cli {
     /// Append the log to this file (default: stderr, which the runtime logs).
     #[arg(long)]
     log: Option<PathBuf>,
-    /// error, warn, info, debug or trace.
-    #[arg(long, default_value = "info")]
-    log_level: String,
+    #[arg(long, value_enum, default_value_t = sclog::LogLevel::Info)]
+    log_level: sclog::LogLevel,
 }
 
 /// The fields of the OCI state this hook uses.
@@ -60,29 +59,6 @@ fn parse_state(text: &str) -> Result<OciState> {
         );
     }
     Ok(state)
-}
-
-fn init_logging(cli: &Cli) -> Result<()> {
-    let level = match cli.log_level.as_str() {
-        l @ ("error" | "warn" | "info" | "debug" | "trace") => l,
-        other => bail!("invalid log level {other:?}: use error, warn, info, debug or trace"),
-    };
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
-        .with_target(false)
-        .with_ansi(false);
-    match &cli.log {
-        Some(p) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .with_context(|| format!("open log file {}", p.display()))?;
-            b.with_writer(std::sync::Mutex::new(f)).init();
-        }
-        None => b.with_writer(std::io::stderr).init(),
-    }
-    Ok(())
 }
 
 fn run(cli: &Cli) -> Result<()> {
@@ -117,7 +93,7 @@ fn run(cli: &Cli) -> Result<()> {
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(e) = init_logging(&cli) {
+    if let Err(e) = sclog::init(cli.log_level, cli.log.as_deref()) {
         eprintln!("syscontainer-hooks: {e:#}");
         std::process::exit(1);
     }

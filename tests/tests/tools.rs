@@ -1490,7 +1490,7 @@ fn bad_arguments_get_clear_one_line_errors() {
         (&["list-path", "nosuchcontainer"], "nosuchcontainer"),
         (
             &["--log-level", "loud", "list-path", "bad1"],
-            "invalid log level \"loud\"",
+            "invalid value 'loud' for '--log-level",
         ),
     ];
     for (args, want) in cases {

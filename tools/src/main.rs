@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 mod commands;
 
-use anyhow::Result;
 use clap::Parser;
 
 use commands::Command;
@@ -20,41 +19,13 @@ struct Cli {
     /// Write the log to this file instead of stderr.
     #[arg(long, global = true)]
     log: Option<PathBuf>,
-    /// error, warn, info, debug or trace.
-    #[arg(long, global = true, default_value = "warn")]
-    log_level: String,
+    #[arg(long, global = true, value_enum, default_value_t = sclog::LogLevel::Warn)]
+    log_level: sclog::LogLevel,
     /// The syscontainer state store.
     #[arg(long, global = true, env = "SYSCONTAINER_ROOT", default_value = syscontainer::store::DEFAULT_ROOT)]
     root: PathBuf,
     #[command(subcommand)]
     command: Command,
-}
-
-fn init_logging(cli: &Cli) -> Result<()> {
-    let level = match cli.log_level.as_str() {
-        l @ ("error" | "warn" | "info" | "debug" | "trace") => l,
-        other => {
-            anyhow::bail!("invalid log level {other:?}: use error, warn, info, debug or trace")
-        }
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
-        .with_target(false);
-    match &cli.log {
-        Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| anyhow::anyhow!("open log file {}: {e}", path.display()))?;
-            builder
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
-                .init();
-        }
-        None => builder.with_writer(std::io::stderr).init(),
-    }
-    Ok(())
 }
 
 /// A command-line error as one line: clap's first paragraph (what and which argument),
@@ -84,7 +55,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(e) = init_logging(&cli) {
+    if let Err(e) = sclog::init(cli.log_level, cli.log.as_deref()) {
         eprintln!("syscontainer-tools: {e:#}");
         std::process::exit(1);
     }
