@@ -358,6 +358,55 @@ mod tests {
     }
 
     #[test]
+    fn ulimits_files_limit_and_kernel_modules() {
+        use crate::options::{parse_files_limit, parse_ulimit};
+        use oci_spec::runtime::PosixRlimitType;
+        let root = rootfs();
+        let mut o = system(&root);
+        o.process.ulimits = vec![
+            parse_ulimit("nproc=100:200").unwrap(),
+            parse_ulimit("nproc=300").unwrap(),
+        ];
+        o.process.files_limit = Some(parse_files_limit("4096").unwrap());
+        let b = build(&o, ID, None).unwrap();
+        let rlimits: Vec<_> = b
+            .spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .rlimits()
+            .clone()
+            .unwrap()
+            .iter()
+            .map(|r| (r.typ(), r.soft(), r.hard()))
+            .collect();
+        assert_eq!(
+            rlimits,
+            vec![
+                (PosixRlimitType::RlimitNproc, 300, 300),
+                (PosixRlimitType::RlimitNofile, 4096, 4096)
+            ]
+        );
+        o.process.ulimits = vec![parse_ulimit("nofile=10").unwrap()];
+        assert!(build(&o, ID, None)
+            .unwrap_err()
+            .to_string()
+            .contains("--files-limit 4096"));
+
+        // The prestart hook loads what this grammar accepts, so create refuses the rest.
+        let mut o = system(&root);
+        let longest = "m".repeat(crate::options::KERNEL_MODULE_NAME_MAX);
+        o.process.env = vec![("KERNEL_MODULES".into(), format!("ext4,{longest}"))];
+        assert!(build(&o, ID, None).is_ok());
+        for bad in [format!("{longest}m"), "ext4 fuse".to_string()] {
+            o.process.env = vec![("KERNEL_MODULES".into(), bad.clone())];
+            let e = build(&o, ID, None).unwrap_err().to_string();
+            assert!(e.contains(&format!("KERNEL_MODULES={bad}")), "{e}");
+        }
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
     fn bad_combinations_are_refused() {
         let root = rootfs();
         let mut o = system(&root);
