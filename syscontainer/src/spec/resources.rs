@@ -210,14 +210,33 @@ fn throttles(
     Ok(Some(out))
 }
 
-/// The host's online CPUs and memory nodes, in the kernel's list format. A kernel
+/// What a cpuset list names: CPUs or memory nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpusetKind {
+    Cpus,
+    MemoryNodes,
+}
+
+impl CpusetKind {
+    fn online_file(self) -> &'static str {
+        match self {
+            CpusetKind::Cpus => "/sys/devices/system/cpu/online",
+            CpusetKind::MemoryNodes => "/sys/devices/system/node/online",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            CpusetKind::Cpus => "cpu",
+            CpusetKind::MemoryNodes => "memory node",
+        }
+    }
+}
+
+/// The host's online CPUs or memory nodes, in the kernel's list format. A kernel
 /// without NUMA has no `node` directory: node 0 is then the only one.
-pub fn host_online(kind: &str) -> String {
-    let path = match kind {
-        "cpu" => "/sys/devices/system/cpu/online",
-        _ => "/sys/devices/system/node/online",
-    };
-    std::fs::read_to_string(Path::new(path))
+pub fn host_online(kind: CpusetKind) -> String {
+    std::fs::read_to_string(Path::new(kind.online_file()))
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "0".to_string())
 }
@@ -225,18 +244,19 @@ pub fn host_online(kind: &str) -> String {
 /// `--cpuset-cpus` / `--cpuset-mems` must name CPUs and nodes the host has online, or
 /// the kernel refuses the cpuset only at start. Shared with `update`.
 pub fn check_cpusets(cpus: Option<&str>, mems: Option<&str>) -> Result<()> {
-    for (option, list, kind, what) in [
-        ("--cpuset-cpus", cpus, "cpu", "cpu"),
-        ("--cpuset-mems", mems, "node", "memory node"),
+    for (option, list, kind) in [
+        ("--cpuset-cpus", cpus, CpusetKind::Cpus),
+        ("--cpuset-mems", mems, CpusetKind::MemoryNodes),
     ] {
         if let Some(list) = list {
-            crate::options::check_cpu_list_available(list, &host_online(kind), what).map_err(
-                |e| SpecError::Conflict {
+            let online = host_online(kind);
+            crate::options::check_cpu_list_available(list, &online, kind.what()).map_err(|e| {
+                SpecError::Conflict {
                     option,
                     value: list.to_string(),
                     reason: e.reason,
-                },
-            )?;
+                }
+            })?;
         }
     }
     Ok(())
