@@ -302,3 +302,84 @@ impl LifecycleArgs {
         self.labels.iter().cloned().collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    #[command(disable_help_flag = true)]
+    struct Create {
+        #[command(flatten)]
+        options: ContainerOptions,
+    }
+
+    #[derive(Debug, Parser)]
+    struct Update {
+        #[command(flatten)]
+        resources: ResourceArgs,
+    }
+
+    #[test]
+    fn one_declaration_reaches_each_group() {
+        let c = Create::try_parse_from([
+            "create",
+            "--rm",
+            "--network",
+            "host",
+            "-h",
+            "web",
+            "--pids-limit",
+            "-1",
+            "--hugetlb-limit",
+            "1g",
+            "--device",
+            "/dev/null:/dev/n:rw",
+            "--ulimit",
+            "nofile=10",
+            "--sysctl",
+            "kernel.msgmax=10",
+            "-v",
+            "/a:/b",
+            "--tmpfs",
+            "/t",
+            "none",
+            "/bin/sh",
+            "-c",
+            "true",
+        ])
+        .unwrap()
+        .options;
+        assert!(c.lifecycle.auto_remove);
+        assert_eq!(c.lifecycle.restart, RestartPolicy::No);
+        assert_eq!(c.network.net, NetMode::Host);
+        assert_eq!(c.network.hostname.as_deref(), Some("web"));
+        assert_eq!(c.resources.pids_limit, Some(-1));
+        assert_eq!(c.cgroup.hugetlb_limits, vec![("2MB".to_string(), 1 << 30)]);
+        assert_eq!(c.devices.devices[0].permissions, "rw");
+        assert_eq!(c.process.ulimits.len(), 1);
+        assert_eq!(c.kernel.sysctls.len(), 1);
+        let dests: Vec<_> = c.mounts.requests().map(|m| m.destination.clone()).collect();
+        assert_eq!(dests, vec![PathBuf::from("/b"), PathBuf::from("/t")]);
+        assert_eq!(c.image, "none");
+        assert_eq!(c.command, vec!["/bin/sh", "-c", "true"]);
+
+        let defaults = Create::try_parse_from(["create", "none"]).unwrap().options;
+        assert_eq!(defaults.network.net, NetMode::None);
+        assert!(defaults.resources.is_empty());
+    }
+
+    #[test]
+    fn update_takes_the_same_resource_flags() {
+        let u = Update::try_parse_from(["update", "-m", "1.5g", "-c", "512", "--cpus", "0.5"])
+            .unwrap()
+            .resources;
+        assert_eq!(u.memory, Some(3 << 29));
+        assert_eq!(u.cpu_shares, Some(512));
+        assert!(!u.is_empty());
+        assert!(Update::try_parse_from(["update", "--hugetlb-limit", "1g"]).is_err());
+        assert!(Update::try_parse_from(["update", "-m", "1m"]).is_err());
+    }
+}
