@@ -39,14 +39,14 @@ pub struct ContainerConfig {
     pub writable_proc_paths: Vec<String>,
     /// The tmpfs shared with the host (`--host-channel`), mounted from start to `rm`.
     #[serde(default)]
-    pub host_channel: Option<crate::sysopts::HostChannel>,
+    pub host_channel: Option<crate::options::HostChannel>,
     /// The block device holding the rootfs (`--external-rootfs /dev/…`); `rootfs` is then
     /// where the runtime mounts it from start to stop.
     #[serde(default)]
     pub rootfs_device: Option<PathBuf>,
     /// The user namespace mapping (`--user-remap`).
     #[serde(default)]
-    pub user_remap: Option<crate::sysopts::UserRemap>,
+    pub user_remap: Option<crate::options::UserRemap>,
     /// File in the rootfs that receives the environment at every start.
     #[serde(default)]
     pub env_target_file: Option<PathBuf>,

@@ -11,9 +11,9 @@ use serde::Deserialize;
 use crate::cgroups::ContainerCgroup;
 use crate::config::ContainerConfig;
 use crate::error::{io_error, Error, Result};
-use crate::options::RestartPolicy;
+use crate::options::{ContainerOptions, ResourceArgs, RestartPolicy};
 use crate::process::channel::Readiness;
-use crate::spec::{self, ContainerOptions};
+use crate::spec;
 use crate::state::{ExitCause, ExitInfo, ProcessId, State, Status};
 use crate::store::{self, Store};
 
@@ -640,23 +640,8 @@ pub fn unpause(store: &Store, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Limits that `update` can change; `None` leaves a value as it is.
-#[derive(Debug, Default, Clone)]
-pub struct ResourceUpdate {
-    pub memory: Option<u64>,
-    pub memory_swap: Option<i64>,
-    pub memory_reservation: Option<u64>,
-    pub cpus: Option<f64>,
-    pub cpu_shares: Option<u64>,
-    pub cpu_quota: Option<i64>,
-    pub cpu_period: Option<u64>,
-    pub cpuset_cpus: Option<String>,
-    pub cpuset_mems: Option<String>,
-    pub pids_limit: Option<i64>,
-}
-
 /// `update`: change limits in the spec and, when running, in the cgroup.
-pub fn update(store: &Store, id: &str, u: &ResourceUpdate) -> Result<()> {
+pub fn update(store: &Store, id: &str, u: &ResourceArgs) -> Result<()> {
     use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxPids};
     let _lock = store.lock(id)?;
     let c = Container::load(store, id)?;

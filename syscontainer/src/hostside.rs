@@ -10,7 +10,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use crate::config::ContainerConfig;
 use crate::error::{io_error, Error, Result};
 use crate::fsutil::{open_read_at, replace_at, resolve_parent_in_root, stat_at};
-use crate::sysopts::{render_env_target_file, HostChannel, ENV_TARGET_FILE_MAX};
+use crate::options::{render_env_target_file, HostChannel, ENV_TARGET_FILE_MAX};
 
 /// Whether `path` is itself a mount point (listed in our mountinfo).
 fn is_mount_point(path: &Path) -> bool {

@@ -1,8 +1,8 @@
 //! syscontainer: a system-container manager that boots an external root file system
 //! with systemd as PID 1.
 //!
-//! Layers, top to bottom: [`options`] (the grammar of every option) → [`spec`] (options
-//! to an OCI bundle) → [`container`], [`monitor`], [`exec`] (operations) →
+//! Layers, top to bottom: [`options`] (every option, declared once, and the grammar of
+//! its value) → [`spec`] (options to an OCI bundle, one file per concern) → [`container`], [`monitor`], [`exec`] (operations) →
 //! [`process`], [`cgroups`], [`store`] (namespaces, mounts, cgroup files, records).
 
 pub mod capabilities;
@@ -23,8 +23,6 @@ pub mod seccomp;
 pub mod spec;
 pub mod state;
 pub mod store;
-pub mod sysopts;
-pub mod sysspec;
 pub mod template;
 pub mod users;
 

@@ -655,7 +655,7 @@ impl Monitor {
     /// A user-remapped container's root is an ordinary user on the host: give it what it
     /// must reach from inside — its own cgroups (for systemd), the console, the notify
     /// socket — and let it traverse to the bundle files bound into it.
-    fn share_with_remapped_root(&self, remap: crate::sysopts::UserRemap) -> Result<()> {
+    fn share_with_remapped_root(&self, remap: crate::options::UserRemap) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let owner = (
             Some(nix::unistd::Uid::from_raw(remap.uid)),

@@ -28,7 +28,7 @@ pub fn load_kernel_modules(env: &[String]) -> Result<Vec<String>> {
     let Some(value) = env.iter().find_map(|e| e.strip_prefix("KERNEL_MODULES=")) else {
         return Ok(Vec::new());
     };
-    let modules = syscontainer::sysopts::parse_kernel_modules(value)
+    let modules = syscontainer::options::parse_kernel_modules(value)
         .map_err(|e| Error::Invalid(format!("KERNEL_MODULES: {e}")))?;
     for m in &modules {
         if Path::new("/sys/module").join(m.replace('-', "_")).exists() {

@@ -21,7 +21,7 @@ pub struct DeviceArg {
 /// syscontainer's `--device` grammar, with the container path normalised as every
 /// container path of the tools is.
 pub fn device_arg(s: &str) -> Result<DeviceArg> {
-    let d = syscontainer::sysopts::parse_device(s)
+    let d = syscontainer::options::parse_device(s)
         .map_err(|e| Error::Invalid(format!("invalid device {s:?}: {}", e.reason)))?;
     let ctr = container_path(&d.container.to_string_lossy())
         .map_err(|e| Error::Invalid(format!("invalid device {s:?}: {e}")))?;

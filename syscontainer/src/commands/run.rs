@@ -21,7 +21,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<u8> {
     let id = create::create_container(ctx, &args.create)?;
     let exe = std::env::current_exe()?;
     if let Err(e) = syscontainer::container::start(&ctx.store, &id, &exe, &ctx.log_level) {
-        if args.create.rm {
+        if args.create.options.lifecycle.auto_remove {
             let _ = syscontainer::container::remove(&ctx.store, &id, true);
         }
         return Err(e.into());
@@ -33,8 +33,8 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<u8> {
     attach::attach_and_wait(
         ctx,
         &id,
-        args.create.interactive,
-        args.create.tty,
+        args.create.options.process.interactive,
+        args.create.options.process.tty,
         &args.detach_keys.0,
     )
 }

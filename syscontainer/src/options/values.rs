@@ -1,4 +1,4 @@
-//! The grammar of every `run`/`create` option value.
+//! The grammar of the general option values (sizes, CPU lists, signals, mounts, names, …).
 //!
 //! Each parser takes the raw string a user typed and returns a typed value or an
 //! [`OptionError`] naming the bad value. They are pure: no file system, no host state,

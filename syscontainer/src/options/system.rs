@@ -1,4 +1,4 @@
-//! The grammar of the system-container options (openEuler's system-container guide):
+//! The grammar of the system-container option values (openEuler's system-container guide):
 //! `--ns-change-opt`, `--sysctl`, `--host-channel`, `--env-target-file`, `--files-limit`,
 //! `--dns*`, `--add-host`, `--ulimit`, `--device`, the blkio throttles, `--hugetlb-limit`,
 //! `--oom-score-adj`, `--security-opt`. Pure parsers and renderers, unit-tested below.
@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::options::{parse_abs_path, parse_bytes, OptionError, Result};
+use oci_spec::runtime::PosixRlimitType;
+
+use super::values::{parse_abs_path, parse_bytes, OptionError, Result};
 
 /// `--ns-change-opt net|ipc|net,ipc`: which parts of `/proc/sys` stay writable.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -331,43 +333,44 @@ pub fn render_resolv_conf(
 }
 
 /// `--ulimit NAME=SOFT[:HARD]` (NAME as in docker: nofile, nproc, core, …; -1 = unlimited).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ulimit {
-    /// The OCI name, e.g. `RLIMIT_NOFILE`.
-    pub name: String,
+    pub kind: PosixRlimitType,
     pub soft: u64,
     pub hard: u64,
 }
 
-const ULIMITS: &[&str] = &[
-    "as",
-    "core",
-    "cpu",
-    "data",
-    "fsize",
-    "locks",
-    "memlock",
-    "msgqueue",
-    "nice",
-    "nofile",
-    "nproc",
-    "rss",
-    "rtprio",
-    "rttime",
-    "sigpending",
-    "stack",
+/// The names `--ulimit` takes and the limit each one sets.
+const ULIMITS: &[(&str, PosixRlimitType)] = &[
+    ("as", PosixRlimitType::RlimitAs),
+    ("core", PosixRlimitType::RlimitCore),
+    ("cpu", PosixRlimitType::RlimitCpu),
+    ("data", PosixRlimitType::RlimitData),
+    ("fsize", PosixRlimitType::RlimitFsize),
+    ("locks", PosixRlimitType::RlimitLocks),
+    ("memlock", PosixRlimitType::RlimitMemlock),
+    ("msgqueue", PosixRlimitType::RlimitMsgqueue),
+    ("nice", PosixRlimitType::RlimitNice),
+    ("nofile", PosixRlimitType::RlimitNofile),
+    ("nproc", PosixRlimitType::RlimitNproc),
+    ("rss", PosixRlimitType::RlimitRss),
+    ("rtprio", PosixRlimitType::RlimitRtprio),
+    ("rttime", PosixRlimitType::RlimitRttime),
+    ("sigpending", PosixRlimitType::RlimitSigpending),
+    ("stack", PosixRlimitType::RlimitStack),
 ];
 
 pub fn parse_ulimit(s: &str) -> Result<Ulimit> {
     let (name, values) = s
         .split_once('=')
         .ok_or_else(|| OptionError::new(s, "expected NAME=SOFT[:HARD]"))?;
-    if !ULIMITS.contains(&name) {
+    let Some(&(_, kind)) = ULIMITS.iter().find(|(n, _)| *n == name) else {
+        let names: Vec<&str> = ULIMITS.iter().map(|(n, _)| *n).collect();
         return Err(OptionError::new(
             s,
-            format!("unknown limit {name:?}; one of {}", ULIMITS.join(", ")),
+            format!("unknown limit {name:?}; one of {}", names.join(", ")),
         ));
-    }
+    };
     let number = |v: &str| -> Result<u64> {
         if v == "-1" || v == "unlimited" {
             return Ok(u64::MAX);
@@ -382,11 +385,7 @@ pub fn parse_ulimit(s: &str) -> Result<Ulimit> {
     if soft > hard {
         return Err(OptionError::new(s, "the soft limit exceeds the hard limit"));
     }
-    Ok(Ulimit {
-        name: format!("RLIMIT_{}", name.to_ascii_uppercase()),
-        soft,
-        hard,
-    })
+    Ok(Ulimit { kind, soft, hard })
 }
 
 /// `--device HOST[:CONTAINER][:PERMISSIONS]`.
@@ -397,15 +396,18 @@ pub struct DeviceRequest {
     pub permissions: String,
 }
 
+/// A non-empty set of r, w and m, each at most once (the devices cgroup's access string).
 fn is_permissions(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 3 && s.chars().all(|c| "rwm".contains(c))
+    !s.is_empty()
+        && s.chars().all(|c| "rwm".contains(c))
+        && s.chars().enumerate().all(|(i, c)| !s[..i].contains(c))
 }
 
 pub fn parse_device(s: &str) -> Result<DeviceRequest> {
     let parts: Vec<&str> = s.split(':').collect();
     let (host, container, permissions) = match parts.as_slice() {
         [h] => (*h, *h, "rwm"),
-        [h, p] if is_permissions(p) => (*h, *h, *p),
+        [h, p] if !p.starts_with('/') => (*h, *h, *p),
         [h, c] => (*h, *c, "rwm"),
         [h, c, p] => (*h, *c, *p),
         _ => {
@@ -418,7 +420,7 @@ pub fn parse_device(s: &str) -> Result<DeviceRequest> {
     if !is_permissions(permissions) {
         return Err(OptionError::new(
             s,
-            format!("permissions {permissions:?} are not a combination of r, w and m"),
+            format!("permissions {permissions:?} are not a set of r, w and m (each at most once)"),
         ));
     }
     Ok(DeviceRequest {
@@ -528,21 +530,33 @@ pub fn parse_security_opt(s: &str) -> Result<SecurityOpt> {
     }
 }
 
-/// `-e KERNEL_MODULES=a,b`: module names must match `[A-Za-z0-9_-]+`.
+/// The longest module name the kernel takes: `MODULE_NAME_LEN` (64 - sizeof(long))
+/// less the terminating NUL.
+pub const KERNEL_MODULE_NAME_MAX: usize = 55;
+
+/// `-e KERNEL_MODULES=a,b`: a comma-separated list (empty entries skipped) of module
+/// names of at most [`KERNEL_MODULE_NAME_MAX`] characters matching `[A-Za-z0-9_-]+`.
+/// The CLI checks it at create and the prestart hook loads what it returns.
 pub fn parse_kernel_modules(value: &str) -> Result<Vec<String>> {
     value
         .split(',')
         .filter(|m| !m.is_empty())
         .map(|m| {
-            if m.bytes()
+            if !m
+                .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             {
-                Ok(m.to_string())
-            } else {
                 Err(OptionError::new(
                     value,
                     format!("module name {m:?} must match [A-Za-z0-9_-]+"),
                 ))
+            } else if m.len() > KERNEL_MODULE_NAME_MAX {
+                Err(OptionError::new(
+                    value,
+                    format!("module name {m:?} is longer than {KERNEL_MODULE_NAME_MAX} characters"),
+                ))
+            } else {
+                Ok(m.to_string())
             }
         })
         .collect()
@@ -719,8 +733,12 @@ mod tests {
     fn ulimits() {
         let u = parse_ulimit("nofile=1024:2048").unwrap();
         assert_eq!(
-            (u.name.as_str(), u.soft, u.hard),
-            ("RLIMIT_NOFILE", 1024, 2048)
+            (u.kind, u.soft, u.hard),
+            (PosixRlimitType::RlimitNofile, 1024, 2048)
+        );
+        assert_eq!(
+            parse_ulimit("rttime=5").unwrap().kind,
+            PosixRlimitType::RlimitRttime
         );
         assert_eq!(parse_ulimit("core=-1").unwrap().hard, u64::MAX);
         for bad in ["nofile", "files=1", "nofile=2:1", "nofile=x"] {
@@ -741,9 +759,25 @@ mod tests {
             (Path::new("/dev/xvdb"), "r")
         );
         assert_eq!(parse_device("/dev/loop3:rw").unwrap().permissions, "rw");
-        for bad in ["dev/loop3", "/dev/loop3:/dev/x:rwx", "/a:/b:r:x"] {
-            assert!(parse_device(bad).unwrap_err().to_string().contains(bad));
+        assert_eq!(
+            parse_device("/dev/loop3:/dev/x:mwr").unwrap().permissions,
+            "mwr"
+        );
+        for bad in [
+            "dev/loop3",
+            "/dev/loop3:/dev/x:rwx",
+            "/a:/b:r:x",
+            "/dev/loop3:rrw",
+            "/dev/loop3:/dev/x:rwmm",
+            "/dev/loop3:/dev/x:",
+        ] {
+            assert!(
+                parse_device(bad).unwrap_err().to_string().contains(bad),
+                "{bad}"
+            );
         }
+        // One byte grammar for rates everywhere: decimals with a unit are whole bytes.
+        assert_eq!(parse_device_rate("/dev/sda:1.5m", true).unwrap().1, 3 << 19);
         assert_eq!(parse_device_rate("/dev/sda:1mb", true).unwrap().1, 1 << 20);
         assert_eq!(parse_device_rate("/dev/sda:300", false).unwrap().1, 300);
         assert!(parse_device_rate("/dev/sda:1mb", false).is_err());
@@ -814,10 +848,30 @@ mod tests {
             parse_kernel_modules("ext4,nf_nat").unwrap(),
             vec!["ext4", "nf_nat"]
         );
-        assert!(parse_kernel_modules("ext4,../x")
+        assert_eq!(
+            parse_kernel_modules("ext4,,fuse,").unwrap(),
+            vec!["ext4", "fuse"]
+        );
+        let longest = "m".repeat(KERNEL_MODULE_NAME_MAX);
+        assert_eq!(
+            parse_kernel_modules(&longest).unwrap(),
+            vec![longest.clone()]
+        );
+        let too_long = format!("ext4,{longest}x");
+        assert!(parse_kernel_modules(&too_long)
             .unwrap_err()
-            .to_string()
-            .contains("../x"));
+            .reason
+            .contains("longer than 55"));
+        // Comma-separated only: a space is not a separator, so it is refused as a name.
+        for bad in ["ext4,../x", "ext4 fuse", "ext4,nf.nat"] {
+            assert!(
+                parse_kernel_modules(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains(bad),
+                "{bad}"
+            );
+        }
     }
 }
 
@@ -864,34 +918,6 @@ pub fn parse_user_remap(s: &str) -> Result<UserRemap> {
         gid: gid as u32,
         size: size as u32,
     })
-}
-
-/// The system-container options of one container, parsed.
-#[derive(Debug, Clone, Default)]
-pub struct SystemOptions {
-    pub ns_change_opt: NsChangeOpt,
-    pub sysctls: Vec<(String, String)>,
-    pub host_channel: Option<HostChannel>,
-    pub env_target_file: Option<PathBuf>,
-    pub files_limit: Option<u64>,
-    pub dns: Vec<IpAddr>,
-    pub dns_options: Vec<String>,
-    pub dns_search: Vec<String>,
-    pub add_hosts: Vec<(String, IpAddr)>,
-    pub oom_kill_disable: bool,
-    pub oom_score_adj: Option<i32>,
-    pub ulimits: Vec<Ulimit>,
-    pub devices: Vec<DeviceRequest>,
-    pub device_read_bps: Vec<(PathBuf, u64)>,
-    pub device_write_bps: Vec<(PathBuf, u64)>,
-    pub device_read_iops: Vec<(PathBuf, u64)>,
-    pub device_write_iops: Vec<(PathBuf, u64)>,
-    pub blkio_weight: Option<u16>,
-    pub blkio_weight_device: Vec<(PathBuf, u16)>,
-    pub hugetlb_limits: Vec<(String, u64)>,
-    pub group_add: Vec<String>,
-    pub security_opts: Vec<SecurityOpt>,
-    pub user_remap: Option<UserRemap>,
 }
 
 /// MemTotal of the host in bytes (for bounds such as the host channel's size).

@@ -1,0 +1,170 @@
+//! Device nodes in the container's /dev and the devices cgroup rules that allow them:
+//! the defaults every container gets, then `--device`.
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+
+use oci_spec::runtime::{
+    LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+    Spec,
+};
+
+use super::{conflict, Plan, Result};
+
+/// Character devices every container gets: (path, major, minor).
+const DEFAULT_DEVICES: &[(&str, i64, i64)] = &[
+    ("/dev/null", 1, 3),
+    ("/dev/zero", 1, 5),
+    ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8),
+    ("/dev/urandom", 1, 9),
+    ("/dev/tty", 5, 0),
+];
+
+/// Optional devices, given when the host has them.
+const OPTIONAL_DEVICES: &[(&str, i64, i64)] = &[("/dev/net/tun", 10, 200), ("/dev/fuse", 10, 229)];
+
+/// Devices allowed in the devices cgroup besides the created nodes: (type, major, minor
+/// (-1 = any), access). Console and ptys are bound in, not created.
+const ALLOWED_DEVICE_RULES: &[(LinuxDeviceType, i64, i64, &str)] = &[
+    (LinuxDeviceType::C, -1, -1, "m"),
+    (LinuxDeviceType::B, -1, -1, "m"),
+    (LinuxDeviceType::C, 5, 1, "rwm"),
+    (LinuxDeviceType::C, 5, 2, "rwm"),
+    (LinuxDeviceType::C, 136, -1, "rwm"),
+];
+
+pub(super) fn apply(plan: &Plan, spec: &mut Spec) -> Result<()> {
+    let host = host_devices();
+    let mut devices = host
+        .iter()
+        .map(|(path, major, minor)| {
+            LinuxDeviceBuilder::default()
+                .path(*path)
+                .typ(LinuxDeviceType::C)
+                .major(*major)
+                .minor(*minor)
+                .file_mode(0o666u32)
+                .uid(0u32)
+                .gid(0u32)
+                .build()
+        })
+        .collect::<std::result::Result<Vec<LinuxDevice>, _>>()?;
+    let mut rules = default_rules(plan.opts.privileged, &host)?;
+    for d in &plan.opts.devices.devices {
+        let (typ, major, minor, mode) = device_numbers(&d.host, "--device")?;
+        devices.retain(|x| x.path() != &d.container);
+        devices.push(
+            LinuxDeviceBuilder::default()
+                .path(&d.container)
+                .typ(typ)
+                .major(major)
+                .minor(minor)
+                .file_mode(mode)
+                .uid(0u32)
+                .gid(0u32)
+                .build()?,
+        );
+        rules.push(
+            LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .typ(typ)
+                .major(major)
+                .minor(minor)
+                .access(d.permissions.clone())
+                .build()?,
+        );
+    }
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    let mut resources = linux.resources().clone().unwrap_or_default();
+    resources.set_devices(Some(rules));
+    linux.set_resources(Some(resources));
+    linux.set_devices(Some(devices));
+    spec.set_linux(Some(linux));
+    Ok(())
+}
+
+fn host_devices() -> Vec<(&'static str, i64, i64)> {
+    let mut devices = DEFAULT_DEVICES.to_vec();
+    devices.extend(
+        OPTIONAL_DEVICES
+            .iter()
+            .filter(|(p, _, _)| Path::new(p).exists()),
+    );
+    devices
+}
+
+/// Deny everything, then allow the console, ptys and the default nodes; or allow
+/// everything for `--privileged`.
+fn default_rules(
+    privileged: bool,
+    host: &[(&'static str, i64, i64)],
+) -> Result<Vec<LinuxDeviceCgroup>> {
+    if privileged {
+        return Ok(vec![LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .access("rwm")
+            .build()?]);
+    }
+    let mut rules = vec![LinuxDeviceCgroupBuilder::default()
+        .allow(false)
+        .access("rwm")
+        .build()?];
+    for (typ, major, minor, access) in ALLOWED_DEVICE_RULES {
+        let mut rule = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(*typ)
+            .access(*access);
+        if *major >= 0 {
+            rule = rule.major(*major);
+        }
+        if *minor >= 0 {
+            rule = rule.minor(*minor);
+        }
+        rules.push(rule.build()?);
+    }
+    for (_, major, minor) in host {
+        rules.push(
+            LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .typ(LinuxDeviceType::C)
+                .major(*major)
+                .minor(*minor)
+                .access("rwm")
+                .build()?,
+        );
+    }
+    Ok(rules)
+}
+
+/// (type, major, minor, mode) of a device node on the host.
+pub(super) fn device_numbers(
+    path: &Path,
+    option: &'static str,
+) -> Result<(LinuxDeviceType, i64, i64, u32)> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        conflict(
+            option,
+            path.display().to_string(),
+            e.to_string().to_lowercase(),
+        )
+    })?;
+    let typ = if meta.file_type().is_block_device() {
+        LinuxDeviceType::B
+    } else if meta.file_type().is_char_device() {
+        LinuxDeviceType::C
+    } else {
+        return Err(conflict(
+            option,
+            path.display().to_string(),
+            "not a device node",
+        ));
+    };
+    let rdev = meta.rdev();
+    Ok((
+        typ,
+        nix::sys::stat::major(rdev) as i64,
+        nix::sys::stat::minor(rdev) as i64,
+        meta.mode() & 0o7777,
+    ))
+}
