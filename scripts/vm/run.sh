@@ -24,20 +24,20 @@ command -v qemu-system-x86_64 >/dev/null || {
 }
 bash "$here/mkimage.sh" "$image"
 
-# The test executables of the `vm` feature, from cargo's own report of what it built.
-mapfile -t executables < <(
-    cd "$repo" && cargo test -p syscontainer-tests --features vm --test cgroup2 --locked \
-        --no-run --message-format=json 2>/dev/null |
-        grep -o '"executable":"[^"]*"' | sed 's/^"executable":"//; s/"$//'
-)
-[ ${#executables[@]} -gt 0 ] || { echo "vm: cargo built no test executable" >&2; exit 1; }
-
 work=$(mktemp -d /var/tmp/syscontainer-vm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+
+# The test executables of the `vm` feature, from cargo's own report of what it built.
+(cd "$repo" && cargo test -p syscontainer-tests --features vm --test cgroup2 --locked \
+    --no-run --message-format=json-render-diagnostics) > "$work/cargo.json"
+mapfile -t executables < <(grep -o '"executable":"[^"]*"' "$work/cargo.json" |
+    sed 's/^"executable":"//; s/"$//')
+[ ${#executables[@]} -gt 0 ] || { echo "vm: cargo built no test executable" >&2; exit 1; }
+
 stage="$work/stage"
 mkdir -p "$stage/bin" "$stage/tests" "$work/results"
 for b in "${binaries[@]}"; do
-    [ -x "$bin_dir/$b" ] && cp "$bin_dir/$b" "$stage/bin/"
+    if [ -x "$bin_dir/$b" ]; then cp "$bin_dir/$b" "$stage/bin/"; fi
 done
 for e in "${executables[@]}"; do
     cp "$e" "$stage/tests/$(basename "$e" | sed 's/-[0-9a-f]*$//')"
