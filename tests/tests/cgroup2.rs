@@ -100,7 +100,9 @@ fn wait_booted_inside(host: &Host, name: &str) -> String {
     }
 }
 
-/// `run` with default options, then wait for systemd inside to finish booting.
+/// `run` with default options (only the harness's `--cgroup-parent`, which from the VM
+/// runner's root cgroup is a sibling of the default `/syscontainer`), then wait for systemd
+/// inside to finish booting.
 fn boot(host: &mut Host, name: &str) -> String {
     let rootfs = host.rootfs();
     let id = host.start_system(name, &rootfs, &[]);
