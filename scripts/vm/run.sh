@@ -56,11 +56,11 @@ if [ -z "$accel" ]; then
     probe="$image/../kvm-probe.$(cat /proc/sys/kernel/random/boot_id)"
     if [ ! -f "$probe" ]; then
         result=tcg
-        if [ -w /dev/kvm ] && timeout -k 5 30 qemu-system-x86_64 -accel kvm -cpu host -m 512 \
-            -nographic -no-reboot -nic none -kernel "$image/vmlinuz" \
-            -append "console=ttyS0 panic=-1 root=/dev/nonexistent" </dev/null 2>&1 |
-            grep -q "Kernel panic"; then
-            result=kvm
+        if [ -w /dev/kvm ]; then
+            timeout -k 5 30 qemu-system-x86_64 -accel kvm -cpu host -m 512 -nographic -no-reboot \
+                -nic none -kernel "$image/vmlinuz" -append "console=ttyS0 panic=-1 root=/dev/nonexistent" \
+                </dev/null >"$work/kvm-probe.log" 2>&1 || true
+            if grep -q "Kernel panic" "$work/kvm-probe.log"; then result=kvm; fi
         fi
         echo "$result" > "$probe"
     fi
