@@ -8,8 +8,11 @@ PREFIX ?= /usr/local
 BIN_DIR := $(CURDIR)/target/debug
 RELEASE_DIR := $(CURDIR)/target/release
 BINARIES := syscontainer lxcfs-rs lxcfs-toolkit lxcfs-hook syscontainer-tools syscontainer-hooks
+VM_IMAGE ?= /var/cache/syscontainer/vm/bookworm
+## libtest arguments for the VM lane's tests, e.g. VM_TESTS='--skip exec_reaches'.
+VM_TESTS ?=
 
-.PHONY: all deps rootfs build release demo test unit integration lint install uninstall bench clean
+.PHONY: all deps rootfs build release demo test test-host unit integration vm lint install uninstall bench clean
 
 all: build
 
@@ -29,12 +32,17 @@ release:
 demo: deps rootfs build
 	@bash scripts/demo.sh $(BIN_DIR) $(ROOTFS)
 
-## Everything CI checks: lint, unit tests, then integration tests that boot real containers.
-test: deps rootfs build lint unit integration
+## Everything CI checks: lint, unit tests, integration tests that boot real containers on
+## this host, then the same kind of tests in a VM with pure cgroup v2 and systemd as PID 1.
+test: test-host vm
+
+## The quick loop for development: everything but the VM lane.
+test-host: deps rootfs build lint unit integration
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy -p syscontainer-tests --all-targets --features vm --locked -- -D warnings
 
 unit:
 	$(CARGO) test --workspace --locked --lib --bins
@@ -42,6 +50,11 @@ unit:
 integration:
 	SYSCONTAINER_BIN_DIR=$(BIN_DIR) SYSCONTAINER_TEST_ROOTFS=$(ROOTFS) \
 		$(CARGO) test --workspace --locked --tests -- --test-threads 2
+
+## The VM lane (scripts/vm/): builds a cached bookworm VM image, boots it with QEMU and runs
+## the `vm`-feature tests (tests/tests/cgroup2.rs) inside; 3-5 minutes under TCG once cached.
+vm: deps rootfs build
+	@bash scripts/vm/run.sh $(BIN_DIR) $(ROOTFS) $(VM_IMAGE) '$(VM_TESTS)'
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/syscontainer $(DESTDIR)/lib/systemd/system

@@ -1,0 +1,292 @@
+//! What only a pure cgroup v2 host with systemd as PID 1 shows: boot, exec, device rules,
+//! controller delegation, pause, stop and removal. Built only with the `vm` feature and run
+//! by the VM lane (scripts/vm/run.sh), never on the hybrid development host, where these
+//! would prove nothing; each test first checks that it is on such a host.
+//!
+//! Where a test needs to look inside a container without `syscontainer exec` (whose own
+//! test is `exec_reaches_a_booted_container`), it enters the container's namespaces with
+//! `nsenter` and, when the process must also be in the container's cgroup, asks the
+//! container's systemd to run it as a transient service.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use syscontainer_tests::{leftovers, pid_alive, wait_for, Host};
+
+const CGROUP2_ROOT: &str = "/sys/fs/cgroup";
+
+/// A test host, after checking that this machine is pure cgroup v2 under systemd.
+fn v2_host() -> Host {
+    let fstype = Command::new("stat")
+        .args(["-f", "-c", "%T", CGROUP2_ROOT])
+        .output()
+        .expect("spawn stat");
+    assert_eq!(
+        String::from_utf8_lossy(&fstype.stdout).trim(),
+        "cgroup2fs",
+        "{CGROUP2_ROOT} is not cgroup2: these tests belong to the VM lane"
+    );
+    assert_eq!(
+        read_trimmed(Path::new("/proc/1/comm")),
+        "systemd",
+        "PID 1 is not systemd: these tests belong to the VM lane"
+    );
+    Host::new()
+}
+
+fn read_trimmed(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .trim()
+        .to_string()
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_string).collect()
+}
+
+/// Run `args` in the container's namespaces (not its cgroup); returns (success, stdout).
+fn inside(host: &Host, name: &str, args: &[&str]) -> (bool, String) {
+    let pid = host.inspect(name, "{{.State.Pid}}");
+    let out = Command::new("nsenter")
+        .args(["-t", &pid, "-m", "-u", "-i", "-n", "-p", "-C", "--"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn nsenter");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
+}
+
+/// Run a shell script as a transient service of the container's systemd, so that it runs
+/// in the container's cgroup with the container's capabilities; returns its stdout.
+fn as_container_service(host: &Host, name: &str, script: &str) -> String {
+    let (ok, out) = inside(
+        host,
+        name,
+        &[
+            "systemd-run",
+            "--quiet",
+            "--wait",
+            "--pipe",
+            "--collect",
+            "--service-type=exec",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    assert!(ok, "systemd-run in {name} failed: {out}");
+    out
+}
+
+/// `systemctl is-system-running --wait` through nsenter until it gives a final answer.
+fn wait_booted_inside(host: &Host, name: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let (_, state) = inside(host, name, &["systemctl", "is-system-running", "--wait"]);
+        if !state.is_empty() && !matches!(state.as_str(), "offline" | "starting" | "initializing") {
+            return state;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not boot: last answer {state:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `run` with default options (only the harness's `--cgroup-parent`, which from the VM
+/// runner's root cgroup is a sibling of the default `/syscontainer`), then wait for systemd
+/// inside to finish booting.
+fn boot(host: &mut Host, name: &str) -> String {
+    let rootfs = host.rootfs();
+    let id = host.start_system(name, &rootfs, &[]);
+    let state = wait_booted_inside(host, name);
+    let (_, failed) = inside(host, name, &["systemctl", "--failed", "--no-legend"]);
+    assert_eq!(
+        state, "running",
+        "{name} booted to {state}; failed: {failed}"
+    );
+    id
+}
+
+fn container_cgroup(host: &Host, id: &str) -> std::path::PathBuf {
+    host.cgroup_file(id, "cgroup.procs")
+        .unwrap_or_else(|| panic!("no cgroup2 directory for {id}"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+#[test]
+fn boots_to_running_with_default_options() {
+    let mut host = v2_host();
+    let id = boot(&mut host, "plain");
+    assert_eq!(host.inspect("plain", "{{.State.Status}}"), "running");
+    let pid: i32 = host.inspect("plain", "{{.State.Pid}}").parse().unwrap();
+    assert_eq!(
+        read_trimmed(Path::new(&format!("/proc/{pid}/comm"))),
+        "systemd"
+    );
+    // systemd inside manages its own subtree of the container's cgroup.
+    let cgroup = container_cgroup(&host, &id);
+    assert!(
+        cgroup.join("init.scope").is_dir(),
+        "no init.scope below {}",
+        cgroup.display()
+    );
+}
+
+#[test]
+fn exec_reaches_a_booted_container() {
+    let mut host = v2_host();
+    boot(&mut host, "execme");
+    // systemd inside has made child cgroups (init.scope, system.slice, …) by now, and
+    // starts another unit while exec joins.
+    inside(
+        &host,
+        "execme",
+        &[
+            "systemd-run",
+            "--quiet",
+            "--unit",
+            "sctest-sleep",
+            "sleep",
+            "300",
+        ],
+    );
+    assert_eq!(host.exec("execme", &["cat", "/proc/1/comm"]), "systemd");
+    assert_eq!(
+        host.exec("execme", &["systemctl", "is-active", "sctest-sleep"]),
+        "active"
+    );
+    assert_eq!(
+        host.exec("execme", &["systemctl", "is-system-running"]),
+        "running"
+    );
+    // The exec'd process is inside the container's cgroup namespace.
+    let own = host.exec("execme", &["cat", "/proc/self/cgroup"]);
+    assert!(own.starts_with("0::/"), "{own}");
+    let out = host.run(["exec", "execme", "sh", "-c", "exit 7"]);
+    assert_eq!(out.status.code(), Some(7));
+}
+
+#[test]
+fn devices_are_denied_by_default() {
+    let mut host = v2_host();
+    boot(&mut host, "nodisk");
+    let root = std::fs::metadata("/").expect("stat /").dev();
+    let (major, minor) = (libc::major(root), libc::minor(root));
+    // A node made beside the disk's shows whether device nodes in that directory can be
+    // read at all, so that a refusal means a device rule and not a nodev mount.
+    let script = format!(
+        "cd /dev; \
+         if mknod sctest-zero c 1 5 2>/dev/null; then \
+           if head -c 1 sctest-zero >/dev/null 2>&1; then echo control=readable; else echo control=unreadable; fi; \
+         else echo control=no-mknod; fi; \
+         if mknod sctest-disk b {major} {minor} 2>/dev/null; then \
+           if head -c 512 sctest-disk >/dev/null 2>&1; then echo disk=readable; else echo disk=denied; fi; \
+         else echo disk=no-mknod; fi; \
+         rm -f sctest-zero sctest-disk"
+    );
+    let out = as_container_service(&host, "nodisk", &script);
+    assert!(
+        out.contains("control=readable") || out.contains("control=no-mknod"),
+        "the control node /dev/zero could not be read, so the check proves nothing: {out}"
+    );
+    assert!(
+        !out.contains("disk=readable"),
+        "a container read the host's root disk {major}:{minor} through mknod: {out}"
+    );
+}
+
+#[test]
+fn the_containers_subtree_gets_every_controller_the_host_delegates() {
+    let mut host = v2_host();
+    let id = boot(&mut host, "delegate");
+    let delegated = words(&read_trimmed(
+        &Path::new(CGROUP2_ROOT).join("cgroup.subtree_control"),
+    ));
+    assert!(!delegated.is_empty(), "systemd delegates no controller");
+    let cgroup = container_cgroup(&host, &id);
+    let enabled = words(&read_trimmed(&cgroup.join("cgroup.subtree_control")));
+    let missing: Vec<&String> = delegated.iter().filter(|c| !enabled.contains(c)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} enables {enabled:?} for its subtree; missing {missing:?} of {delegated:?}",
+        cgroup.display()
+    );
+}
+
+#[test]
+fn pause_freezes_the_whole_subtree_and_unpause_thaws_it() {
+    let mut host = v2_host();
+    let id = boot(&mut host, "icy");
+    let cgroup = container_cgroup(&host, &id);
+    host.ok(["pause", "icy"]);
+    assert_eq!(host.inspect("icy", "{{.State.Status}}"), "paused");
+    wait_for(
+        "cgroup.events to say frozen",
+        Duration::from_secs(10),
+        || {
+            read_trimmed(&cgroup.join("cgroup.events"))
+                .lines()
+                .any(|l| l == "frozen 1")
+        },
+    );
+    let init_scope = cgroup.join("init.scope/cgroup.events");
+    assert!(
+        read_trimmed(&init_scope).lines().any(|l| l == "frozen 1"),
+        "{} is not frozen",
+        init_scope.display()
+    );
+    host.ok(["unpause", "icy"]);
+    assert_eq!(host.inspect("icy", "{{.State.Status}}"), "running");
+    assert!(read_trimmed(&cgroup.join("cgroup.events"))
+        .lines()
+        .any(|l| l == "frozen 0"));
+    let (_, state) = inside(&host, "icy", &["systemctl", "is-system-running"]);
+    assert_eq!(state, "running");
+}
+
+#[test]
+fn stop_halts_systemd_and_empties_the_cgroup() {
+    let mut host = v2_host();
+    let id = boot(&mut host, "stopme");
+    let pid: i32 = host.inspect("stopme", "{{.State.Pid}}").parse().unwrap();
+    let cgroup = container_cgroup(&host, &id);
+    host.ok(["stop", "-t", "60", "stopme"]);
+    let state = host.state("stopme");
+    assert_eq!(state["Status"], "exited", "{state}");
+    assert_eq!(state["ExitCause"], "poweroff", "{state}");
+    assert!(!pid_alive(pid), "PID 1 {pid} still runs after stop");
+    if cgroup.exists() {
+        let events = read_trimmed(&cgroup.join("cgroup.events"));
+        assert!(
+            events.lines().any(|l| l == "populated 0"),
+            "{} still holds processes: {events}",
+            cgroup.display()
+        );
+    }
+}
+
+#[test]
+fn rm_after_stop_leaves_nothing_behind_but_the_rootfs() {
+    let mut host = v2_host();
+    let rootfs = host.rootfs();
+    let id = host.start_system("gone", &rootfs, &[]);
+    assert_eq!(wait_booted_inside(&host, "gone"), "running");
+    host.ok(["stop", "gone"]);
+    host.ok(["rm", "gone"]);
+    assert!(
+        leftovers(&host, &id).is_empty(),
+        "{:#?}",
+        leftovers(&host, &id)
+    );
+    assert!(rootfs.join("sbin/init").exists());
+}
