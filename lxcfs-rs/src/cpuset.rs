@@ -1,7 +1,5 @@
 //! CPU list syntax (`0-3,6,8-9`) used by cpuset files and `sys/devices/system/cpu/online`.
 
-use crate::error::{Error, Result};
-
 pub use syscontainer_cgroups::stats::parse_cpu_list;
 
 /// Formats CPU numbers as a kernel CPU list with ranges, e.g. `[0,1,2,5]` → `0-2,5`.

@@ -6,7 +6,7 @@
 //! containers (hook and toolkit).
 
 pub mod cache;
-pub mod cgroup;
+pub use syscontainer_cgroups as cgroup;
 pub mod cpuset;
 pub mod error;
 pub mod fs;

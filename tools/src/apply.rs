@@ -78,7 +78,7 @@ pub fn prestart(bundle: &Path, pid: i32, rootfs: &Path) -> Result<Vec<String>> {
     for kind in ThrottleKind::ALL {
         for t in rec.throttles(kind) {
             one(&mut errors, format!("{} {}", kind.option(), t.path), |_| {
-                live.cgroups.set_throttle(kind, t.major, t.minor, t.rate)
+                Ok(live.cgroups.set_throttle(kind, t.major, t.minor, t.rate)?)
             });
         }
     }
