@@ -2,7 +2,7 @@
 //! cgroup v1, hybrid and pure v2 hosts.
 //!
 //! `cgroups-rs` finds the hierarchies and writes most controller files. On a hybrid host it
-//! leaves the cgroup2 at `/sys/fs/cgroup/unified` alone, so that one is handled here: systemd
+//! leaves the cgroup2 (`/sys/fs/cgroup/unified`) alone, so that one is handled here: systemd
 //! inside the container wants its own cgroup there too. What differs per version lives in
 //! [`v1`] (devices controller, `blkio.*`, memsw order, `tasks`) and [`v2`] (`io.max`, the
 //! device-filter slot).
@@ -30,11 +30,9 @@ use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 
 use crate::controller::Controller;
 use crate::error::{CgroupError, Result};
-use crate::layout::Version;
+use crate::layout::{CgroupLayout, HostMode, Version};
 use crate::manager::{DeviceRule, Manager, ThrottleKind};
 use crate::placement::CgroupPlacement;
-
-const HYBRID_UNIFIED: &str = "/sys/fs/cgroup/unified";
 
 /// One container's cgroup in every hierarchy, managed through the cgroup filesystem.
 pub struct FsManager {
@@ -64,11 +62,9 @@ impl FsManager {
                 .collect();
             Cgroup::load_with_relative_paths(hierarchy, &placement.path, relative)
         };
-        let unified = (!v2 && is_cgroup2(Path::new(HYBRID_UNIFIED))).then(|| {
-            Path::new(HYBRID_UNIFIED)
-                .join(unified_base)
-                .join(&placement.path)
-        });
+        let unified = hybrid_unified_mountpoint()
+            .filter(|_| !v2)
+            .map(|mountpoint| mountpoint.join(unified_base).join(&placement.path));
         FsManager { cgroup, unified }
     }
 
@@ -537,10 +533,14 @@ fn weight_hint(kind: ThrottleKind, major: u32, minor: u32, e: CgroupError) -> Cg
     ))
 }
 
-fn is_cgroup2(path: &Path) -> bool {
-    nix::sys::statfs::statfs(path)
-        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
-        .unwrap_or(false)
+/// Where a hybrid host mounts its controller-less cgroup2 (systemd's `unified`), from the
+/// host's layout.
+fn hybrid_unified_mountpoint() -> Option<PathBuf> {
+    let layout = CgroupLayout::from_system().ok()?;
+    match layout.mode() {
+        HostMode::Hybrid => layout.unified.map(|h| h.mountpoint),
+        HostMode::Legacy | HostMode::Unified => None,
+    }
 }
 
 fn write_file(path: &Path, value: &str) -> Result<()> {
