@@ -1,12 +1,12 @@
 //! lxcfs-rs: per-container views of `/proc` files and the CPU list, served over FUSE.
 //!
-//! The core is pure: [`host`] and [`cgroup`] parse files into structs, [`views`] compute and
+//! The core is pure: [`host`] and [`cgroup`] (the `syscontainer-cgroups` crate) parse files into structs, [`views`] compute and
 //! render each file. [`render`] reads the inputs a view needs, [`process`] maps a FUSE caller
 //! to its container, [`cache`] keeps rendered views for a moment, [`fs`] is the FUSE glue, and [`mounts`] bind-mounts the views into
 //! containers (hook and toolkit).
 
 pub mod cache;
-pub mod cgroup;
+pub use syscontainer_cgroups as cgroup;
 pub mod cpuset;
 pub mod error;
 pub mod fs;

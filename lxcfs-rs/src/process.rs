@@ -408,7 +408,7 @@ mod tests {
             };
             assert_eq!(c.init_pid, pid);
             // a systemd init's init.scope is the container's cgroup's child
-            assert_eq!(c.cgroups.v1["memory"], "/ctr");
+            assert_eq!(c.cgroups.v1[&crate::cgroup::Controller::Memory], "/ctr");
             assert!(resolver.cached_namespaces() <= 2, "cache grows");
             fake.exit(pid);
         }

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::cgroup::{
-    self, CgroupDir, CgroupLayout, CpuUsage, MemoryCgroup, ProcessCgroups, Version,
-};
+use crate::cgroup::stats::{self as cgroup, CpuUsage, MemoryCgroup};
+use crate::cgroup::{CgroupDir, CgroupLayout, Controller, ProcessCgroups, Version};
 use crate::error::{read_string, Result};
 use crate::host::{self, Cpuinfo, Loadavg, Meminfo, Stat, Uptime};
 use crate::views;
@@ -250,7 +249,9 @@ impl Renderer {
     }
 
     fn host_online(&self) -> Result<Vec<u32>> {
-        crate::cpuset::parse_cpu_list(&read_string(&self.host.file(ViewFile::CpuOnline))?)
+        Ok(crate::cpuset::parse_cpu_list(&read_string(
+            &self.host.file(ViewFile::CpuOnline),
+        )?)?)
     }
 
     /// Physical CPUs visible to the container.
@@ -261,11 +262,14 @@ impl Renderer {
     /// (CPUs shown, CPUs the container's time is accounted on): the second is the cpuset
     /// before `--enable-cfs` narrowed it.
     fn cpu_sets(&self, container: &Container) -> Result<(Vec<u32>, Vec<u32>)> {
-        let cpuset = match self.layout.dir("cpuset", &container.cgroups) {
+        let cpuset = match self.layout.dir(Controller::Cpuset, &container.cgroups) {
             Some((version, dir)) => cgroup::read_cpuset(version, &dir)?,
             None => None,
         };
-        let cfs = match (self.options.cfs, self.layout.dir("cpu", &container.cgroups)) {
+        let cfs = match (
+            self.options.cfs,
+            self.layout.dir(Controller::Cpu, &container.cgroups),
+        ) {
             (true, Some((version, dir))) => cgroup::read_cfs_cpu_limit(version, &dir)?,
             _ => None,
         };
@@ -276,7 +280,7 @@ impl Renderer {
     }
 
     fn memory(&self, container: &Container) -> Result<Option<MemoryCgroup>> {
-        match self.layout.dir("memory", &container.cgroups) {
+        match self.layout.dir(Controller::Memory, &container.cgroups) {
             Some((version, dir)) => Ok(Some(MemoryCgroup::read(version, &dir)?)),
             None => Ok(None),
         }
@@ -285,12 +289,17 @@ impl Renderer {
     /// The cgroup whose tasks make up the container's load: the first v1 controller in which
     /// the container has its own cgroup (not the root), else the unified one.
     fn task_cgroup(&self, cgroups: &ProcessCgroups) -> Option<(Version, CgroupDir)> {
-        ["cpu", "cpuacct", "memory", "pids"]
-            .iter()
-            .filter_map(|c| self.layout.v1_dir(c, cgroups))
-            .find(|dir| !dir.relative.as_os_str().is_empty())
-            .map(|dir| (Version::V1, dir))
-            .or_else(|| self.layout.v2_dir(cgroups).map(|d| (Version::V2, d)))
+        [
+            Controller::Cpu,
+            Controller::Cpuacct,
+            Controller::Memory,
+            Controller::Pids,
+        ]
+        .into_iter()
+        .filter_map(|c| self.layout.v1_dir(c, cgroups))
+        .find(|dir| !dir.relative.as_os_str().is_empty())
+        .map(|dir| (Version::V1, dir))
+        .or_else(|| self.layout.v2_dir(cgroups).map(|d| (Version::V2, d)))
     }
 
     fn render_container(&self, view: ViewFile, container: &Container) -> Result<Option<String>> {
@@ -325,7 +334,7 @@ impl Renderer {
             ViewFile::Stat => {
                 let (visible, accounted) = self.cpu_sets(container)?;
                 let host = Stat::parse(&self.host_text("stat")?)?;
-                let usage = match self.layout.dir("cpuacct", cgroups) {
+                let usage = match self.layout.dir(Controller::Cpuacct, cgroups) {
                     Some((version, dir)) => CpuUsage::read(version, &dir)?,
                     None => None,
                 };
@@ -361,7 +370,7 @@ impl Renderer {
                 views::loadavg::render(&state, &host)
             }
             ViewFile::Diskstats => {
-                let io = match self.layout.dir("blkio", cgroups) {
+                let io = match self.layout.dir(Controller::Blkio, cgroups) {
                     Some((version, dir)) => cgroup::read_io(version, &dir)?,
                     None => None,
                 };

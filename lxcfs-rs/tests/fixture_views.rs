@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use lxcfs_rs::cgroup::{CgroupLayout, Hierarchy, ProcessCgroups};
+use lxcfs_rs::cgroup::{CgroupLayout, Controller, Hierarchy, ProcessCgroups};
 use lxcfs_rs::host::{CpuTimes, Cpuinfo, Meminfo, Stat, Uptime};
 use lxcfs_rs::render::{Container, HostPaths, Options, Renderer, ViewFile};
 
@@ -89,7 +89,10 @@ fn v1_fixture(tmp: &Path) -> (CgroupLayout, ProcessCgroups) {
 
     let mut v1 = HashMap::new();
     for controller in ["memory", "cpuset", "cpu", "cpuacct", "blkio"] {
-        v1.insert(controller.to_string(), hierarchy(tmp.join(controller)));
+        v1.insert(
+            Controller::from_name(controller).unwrap(),
+            hierarchy(tmp.join(controller)),
+        );
     }
     let layout = CgroupLayout { v1, unified: None };
     let cgroups = ProcessCgroups::parse(

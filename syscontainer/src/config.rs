@@ -52,19 +52,7 @@ pub struct ContainerConfig {
     pub env_target_file: Option<PathBuf>,
 }
 
-/// Where the container's cgroup lives in every hierarchy.
-///
-/// `path` is appended to each hierarchy's base; the base is the hierarchy root for an
-/// absolute `--cgroup-parent` and, for a relative one, the cgroup that the process
-/// running `create` was in, per hierarchy (recorded in `bases` so later commands and
-/// the monitor compute the same paths).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct CgroupPlacement {
-    pub path: String,
-    /// controller name (as in /proc/self/cgroup, e.g. `memory`, `name=systemd`, `` for
-    /// cgroup2) → base path. Empty for an absolute placement.
-    pub bases: BTreeMap<String, String>,
-}
+pub use syscontainer_cgroups::CgroupPlacement;
 
 impl ContainerConfig {
     /// The first 12 hex digits: the short ID shown by `ps`.

@@ -6,7 +6,7 @@
 //! [`process`], [`cgroups`], [`store`] (namespaces, mounts, cgroup files, records).
 
 pub mod capabilities;
-pub mod cgroups;
+pub use syscontainer_cgroups as cgroups;
 pub mod config;
 pub mod console;
 pub mod container;

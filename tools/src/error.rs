@@ -24,6 +24,8 @@ pub enum Error {
     Store(#[from] syscontainer::store::StoreError),
     #[error(transparent)]
     Runtime(#[from] syscontainer::Error),
+    #[error(transparent)]
+    Cgroup(#[from] syscontainer_cgroups::CgroupError),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use syscontainer_cgroups::{DeviceKind, DeviceRule};
+
 use crate::error::Result;
 
 pub const RECORD_FILE: &str = "device_hook.json";
@@ -65,11 +67,17 @@ pub struct Device {
 }
 
 impl Device {
-    pub fn rule(&self) -> String {
-        format!(
-            "{} {}:{} {}",
-            self.kind, self.major, self.minor, self.permissions
-        )
+    pub fn rule(&self) -> DeviceRule {
+        DeviceRule {
+            kind: if self.kind == "b" {
+                DeviceKind::Block
+            } else {
+                DeviceKind::Char
+            },
+            major: Some(self.major.into()),
+            minor: Some(self.minor.into()),
+            access: self.permissions.clone(),
+        }
     }
 }
 
@@ -195,44 +203,16 @@ pub struct Throttle {
     pub rate: u64,
 }
 
-/// Which of the throttle lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ThrottleKind {
-    ReadBps,
-    WriteBps,
-    ReadIops,
-    WriteIops,
-    Weight,
-}
+pub use syscontainer_cgroups::ThrottleKind;
 
-impl ThrottleKind {
-    pub const ALL: [ThrottleKind; 5] = [
-        ThrottleKind::ReadBps,
-        ThrottleKind::WriteBps,
-        ThrottleKind::ReadIops,
-        ThrottleKind::WriteIops,
-        ThrottleKind::Weight,
-    ];
-
-    pub fn option(self) -> &'static str {
-        match self {
-            ThrottleKind::ReadBps => "--device-read-bps",
-            ThrottleKind::WriteBps => "--device-write-bps",
-            ThrottleKind::ReadIops => "--device-read-iops",
-            ThrottleKind::WriteIops => "--device-write-iops",
-            ThrottleKind::Weight => "--blkio-weight-device",
-        }
-    }
-
-    /// The record field that lists throttles of this kind.
-    pub fn record_field(self) -> &'static str {
-        match self {
-            ThrottleKind::ReadBps => "readBps",
-            ThrottleKind::WriteBps => "writeBps",
-            ThrottleKind::ReadIops => "readIops",
-            ThrottleKind::WriteIops => "writeIops",
-            ThrottleKind::Weight => "blkioWeight",
-        }
+/// The record field that lists throttles of this kind.
+pub fn record_field(kind: ThrottleKind) -> &'static str {
+    match kind {
+        ThrottleKind::ReadBps => "readBps",
+        ThrottleKind::WriteBps => "writeBps",
+        ThrottleKind::ReadIops => "readIops",
+        ThrottleKind::WriteIops => "writeIops",
+        ThrottleKind::Weight => "blkioWeight",
     }
 }
 

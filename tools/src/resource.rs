@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::net::{Net, Ns};
 use crate::ops::{Live, Undo};
-use crate::record::Record;
+use crate::record::{self, Record};
 
 /// A running (or starting) container as the resources see it.
 pub struct Env<'a> {
@@ -73,7 +73,7 @@ pub fn all(rec: &Record) -> Vec<(&'static str, Vec<Box<dyn Resource>>)> {
             .iter()
             .map(|t| Box::new(crate::ops::device::Throttled::new(kind, t.clone())) as _)
             .collect();
-        out.push((kind.record_field(), list));
+        out.push((record::record_field(kind), list));
     }
     out.push(("bindToAdd", boxed(&rec.binds)));
     out.push(("networkInterfaces", boxed(&rec.nics)));

@@ -1,7 +1,7 @@
 //! CPU views: `/proc/cpuinfo`, `/proc/stat` and `sys/devices/system/cpu/online`. All three use
 //! the same renumbering: the i-th visible physical CPU is shown as CPU i.
 
-use crate::cgroup::CpuUsage;
+use crate::cgroup::stats::CpuUsage;
 use crate::cpuset::format_cpu_list;
 use crate::host::{CpuTimes, Cpuinfo, Stat};
 

@@ -1,4 +1,4 @@
-use crate::cgroup::IoByDevice;
+use crate::cgroup::stats::IoByDevice;
 use crate::host::DiskstatsLine;
 
 /// The container's I/O per device where its cgroup offers counters (devices it never touched
@@ -40,7 +40,7 @@ pub fn render(host: &[DiskstatsLine], io: Option<&IoByDevice>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cgroup::{parse_io_stat, IoCounters};
+    use crate::cgroup::stats::{parse_io_stat, IoCounters};
     use crate::host::parse_diskstats;
 
     #[test]

@@ -1,4 +1,4 @@
-use crate::cgroup::MemoryCgroup;
+use crate::cgroup::stats::MemoryCgroup;
 use crate::host::Meminfo;
 
 /// Memory figures of the container view, in kB.
@@ -128,7 +128,7 @@ mod tests {
     }
 
     use super::*;
-    use crate::cgroup::MemoryStat;
+    use crate::cgroup::stats::MemoryStat;
 
     const MIB: u64 = 1024 * 1024;
 

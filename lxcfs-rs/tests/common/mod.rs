@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use lxcfs_rs::cgroup::{CgroupDir, CgroupLayout, ProcessCgroups};
+use lxcfs_rs::cgroup::{CgroupDir, CgroupLayout, Controller, ProcessCgroups};
 
 /// These tests mount FUSE file systems and create cgroups: they run as root (CI does), and
 /// fail rather than pass vacuously otherwise.
@@ -167,7 +167,10 @@ impl TestCgroup {
         };
         for spec in specs {
             let base: CgroupDir = layout
-                .v1_dir(spec.controller, &own)
+                .v1_dir(
+                    Controller::from_name(spec.controller).expect("a known controller"),
+                    &own,
+                )
                 .unwrap_or_else(|| panic!("no v1 {} hierarchy mounted", spec.controller));
             let mut dir = base.path();
             for part in std::iter::once(name.as_str()).chain(spec.path.split('/')) {

@@ -174,7 +174,7 @@ pub fn apply_device<'a>(
         let rule = d.rule();
         live.cgroups.allow_device(&rule)?;
         undo.push(format!("deny {rule}"), move || {
-            live.cgroups.deny_device(&rule)
+            Ok(live.cgroups.deny_device(&rule)?)
         });
         return Ok(());
     }
@@ -233,7 +233,7 @@ pub fn apply_device<'a>(
     let rule = d.rule();
     live.cgroups.allow_device(&rule)?;
     undo.push(format!("deny {rule}"), move || {
-        live.cgroups.deny_device(&rule)
+        Ok(live.cgroups.deny_device(&rule)?)
     });
     Ok(())
 }
@@ -244,7 +244,7 @@ pub fn unapply_device<'a>(live: &'a Live, d: &Device, undo: &mut Undo<'a>) -> Re
     live.cgroups.deny_device(&rule)?;
     let r = rule.clone();
     undo.push(format!("allow {rule}"), move || {
-        live.cgroups.allow_device(&r)
+        Ok(live.cgroups.allow_device(&r)?)
     });
     let path = PathBuf::from(&d.path);
     if live.root.in_userns() {
@@ -335,7 +335,7 @@ impl Throttled {
         let (major, minor) = (self.throttle.major, self.throttle.minor);
         live.cgroups.set_throttle(kind, major, minor, rate)?;
         undo.push(format!("restore {}", kind.option()), move || {
-            live.cgroups.set_throttle(kind, major, minor, old)
+            Ok(live.cgroups.set_throttle(kind, major, minor, old)?)
         });
         Ok(())
     }
@@ -388,7 +388,7 @@ fn set_throttle<'a>(
         live.cgroups.set_throttle(kind, t.major, t.minor, t.rate)?;
         let (maj, min) = (t.major, t.minor);
         undo.push(format!("restore {}", kind.option()), move || {
-            live.cgroups.set_throttle(kind, maj, min, old_rate)
+            Ok(live.cgroups.set_throttle(kind, maj, min, old_rate)?)
         });
     }
     rec.set_throttle(kind, t);

@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use syscontainer::container::Container;
 use syscontainer::store::{Lock, Store};
 
-use crate::cgroup::Cgroups;
 use crate::error::Result;
 use crate::inroot::ContainerRoot;
 use crate::record::Record;
+use syscontainer_cgroups::ContainerCgroup;
 
 /// The records of the other containers of the store, with their names.
 pub type Others = Vec<(String, Record)>;
@@ -36,7 +36,7 @@ pub struct Target {
 pub struct Live {
     pub pid: i32,
     pub root: ContainerRoot,
-    pub cgroups: Cgroups,
+    pub cgroups: ContainerCgroup,
     /// Host directory for device nodes of a user-namespaced container
     /// (`<store>/<id>/devnodes`), bind-mounted into it.
     pub stage: PathBuf,
@@ -69,7 +69,7 @@ impl Target {
             (true, Ok(pid)) => Some(Live {
                 pid,
                 root: ContainerRoot::open(pid, None)?,
-                cgroups: Cgroups::of(&c.cgroup()),
+                cgroups: c.cgroup(),
                 stage: store.dir(&id).join(device::STAGE_DIR),
             }),
             _ => None,
@@ -97,7 +97,7 @@ impl Target {
             Some(Live {
                 pid,
                 root: ContainerRoot::open(pid, rootfs)?,
-                cgroups: Cgroups::of(&c.cgroup()),
+                cgroups: c.cgroup(),
                 stage: store.dir(&id).join(device::STAGE_DIR),
             })
         } else {

@@ -1,257 +1,40 @@
-//! Cgroup hierarchies (from mountinfo), a process's cgroup per controller (from
-//! `/proc/PID/cgroup`), and readers that turn cgroup files into plain structs. Every controller
-//! is looked up at its own path: a process may sit in different cgroups per hierarchy.
+//! Readers that turn cgroup statistics and limit files into plain structs, for v1 and v2:
+//! `memory.stat`, memory limits, `cpu.max`/CFS quota, cpuacct/`cpu.stat`, cpusets, blkio and
+//! `io.stat`, task lists. lxcfs-rs's views and the runtime's `stats` both read through here.
 
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
-use crate::error::{parse_u64, read_string, Error, Result};
+use crate::error::{CgroupError, Result};
+use crate::layout::{CgroupDir, Version};
+use crate::read::{optional, parse_u64, read_string};
 
 /// Limits at or above this are "unlimited" on cgroup v1 (the kernel reports a page-aligned
 /// `LONG_MAX`).
 const V1_UNLIMITED: u64 = 1 << 62;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
-    V1,
-    V2,
-}
-
-/// A mounted cgroup hierarchy: where it is mounted and which cgroup is its mount root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hierarchy {
-    pub mountpoint: PathBuf,
-    pub root: String,
-}
-
-/// All cgroup hierarchies visible to this process, keyed by v1 controller (`memory`,
-/// `name=systemd`, ...) plus the unified (v2) hierarchy.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CgroupLayout {
-    pub v1: HashMap<String, Hierarchy>,
-    pub unified: Option<Hierarchy>,
-}
-
-/// Super-block options of v1 cgroup mounts that are not controllers.
-const NON_CONTROLLER_OPTIONS: &[&str] = &[
-    "rw",
-    "ro",
-    "noprefix",
-    "clone_children",
-    "xattr",
-    "cpuset_v2_mode",
-    "favordynmods",
-];
-
-fn unescape_mountinfo(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() {
-            let oct = &field[i + 1..i + 4];
-            if let Ok(v) = u8::from_str_radix(oct, 8) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-impl CgroupLayout {
-    /// Builds the layout from `/proc/self/mountinfo` text. The first mount of a hierarchy wins.
-    pub fn parse_mountinfo(text: &str) -> Result<Self> {
-        let mut layout = CgroupLayout::default();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let (left, right) = line
-                .split_once(" - ")
-                .ok_or_else(|| Error::parse("mountinfo", "missing ' - ' separator", line))?;
-            let left: Vec<&str> = left.split_whitespace().collect();
-            let right: Vec<&str> = right.split_whitespace().collect();
-            if left.len() < 5 || right.len() < 3 {
-                return Err(Error::parse("mountinfo", "too few fields", line));
-            }
-            let hierarchy = Hierarchy {
-                root: unescape_mountinfo(left[3]),
-                mountpoint: PathBuf::from(unescape_mountinfo(left[4])),
-            };
-            match right[0] {
-                "cgroup2" => {
-                    layout.unified.get_or_insert(hierarchy);
+/// Parses a kernel CPU list (`0-3,6,8-9`) into sorted, de-duplicated CPU numbers. Empty input
+/// is an empty set.
+pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>> {
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.trim().is_empty()) {
+        let part = part.trim();
+        let bad = || CgroupError::parse("cpu list", "expected N or N-M", text.trim());
+        match part.split_once('-') {
+            Some((lo, hi)) => {
+                let lo: u32 = lo.parse().map_err(|_| bad())?;
+                let hi: u32 = hi.parse().map_err(|_| bad())?;
+                if hi < lo || hi - lo > 65536 {
+                    return Err(bad());
                 }
-                "cgroup" => {
-                    for opt in right[2].split(',') {
-                        let is_controller = !NON_CONTROLLER_OPTIONS.contains(&opt)
-                            && (!opt.contains('=') || opt.starts_with("name="));
-                        if is_controller {
-                            layout
-                                .v1
-                                .entry(opt.to_string())
-                                .or_insert_with(|| hierarchy.clone());
-                        }
-                    }
-                }
-                _ => {}
+                cpus.extend(lo..=hi);
             }
+            None => cpus.push(part.parse().map_err(|_| bad())?),
         }
-        Ok(layout)
     }
-
-    pub fn from_system() -> Result<Self> {
-        Self::parse_mountinfo(&read_string(Path::new("/proc/self/mountinfo"))?)
-    }
-
-    /// The directory of `proc`'s cgroup for a v1 controller, if that hierarchy is mounted.
-    pub fn v1_dir(&self, controller: &str, proc: &ProcessCgroups) -> Option<CgroupDir> {
-        let hierarchy = self.v1.get(controller)?;
-        let path = proc.v1.get(controller)?;
-        CgroupDir::new(hierarchy, path)
-    }
-
-    pub fn v2_dir(&self, proc: &ProcessCgroups) -> Option<CgroupDir> {
-        CgroupDir::new(self.unified.as_ref()?, proc.unified.as_deref()?)
-    }
-
-    /// The v1 directory of `controller` if mounted, else the unified directory.
-    pub fn dir(&self, controller: &str, proc: &ProcessCgroups) -> Option<(Version, CgroupDir)> {
-        if let Some(dir) = self.v1_dir(controller, proc) {
-            return Some((Version::V1, dir));
-        }
-        self.v2_dir(proc).map(|d| (Version::V2, d))
-    }
-}
-
-/// Parsed `/proc/PID/cgroup`: v1 controller → path, and the v2 path.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProcessCgroups {
-    pub v1: HashMap<String, String>,
-    pub unified: Option<String>,
-}
-
-impl ProcessCgroups {
-    pub fn parse(text: &str) -> Result<Self> {
-        let mut cgroups = ProcessCgroups::default();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let mut parts = line.splitn(3, ':');
-            let (Some(id), Some(controllers), Some(path)) =
-                (parts.next(), parts.next(), parts.next())
-            else {
-                return Err(Error::parse("cgroup", "expected ID:CONTROLLERS:PATH", line));
-            };
-            if id.parse::<u32>().is_err() || !path.starts_with('/') {
-                return Err(Error::parse(
-                    "cgroup",
-                    "expected ID:CONTROLLERS:/PATH",
-                    line,
-                ));
-            }
-            if id == "0" && controllers.is_empty() {
-                cgroups.unified = Some(path.to_string());
-            } else {
-                for controller in controllers.split(',').filter(|c| !c.is_empty()) {
-                    cgroups.v1.insert(controller.to_string(), path.to_string());
-                }
-            }
-        }
-        Ok(cgroups)
-    }
-
-    pub fn read(pid: i32) -> Result<Self> {
-        Self::parse(&read_string(Path::new(&format!("/proc/{pid}/cgroup")))?)
-    }
-
-    /// The cgroups of the container whose init this is: a systemd init moves itself into
-    /// `init.scope` below the container's cgroup, which holds only PID 1, while the
-    /// container's usage (and its own limits) are one level up. Like lxcfs, a trailing
-    /// `/init.scope` is dropped.
-    pub fn of_container_init(mut self) -> Self {
-        fn prune(path: &mut String) {
-            if let Some(parent) = path.strip_suffix("/init.scope") {
-                *path = if parent.is_empty() {
-                    "/".to_string()
-                } else {
-                    parent.to_string()
-                };
-            }
-        }
-        self.v1.values_mut().for_each(prune);
-        if let Some(path) = self.unified.as_mut() {
-            prune(path);
-        }
-        self
-    }
-}
-
-/// One cgroup directory: the hierarchy mount point and the cgroup path below the mount root.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CgroupDir {
-    pub mountpoint: PathBuf,
-    /// Normal components only (never `..`).
-    pub relative: PathBuf,
-}
-
-impl CgroupDir {
-    /// Maps a cgroup path as seen in `/proc/PID/cgroup` into a directory under the hierarchy's
-    /// mount point. Paths outside the mount root (another cgroup namespace) map to the root.
-    pub fn new(hierarchy: &Hierarchy, cgroup_path: &str) -> Option<Self> {
-        let root = Path::new(&hierarchy.root);
-        let path = Path::new(cgroup_path);
-        let below = path.strip_prefix(root).unwrap_or(Path::new(""));
-        let mut relative = PathBuf::new();
-        for component in below.components() {
-            match component {
-                Component::Normal(c) => relative.push(c),
-                Component::RootDir | Component::CurDir => {}
-                Component::ParentDir | Component::Prefix(_) => return None,
-            }
-        }
-        Some(CgroupDir {
-            mountpoint: hierarchy.mountpoint.clone(),
-            relative,
-        })
-    }
-
-    pub fn path(&self) -> PathBuf {
-        self.mountpoint.join(&self.relative)
-    }
-
-    pub fn file(&self, name: &str) -> PathBuf {
-        self.path().join(name)
-    }
-
-    /// This cgroup and each ancestor up to and including the mount root, deepest first.
-    pub fn self_and_ancestors(&self) -> Vec<PathBuf> {
-        let mut dirs = Vec::new();
-        let mut relative = self.relative.clone();
-        loop {
-            dirs.push(self.mountpoint.join(&relative));
-            if !relative.pop() {
-                break;
-            }
-        }
-        dirs
-    }
-
-    fn read(&self, name: &str) -> Result<String> {
-        read_string(&self.file(name))
-    }
-
-    /// Reads an optional file: `Ok(None)` if it does not exist.
-    fn read_optional(&self, name: &str) -> Result<Option<String>> {
-        optional(self.read(name))
-    }
-}
-
-fn optional(r: Result<String>) -> Result<Option<String>> {
-    match r {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+    cpus.sort_unstable();
+    cpus.dedup();
+    Ok(cpus)
 }
 
 /// Parses a v1 byte limit (huge = unlimited) or a v2 limit (`max` = unlimited).
@@ -284,7 +67,7 @@ pub fn parse_flat_keyed(file: &'static str, text: &str) -> Result<HashMap<String
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let (key, value) = line
             .split_once(' ')
-            .ok_or_else(|| Error::parse(file, "expected 'key value'", line))?;
+            .ok_or_else(|| CgroupError::parse(file, "expected 'key value'", line))?;
         map.insert(key.to_string(), parse_u64(file, value, line)?);
     }
     Ok(map)
@@ -317,7 +100,7 @@ impl MemoryStat {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let (key, value) = line
                 .split_once(' ')
-                .ok_or_else(|| Error::parse("memory.stat", "expected 'key value'", line))?;
+                .ok_or_else(|| CgroupError::parse("memory.stat", "expected 'key value'", line))?;
             let value = parse_u64("memory.stat", value, line)?;
             let field = match (version, key) {
                 (Version::V1, "total_cache") | (Version::V2, "file") => &mut stat.file,
@@ -420,7 +203,7 @@ pub fn read_cpuset(version: Version, dir: &CgroupDir) -> Result<Option<Vec<u32>>
     };
     for name in names {
         if let Some(text) = dir.read_optional(name)? {
-            let cpus = crate::cpuset::parse_cpu_list(&text)?;
+            let cpus = parse_cpu_list(&text)?;
             if !cpus.is_empty() {
                 return Ok(Some(cpus));
             }
@@ -440,7 +223,7 @@ pub fn read_cfs_cpu_limit(version: Version, dir: &CgroupDir) -> Result<Option<u3
                 match (quota, period) {
                     (Some(q), Some(p)) => {
                         let q: i64 = q.trim().parse().map_err(|_| {
-                            Error::parse("cpu.cfs_quota_us", "expected an integer", q.trim())
+                            CgroupError::parse("cpu.cfs_quota_us", "expected an integer", q.trim())
                         })?;
                         let p = parse_u64("cpu.cfs_period_us", &p, p.trim())?;
                         (q > 0).then_some((q as u64, p))
@@ -467,7 +250,7 @@ pub fn read_cfs_cpu_limit(version: Version, dir: &CgroupDir) -> Result<Option<u3
 pub fn parse_cpu_max(text: &str) -> Result<Option<(u64, u64)>> {
     let mut words = text.split_whitespace();
     let (Some(quota), Some(period)) = (words.next(), words.next()) else {
-        return Err(Error::parse(
+        return Err(CgroupError::parse(
             "cpu.max",
             "expected 'QUOTA PERIOD'",
             text.trim(),
@@ -522,11 +305,16 @@ impl CpuUsage {
         for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
             let words: Vec<&str> = line.split_whitespace().collect();
             if words.len() != 3 {
-                return Err(Error::parse("cpuacct.usage_all", "expected 3 fields", line));
+                return Err(CgroupError::parse(
+                    "cpuacct.usage_all",
+                    "expected 3 fields",
+                    line,
+                ));
             }
             let cpu = parse_u64("cpuacct.usage_all", words[0], line)?;
-            let cpu = u32::try_from(cpu)
-                .map_err(|_| Error::parse("cpuacct.usage_all", "cpu number too large", line))?;
+            let cpu = u32::try_from(cpu).map_err(|_| {
+                CgroupError::parse("cpuacct.usage_all", "cpu number too large", line)
+            })?;
             rows.push((
                 cpu,
                 parse_u64("cpuacct.usage_all", words[1], line)?,
@@ -562,10 +350,10 @@ pub type IoByDevice = HashMap<(u32, u32), IoCounters>;
 fn parse_device(word: &str, file: &'static str, line: &str) -> Result<(u32, u32)> {
     let (major, minor) = word
         .split_once(':')
-        .ok_or_else(|| Error::parse(file, "expected MAJOR:MINOR", line))?;
+        .ok_or_else(|| CgroupError::parse(file, "expected MAJOR:MINOR", line))?;
     let num = |w: &str| -> Result<u32> {
         w.parse()
-            .map_err(|_| Error::parse(file, "bad device number", line))
+            .map_err(|_| CgroupError::parse(file, "bad device number", line))
     };
     Ok((num(major)?, num(minor)?))
 }
@@ -580,7 +368,11 @@ pub fn parse_blkio_v1(bytes: &str, serviced: &str) -> Result<IoByDevice> {
                 continue;
             }
             if words.len() != 3 {
-                return Err(Error::parse("blkio", "expected 'MAJ:MIN OP VALUE'", line));
+                return Err(CgroupError::parse(
+                    "blkio",
+                    "expected 'MAJ:MIN OP VALUE'",
+                    line,
+                ));
             }
             let device = parse_device(words[0], "blkio", line)?;
             let value = parse_u64("blkio", words[2], line)?;
@@ -607,7 +399,7 @@ pub fn parse_io_stat(text: &str) -> Result<IoByDevice> {
         for word in words {
             let (key, value) = word
                 .split_once('=')
-                .ok_or_else(|| Error::parse("io.stat", "expected key=value", line))?;
+                .ok_or_else(|| CgroupError::parse("io.stat", "expected key=value", line))?;
             let value = parse_u64("io.stat", value, line)?;
             match key {
                 "rbytes" => counters.read_bytes = value,
@@ -667,82 +459,33 @@ pub fn list_tasks(version: Version, dir: &CgroupDir) -> Result<Vec<i32>> {
     Ok(tasks)
 }
 
+/// A cgroup's own memory usage and limit in bytes (`None`: unlimited), as `stats` shows them.
+pub fn read_memory_usage(version: Version, dir: &Path) -> Result<(u64, Option<u64>)> {
+    let (usage_file, limit_file) = match version {
+        Version::V1 => ("memory.usage_in_bytes", "memory.limit_in_bytes"),
+        Version::V2 => ("memory.current", "memory.max"),
+    };
+    let usage = read_string(&dir.join(usage_file))?;
+    let usage = parse_u64(usage_file, &usage, usage.trim())?;
+    let limit = parse_limit(limit_file, &read_string(&dir.join(limit_file))?)?;
+    Ok((usage, limit))
+}
+
+/// CPU time a v1 cgroup used, from `cpuacct.usage`, in nanoseconds.
+pub fn read_cpuacct_usage_ns(dir: &Path) -> Result<u64> {
+    let text = read_string(&dir.join("cpuacct.usage"))?;
+    parse_u64("cpuacct.usage", &text, text.trim())
+}
+
+/// `pids.current` (v1 and v2).
+pub fn read_pids_current(dir: &Path) -> Result<u64> {
+    let text = read_string(&dir.join("pids.current"))?;
+    parse_u64("pids.current", &text, text.trim())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const MOUNTINFO: &str = "\
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate
-50 31 0:32 /sub /mnt/mem\\040x rw,relatime - cgroup cgroup rw,memory
-";
-
-    #[test]
-    fn layout_from_hybrid_mountinfo() {
-        let layout = CgroupLayout::parse_mountinfo(MOUNTINFO).unwrap();
-        assert_eq!(layout.v1["cpu"].mountpoint, Path::new("/sys/fs/cgroup/cpu"));
-        assert_eq!(
-            layout.v1["cpuacct"].mountpoint,
-            Path::new("/sys/fs/cgroup/cpuacct")
-        );
-        assert_eq!(
-            layout.v1["memory"].mountpoint,
-            Path::new("/sys/fs/cgroup/memory")
-        );
-        assert!(layout.v1.contains_key("name=systemd"));
-        assert!(!layout.v1.contains_key("xattr"));
-        assert_eq!(
-            layout.unified.as_ref().unwrap().mountpoint,
-            Path::new("/sys/fs/cgroup/unified")
-        );
-        assert!(CgroupLayout::parse_mountinfo("garbage line\n").is_err());
-        assert_eq!(unescape_mountinfo("/mnt/mem\\040x"), "/mnt/mem x");
-    }
-
-    #[test]
-    fn process_cgroups_use_each_controllers_own_path() {
-        let layout = CgroupLayout::parse_mountinfo(MOUNTINFO).unwrap();
-        let proc = ProcessCgroups::parse(
-            "9:name=systemd:/sys\n4:memory:/mem/c1\n2:cpuacct:/acct/c1\n1:cpu:/cpu/c1\n0::/uni/c1\n",
-        )
-        .unwrap();
-        assert_eq!(
-            layout.v1_dir("memory", &proc).unwrap().path(),
-            Path::new("/sys/fs/cgroup/memory/mem/c1")
-        );
-        assert_eq!(
-            layout.v1_dir("cpuacct", &proc).unwrap().path(),
-            Path::new("/sys/fs/cgroup/cpuacct/acct/c1")
-        );
-        let (version, dir) = layout.dir("pids", &proc).unwrap();
-        assert_eq!(version, Version::V2);
-        assert_eq!(dir.path(), Path::new("/sys/fs/cgroup/unified/uni/c1"));
-        assert!(ProcessCgroups::parse("x:memory:/a\n").is_err());
-        assert!(ProcessCgroups::parse("4:memory\n").is_err());
-        assert!(ProcessCgroups::parse("4:memory:relative\n").is_err());
-    }
-
-    #[test]
-    fn cgroup_dir_rejects_parent_components_and_strips_root() {
-        let h = Hierarchy {
-            mountpoint: "/m".into(),
-            root: "/sub".into(),
-        };
-        assert_eq!(
-            CgroupDir::new(&h, "/sub/a").unwrap().path(),
-            Path::new("/m/a")
-        );
-        assert!(CgroupDir::new(&h, "/sub/../x").is_none());
-        let d = CgroupDir::new(&h, "/sub/a/b").unwrap();
-        assert_eq!(
-            d.self_and_ancestors(),
-            vec![PathBuf::from("/m/a/b"), "/m/a".into(), "/m".into()]
-        );
-    }
 
     #[test]
     fn io_parsers() {
@@ -838,16 +581,40 @@ mod tests {
     }
 
     #[test]
-    fn container_init_drops_systemds_init_scope() {
-        let c = ProcessCgroups::parse(
-            "4:memory:/ctr/init.scope\n3:cpuset:/ctr\n2:pids:/init.scope\n1:cpu:/a/init.scope.x\n0::/ctr/init.scope\n",
-        )
-        .unwrap()
-        .of_container_init();
-        assert_eq!(c.v1["memory"], "/ctr");
-        assert_eq!(c.v1["cpuset"], "/ctr");
-        assert_eq!(c.v1["pids"], "/");
-        assert_eq!(c.v1["cpu"], "/a/init.scope.x");
-        assert_eq!(c.unified.as_deref(), Some("/ctr"));
+    fn parses_ranges_and_singles() {
+        assert_eq!(
+            parse_cpu_list("0-2,5,7-8\n").unwrap(),
+            vec![0, 1, 2, 5, 7, 8]
+        );
+        assert_eq!(parse_cpu_list("\n").unwrap(), Vec::<u32>::new());
+        assert_eq!(parse_cpu_list("3,1,1").unwrap(), vec![1, 3]);
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        assert!(parse_cpu_list("a-b").is_err());
+        assert!(parse_cpu_list("3-1").is_err());
+        assert!(parse_cpu_list("0-99999999").is_err());
+    }
+
+    #[test]
+    fn usage_readers_for_stats() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("memory.usage_in_bytes"), "4096\n").unwrap();
+        std::fs::write(d.join("memory.limit_in_bytes"), "9223372036854771712\n").unwrap();
+        assert_eq!(read_memory_usage(Version::V1, d).unwrap(), (4096, None));
+        std::fs::write(d.join("memory.current"), "100\n").unwrap();
+        std::fs::write(d.join("memory.max"), "1048576\n").unwrap();
+        assert_eq!(
+            read_memory_usage(Version::V2, d).unwrap(),
+            (100, Some(1048576))
+        );
+        std::fs::write(d.join("cpuacct.usage"), "123456\n").unwrap();
+        assert_eq!(read_cpuacct_usage_ns(d).unwrap(), 123456);
+        std::fs::write(d.join("pids.current"), "7\n").unwrap();
+        assert_eq!(read_pids_current(d).unwrap(), 7);
+        std::fs::write(d.join("pids.current"), "x\n").unwrap();
+        assert!(read_pids_current(d).is_err());
     }
 }

@@ -1,0 +1,72 @@
+//! The crate's error type. Messages are lower-case and name the file or value that failed.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// A controller refused a value, or the host lacks what the value needs.
+    #[error("cgroup {path}: {message}")]
+    Controller { path: String, message: String },
+    #[error("cgroup {op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A line written to a controller file was refused.
+    #[error("write {line:?} to {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        line: String,
+        source: std::io::Error,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("malformed {file}: {reason}: {line:?}")]
+    Parse {
+        file: &'static str,
+        reason: &'static str,
+        line: String,
+    },
+    #[error("cannot read this process's cgroups: {0}")]
+    Own(String),
+    #[error("cgroup {0} did not freeze within 5 s")]
+    NotFrozen(String),
+    /// The host or the container's cgroup offers no way to do what was asked.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+pub type Result<T> = std::result::Result<T, CgroupError>;
+
+impl CgroupError {
+    pub(crate) fn parse(file: &'static str, reason: &'static str, line: &str) -> Self {
+        let mut line = line.to_string();
+        line.truncate(200);
+        CgroupError::Parse { file, reason, line }
+    }
+
+    pub(crate) fn read(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        CgroupError::Read {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// True when the error means a file or process does not exist (optional inputs).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            CgroupError::Read { source, .. } | CgroupError::Io { source, .. } => {
+                matches!(
+                    source.raw_os_error(),
+                    Some(libc::ENOENT) | Some(libc::ESRCH)
+                ) || source.kind() == std::io::ErrorKind::NotFound
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! One interface over the ways a container's cgroup is managed. Today there is the cgroupfs
+//! driver ([`crate::fs::FsManager`]: v1, hybrid and pure v2 hosts); a systemd driver (a
+//! transient scope made over D-Bus) is the next [`Driver`] and implements [`Manager`] too.
+
+use std::fmt;
+use std::ops::Deref;
+use std::path::PathBuf;
+
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+
+use crate::controller::Controller;
+use crate::error::Result;
+use crate::placement::CgroupPlacement;
+
+/// What a container's cgroup can be asked to do, whatever manages it.
+pub trait Manager: Send + Sync {
+    /// Every directory of this cgroup, one per hierarchy.
+    fn dirs(&self) -> Vec<PathBuf>;
+    /// The directory of one controller, for reading raw files.
+    fn controller_dir(&self, controller: Controller) -> Option<PathBuf>;
+    /// The cgroup2 directory: the whole cgroup on a pure v2 host, the `unified` one on a
+    /// hybrid host; `None` on a v1-only host. A new process can be born in it with
+    /// `clone3(CLONE_INTO_CGROUP)`.
+    fn v2_dir(&self) -> Option<PathBuf>;
+    /// The `tasks` file of each v1 hierarchy (none on a pure v2 host), for
+    /// [`crate::join_v1_self`].
+    fn v1_tasks_files(&self) -> Vec<PathBuf>;
+
+    /// Create the cgroup everywhere; returns the directories that did not exist before,
+    /// parents first, so that they can be removed again.
+    fn create(&self) -> Result<Vec<PathBuf>>;
+    /// Replace the cgroup by a fresh, empty one at the same paths (for a new boot).
+    fn reset(&self) -> Result<()>;
+    /// Remove the cgroup subtree, then the parents `create` made (those in use stay).
+    fn destroy(&self, created: &[PathBuf]) -> Result<()>;
+    fn add_process(&self, pid: i32) -> Result<()>;
+
+    /// Apply an OCI resources block: memory, CPU, cpuset, pids, devices, block I/O, hugetlb.
+    fn apply(&self, resources: &LinuxResources) -> Result<()>;
+    /// Allow a device in the whole subtree (systemd's sub-cgroups included).
+    fn allow_device(&self, rule: &DeviceRule) -> Result<()>;
+    /// Deny a device in the whole subtree.
+    fn deny_device(&self, rule: &DeviceRule) -> Result<()>;
+    /// Whether the container's own cgroup allows `major:minor` (tests, diagnostics).
+    fn device_allowed(&self, major: u32, minor: u32) -> bool;
+    /// Set a block I/O throttle or weight of one device; rate 0 clears it.
+    fn set_throttle(&self, kind: ThrottleKind, major: u32, minor: u32, rate: u64) -> Result<()>;
+
+    /// Freeze every process and wait until the kernel reports the cgroup frozen.
+    fn freeze(&self) -> Result<()>;
+    fn thaw(&self) -> Result<()>;
+    /// Every process in the cgroup and its descendants.
+    fn pids(&self) -> Vec<i32>;
+    /// Send a signal to every process in the subtree.
+    fn signal_all(&self, signal: i32);
+
+    /// Memory usage and limit in bytes (`u64::MAX` when unlimited).
+    fn memory_usage(&self) -> Option<(u64, u64)>;
+    fn cpu_usage_ns(&self) -> Option<u64>;
+    fn pids_current(&self) -> Option<u64>;
+}
+
+/// How the container's cgroups are managed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Driver {
+    /// Directly in the cgroup filesystem.
+    #[default]
+    Cgroupfs,
+}
+
+/// A handle on one container's cgroup, behind whichever [`Manager`] drives it.
+pub struct ContainerCgroup(Box<dyn Manager>);
+
+impl ContainerCgroup {
+    /// The container's cgroup with the default driver.
+    pub fn load(placement: &CgroupPlacement) -> ContainerCgroup {
+        Self::load_with(Driver::default(), placement)
+    }
+
+    pub fn load_with(driver: Driver, placement: &CgroupPlacement) -> ContainerCgroup {
+        match driver {
+            Driver::Cgroupfs => ContainerCgroup(Box::new(crate::fs::FsManager::load(placement))),
+        }
+    }
+}
+
+impl Deref for ContainerCgroup {
+    type Target = dyn Manager;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+/// A device rule's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceKind {
+    All,
+    Block,
+    Char,
+}
+
+/// A device access rule as the v1 devices controller writes it: `b 7:0 rwm`, `a *:* rwm`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRule {
+    pub kind: DeviceKind,
+    /// `None`: any (`*`).
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    /// A subset of `rwm`.
+    pub access: String,
+}
+
+impl DeviceRule {
+    /// The rule of an OCI device entry and whether it allows.
+    pub fn from_oci(rule: &LinuxDeviceCgroup) -> (bool, DeviceRule) {
+        let kind = match rule.typ() {
+            None | Some(LinuxDeviceType::A) => DeviceKind::All,
+            Some(LinuxDeviceType::B) => DeviceKind::Block,
+            Some(_) => DeviceKind::Char,
+        };
+        let any = |n: Option<i64>| n.filter(|n| *n >= 0);
+        let access = rule.access().clone().unwrap_or_else(|| "rwm".into());
+        (
+            rule.allow(),
+            DeviceRule {
+                kind,
+                major: any(rule.major()),
+                minor: any(rule.minor()),
+                access,
+            },
+        )
+    }
+}
+
+impl fmt::Display for DeviceRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            DeviceKind::All => 'a',
+            DeviceKind::Block => 'b',
+            DeviceKind::Char => 'c',
+        };
+        let num = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
+        write!(
+            f,
+            "{kind} {}:{} {}",
+            num(self.major),
+            num(self.minor),
+            self.access
+        )
+    }
+}
+
+/// Which block I/O limit of a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleKind {
+    ReadBps,
+    WriteBps,
+    ReadIops,
+    WriteIops,
+    Weight,
+}
+
+impl ThrottleKind {
+    pub const ALL: [ThrottleKind; 5] = [
+        ThrottleKind::ReadBps,
+        ThrottleKind::WriteBps,
+        ThrottleKind::ReadIops,
+        ThrottleKind::WriteIops,
+        ThrottleKind::Weight,
+    ];
+
+    /// The command-line option that sets it.
+    pub fn option(self) -> &'static str {
+        match self {
+            ThrottleKind::ReadBps => "--device-read-bps",
+            ThrottleKind::WriteBps => "--device-write-bps",
+            ThrottleKind::ReadIops => "--device-read-iops",
+            ThrottleKind::WriteIops => "--device-write-iops",
+            ThrottleKind::Weight => "--blkio-weight-device",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::LinuxDeviceCgroupBuilder;
+
+    #[test]
+    fn device_rules_print_as_the_devices_controller_reads_them() {
+        let deny_all = LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .unwrap();
+        let (allow, rule) = DeviceRule::from_oci(&deny_all);
+        assert!(!allow);
+        assert_eq!(rule.to_string(), "a *:* rwm");
+        let loop0 = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::B)
+            .major(7)
+            .minor(0)
+            .access("rw")
+            .build()
+            .unwrap();
+        assert_eq!(DeviceRule::from_oci(&loop0).1.to_string(), "b 7:0 rw");
+        let tty = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::C)
+            .major(136)
+            .build()
+            .unwrap();
+        assert_eq!(DeviceRule::from_oci(&tty).1.to_string(), "c 136:* rwm");
+    }
+}
