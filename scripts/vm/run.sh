@@ -26,7 +26,7 @@ bash "$here/mkimage.sh" "$image"
 
 # The test executables of the `vm` feature, from cargo's own report of what it built.
 mapfile -t executables < <(
-    cd "$repo" && cargo test -p syscontainer-tests --features vm --test cgroup2 --locked \
+    cd "$repo" && cargo test -p syscontainer-tests --features vm --test cgroup2 --test systemd_host --locked \
         --no-run --message-format=json 2>/dev/null |
         grep -o '"executable":"[^"]*"' | sed 's/^"executable":"//; s/"$//'
 )

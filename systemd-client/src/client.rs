@@ -54,12 +54,12 @@ fn systemd_error(method: &'static str, unit: &str, source: zbus::Error) -> Error
         other if is_unknown_service(other) => Error::SystemdUnavailable {
             method,
             target: unit.to_string(),
-            source,
+            source: Box::new(source),
         },
         _ => Error::Call {
             method,
             target: unit.to_string(),
-            source,
+            source: Box::new(source),
         },
     }
 }
@@ -74,12 +74,12 @@ fn machined_error(method: &'static str, machine: &str, source: zbus::Error) -> E
         other if is_unknown_service(other) => Error::MachinedUnavailable {
             method,
             machine: machine.to_string(),
-            source,
+            source: Box::new(source),
         },
         _ => Error::Call {
             method,
             target: format!("machine {machine}"),
-            source,
+            source: Box::new(source),
         },
     }
 }
@@ -94,7 +94,8 @@ impl SystemdClient {
     /// Connect to the system bus and subscribe to systemd's job signals (systemd sends
     /// `JobRemoved` only while some client is subscribed).
     pub fn connect() -> Result<Self> {
-        let conn = async_io::block_on(Connection::system()).map_err(Error::Connect)?;
+        let conn =
+            async_io::block_on(Connection::system()).map_err(|e| Error::Connect(Box::new(e)))?;
         let client = Self {
             conn,
             job_timeout: DEFAULT_JOB_TIMEOUT,
@@ -202,7 +203,7 @@ impl SystemdClient {
             .map_err(|e| Error::Call {
                 method: "proxy",
                 target: SYSTEMD_DEST.to_string(),
-                source: e,
+                source: Box::new(e),
             })
     }
 

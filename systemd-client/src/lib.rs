@@ -41,20 +41,20 @@ pub enum Error {
     #[error("invalid root directory {path:?} for machine {machine}: not an absolute path")]
     InvalidRootDirectory { machine: String, path: String },
     #[error("connect to the system bus: {0}")]
-    Connect(#[source] zbus::Error),
+    Connect(#[source] Box<zbus::Error>),
     #[error("systemd is not reachable on the system bus ({method} for {target}): {source}")]
     SystemdUnavailable {
         method: &'static str,
         target: String,
         #[source]
-        source: zbus::Error,
+        source: Box<zbus::Error>,
     },
     #[error("systemd-machined is not running or not activatable ({method} for machine {machine}): {source}")]
     MachinedUnavailable {
         method: &'static str,
         machine: String,
         #[source]
-        source: zbus::Error,
+        source: Box<zbus::Error>,
     },
     #[error("unit {unit} already exists")]
     UnitExists { unit: String },
@@ -65,7 +65,7 @@ pub enum Error {
         method: &'static str,
         target: String,
         #[source]
-        source: zbus::Error,
+        source: Box<zbus::Error>,
     },
     #[error("job {method} for unit {unit} finished with result {result:?}")]
     JobFailed {
