@@ -112,7 +112,8 @@ impl SystemdClient {
 
     /// Create the transient scope `spec` (StartTransientUnit, mode `fail`), wait until its
     /// start job is done and return its cgroup path relative to the hierarchy's root, e.g.
-    /// `/machine.slice/syscontainer-c1.scope`.
+    /// `/machine.slice/syscontainer-c1.scope`. A job that ends other than `done` is
+    /// [`Error::JobFailed`]; the unit may then linger as failed until [`Self::reset_failed`].
     pub fn start_scope(&self, spec: &ScopeSpec) -> Result<PathBuf> {
         let properties = spec.unit_properties()?;
         let aux: Vec<(&str, Vec<(&str, Value<'_>)>)> = Vec::new();
