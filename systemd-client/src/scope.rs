@@ -1,0 +1,194 @@
+//! What a transient scope is made of: the spec a caller fills in and the `a(sv)` property
+//! list StartTransientUnit takes, built without touching the bus.
+
+use zbus::zvariant::Value;
+
+use crate::names::{validate_scope_name, validate_slice_name};
+use crate::Error;
+
+/// The slice nspawn puts containers in.
+pub const DEFAULT_SLICE: &str = "machine.slice";
+
+/// A resource property systemd applies to the scope itself (the delegated subtree below it
+/// is the runtime's). Values are in systemd's D-Bus units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeProperty {
+    /// `TasksMax`: the pids controller's limit for the whole scope.
+    TasksMax(u64),
+    /// `MemoryMax`, in bytes.
+    MemoryMax(u64),
+    /// `MemoryHigh`, in bytes.
+    MemoryHigh(u64),
+    /// `CPUWeight`, 1..=10000.
+    CpuWeight(u64),
+    /// `CPUQuotaPerSecUSec`: CPU time per wall-clock second, in microseconds.
+    CpuQuotaPerSecUSec(u64),
+    /// `IOWeight`, 1..=10000.
+    IoWeight(u64),
+}
+
+impl ScopeProperty {
+    fn name(self) -> &'static str {
+        match self {
+            Self::TasksMax(_) => "TasksMax",
+            Self::MemoryMax(_) => "MemoryMax",
+            Self::MemoryHigh(_) => "MemoryHigh",
+            Self::CpuWeight(_) => "CPUWeight",
+            Self::CpuQuotaPerSecUSec(_) => "CPUQuotaPerSecUSec",
+            Self::IoWeight(_) => "IOWeight",
+        }
+    }
+
+    fn value(self) -> u64 {
+        match self {
+            Self::TasksMax(v)
+            | Self::MemoryMax(v)
+            | Self::MemoryHigh(v)
+            | Self::CpuWeight(v)
+            | Self::CpuQuotaPerSecUSec(v)
+            | Self::IoWeight(v) => v,
+        }
+    }
+}
+
+/// A transient scope to create around already running processes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeSpec {
+    /// The unit name, e.g. `syscontainer-<id>.scope`.
+    pub name: String,
+    /// The slice the scope goes in; [`DEFAULT_SLICE`] by default.
+    pub slice: String,
+    /// The unit's description (`systemctl status` shows it).
+    pub description: String,
+    /// The processes to move into the scope; at least one.
+    pub pids: Vec<u32>,
+    /// `Delegate=yes`: the subtree below the scope is the caller's to manage.
+    pub delegate: bool,
+    /// Resource properties for the scope itself.
+    pub properties: Vec<ScopeProperty>,
+}
+
+impl ScopeSpec {
+    /// A delegated scope in [`DEFAULT_SLICE`] for `pids`, with no resource properties.
+    pub fn new(name: impl Into<String>, pids: Vec<u32>) -> Self {
+        let name = name.into();
+        Self {
+            description: format!("syscontainer {name}"),
+            name,
+            slice: DEFAULT_SLICE.to_string(),
+            pids,
+            delegate: true,
+            properties: Vec::new(),
+        }
+    }
+
+    /// The StartTransientUnit properties, after checking the names, pids and properties.
+    pub fn unit_properties(&self) -> Result<Vec<(&'static str, Value<'static>)>, Error> {
+        validate_scope_name(&self.name)?;
+        validate_slice_name(&self.slice)?;
+        if self.pids.is_empty() || self.pids.contains(&0) {
+            return Err(Error::InvalidScope {
+                unit: self.name.clone(),
+                reason: "needs at least one process and no pid 0",
+            });
+        }
+        let mut seen = Vec::new();
+        for property in &self.properties {
+            if seen.contains(&property.name()) {
+                return Err(Error::InvalidScope {
+                    unit: self.name.clone(),
+                    reason: "sets one resource property twice",
+                });
+            }
+            seen.push(property.name());
+        }
+        let mut props: Vec<(&'static str, Value<'static>)> = vec![
+            ("Description", Value::from(self.description.clone())),
+            ("Slice", Value::from(self.slice.clone())),
+            ("PIDs", Value::from(self.pids.clone())),
+            ("Delegate", Value::from(self.delegate)),
+        ];
+        props.extend(
+            self.properties
+                .iter()
+                .map(|p| (p.name(), Value::from(p.value()))),
+        );
+        Ok(props)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn property<'a>(props: &'a [(&str, Value<'static>)], name: &str) -> &'a Value<'static> {
+        &props
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("no property {name} in {props:?}"))
+            .1
+    }
+
+    #[test]
+    fn default_spec_is_a_delegated_machine_slice_scope() {
+        let spec = ScopeSpec::new("syscontainer-c1.scope", vec![42, 43]);
+        let props = spec.unit_properties().unwrap();
+        assert_eq!(props.len(), 4);
+        assert_eq!(property(&props, "Slice"), &Value::from("machine.slice"));
+        assert_eq!(property(&props, "Delegate"), &Value::from(true));
+        assert_eq!(property(&props, "PIDs"), &Value::from(vec![42u32, 43]));
+        assert_eq!(
+            property(&props, "Description"),
+            &Value::from("syscontainer syscontainer-c1.scope")
+        );
+        assert_eq!(property(&props, "PIDs").value_signature().to_string(), "au");
+    }
+
+    #[test]
+    fn resource_properties_are_typed_u64() {
+        let mut spec = ScopeSpec::new("syscontainer-c1.scope", vec![42]);
+        spec.delegate = false;
+        spec.properties = vec![
+            ScopeProperty::TasksMax(512),
+            ScopeProperty::MemoryMax(1 << 30),
+            ScopeProperty::CpuQuotaPerSecUSec(500_000),
+        ];
+        let props = spec.unit_properties().unwrap();
+        assert_eq!(property(&props, "Delegate"), &Value::from(false));
+        assert_eq!(property(&props, "TasksMax"), &Value::from(512u64));
+        assert_eq!(property(&props, "MemoryMax"), &Value::from(1u64 << 30));
+        assert_eq!(
+            property(&props, "CPUQuotaPerSecUSec")
+                .value_signature()
+                .to_string(),
+            "t"
+        );
+    }
+
+    #[test]
+    fn bad_specs_are_rejected_naming_the_unit() {
+        let no_pids = ScopeSpec::new("syscontainer-c1.scope", vec![]);
+        let err = no_pids.unit_properties().unwrap_err();
+        assert!(err.to_string().contains("syscontainer-c1.scope"), "{err}");
+
+        let pid_zero = ScopeSpec::new("syscontainer-c1.scope", vec![0]);
+        assert!(pid_zero.unit_properties().is_err());
+
+        let mut twice = ScopeSpec::new("syscontainer-c1.scope", vec![1]);
+        twice.properties = vec![ScopeProperty::TasksMax(1), ScopeProperty::TasksMax(2)];
+        assert!(twice.unit_properties().is_err());
+
+        let mut bad_slice = ScopeSpec::new("syscontainer-c1.scope", vec![1]);
+        bad_slice.slice = "machine".into();
+        assert!(matches!(
+            bad_slice.unit_properties(),
+            Err(Error::InvalidSlice { .. })
+        ));
+
+        let bad_name = ScopeSpec::new("syscontainer-c1.service", vec![1]);
+        assert!(matches!(
+            bad_name.unit_properties(),
+            Err(Error::InvalidUnitName { .. })
+        ));
+    }
+}
