@@ -94,36 +94,34 @@ pub fn veth_name(id: &str) -> String {
     )
 }
 
-/// Give a recorded NIC to the container, with undo.
-pub fn apply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &Nic, undo: &mut Undo<'a>) -> Result<()> {
-    if net.link(ctr, &nic.ctr_nic_name)?.is_some() {
+fn refuse_existing(net: &Net, ns: &Ns, name: &str, place: &str) -> Result<()> {
+    if net.link(ns, name)?.is_some() {
         return Err(Error::Conflict(format!(
-            "network interface {} already exists in the container",
-            nic.ctr_nic_name
+            "network interface {name} already exists {place}"
         )));
     }
-    let mac = if nic.mac.is_empty() {
-        None
-    } else {
-        Some(parse_mac(&nic.mac)?)
-    };
+    Ok(())
+}
+
+/// A recorded optional text field: empty means not given.
+fn non_empty(field: &str) -> Option<&str> {
+    (!field.is_empty()).then_some(field)
+}
+
+/// Give a recorded NIC to the container, with undo.
+pub fn apply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &Nic, undo: &mut Undo<'a>) -> Result<()> {
+    refuse_existing(net, ctr, &nic.ctr_nic_name, "in the container")?;
+    let mac = non_empty(&nic.mac).map(parse_mac).transpose()?;
     let ips = parse_ips(&nic.ip)?;
     match nic.kind {
         NicKind::Veth => {
-            if net.link(&net.host, &nic.host_nic_name)?.is_some() {
-                return Err(Error::Conflict(format!(
-                    "network interface {} already exists on the host",
-                    nic.host_nic_name
-                )));
-            }
-            let bridge = if nic.bridge.is_empty() {
-                None
-            } else {
-                Some(
-                    net.require_link(&net.host, &nic.bridge, "on the host")?
-                        .index,
-                )
-            };
+            refuse_existing(net, &net.host, &nic.host_nic_name, "on the host")?;
+            let bridge = non_empty(&nic.bridge)
+                .map(|b| {
+                    net.require_link(&net.host, b, "on the host")
+                        .map(|l| l.index)
+                })
+                .transpose()?;
             net.create_veth(
                 ctr,
                 &nic.host_nic_name,

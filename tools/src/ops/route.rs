@@ -7,13 +7,19 @@ use crate::error::{Error, Result};
 use crate::net::{Net, Ns};
 use crate::record::{route_matches, Record, Route};
 use crate::resource::{Env, Resource};
-use crate::spec::{check_route, parse_routes};
+use crate::spec::{check_route, parse_routes, RouteSpec};
 
 fn dev_index(net: &Net, ctr: &Ns, dev: Option<&str>) -> Result<Option<u32>> {
     match dev {
         Some(d) => Ok(Some(net.require_link(ctr, d, "in the container")?.index)),
         None => Ok(None),
     }
+}
+
+/// The route checked, and its normalized JSON form that names it in messages.
+fn checked(route: &Route) -> Result<(RouteSpec, String)> {
+    let (norm, spec) = check_route(route)?;
+    Ok((spec, serde_json::to_string(&norm).unwrap_or_default()))
 }
 
 /// Add a recorded route in the container, with undo.
@@ -23,8 +29,7 @@ pub fn apply_route<'a>(
     route: &Route,
     undo: &mut Undo<'a>,
 ) -> Result<()> {
-    let (norm, spec) = check_route(route)?;
-    let what = serde_json::to_string(&norm).unwrap_or_default();
+    let (spec, what) = checked(route)?;
     let idx = dev_index(net, ctr, spec.dev.as_deref())?;
     net.add_route(ctr, &spec, idx, &what)?;
     undo.push(format!("remove route {what}"), move || {
@@ -71,8 +76,7 @@ pub fn unapply_route<'a>(
     route: &Route,
     undo: &mut Undo<'a>,
 ) -> Result<()> {
-    let (norm, spec) = check_route(route)?;
-    let what = serde_json::to_string(&norm).unwrap_or_default();
+    let (spec, what) = checked(route)?;
     let idx = match dev_index(net, ctr, spec.dev.as_deref()) {
         Ok(i) => i,
         Err(Error::Invalid(_)) => return Ok(()),
