@@ -360,25 +360,9 @@ pub fn nic_from(target: &Target, req: &AddNic) -> Result<Nic> {
     })
 }
 
-fn ctr_ns(net: &Net, target: &Target) -> Result<Option<Ns>> {
-    match &target.live {
-        Some(live) => Ok(Some(
-            net.join(Path::new(&format!("/proc/{}/ns/net", live.pid)))?,
-        )),
-        None => Ok(None),
-    }
-}
-
 pub fn add(target: &Target, req: &AddNic) -> Result<String> {
     let mut nic = nic_from(target, req)?;
-    let net = match &target.live {
-        Some(_) => Some(Net::new()?),
-        None => None,
-    };
-    let ctr = match &net {
-        Some(n) => ctr_ns(n, target)?,
-        None => None,
-    };
+    let (net, ctr) = super::live_net(target)?.unzip();
     if let (Some(net), NicKind::Eth) = (&net, nic.kind) {
         // Remember how the host had it, to give it back that way.
         if let Some(l) = net.link(&net.host, &nic.host_nic_name)? {
@@ -414,14 +398,7 @@ pub fn add(target: &Target, req: &AddNic) -> Result<String> {
 
 pub fn remove(target: &Target, kind: Option<&str>, name: &str) -> Result<String> {
     let (_, ctr_name) = spec::parse_nic_name(name)?;
-    let net = match &target.live {
-        Some(_) => Some(Net::new()?),
-        None => None,
-    };
-    let ctr = match &net {
-        Some(n) => ctr_ns(n, target)?,
-        None => None,
-    };
+    let (net, ctr) = super::live_net(target)?.unzip();
     let rec_now = super::read_record(target)?;
     let Some(nic) = rec_now.nic_by_ctr_name(&ctr_name).cloned() else {
         return Err(Error::Invalid(format!(
@@ -486,14 +463,7 @@ pub fn update(target: &Target, req: &UpdateNic) -> Result<String> {
             "update-nic: give at least one of --ip, --mac, --mtu, --qlen".into(),
         ));
     }
-    let net = match &target.live {
-        Some(_) => Some(Net::new()?),
-        None => None,
-    };
-    let ctr = match &net {
-        Some(n) => ctr_ns(n, target)?,
-        None => None,
-    };
+    let (net, ctr) = super::live_net(target)?.unzip();
     let (_locks, others) = target.lock_all()?;
     transact_locked(target, |rec, undo| {
         let Some(pos) = rec.nics.iter().position(|n| n.ctr_nic_name == ctr_name) else {

@@ -1,8 +1,6 @@
 //! add-route, remove-route, list-route: routes in the container's network namespace.
 
-use std::path::Path;
-
-use super::{read_record, to_json, transact, Target, Undo};
+use super::{live_net, read_record, to_json, transact, Target, Undo};
 use crate::error::{Error, Result};
 use crate::net::{Net, Ns};
 use crate::record::{route_matches, Record, Route};
@@ -87,17 +85,6 @@ pub fn unapply_route<'a>(
         net.add_route(ctr, &spec, idx, &what)
     });
     Ok(())
-}
-
-fn live_net(target: &Target) -> Result<Option<(Net, Ns)>> {
-    match &target.live {
-        Some(live) => {
-            let net = Net::new()?;
-            let ns = net.join(Path::new(&format!("/proc/{}/ns/net", live.pid)))?;
-            Ok(Some((net, ns)))
-        }
-        None => Ok(None),
-    }
 }
 
 pub fn add(target: &Target, json: &str) -> Result<Vec<String>> {
