@@ -607,3 +607,18 @@ impl Drop for LoopDevice {
         let _ = Command::new("losetup").arg("-d").arg(&self.dev).status();
     }
 }
+
+/// Asserts that a binary refused `--log-level LEVEL` the way clap does (exit 2, the value
+/// and the possible levels named), as every binary's shared logging setup must.
+pub fn assert_log_level_refused(out: &Output, level: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: invalid value '{level}' for '--log-level")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[possible values: error, warn, info, debug, trace]"),
+        "{stderr}"
+    );
+}
