@@ -41,50 +41,8 @@ pub enum MountError {
 
 pub type Result<T> = std::result::Result<T, MountError>;
 
-fn sys_error(op: &'static str, path: &Path) -> MountError {
-    MountError::Sys {
-        op,
-        path: path.to_path_buf(),
-        source: std::io::Error::last_os_error(),
-    }
-}
-
-const OPEN_TREE_CLONE: libc::c_uint = 1;
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
-const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
-const MOUNT_ATTR_RDONLY: u64 = 0x01;
-const MOUNT_ATTR_NOSUID: u64 = 0x02;
-const MOUNT_ATTR_NODEV: u64 = 0x04;
-const MOUNT_ATTR_NOEXEC: u64 = 0x08;
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-const RESOLVE_IN_ROOT: u64 = 0x10;
-
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
 fn cstring(path: &Path) -> CString {
     CString::new(path.as_os_str().as_bytes()).unwrap_or_default()
-}
-
-fn fd_result(ret: libc::c_long, op: &'static str, path: &Path) -> Result<OwnedFd> {
-    if ret < 0 {
-        return Err(sys_error(op, path));
-    }
-    // SAFETY: the syscall returned a new file descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
 }
 
 /// The FUSE source name (`fsname`) the daemon mounts with, shown in mountinfo.
@@ -297,17 +255,11 @@ pub fn open_view_trees(mountpoint: &Path) -> Result<Vec<ViewTree>> {
         .iter()
         .map(|view| {
             let path = mountpoint.join(view.relative_path());
-            let c = cstring(&path);
-            // SAFETY: plain syscall with a valid NUL-terminated path.
-            let ret = unsafe {
-                libc::syscall(
-                    libc::SYS_open_tree,
-                    libc::AT_FDCWD,
-                    c.as_ptr(),
-                    OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
-                )
-            };
-            let fd = fd_result(ret, "open_tree", &path)?;
+            let fd = mountapi::clone_tree(&path).map_err(|source| MountError::Sys {
+                op: "open_tree",
+                path: path.clone(),
+                source,
+            })?;
             set_view_attributes(&fd, &path);
             Ok(ViewTree { view: *view, fd })
         })
@@ -316,30 +268,14 @@ pub fn open_view_trees(mountpoint: &Path) -> Result<Vec<ViewTree>> {
 
 /// Read-only, no suid/dev/exec, slave propagation. Failure only loses hardening: warn.
 fn set_view_attributes(fd: &OwnedFd, path: &Path) {
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-        attr_clr: 0,
+    use mountapi::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
+    let attributes = mountapi::MountAttributes {
+        set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+        clear: 0,
         propagation: libc::MS_SLAVE,
-        userns_fd: 0,
     };
-    let empty = c"";
-    // SAFETY: valid fd, empty path with AT_EMPTY_PATH, and a correctly sized mount_attr.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if ret < 0 {
-        tracing::warn!(
-            "mount_setattr on {}: {}",
-            path.display(),
-            std::io::Error::last_os_error()
-        );
+    if let Err(e) = mountapi::set_attributes(fd, attributes) {
+        tracing::warn!("mount_setattr on {}: {e}", path.display());
     }
 }
 
@@ -362,35 +298,21 @@ pub enum OutcomeKind {
 /// Opens `relative` below `root`, refusing symlinks (none of the view targets is one), so the
 /// path cannot leave the root and resolves the same as `root/relative`.
 fn open_in_root(root: &OwnedFd, relative: &str, root_path: &Path) -> Result<OwnedFd> {
-    let c = CString::new(relative).unwrap_or_default();
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: valid dirfd, NUL-terminated path and a correctly sized open_how.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    fd_result(ret, "openat2", &root_path.join(relative))
+    mountapi::open_contained(root, Path::new(relative), mountapi::OFlags::PATH).map_err(|source| {
+        MountError::Sys {
+            op: "openat2",
+            path: root_path.join(relative),
+            source,
+        }
+    })
 }
 
 fn open_root(root: &Path) -> Result<OwnedFd> {
-    let c = cstring(root);
-    // SAFETY: plain open of a NUL-terminated path.
-    let ret = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    fd_result(ret as libc::c_long, "open", root)
+    mountapi::open_root(root).map_err(|source| MountError::Sys {
+        op: "open",
+        path: root.to_path_buf(),
+        source,
+    })
 }
 
 /// Lazily unmounts lxcfs mounts stacked on `relative` below `root` (live or dead FUSE
@@ -454,21 +376,11 @@ fn attach_one(
         Ok(_) => {}
     }
     let target = open_in_root(root_fd, relative, root)?;
-    let empty = c"";
-    // SAFETY: valid fds, empty paths with the EMPTY_PATH flags.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree.as_raw_fd(),
-            empty.as_ptr(),
-            target.as_raw_fd(),
-            empty.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-        )
-    };
-    if ret < 0 {
-        return Err(sys_error("move_mount", &root.join(relative)));
-    }
+    mountapi::attach(tree, target).map_err(|source| MountError::Sys {
+        op: "move_mount",
+        path: root.join(relative),
+        source,
+    })?;
     Ok(OutcomeKind::Mounted)
 }
 

@@ -5,6 +5,8 @@ mod common;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 
+use syscontainer_tests::LoopDevice;
+
 use common::{
     meminfo_value, processor_count, require_root, sections, CgroupSpec, Daemon, TestCgroup,
 };
@@ -112,51 +114,6 @@ fn container_sees_its_limits() {
 /// Seconds the container in `container_sees_its_limits` waits before reading its uptime.
 const UPTIME_WAIT: f64 = 2.0;
 
-/// A loop device over a sparse temp file; detached in Drop.
-struct LoopDevice {
-    path: String,
-    _dir: tempfile::TempDir,
-}
-
-impl LoopDevice {
-    fn create() -> LoopDevice {
-        let dir = tempfile::tempdir().unwrap();
-        let image = dir.path().join("disk.img");
-        std::fs::File::create(&image)
-            .unwrap()
-            .set_len(16 << 20)
-            .unwrap();
-        let out = std::process::Command::new("losetup")
-            .args(["--find", "--show"])
-            .arg(&image)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "losetup: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let path = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        LoopDevice { path, _dir: dir }
-    }
-
-    /// (major, minor) from sysfs.
-    fn numbers(&self) -> (u32, u32) {
-        let name = self.path.trim_start_matches("/dev/");
-        let dev = std::fs::read_to_string(format!("/sys/block/{name}/dev")).unwrap();
-        let (major, minor) = dev.trim().split_once(':').unwrap();
-        (major.parse().unwrap(), minor.parse().unwrap())
-    }
-}
-
-impl Drop for LoopDevice {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("losetup")
-            .args(["-d", &self.path])
-            .status();
-    }
-}
-
 /// A blkio throttle rule on one device in one v1 cgroup; Drop lifts it (rate 0).
 struct ThrottleRule {
     file: std::path::PathBuf,
@@ -190,7 +147,7 @@ impl Drop for ThrottleRule {
 fn diskstats_counts_the_containers_io_on_a_loop_device() {
     require_root();
     let daemon = Daemon::start_ours(&[]);
-    let device = LoopDevice::create();
+    let device = LoopDevice::new(16 << 20);
     let limit = LIMIT.to_string();
     let cgroup = TestCgroup::build(&[
         CgroupSpec {
@@ -216,7 +173,7 @@ fn diskstats_counts_the_containers_io_on_a_loop_device() {
         device.numbers(),
         1 << 40,
     );
-    let dev = &device.path;
+    let dev = &device.dev;
     let out = cgroup.run_in_container(&format!(
         "dd if={dev} of=/dev/null bs=4096 count=8 iflag=direct 2>/dev/null && \
          dd if=/dev/zero of={dev} bs=4096 count=4 oflag=direct 2>/dev/null && \

@@ -3,25 +3,14 @@
 
 use std::process::{Command, Output, Stdio};
 
+use syscontainer_tests::assert_log_level_refused;
+
 fn run(binary: &str, args: &[&str]) -> Output {
     Command::new(binary)
         .args(args)
         .stdin(Stdio::null())
         .output()
         .unwrap()
-}
-
-fn assert_refused(out: &Output, level: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.starts_with(&format!("error: invalid value '{level}' for '--log-level")),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("[possible values: error, warn, info, debug, trace]"),
-        "{stderr}"
-    );
 }
 
 #[test]
@@ -31,23 +20,23 @@ fn a_bad_log_level_is_refused_with_exit_2_by_every_binary() {
     let mnt = mnt.to_str().unwrap();
     for level in ["loud", "WARN", "lxcfs_rs=debug"] {
         // Before the daemon mounts anything, and after none mounted.
-        assert_refused(
+        assert_log_level_refused(
             &run(env!("CARGO_BIN_EXE_lxcfs-rs"), &["--log-level", level, mnt]),
             level,
         );
         assert!(!std::path::Path::new(mnt).exists());
-        assert_refused(
+        assert_log_level_refused(
             &run(env!("CARGO_BIN_EXE_lxcfs-hook"), &["--log-level", level]),
             level,
         );
-        assert_refused(
+        assert_log_level_refused(
             &run(
                 env!("CARGO_BIN_EXE_lxcfs-toolkit"),
                 &["--log-level", level, "check-lxcfs"],
             ),
             level,
         );
-        assert_refused(
+        assert_log_level_refused(
             &run(
                 env!("CARGO_BIN_EXE_lxcfs-toolkit"),
                 &["check-lxcfs", "--log-level", level],

@@ -5,7 +5,6 @@
 //! not itself) and forks; the child joins the cgroup, then the other namespaces through
 //! a pidfd in one `setns`, and execs. So the caller can wait for the child itself.
 
-use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
@@ -301,27 +300,12 @@ fn exec_child(
 
     // SAFETY: restore default signal handling for the new program.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    // SAFETY: close_range only sets flags.
-    unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
+    crate::process::init::mark_fds_cloexec();
     let program = &opts.args[0];
     let path = find_executable(program, &env)
         .ok_or_else(|| (127, format!("{program}: command not found")))?;
-    let c_args: Vec<CString> = opts
-        .args
-        .iter()
-        .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
-        .collect();
-    let c_env: Vec<CString> = env
-        .iter()
-        .map(|e| CString::new(e.as_bytes()).unwrap_or_default())
-        .collect();
+    let c_args = crate::process::init::c_strings(&opts.args);
+    let c_env = crate::process::init::c_strings(&env);
     if let Some(profile) = seccomp {
         crate::seccomp::apply(profile).map_err(|e| (126, e.to_string()))?;
     }

@@ -7,13 +7,15 @@
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use oci_spec::runtime::{Hook, HookBuilder, Hooks, HooksBuilder};
 use serde::{Deserialize, Serialize};
+
+use crate::trusted_file::{check_trusted_file, read_trusted_file};
 
 const MAX_SPEC_BYTES: u64 = 10 << 20;
 
@@ -56,49 +58,25 @@ struct HookEntry {
 /// Check that a hook program may be run by root: absolute, existing, a regular
 /// executable file, owned by root and writable by nobody else.
 pub fn check_hook_program(path: &Path) -> Result<(), HookError> {
-    let bad = |reason: &str| HookError::Hook {
+    let bad = |reason: String| HookError::Hook {
         path: path.to_path_buf(),
-        reason: reason.to_string(),
+        reason,
     };
-    if !path.is_absolute() {
-        return Err(bad("path must be absolute"));
-    }
-    let meta = std::fs::metadata(path).map_err(|e| bad(&e.to_string().to_lowercase()))?;
-    if !meta.is_file() {
-        return Err(bad("is not a regular file"));
-    }
+    let meta = check_trusted_file(path).map_err(|e| bad(e.to_string()))?;
     if meta.permissions().mode() & 0o111 == 0 {
-        return Err(bad("is not executable"));
-    }
-    if meta.uid() != 0 {
-        return Err(bad(&format!("is owned by uid {}, not root", meta.uid())));
-    }
-    if meta.permissions().mode() & 0o022 != 0 {
-        return Err(bad("is writable by group or others"));
+        return Err(bad("is not executable".into()));
     }
     Ok(())
 }
 
-/// Parse and check a hook spec file, returning OCI hooks.
+/// Parse and check a hook spec file (a root-owned file of at most 10 MB that nobody else can
+/// write, as its programs), returning OCI hooks.
 pub fn load_hook_spec(path: &Path) -> Result<Hooks, HookError> {
     let bad = |reason: String| HookError::Spec {
         path: path.to_path_buf(),
         reason,
     };
-    if !path.is_absolute() {
-        return Err(bad("path must be absolute".into()));
-    }
-    let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string().to_lowercase()))?;
-    if !meta.is_file() {
-        return Err(bad("is not a regular file".into()));
-    }
-    if meta.len() > MAX_SPEC_BYTES {
-        return Err(bad(format!(
-            "is {} bytes, more than the 10 MB limit",
-            meta.len()
-        )));
-    }
-    let text = std::fs::read(path).map_err(|e| bad(e.to_string().to_lowercase()))?;
+    let text = read_trusted_file(path, MAX_SPEC_BYTES).map_err(|e| bad(e.to_string()))?;
     let file: HookSpecFile =
         serde_json::from_slice(&text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
     let convert = |entries: Vec<HookEntry>| -> Result<Vec<Hook>, HookError> {
@@ -527,6 +505,13 @@ mod tests {
             "good.json",
             r#"{"prestart":[{"path":"/bin/true","args":["true"],"timeout":5}],"poststop":[{"path":"/bin/true"}]}"#,
         );
+        std::fs::set_permissions(&good, std::fs::Permissions::from_mode(0o664)).unwrap();
+        let err = load_hook_spec(&good).unwrap_err().to_string();
+        assert!(
+            err.contains("good.json") && err.contains("writable"),
+            "{err}"
+        );
+        std::fs::set_permissions(&good, std::fs::Permissions::from_mode(0o644)).unwrap();
         let hooks = load_hook_spec(&good).unwrap();
         assert_eq!(hooks.prestart().as_ref().unwrap().len(), 1);
         assert_eq!(hooks.poststop().as_ref().unwrap().len(), 1);

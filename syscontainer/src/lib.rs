@@ -24,6 +24,7 @@ pub mod spec;
 pub mod state;
 pub mod store;
 pub mod template;
+pub mod trusted_file;
 pub mod users;
 
 pub use error::{Error, Result};

@@ -20,24 +20,16 @@ pub enum SeccompError {
     Filter(String),
 }
 
-/// Read and check a profile file: absolute, a regular file of at most 10 MB, valid JSON in
-/// the OCI format, and compilable (every action and operator known).
+/// Read and check a profile file: absolute, a regular file of at most 10 MB owned by root and
+/// writable by nobody else, valid JSON in the OCI format, and compilable (every action and
+/// operator known).
 pub fn load_profile(path: &Path) -> Result<LinuxSeccomp, SeccompError> {
     let bad = |reason: String| SeccompError::Profile {
         path: path.to_path_buf(),
         reason,
     };
-    if !path.is_absolute() {
-        return Err(bad("path must be absolute".into()));
-    }
-    let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string().to_lowercase()))?;
-    if !meta.is_file() {
-        return Err(bad("is not a regular file".into()));
-    }
-    if meta.len() > MAX_PROFILE_BYTES {
-        return Err(bad("is larger than 10 MB".into()));
-    }
-    let text = std::fs::read(path).map_err(|e| bad(e.to_string().to_lowercase()))?;
+    let text = crate::trusted_file::read_trusted_file(path, MAX_PROFILE_BYTES)
+        .map_err(|e| bad(e.to_string()))?;
     let profile: LinuxSeccomp =
         serde_json::from_slice(&text).map_err(|e| bad(format!("invalid profile: {e}")))?;
     compile(&profile).map_err(|e| bad(e.to_string()))?;

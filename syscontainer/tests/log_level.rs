@@ -3,6 +3,8 @@
 
 use std::process::{Command, Output};
 
+use syscontainer_tests::assert_log_level_refused;
+
 fn syscontainer(args: &[&str]) -> Output {
     let store = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_syscontainer"))
@@ -13,31 +15,18 @@ fn syscontainer(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn assert_refused(out: &Output, level: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.starts_with(&format!("error: invalid value '{level}' for '--log-level")),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("[possible values: error, warn, info, debug, trace]"),
-        "{stderr}"
-    );
-}
-
 #[test]
 fn a_bad_log_level_is_refused_with_exit_2() {
     for level in ["loud", "WARN", "syscontainer=debug"] {
-        assert_refused(&syscontainer(&["--log-level", level, "ps"]), level);
-        assert_refused(&syscontainer(&["ps", "--log-level", level]), level);
+        assert_log_level_refused(&syscontainer(&["--log-level", level, "ps"]), level);
+        assert_log_level_refused(&syscontainer(&["ps", "--log-level", level]), level);
     }
 }
 
 #[test]
 fn the_monitor_command_line_with_a_bad_level_is_refused_too() {
     let id = "a".repeat(64);
-    assert_refused(
+    assert_log_level_refused(
         &syscontainer(&["--log-level", "loud", "monitor", &id]),
         "loud",
     );

@@ -504,3 +504,121 @@ pub fn pid_alive(pid: i32) -> bool {
             })
             .unwrap_or(true)
 }
+
+/// A private copy of the cached rootfs (at `rootfs` in the returned directory) with every
+/// owner shifted by `offset`, as an operator prepares one for `--user-remap`. Removed on drop.
+pub fn shifted_rootfs(offset: u32) -> tempfile::TempDir {
+    fn shift(path: &Path, offset: u32) {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(path).unwrap();
+        std::os::unix::fs::lchown(path, Some(meta.uid() + offset), Some(meta.gid() + offset))
+            .unwrap();
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).unwrap() {
+                shift(&entry.unwrap().path(), offset);
+            }
+        }
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("sctest-shifted-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rootfs = dir.path().join("rootfs");
+    let out = Command::new("cp")
+        .arg("-a")
+        .arg(rootfs_cache())
+        .arg(&rootfs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    shift(&rootfs, offset);
+    dir
+}
+
+/// A loop device over a temp file, detached on drop; the I/O scheduler it had is put back
+/// then too (tests may switch it, for a bfq weight).
+pub struct LoopDevice {
+    /// `/dev/loopN`.
+    pub dev: String,
+    scheduler: String,
+    _image: tempfile::NamedTempFile,
+}
+
+impl LoopDevice {
+    /// Over a sparse file of `size` bytes.
+    pub fn new(size: u64) -> LoopDevice {
+        let image = tempfile::Builder::new()
+            .prefix("sctest-disk-")
+            .tempfile()
+            .unwrap();
+        image.as_file().set_len(size).unwrap();
+        LoopDevice::over(image)
+    }
+
+    /// Over an image made by the test (a file system, say).
+    pub fn over(image: tempfile::NamedTempFile) -> LoopDevice {
+        let out = Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(image.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "losetup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let scheduler = std::fs::read_to_string(Self::sysfs(&dev, "queue/scheduler"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .find_map(|s| s.strip_prefix('[').and_then(|s| s.strip_suffix(']')))
+            .unwrap_or("none")
+            .to_string();
+        LoopDevice {
+            dev,
+            scheduler,
+            _image: image,
+        }
+    }
+
+    fn sysfs(dev: &str, file: &str) -> PathBuf {
+        Path::new("/sys/block")
+            .join(dev.trim_start_matches("/dev/"))
+            .join(file)
+    }
+
+    /// (major, minor) from sysfs.
+    pub fn numbers(&self) -> (u32, u32) {
+        let text = std::fs::read_to_string(Self::sysfs(&self.dev, "dev")).unwrap();
+        let (major, minor) = text.trim().split_once(':').unwrap();
+        (major.parse().unwrap(), minor.parse().unwrap())
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = std::fs::write(Self::sysfs(&self.dev, "queue/scheduler"), &self.scheduler);
+        let _ = Command::new("losetup").arg("-d").arg(&self.dev).status();
+    }
+}
+
+/// Asserts that a binary refused `--log-level LEVEL` the way clap does (exit 2, the value
+/// and the possible levels named), as every binary's shared logging setup must.
+pub fn assert_log_level_refused(out: &Output, level: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: invalid value '{level}' for '--log-level")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[possible values: error, warn, info, debug, trace]"),
+        "{stderr}"
+    );
+}

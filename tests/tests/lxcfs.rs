@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use syscontainer_tests::{bin, pid_alive, wait_for, Host};
+use syscontainer_tests::{bin, pid_alive, shifted_rootfs, wait_for, Host};
 
 const MIB: u64 = 1 << 20;
 
@@ -505,41 +505,6 @@ fn container_started_while_daemon_is_down_gets_views_by_remount() {
     assert_eq!(lxcfs_mounts(&host, "lxlate"), sorted_view_targets());
     assert_eq!(free_total(&host, "lxlate"), 256 * MIB);
     assert_eq!(host.exec("lxlate", &["getconf", "_NPROCESSORS_ONLN"]), "1");
-}
-
-/// A private copy of the cached rootfs with owners shifted by `offset`, as an operator
-/// prepares one for `--user-remap`. Removed on drop.
-fn shifted_rootfs(offset: u32) -> tempfile::TempDir {
-    fn shift(path: &Path, offset: u32) {
-        use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::symlink_metadata(path).unwrap();
-        std::os::unix::fs::lchown(path, Some(meta.uid() + offset), Some(meta.gid() + offset))
-            .unwrap();
-        if meta.is_dir() {
-            for entry in std::fs::read_dir(path).unwrap() {
-                shift(&entry.unwrap().path(), offset);
-            }
-        }
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("sctest-lxcfs-shifted-")
-        .tempdir()
-        .unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let rootfs = dir.path().join("rootfs");
-    let out = Command::new("cp")
-        .arg("-a")
-        .arg(syscontainer_tests::rootfs_cache())
-        .arg(&rootfs)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cp: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    shift(&rootfs, offset);
-    dir
 }
 
 /// In a user namespace (`--user-remap`) the hook mounts into a mount namespace owned by

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use syscontainer_tests::{leftovers, Host};
+use syscontainer_tests::{leftovers, shifted_rootfs, Host, LoopDevice};
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
@@ -465,59 +465,11 @@ fn process_limits_dns_hosts_groups_and_oom() {
     assert!(err.contains("seccomp"), "{err}");
 }
 
-/// A loop device over a sparse file, detached on drop.
-struct Loop {
-    device: PathBuf,
-    _file: tempfile::NamedTempFile,
-}
-
-impl Loop {
-    fn new(size: u64) -> Loop {
-        let file = tempfile::NamedTempFile::new().unwrap();
-        file.as_file().set_len(size).unwrap();
-        let out = Command::new("losetup")
-            .args(["-f", "--show"])
-            .arg(file.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "losetup: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Loop {
-            device: PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
-            _file: file,
-        }
-    }
-
-    fn numbers(&self) -> String {
-        let out = Command::new("stat")
-            .args(["-c", "%t:%T"])
-            .arg(&self.device)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        let (major, minor) = text.trim().split_once(':').unwrap();
-        format!(
-            "{}:{}",
-            u32::from_str_radix(major, 16).unwrap(),
-            u32::from_str_radix(minor, 16).unwrap()
-        )
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").arg("-d").arg(&self.device).status();
-    }
-}
-
 #[test]
 fn devices_are_created_allowed_and_throttled() {
     let mut host = Host::new();
-    let lo = Loop::new(64 << 20);
-    let dev = lo.device.display().to_string();
+    let lo = LoopDevice::new(64 << 20);
+    let dev = lo.dev.clone();
     let id = host.boot(
         "disks",
         &[
@@ -538,7 +490,8 @@ fn devices_are_created_allowed_and_throttled() {
             "mkdir -p /mnt/d && mount /dev/xvdb /mnt/d && echo data > /mnt/d/file && umount /mnt/d",
         ],
     );
-    let numbers = lo.numbers();
+    let (major, minor) = lo.numbers();
+    let numbers = format!("{major}:{minor}");
     let write_bps = host
         .cgroup_file(&id, "blkio.throttle.write_bps_device")
         .expect("blkio throttle file");
@@ -959,7 +912,7 @@ fn hook_specs_are_checked() {
 }
 
 /// A loop device holding an ext4 image of the cached rootfs, detached on drop.
-fn ext4_rootfs_device() -> Loop {
+fn ext4_rootfs_device() -> LoopDevice {
     let image = tempfile::NamedTempFile::new().unwrap();
     image.as_file().set_len(700 << 20).unwrap();
     let out = Command::new("mkfs.ext4")
@@ -973,16 +926,7 @@ fn ext4_rootfs_device() -> Loop {
         "mkfs.ext4: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = Command::new("losetup")
-        .args(["-f", "--show"])
-        .arg(image.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    Loop {
-        device: PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
-        _file: image,
-    }
+    LoopDevice::over(image)
 }
 
 /// Whether `device` is mounted as a container rootfs.
@@ -1003,7 +947,7 @@ fn a_block_device_rootfs_is_mounted_from_start_to_stop() {
     let host = Host::new();
     // An ext4 image of the cached rootfs on a loop device.
     let lo = ext4_rootfs_device();
-    let device = lo.device.to_str().unwrap();
+    let device = lo.dev.as_str();
     let mounted = || rootfs_device_mounted(device);
     let id = host.ok([
         "run",
@@ -1037,9 +981,9 @@ fn a_block_device_rootfs_is_mounted_from_start_to_stop() {
     assert!(leftovers(&host, &id).is_empty());
 
     // A device without a file system, or without an OS tree, is refused.
-    let empty = Loop::new(16 << 20);
-    let err = host.refused(empty.device.to_str().unwrap(), &[]);
-    assert!(err.contains(empty.device.to_str().unwrap()), "{err}");
+    let empty = LoopDevice::new(16 << 20);
+    let err = host.refused(empty.dev.as_str(), &[]);
+    assert!(err.contains(empty.dev.as_str()), "{err}");
     assert!(host.container_ids().is_empty());
     assert!(!mounted());
 }
@@ -1055,7 +999,7 @@ fn stop_after_losing_the_monitor_unmounts_the_rootfs_and_runs_poststop() {
         &[("poststop", &[hooks.script("post-stop", 0)])],
     );
     let lo = ext4_rootfs_device();
-    let device = lo.device.to_str().unwrap();
+    let device = lo.dev.as_str();
     let out = host
         .command()
         .args([
@@ -1123,41 +1067,6 @@ fn stop_after_losing_the_monitor_unmounts_the_rootfs_and_runs_poststop() {
     assert!(rootfs_device_mounted(device));
     host.ok(["rm", "-f", "orphan"]);
     assert!(!rootfs_device_mounted(device));
-}
-
-/// A private copy of the cached rootfs whose owners are shifted by `offset`, as an
-/// operator prepares a rootfs for `--user-remap`.
-fn shifted_rootfs(offset: u32) -> tempfile::TempDir {
-    fn shift(path: &Path, offset: u32) {
-        use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::symlink_metadata(path).unwrap();
-        std::os::unix::fs::lchown(path, Some(meta.uid() + offset), Some(meta.gid() + offset))
-            .unwrap();
-        if meta.is_dir() {
-            for entry in std::fs::read_dir(path).unwrap() {
-                shift(&entry.unwrap().path(), offset);
-            }
-        }
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("sctest-shifted-")
-        .tempdir()
-        .unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let rootfs = dir.path().join("rootfs");
-    let out = Command::new("cp")
-        .arg("-a")
-        .arg(syscontainer_tests::rootfs_cache())
-        .arg(&rootfs)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cp: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    shift(&rootfs, offset);
-    dir
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use syscontainer_tests::{bin, wait_for, Host};
+use syscontainer_tests::{bin, shifted_rootfs, wait_for, Host, LoopDevice};
 
 /// `syscontainer-tools --root STORE ARGS...`.
 fn tools_run(host: &Host, args: &[&str]) -> Output {
@@ -89,51 +89,6 @@ fn tag() -> String {
         std::process::id() % 100_000,
         N.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// A loop device over a sparse file, detached on drop.
-struct Loop {
-    dev: String,
-    scheduler: String,
-    _file: tempfile::NamedTempFile,
-}
-
-impl Loop {
-    fn new(mb: u64) -> Loop {
-        let file = tempfile::Builder::new()
-            .prefix("sct-disk-")
-            .tempfile()
-            .unwrap();
-        file.as_file().set_len(mb << 20).unwrap();
-        let dev = sh_ok(&format!("losetup -f --show {}", file.path().display()));
-        let sched = std::fs::read_to_string(format!(
-            "/sys/block/{}/queue/scheduler",
-            dev.trim_start_matches("/dev/")
-        ))
-        .unwrap_or_default();
-        let scheduler = sched
-            .split_whitespace()
-            .find_map(|s| s.strip_prefix('[').and_then(|s| s.strip_suffix(']')))
-            .unwrap_or("none")
-            .to_string();
-        Loop {
-            dev,
-            scheduler,
-            _file: file,
-        }
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        // Tests may switch the I/O scheduler (for a bfq weight): put back what it had.
-        let name = self.dev.trim_start_matches("/dev/");
-        let _ = std::fs::write(
-            format!("/sys/block/{name}/queue/scheduler"),
-            &self.scheduler,
-        );
-        let _ = sh(&format!("losetup -d {}", self.dev));
-    }
 }
 
 /// A network interface on the host, deleted on drop (with its peer, for a veth).
@@ -232,8 +187,8 @@ fn blkio_file(host: &Host, id: &str, file: &str) -> PathBuf {
 
 #[test]
 fn loop_device_is_added_formatted_throttled_and_removed() {
-    let disk = Loop::new(64);
-    let disk2 = Loop::new(8);
+    let disk = LoopDevice::new(64 << 20);
+    let disk2 = LoopDevice::new(8 << 20);
     let mut host = Host::new();
     let id = host.boot("disk1", &[]);
     let dev = disk.dev.clone();
@@ -1208,7 +1163,7 @@ fn everything_recorded_is_back_after_restart_and_reboot() {
     let t = tag();
     let bridge = Link::bridge(&format!("stb{t}"), "10.234.0.1/24");
     let phys = Link::veth(&format!("stp{t}"), &format!("stq{t}"));
-    let disk = Loop::new(16);
+    let disk = LoopDevice::new(16 << 20);
     let data = host_dir("persist");
     sh_ok(&format!("ip link set {} mtu 1480", phys.0));
     let hook = Hook::install();
@@ -1593,40 +1548,12 @@ fn kernel_modules_are_checked_by_the_prestart_hook() {
     assert!(err.contains("sct_no_such_module"), "{err}");
 }
 
-/// A private copy of the cached rootfs with owners shifted by `offset` (for --user-remap).
-fn shifted_rootfs(offset: u32) -> tempfile::TempDir {
-    fn shift(path: &Path, offset: u32) {
-        use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::symlink_metadata(path).unwrap();
-        std::os::unix::fs::lchown(path, Some(meta.uid() + offset), Some(meta.gid() + offset))
-            .unwrap();
-        if meta.is_dir() {
-            for entry in std::fs::read_dir(path).unwrap() {
-                shift(&entry.unwrap().path(), offset);
-            }
-        }
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("sct-shifted-")
-        .tempdir()
-        .unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let rootfs = dir.path().join("rootfs");
-    sh_ok(&format!(
-        "cp -a {} {}",
-        syscontainer_tests::rootfs_cache().display(),
-        rootfs.display()
-    ));
-    shift(&rootfs, offset);
-    dir
-}
-
 #[test]
 fn user_remapped_container_gets_paths_devices_and_nics() {
     let t = tag();
     let bridge = Link::bridge(&format!("stb{t}"), "10.238.0.1/24");
-    let disk = Loop::new(16);
-    let disk2 = Loop::new(8);
+    let disk = LoopDevice::new(16 << 20);
+    let disk2 = LoopDevice::new(8 << 20);
     let data = host_dir("remapped");
     let shifted = shifted_rootfs(300_000);
     let hook = Hook::install();

@@ -11,38 +11,16 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use mountapi::{MountAttributes, OFlags, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY};
+
 use crate::error::{io_err, Error, Result};
 
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-const RESOLVE_IN_ROOT: u64 = 0x10;
-const CONTAINED: u64 = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-
-const OPEN_TREE_CLONE: u32 = 1;
-const OPEN_TREE_CLOEXEC: u32 = libc::O_CLOEXEC as u32;
-const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x04;
-const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
-const MOUNT_ATTR_RDONLY: u64 = 0x01;
-const MOUNT_ATTR_NODEV: u64 = 0x04;
-
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
+/// An `O_PATH` directory: what every parent on a container path must be.
+const DIRECTORY: OFlags = OFlags::PATH.union(OFlags::DIRECTORY);
 
 fn cstr(p: &Path) -> Result<CString> {
     CString::new(p.as_os_str().as_bytes())
@@ -51,32 +29,6 @@ fn cstr(p: &Path) -> Result<CString> {
 
 fn last_os_error() -> std::io::Error {
     std::io::Error::last_os_error()
-}
-
-/// `openat2` with `resolve` flags; `path` relative to `dir`.
-fn openat2(dir: BorrowedFd, path: &Path, flags: i32, resolve: u64) -> std::io::Result<OwnedFd> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    let how = OpenHow {
-        flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve,
-    };
-    // SAFETY: openat2 with a valid dirfd, a NUL-terminated path and a sized struct.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if fd < 0 {
-        return Err(last_os_error());
-    }
-    // SAFETY: a fresh fd we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// The root directory of a container as seen by its processes.
@@ -114,11 +66,7 @@ impl ContainerRoot {
         if let Some(p) = prefix {
             path.push(p.strip_prefix("/").unwrap_or(p));
         }
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags_path()
-            .open(&path)
-            .map_err(io_err("open container root", &path))?;
+        let fd = mountapi::open_root(&path).map_err(io_err("open container root", &path))?;
         let ns_path = format!("/proc/{pid}/ns/mnt");
         let ns = File::open(&ns_path).map_err(io_err("open", &ns_path))?;
         let read =
@@ -128,7 +76,7 @@ impl ContainerRoot {
             (Some(u), Some(g)) => Some((u, g)),
         };
         Ok(ContainerRoot {
-            fd: f.into(),
+            fd,
             mnt_ns: ns.into(),
             owner,
         })
@@ -139,9 +87,14 @@ impl ContainerRoot {
     }
 
     /// Open a container path (O_PATH unless `flags` says otherwise), contained.
-    pub fn open_path(&self, path: &Path, flags: i32) -> Result<OwnedFd> {
-        openat2(self.fd.as_fd(), Self::rel(path), flags, CONTAINED)
+    pub fn open_path(&self, path: &Path, flags: OFlags) -> Result<OwnedFd> {
+        mountapi::open_contained(&self.fd, Self::rel(path), flags)
             .map_err(|e| contained_error(path, e))
+    }
+
+    /// Open a container path that must be a directory, contained.
+    fn open_dir(&self, path: &Path) -> std::io::Result<OwnedFd> {
+        mountapi::open_contained(&self.fd, Self::rel(path), DIRECTORY)
     }
 
     fn open_parent(&self, path: &Path) -> Result<(OwnedFd, CString)> {
@@ -150,19 +103,9 @@ impl ContainerRoot {
             Error::Invalid(format!("container path {} has no name", path.display()))
         })?;
         let fd = if parent == Path::new("/") {
-            openat2(
-                self.fd.as_fd(),
-                Path::new("."),
-                libc::O_PATH | libc::O_DIRECTORY,
-                CONTAINED,
-            )
+            self.open_dir(Path::new("."))
         } else {
-            openat2(
-                self.fd.as_fd(),
-                Self::rel(parent),
-                libc::O_PATH | libc::O_DIRECTORY,
-                CONTAINED,
-            )
+            self.open_dir(parent)
         }
         .map_err(|e| contained_error(parent, e))?;
         Ok((fd, cstr(Path::new(name))?))
@@ -172,12 +115,7 @@ impl ContainerRoot {
     pub fn stat(&self, path: &Path) -> Result<Option<libc::stat>> {
         let parent = path.parent().unwrap_or(Path::new("/"));
         if parent != Path::new("/") {
-            match openat2(
-                self.fd.as_fd(),
-                Self::rel(parent),
-                libc::O_PATH | libc::O_DIRECTORY,
-                CONTAINED,
-            ) {
+            match self.open_dir(parent) {
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
                 Err(e) => return Err(contained_error(parent, e)),
                 Ok(_) => {}
@@ -215,12 +153,7 @@ impl ContainerRoot {
         let mut cur = PathBuf::from("/");
         for comp in Self::rel(path).components() {
             cur.push(comp);
-            match openat2(
-                self.fd.as_fd(),
-                Self::rel(&cur),
-                libc::O_PATH | libc::O_DIRECTORY,
-                CONTAINED,
-            ) {
+            match self.open_dir(&cur) {
                 Ok(_) => continue,
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                     let (dir, name) = self.open_parent(&cur)?;
@@ -235,12 +168,7 @@ impl ContainerRoot {
                         created.push(cur.clone());
                     }
                     // Whatever is there now must be a real directory.
-                    if let Err(e) = openat2(
-                        self.fd.as_fd(),
-                        Self::rel(&cur),
-                        libc::O_PATH | libc::O_DIRECTORY,
-                        CONTAINED,
-                    ) {
+                    if let Err(e) = self.open_dir(&cur) {
                         self.remove_created(&created);
                         return Err(contained_error(&cur, e));
                     }
@@ -384,43 +312,18 @@ impl ContainerRoot {
     }
 
     fn bind_with(&self, host: &Path, ctr: &Path, readonly: bool, allow_dev: bool) -> Result<()> {
-        let host_c = cstr(host)?;
+        // A NUL byte is refused in plain words before anything is looked at.
+        cstr(host)?;
         let meta = std::fs::metadata(host).map_err(io_err("stat host path", host))?;
-        // SAFETY: open_tree with a NUL-terminated path; returns a new fd or -1.
-        let tree = unsafe {
-            libc::syscall(
-                libc::SYS_open_tree,
-                libc::AT_FDCWD,
-                host_c.as_ptr(),
-                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC,
-            )
-        };
-        if tree < 0 {
-            return Err(io_err("open_tree", host)(last_os_error()));
-        }
-        // SAFETY: a fresh fd we own.
-        let tree = unsafe { OwnedFd::from_raw_fd(tree as i32) };
+        let tree = mountapi::clone_tree(host).map_err(io_err("open_tree", host))?;
         if readonly || allow_dev {
-            let attr = MountAttr {
-                attr_set: if readonly { MOUNT_ATTR_RDONLY } else { 0 },
-                attr_clr: if allow_dev { MOUNT_ATTR_NODEV } else { 0 },
+            let attributes = MountAttributes {
+                set: if readonly { MOUNT_ATTR_RDONLY } else { 0 },
+                clear: if allow_dev { MOUNT_ATTR_NODEV } else { 0 },
                 propagation: 0,
-                userns_fd: 0,
             };
-            // SAFETY: mount_setattr on our detached tree with a sized struct.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_mount_setattr,
-                    tree.as_raw_fd(),
-                    c"".as_ptr(),
-                    libc::AT_EMPTY_PATH,
-                    &attr as *const MountAttr,
-                    std::mem::size_of::<MountAttr>(),
-                )
-            };
-            if rc != 0 {
-                return Err(io_err("set mount attributes of", host)(last_os_error()));
-            }
+            mountapi::set_attributes(&tree, attributes)
+                .map_err(io_err("set mount attributes of", host))?;
         }
         let is_dir = meta.is_dir();
         self.in_mount_ns(|| {
@@ -436,11 +339,7 @@ impl ContainerRoot {
                 }
                 self.remove_created(created);
             };
-            let flags = if is_dir {
-                libc::O_PATH | libc::O_DIRECTORY
-            } else {
-                libc::O_PATH
-            };
+            let flags = if is_dir { DIRECTORY } else { OFlags::PATH };
             let target = match self.open_path(ctr, flags) {
                 Ok(t) => t,
                 Err(e) => {
@@ -448,19 +347,7 @@ impl ContainerRoot {
                     return Err(e);
                 }
             };
-            // SAFETY: move_mount between two fds we own, empty paths.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_move_mount,
-                    tree.as_raw_fd(),
-                    c"".as_ptr(),
-                    target.as_raw_fd(),
-                    c"".as_ptr(),
-                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-                )
-            };
-            if rc != 0 {
-                let e = last_os_error();
+            if let Err(e) = mountapi::attach(&tree, &target) {
                 undo(&mut created);
                 return Err(Error::Failed(format!(
                     "mount {} on {} in the container: {e}",
@@ -512,11 +399,11 @@ impl ContainerRoot {
 
     /// Whether a container path is a mount point (its mount ID differs from its parent's).
     pub fn is_mount_point(&self, ctr: &Path) -> bool {
-        let Ok(fd) = self.open_path(ctr, libc::O_PATH) else {
+        let Ok(fd) = self.open_path(ctr, OFlags::PATH) else {
             return false;
         };
         let parent = ctr.parent().unwrap_or(Path::new("/"));
-        let Ok(pfd) = self.open_path(parent, libc::O_PATH) else {
+        let Ok(pfd) = self.open_path(parent, OFlags::PATH) else {
             return false;
         };
         match (mount_id(fd.as_fd()), mount_id(pfd.as_fd())) {
@@ -585,17 +472,6 @@ fn contained_error(path: &Path, e: std::io::Error) -> Error {
             path: path.to_path_buf(),
             source: e,
         },
-    }
-}
-
-trait PathOpen {
-    fn custom_flags_path(&mut self) -> &mut Self;
-}
-
-impl PathOpen for std::fs::OpenOptions {
-    fn custom_flags_path(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
     }
 }
 

@@ -158,32 +158,29 @@ impl Net {
         if let Some(b) = bridge {
             main = main.controller(b);
         }
-        let msg = main.build();
-        self.rt.block_on(async {
-            self.host
-                .handle
-                .link()
-                .add(msg)
-                .execute()
-                .await
-                .map_err(nl(format_args!("create veth pair {host_name}/{ctr_name}")))
-        })
+        let request = self.host.handle.link().add(main.build()).execute();
+        self.request(
+            format_args!("create veth pair {host_name}/{ctr_name}"),
+            request,
+        )
     }
 
     pub fn delete(&self, ns: &Ns, index: u32, name: &str) -> Result<()> {
-        self.rt.block_on(async {
-            ns.handle
-                .link()
-                .del(index)
-                .execute()
-                .await
-                .map_err(nl(format_args!("delete {name}")))
-        })
+        let request = ns.handle.link().del(index).execute();
+        self.request(format_args!("delete {name}"), request)
     }
 
     pub fn set(&self, ns: &Ns, msg: LinkMessage, what: &str) -> Result<()> {
-        self.rt
-            .block_on(async { ns.handle.link().set(msg).execute().await.map_err(nl(what)) })
+        self.request(what, ns.handle.link().set(msg).execute())
+    }
+
+    /// Runs one netlink request to its end; a failure names `what`.
+    fn request<T>(
+        &self,
+        what: impl std::fmt::Display,
+        request: impl std::future::Future<Output = std::result::Result<T, rtnetlink::Error>>,
+    ) -> Result<T> {
+        self.rt.block_on(request).map_err(nl(what))
     }
 
     pub fn set_up(&self, ns: &Ns, index: u32, up: bool, name: &str) -> Result<()> {
@@ -250,14 +247,8 @@ impl Net {
         prefix: u8,
         dev: &str,
     ) -> Result<()> {
-        self.rt.block_on(async {
-            ns.handle
-                .address()
-                .add(index, ip, prefix)
-                .execute()
-                .await
-                .map_err(nl(format_args!("add ip {ip}/{prefix} to {dev}")))
-        })
+        let request = ns.handle.address().add(index, ip, prefix).execute();
+        self.request(format_args!("add ip {ip}/{prefix} to {dev}"), request)
     }
 
     pub fn del_address(&self, ns: &Ns, index: u32, ip: IpAddr, dev: &str) -> Result<()> {
@@ -286,6 +277,15 @@ impl Net {
     }
 
     fn route_message(
+        spec: &RouteSpec,
+        dev_index: Option<u32>,
+        what: &str,
+    ) -> Result<rtnetlink::packet_route::route::RouteMessage> {
+        Self::build_route_message(spec, dev_index)
+            .map_err(|e| Error::Invalid(format!("invalid route {what}: {e}")))
+    }
+
+    fn build_route_message(
         spec: &RouteSpec,
         dev_index: Option<u32>,
     ) -> std::result::Result<rtnetlink::packet_route::route::RouteMessage, String> {
@@ -318,16 +318,9 @@ impl Net {
         dev_index: Option<u32>,
         what: &str,
     ) -> Result<()> {
-        let msg = Self::route_message(spec, dev_index)
-            .map_err(|e| Error::Invalid(format!("invalid route {what}: {e}")))?;
-        self.rt.block_on(async {
-            ns.handle
-                .route()
-                .add(msg)
-                .execute()
-                .await
-                .map_err(nl(format_args!("add route {what}")))
-        })
+        let msg = Self::route_message(spec, dev_index, what)?;
+        let request = ns.handle.route().add(msg).execute();
+        self.request(format_args!("add route {what}"), request)
     }
 
     /// Delete a route; a route that is already gone is not an error.
@@ -338,8 +331,7 @@ impl Net {
         dev_index: Option<u32>,
         what: &str,
     ) -> Result<()> {
-        let msg = Self::route_message(spec, dev_index)
-            .map_err(|e| Error::Invalid(format!("invalid route {what}: {e}")))?;
+        let msg = Self::route_message(spec, dev_index, what)?;
         self.rt.block_on(async {
             match ns.handle.route().del(msg).execute().await {
                 Ok(()) => Ok(()),

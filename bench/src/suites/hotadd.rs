@@ -54,19 +54,10 @@ pub fn run(bench: &mut Bench) -> Result<()> {
     let store = bench.syscontainer.store().display().to_string();
     let tag = std::process::id() % 10_000;
     let bridge = format!("scbbr{tag}");
-    let (nic, nic_peer) = (format!("scbn{tag}a"), format!("scbn{tag}b"));
     let host_dir = bench.work.join("hotadd-dir");
     std::fs::create_dir_all(&host_dir)?;
-
     let mut fixtures = Fixtures::default();
-    let image = bench.work.join("hotadd.img");
-    std::fs::File::create(&image)?.set_len(64 << 20)?;
-    let loop_device = first_line(Command::new("losetup").args(["-f", "--show"]).arg(&image))?;
-    fixtures.loop_device = Some(loop_device.clone());
-    host::run(&["ip", "link", "add", &bridge, "type", "bridge"])?;
-    fixtures.links.push(bridge.clone());
-    host::run(&["ip", "addr", "add", "10.250.0.1/24", "dev", &bridge])?;
-    host::run(&["ip", "link", "set", &bridge, "up"])?;
+    let loop_device = fixtures.create(bench, &bridge)?;
 
     let rootfs = bench.rootfs_copy();
     let sc_name = bench.name("hotadd");
@@ -83,80 +74,21 @@ pub fn run(bench: &mut Bench) -> Result<()> {
         _ => None,
     };
 
-    let tools_cmd = |rest: &[&str]| -> Vec<String> {
-        let mut argv = vec![tools.clone(), "--root".into(), store.clone()];
-        argv.extend(rest.iter().map(|s| s.to_string()));
-        argv
+    let round = Round {
+        tools: vec![tools, "--root".into(), store],
+        sc_name: &sc_name,
+        lxc: lxc.as_ref().map(|(lxc, _, name)| (*lxc, name.as_str())),
+        loop_device: &loop_device,
+        tag,
+        bridge: &bridge,
+        host_dir: &host_dir,
     };
-    let disk = format!("{loop_device}:/dev/benchdisk");
-    let eth = format!("{nic}:eth5");
-    let veth = format!("scbv{tag}:eth6");
-    let route = r#"[{"dest":"10.251.0.0/16","gw":"10.250.0.1"}]"#;
-    let path = format!("{}:/mnt/bench:ro", host_dir.display());
-    let path_key = format!("{}:/mnt/bench", host_dir.display());
     let iterations = if bench.smoke { 2 } else { 20 };
-
     for _ in 0..iterations {
-        let add = tools_cmd(&["add-device", &sc_name, &disk]);
-        timed(&mut found, "add-device (loop)", TOOLS, &as_str(&add))?;
-        host::run(&as_str(&tools_cmd(&["remove-device", &sc_name, &disk])))?;
-        if let Some((lxc, _, name)) = &lxc {
-            let add = lxc.device_argv(name, &["add", &loop_device, "/dev/benchdisk"]);
-            timed(&mut found, "add-device (loop)", LXC_DEVICE, &as_str(&add))?;
-            lxc.attach(name, &["rm", "-f", "/dev/benchdisk"])?;
-        }
-
-        host::run(&[
-            "ip", "link", "add", &nic, "type", "veth", "peer", "name", &nic_peer,
-        ])?;
-        fixtures.links.push(nic.clone());
-        let add = tools_cmd(&["add-nic", "--type", "eth", "--name", &eth, &sc_name]);
-        timed(&mut found, "add-nic (host NIC)", TOOLS, &as_str(&add))?;
-        host::run(&as_str(&tools_cmd(&[
-            "remove-nic",
-            "--type",
-            "eth",
-            "--name",
-            "eth5",
-            &sc_name,
-        ])))?;
-        if let Some((lxc, _, name)) = &lxc {
-            let add = lxc.device_argv(name, &["add", &nic, "eth5"]);
-            timed(&mut found, "add-nic (host NIC)", LXC_DEVICE, &as_str(&add))?;
-            let _ = host::run(&as_str(&lxc.device_argv(name, &["del", "eth5"])));
-        }
-        let _ = host::run(&["ip", "link", "del", &nic]);
-        fixtures.links.retain(|l| l != &nic);
-
-        let add = tools_cmd(&[
-            "add-nic",
-            "--name",
-            &veth,
-            "--ip",
-            "10.250.0.2/24",
-            "--bridge",
-            &bridge,
-            &sc_name,
-        ]);
-        timed(
-            &mut found,
-            "add-nic (veth on a bridge)",
-            TOOLS,
-            &as_str(&add),
-        )?;
-        let add = tools_cmd(&["add-route", &sc_name, route]);
-        timed(&mut found, "add-route", TOOLS, &as_str(&add))?;
-        host::run(&as_str(&tools_cmd(&["remove-route", &sc_name, route])))?;
-        host::run(&as_str(&tools_cmd(&[
-            "remove-nic",
-            "--name",
-            "eth6",
-            &sc_name,
-        ])))?;
-
-        let add = tools_cmd(&["add-path", &sc_name, &path]);
-        timed(&mut found, "add-path (bind, ro)", TOOLS, &as_str(&add))?;
-        host::run(&as_str(&tools_cmd(&["remove-path", &sc_name, &path_key])))?;
+        round.block_device(&mut found)?;
+        round.host_nic(&mut found, &mut fixtures)?;
+        round.veth_and_route(&mut found)?;
+        round.bind_path(&mut found)?;
     }
     if lxc.is_some() {
         found.note(
@@ -171,6 +103,131 @@ pub fn run(bench: &mut Bench) -> Result<()> {
     drop(fixtures);
     bench.results.merge(found);
     Ok(())
+}
+
+impl Fixtures {
+    /// A 64 MiB loop device (returned) and a bridge `bridge` with 10.250.0.1/24, up.
+    fn create(&mut self, bench: &Bench, bridge: &str) -> Result<String> {
+        let image = bench.work.join("hotadd.img");
+        std::fs::File::create(&image)?.set_len(64 << 20)?;
+        let loop_device = first_line(Command::new("losetup").args(["-f", "--show"]).arg(&image))?;
+        self.loop_device = Some(loop_device.clone());
+        host::run(&["ip", "link", "add", bridge, "type", "bridge"])?;
+        self.links.push(bridge.to_string());
+        host::run(&["ip", "addr", "add", "10.250.0.1/24", "dev", bridge])?;
+        host::run(&["ip", "link", "set", bridge, "up"])?;
+        Ok(loop_device)
+    }
+}
+
+/// One round of timed hot-adds, each undone after it (not timed).
+struct Round<'a> {
+    /// `syscontainer-tools --root STORE`.
+    tools: Vec<String>,
+    sc_name: &'a str,
+    /// The LXC container's runtime and name, when `lxc-device` works here.
+    lxc: Option<(&'a Lxc, &'a str)>,
+    loop_device: &'a str,
+    /// Makes the NIC names of this run unique.
+    tag: u32,
+    bridge: &'a str,
+    host_dir: &'a std::path::Path,
+}
+
+impl Round<'_> {
+    fn tools_cmd(&self, rest: &[&str]) -> Vec<String> {
+        let mut argv = self.tools.clone();
+        argv.extend(rest.iter().map(|s| s.to_string()));
+        argv
+    }
+
+    fn block_device(&self, found: &mut Results) -> Result<()> {
+        let disk = format!("{}:/dev/benchdisk", self.loop_device);
+        let add = self.tools_cmd(&["add-device", self.sc_name, &disk]);
+        timed(found, "add-device (loop)", TOOLS, &as_str(&add))?;
+        host::run(&as_str(&self.tools_cmd(&[
+            "remove-device",
+            self.sc_name,
+            &disk,
+        ])))?;
+        if let Some((lxc, name)) = self.lxc {
+            let add = lxc.device_argv(name, &["add", self.loop_device, "/dev/benchdisk"]);
+            timed(found, "add-device (loop)", LXC_DEVICE, &as_str(&add))?;
+            lxc.attach(name, &["rm", "-f", "/dev/benchdisk"])?;
+        }
+        Ok(())
+    }
+
+    fn host_nic(&self, found: &mut Results, fixtures: &mut Fixtures) -> Result<()> {
+        let tag = self.tag;
+        let (nic, nic_peer) = (format!("scbn{tag}a"), format!("scbn{tag}b"));
+        let eth = format!("{nic}:eth5");
+        host::run(&[
+            "ip", "link", "add", &nic, "type", "veth", "peer", "name", &nic_peer,
+        ])?;
+        fixtures.links.push(nic.clone());
+        let add = self.tools_cmd(&["add-nic", "--type", "eth", "--name", &eth, self.sc_name]);
+        timed(found, "add-nic (host NIC)", TOOLS, &as_str(&add))?;
+        host::run(&as_str(&self.tools_cmd(&[
+            "remove-nic",
+            "--type",
+            "eth",
+            "--name",
+            "eth5",
+            self.sc_name,
+        ])))?;
+        if let Some((lxc, name)) = self.lxc {
+            let add = lxc.device_argv(name, &["add", &nic, "eth5"]);
+            timed(found, "add-nic (host NIC)", LXC_DEVICE, &as_str(&add))?;
+            let _ = host::run(&as_str(&lxc.device_argv(name, &["del", "eth5"])));
+        }
+        let _ = host::run(&["ip", "link", "del", &nic]);
+        fixtures.links.retain(|l| l != &nic);
+        Ok(())
+    }
+
+    fn veth_and_route(&self, found: &mut Results) -> Result<()> {
+        let veth = format!("scbv{}:eth6", self.tag);
+        let route = r#"[{"dest":"10.251.0.0/16","gw":"10.250.0.1"}]"#;
+        let add = self.tools_cmd(&[
+            "add-nic",
+            "--name",
+            &veth,
+            "--ip",
+            "10.250.0.2/24",
+            "--bridge",
+            self.bridge,
+            self.sc_name,
+        ]);
+        timed(found, "add-nic (veth on a bridge)", TOOLS, &as_str(&add))?;
+        let add = self.tools_cmd(&["add-route", self.sc_name, route]);
+        timed(found, "add-route", TOOLS, &as_str(&add))?;
+        host::run(&as_str(&self.tools_cmd(&[
+            "remove-route",
+            self.sc_name,
+            route,
+        ])))?;
+        host::run(&as_str(&self.tools_cmd(&[
+            "remove-nic",
+            "--name",
+            "eth6",
+            self.sc_name,
+        ])))?;
+        Ok(())
+    }
+
+    fn bind_path(&self, found: &mut Results) -> Result<()> {
+        let path = format!("{}:/mnt/bench:ro", self.host_dir.display());
+        let path_key = format!("{}:/mnt/bench", self.host_dir.display());
+        let add = self.tools_cmd(&["add-path", self.sc_name, &path]);
+        timed(found, "add-path (bind, ro)", TOOLS, &as_str(&add))?;
+        host::run(&as_str(&self.tools_cmd(&[
+            "remove-path",
+            self.sc_name,
+            &path_key,
+        ])))?;
+        Ok(())
+    }
 }
 
 /// Boot the LXC container and check that `lxc-device` works on this host at all.

@@ -100,26 +100,7 @@ fn shows_the_limit(meminfo: &str) -> bool {
 pub fn run(bench: &mut Bench) -> Result<()> {
     let mut found = Results::default();
     let fuse = bench.work.join("fuse");
-    let ours = Daemon::start(
-        &bench.bin_dir.join("lxcfs-rs"),
-        &["--log-level", "warn"],
-        &fuse.join("ours"),
-    )?;
-    let theirs = if Path::new(LXCFS).exists() {
-        let pidfile = bench.work.join("lxcfs.pid");
-        let pidfile = pidfile
-            .to_str()
-            .context("work dir is not UTF-8")?
-            .to_string();
-        Some(Daemon::start(
-            Path::new(LXCFS),
-            &["-f", "-p", &pidfile],
-            &fuse.join("theirs"),
-        )?)
-    } else {
-        found.note("lxcfs 5.0.3 is not installed: lxcfs-rs is measured alone");
-        None
-    };
+    let (ours, theirs) = start_daemons(bench, &fuse, &mut found)?;
 
     let exe = std::env::current_exe().context("cannot find the benchmark's own binary")?;
     let exe_dir = exe
@@ -151,23 +132,79 @@ pub fn run(bench: &mut Bench) -> Result<()> {
     let init = bench.syscontainer.init_pid(&running.started)?;
     host::wait_booted(init, TIMEOUT)?;
 
-    // (peer, file, path inside the container)
-    let mut targets: Vec<(&str, &str, String)> = Vec::new();
+    let targets = read_targets(&ours, theirs.as_ref(), &mut found);
+    let reader = format!("/bench/bin/{}", exe_name.to_string_lossy());
+    let reports = read_loop(bench, &name, &reader, &targets)?;
+    record(&targets, &reports, &mut found);
+    drop(running);
+    drop(rootfs);
+    drop(theirs);
+    drop(ours);
+    bench.results.merge(found);
+    Ok(())
+}
+
+/// lxcfs-rs, and lxcfs 5.0.3 where it is installed, each mounted below `fuse`.
+fn start_daemons(
+    bench: &Bench,
+    fuse: &Path,
+    found: &mut Results,
+) -> Result<(Daemon, Option<Daemon>)> {
+    let ours = Daemon::start(
+        &bench.bin_dir.join("lxcfs-rs"),
+        &["--log-level", "warn"],
+        &fuse.join("ours"),
+    )?;
+    let theirs = if Path::new(LXCFS).exists() {
+        let pidfile = bench.work.join("lxcfs.pid");
+        let pidfile = pidfile
+            .to_str()
+            .context("work dir is not UTF-8")?
+            .to_string();
+        Some(Daemon::start(
+            Path::new(LXCFS),
+            &["-f", "-p", &pidfile],
+            &fuse.join("theirs"),
+        )?)
+    } else {
+        found.note("lxcfs 5.0.3 is not installed: lxcfs-rs is measured alone");
+        None
+    };
+    Ok((ours, theirs))
+}
+
+/// (peer, file, path inside the container) of every view both daemons serve, and the
+/// kernel's own file.
+fn read_targets(
+    ours: &Daemon,
+    theirs: Option<&Daemon>,
+    found: &mut Results,
+) -> Vec<(&'static str, &'static str, String)> {
+    let mut targets = Vec::new();
     for file in FILES {
         if !ours.mountpoint.join(file).exists() {
             continue;
         }
-        if let Some(theirs) = &theirs {
+        if let Some(theirs) = theirs {
             if !theirs.mountpoint.join(file).exists() {
                 found.note(format!("lxcfs 5.0.3 does not serve {file}"));
                 continue;
             }
-            targets.push((THEIRS, file, format!("/bench/fuse/theirs/{file}")));
+            targets.push((THEIRS, *file, format!("/bench/fuse/theirs/{file}")));
         }
-        targets.push((OURS, file, format!("/bench/fuse/ours/{file}")));
-        targets.push((KERNEL, file, format!("/{file}")));
+        targets.push((OURS, *file, format!("/bench/fuse/ours/{file}")));
+        targets.push((KERNEL, *file, format!("/{file}")));
     }
+    targets
+}
 
+/// Runs the benchmark's own `read-loop` inside the container over every target.
+fn read_loop(
+    bench: &Bench,
+    name: &str,
+    reader: &str,
+    targets: &[(&str, &str, String)],
+) -> Result<Vec<FileReport>> {
     // Many short throughput rounds, so that the daemons take turns often and share out
     // whatever else the machine is doing.
     let (iterations, cold, rounds, seconds) = if bench.smoke {
@@ -175,11 +212,10 @@ pub fn run(bench: &mut Bench) -> Result<()> {
     } else {
         ("2000", "30", "10", "0.3")
     };
-    let reader = format!("/bench/bin/{}", exe_name.to_string_lossy());
     let mut args = vec![
         "exec",
-        name.as_str(),
-        reader.as_str(),
+        name,
+        reader,
         "read-loop",
         "--iterations",
         iterations,
@@ -203,10 +239,11 @@ pub fn run(bench: &mut Bench) -> Result<()> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    let reports: Vec<FileReport> =
-        serde_json::from_slice(&out.stdout).context("read-loop printed no valid JSON")?;
+    serde_json::from_slice(&out.stdout).context("read-loop printed no valid JSON")
+}
 
-    for ((peer, file, _), report) in targets.iter().zip(&reports) {
+fn record(targets: &[(&str, &str, String)], reports: &[FileReport], found: &mut Results) {
+    for ((peer, file, _), report) in targets.iter().zip(reports) {
         if *file == "proc/meminfo" && *peer != KERNEL && !shows_the_limit(&report.content) {
             found.note(format!(
                 "{peer}: meminfo inside the container did not show the 256 MiB limit"
@@ -222,12 +259,6 @@ pub fn run(bench: &mut Bench) -> Result<()> {
             found.add(Metric::LxcfsThroughput, peer, Some(file), None, *rate);
         }
     }
-    drop(running);
-    drop(rootfs);
-    drop(theirs);
-    drop(ours);
-    bench.results.merge(found);
-    Ok(())
 }
 
 #[cfg(test)]

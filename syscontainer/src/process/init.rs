@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{chdir, pivot_root, sethostname, setsid};
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{Linux, LinuxNamespaceType, Process, Root, Spec};
 
 use super::channel::{Channel, Message};
 use super::mounts;
@@ -81,6 +81,41 @@ fn setup_and_exec(
     let linux = spec.linux().clone().unwrap_or_default();
 
     expect(channel, Message::Go)?;
+    join_cgroups_and_namespaces(spec, v1_tasks)?;
+    reset_signals();
+    step("setsid", setsid())?;
+    attach_console(ctx.console)?;
+    mount_rootfs(ctx, &rootfs, &linux)?;
+
+    channel
+        .send(&Message::MountsReady)
+        .map_err(|e| e.to_string())?;
+    expect(channel, Message::HooksDone)?;
+
+    restrict_and_enter_rootfs(ctx, root, &linux)?;
+    if has_namespace(spec, LinuxNamespaceType::Uts) {
+        if let Some(h) = spec.hostname() {
+            step("sethostname", sethostname(h))?;
+        }
+    }
+    let (executable, args, env) = command(ctx, process)?;
+    set_up_process(process)?;
+
+    channel.send(&Message::Created).map_err(|e| e.to_string())?;
+    expect(channel, Message::Start)?;
+    // As late as possible: the filter may forbid what the set-up above needed.
+    if let Some(profile) = linux.seccomp() {
+        step("seccomp", crate::seccomp::apply(profile))?;
+    }
+    mark_fds_cloexec();
+
+    let err =
+        nix::unistd::execve(&c_path(&executable), &c_strings(&args), &c_strings(&env)).unwrap_err();
+    Err(format!("exec {}: {err}", executable.display()))
+}
+
+/// The v1 cgroups, then root of a user namespace and a cgroup namespace of its own.
+fn join_cgroups_and_namespaces(spec: &Spec, v1_tasks: Option<&[PathBuf]>) -> Result<(), String> {
     if let Some(tasks) = v1_tasks {
         step("join the v1 cgroups", crate::cgroups::join_v1_self(tasks))?;
     }
@@ -103,12 +138,12 @@ fn setup_and_exec(
             unshare(CloneFlags::CLONE_NEWCGROUP),
         )?;
     }
+    Ok(())
+}
 
-    reset_signals();
-    step("setsid", setsid())?;
-    attach_console(ctx.console)?;
-
-    // Mounts: nothing done here may propagate back to the host.
+/// Everything mounted before the prestart hooks run: the spec's mounts, devices, the console,
+/// the notify socket and sysctls. Nothing done here may propagate back to the host.
+fn mount_rootfs(ctx: &InitContext, rootfs: &Path, linux: &Linux) -> Result<(), String> {
     step(
         "make / a slave mount",
         mount(
@@ -122,29 +157,29 @@ fn setup_and_exec(
     step(
         "bind rootfs",
         mount(
-            Some(&rootfs),
-            &rootfs,
+            Some(rootfs),
+            rootfs,
             None::<&str>,
             MsFlags::MS_BIND | MsFlags::MS_REC,
             None::<&str>,
         ),
     )?;
-    for m in spec.mounts().as_deref().unwrap_or(&[]) {
-        mounts::mount_entry(&rootfs, ctx.bundle, m).map_err(|e| e.to_string())?;
+    for m in ctx.spec.mounts().as_deref().unwrap_or(&[]) {
+        mounts::mount_entry(rootfs, ctx.bundle, m).map_err(|e| e.to_string())?;
     }
     step(
         "create devices",
-        mounts::create_devices(&rootfs, linux.devices().as_deref().unwrap_or(&[])),
+        mounts::create_devices(rootfs, linux.devices().as_deref().unwrap_or(&[])),
     )?;
-    step("create /dev links", mounts::create_dev_symlinks(&rootfs))?;
+    step("create /dev links", mounts::create_dev_symlinks(rootfs))?;
     step(
         "bind console",
-        mounts::bind_file(&rootfs, ctx.console, Path::new("/dev/console")),
+        mounts::bind_file(rootfs, ctx.console, Path::new("/dev/console")),
     )?;
     if let Some(sock) = ctx.notify_socket {
         step(
             "bind notify socket",
-            mounts::bind_file(&rootfs, sock, Path::new(NOTIFY_SOCKET_INSIDE)),
+            mounts::bind_file(rootfs, sock, Path::new(NOTIFY_SOCKET_INSIDE)),
         )?;
     }
     if let Some(sysctl) = linux.sysctl() {
@@ -156,26 +191,26 @@ fn setup_and_exec(
             )?;
         }
     }
+    Ok(())
+}
 
-    channel
-        .send(&Message::MountsReady)
-        .map_err(|e| e.to_string())?;
-    expect(channel, Message::HooksDone)?;
-
-    // Masks and read-only paths come after the hooks, which may mount over /proc files.
+/// Masks and read-only paths (after the hooks, which may mount over /proc files), then
+/// `pivot_root` into the rootfs, remounted read-only if the spec says so.
+fn restrict_and_enter_rootfs(ctx: &InitContext, root: &Root, linux: &Linux) -> Result<(), String> {
+    let rootfs = root.path();
     step(
         "mask paths",
-        mounts::mask_paths(&rootfs, linux.masked_paths().as_deref().unwrap_or(&[])),
+        mounts::mask_paths(rootfs, linux.masked_paths().as_deref().unwrap_or(&[])),
     )?;
     step(
         "read-only paths",
-        mounts::readonly_paths(&rootfs, linux.readonly_paths().as_deref().unwrap_or(&[])),
+        mounts::readonly_paths(rootfs, linux.readonly_paths().as_deref().unwrap_or(&[])),
     )?;
     step(
         "writable /proc/sys paths",
-        mounts::writable_paths(&rootfs, ctx.writable_proc_paths),
+        mounts::writable_paths(rootfs, ctx.writable_proc_paths),
     )?;
-    enter_rootfs(&rootfs)?;
+    enter_rootfs(rootfs)?;
     if root.readonly().unwrap_or(false) {
         step(
             "remount / read-only",
@@ -188,14 +223,15 @@ fn setup_and_exec(
             ),
         )?;
     }
-    if has_namespace(spec, LinuxNamespaceType::Uts) {
-        if let Some(h) = spec.hostname() {
-            step("sethostname", sethostname(h))?;
-        }
-    }
+    Ok(())
+}
 
-    let env: Vec<String> = process.env().clone().unwrap_or_default();
-    let mut env = env;
+/// The program to exec (looked up in the container's PATH), its arguments and environment.
+fn command(
+    ctx: &InitContext,
+    process: &Process,
+) -> Result<(PathBuf, Vec<String>, Vec<String>), String> {
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
     if ctx.notify_socket.is_some() {
         env.push(format!("NOTIFY_SOCKET={NOTIFY_SOCKET_INSIDE}"));
     }
@@ -203,7 +239,11 @@ fn setup_and_exec(
     let program = args.first().ok_or("spec has no command")?;
     let executable = find_executable(program, &env)
         .ok_or_else(|| format!("{program}: command not found in the container"))?;
+    Ok((executable, args, env))
+}
 
+/// The OOM score, rlimits, user, groups, capabilities and working directory of PID 1.
+fn set_up_process(process: &Process) -> Result<(), String> {
     if let Some(adj) = process.oom_score_adj() {
         step(
             "oom_score_adj",
@@ -222,26 +262,15 @@ fn setup_and_exec(
         process.no_new_privileges().unwrap_or(false),
     )?;
     let cwd = process.cwd();
-    step(&format!("chdir {}", cwd.display()), chdir(cwd.as_path()))?;
+    step(&format!("chdir {}", cwd.display()), chdir(cwd.as_path()))
+}
 
-    channel.send(&Message::Created).map_err(|e| e.to_string())?;
-    expect(channel, Message::Start)?;
-    // As late as possible: the filter may forbid what the set-up above needed.
-    if let Some(profile) = linux.seccomp() {
-        step("seccomp", crate::seccomp::apply(profile))?;
-    }
-    mark_fds_cloexec();
-
-    let c_args: Vec<CString> = args
+/// `execve` arguments or environment (a string with a NUL byte becomes empty).
+pub(crate) fn c_strings(items: &[String]) -> Vec<CString> {
+    items
         .iter()
-        .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
-        .collect();
-    let c_env: Vec<CString> = env
-        .iter()
-        .map(|e| CString::new(e.as_bytes()).unwrap_or_default())
-        .collect();
-    let err = nix::unistd::execve(&c_path(&executable), &c_args, &c_env).unwrap_err();
-    Err(format!("exec {}: {err}", executable.display()))
+        .map(|s| CString::new(s.as_bytes()).unwrap_or_default())
+        .collect()
 }
 
 /// stdin/stdout/stderr and the controlling terminal become the console pty.
@@ -298,7 +327,7 @@ fn reset_signals() {
 
 /// Nothing of the runtime's may leak into the container: every fd above stderr is
 /// closed by the exec.
-fn mark_fds_cloexec() {
+pub(crate) fn mark_fds_cloexec() {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags.
     unsafe {
         libc::syscall(

@@ -483,40 +483,24 @@ mod tests {
         std::fs::remove_dir_all(root).unwrap();
     }
 
+    fn bounding_capabilities(spec: &Spec) -> oci_spec::runtime::Capabilities {
+        let process = spec.process().as_ref().unwrap();
+        let capabilities = process.capabilities().as_ref().unwrap();
+        capabilities.bounding().clone().unwrap()
+    }
+
     #[test]
     fn capabilities_add_drop_privileged() {
         let root = rootfs();
         let mut o = system(&root);
         o.process.cap_add = vec![CapabilityName::One(caps::Capability::CAP_SYS_TIME)];
         o.process.cap_drop = vec![CapabilityName::One(caps::Capability::CAP_NET_ADMIN)];
-        let b = build(&o, ID, None).unwrap();
-        let caps = b
-            .spec
-            .process()
-            .as_ref()
-            .unwrap()
-            .capabilities()
-            .as_ref()
-            .unwrap()
-            .bounding()
-            .clone()
-            .unwrap();
+        let caps = bounding_capabilities(&build(&o, ID, None).unwrap().spec);
         assert!(caps.contains(&Capability::SysTime));
         assert!(!caps.contains(&Capability::NetAdmin));
         let mut o = system(&root);
         o.privileged = true;
-        let b = build(&o, ID, None).unwrap();
-        let caps = b
-            .spec
-            .process()
-            .as_ref()
-            .unwrap()
-            .capabilities()
-            .as_ref()
-            .unwrap()
-            .bounding()
-            .clone()
-            .unwrap();
+        let caps = bounding_capabilities(&build(&o, ID, None).unwrap().spec);
         assert!(caps.contains(&Capability::SysModule));
         std::fs::remove_dir_all(root).unwrap();
     }

@@ -205,6 +205,19 @@ pub fn transact_locked<'a, T>(
 }
 
 /// Read the record under the lock (for the list commands).
+/// A netlink connection on the host and one in the container's network namespace, for a
+/// running container.
+pub fn live_net(target: &Target) -> Result<Option<(crate::net::Net, crate::net::Ns)>> {
+    match &target.live {
+        Some(live) => {
+            let net = crate::net::Net::new()?;
+            let ns = net.join(Path::new(&format!("/proc/{}/ns/net", live.pid)))?;
+            Ok(Some((net, ns)))
+        }
+        None => Ok(None),
+    }
+}
+
 pub fn read_record(target: &Target) -> Result<Record> {
     let _lock = target.store.lock(&target.id)?;
     Record::load(&target.dir)

@@ -94,36 +94,34 @@ pub fn veth_name(id: &str) -> String {
     )
 }
 
-/// Give a recorded NIC to the container, with undo.
-pub fn apply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &Nic, undo: &mut Undo<'a>) -> Result<()> {
-    if net.link(ctr, &nic.ctr_nic_name)?.is_some() {
+fn refuse_existing(net: &Net, ns: &Ns, name: &str, place: &str) -> Result<()> {
+    if net.link(ns, name)?.is_some() {
         return Err(Error::Conflict(format!(
-            "network interface {} already exists in the container",
-            nic.ctr_nic_name
+            "network interface {name} already exists {place}"
         )));
     }
-    let mac = if nic.mac.is_empty() {
-        None
-    } else {
-        Some(parse_mac(&nic.mac)?)
-    };
+    Ok(())
+}
+
+/// A recorded optional text field: empty means not given.
+fn non_empty(field: &str) -> Option<&str> {
+    (!field.is_empty()).then_some(field)
+}
+
+/// Give a recorded NIC to the container, with undo.
+pub fn apply_nic<'a>(net: &'a Net, ctr: &'a Ns, nic: &Nic, undo: &mut Undo<'a>) -> Result<()> {
+    refuse_existing(net, ctr, &nic.ctr_nic_name, "in the container")?;
+    let mac = non_empty(&nic.mac).map(parse_mac).transpose()?;
     let ips = parse_ips(&nic.ip)?;
     match nic.kind {
         NicKind::Veth => {
-            if net.link(&net.host, &nic.host_nic_name)?.is_some() {
-                return Err(Error::Conflict(format!(
-                    "network interface {} already exists on the host",
-                    nic.host_nic_name
-                )));
-            }
-            let bridge = if nic.bridge.is_empty() {
-                None
-            } else {
-                Some(
-                    net.require_link(&net.host, &nic.bridge, "on the host")?
-                        .index,
-                )
-            };
+            refuse_existing(net, &net.host, &nic.host_nic_name, "on the host")?;
+            let bridge = non_empty(&nic.bridge)
+                .map(|b| {
+                    net.require_link(&net.host, b, "on the host")
+                        .map(|l| l.index)
+                })
+                .transpose()?;
             net.create_veth(
                 ctr,
                 &nic.host_nic_name,
@@ -362,25 +360,9 @@ pub fn nic_from(target: &Target, req: &AddNic) -> Result<Nic> {
     })
 }
 
-fn ctr_ns(net: &Net, target: &Target) -> Result<Option<Ns>> {
-    match &target.live {
-        Some(live) => Ok(Some(
-            net.join(Path::new(&format!("/proc/{}/ns/net", live.pid)))?,
-        )),
-        None => Ok(None),
-    }
-}
-
 pub fn add(target: &Target, req: &AddNic) -> Result<String> {
     let mut nic = nic_from(target, req)?;
-    let net = match &target.live {
-        Some(_) => Some(Net::new()?),
-        None => None,
-    };
-    let ctr = match &net {
-        Some(n) => ctr_ns(n, target)?,
-        None => None,
-    };
+    let (net, ctr) = super::live_net(target)?.unzip();
     if let (Some(net), NicKind::Eth) = (&net, nic.kind) {
         // Remember how the host had it, to give it back that way.
         if let Some(l) = net.link(&net.host, &nic.host_nic_name)? {
@@ -416,14 +398,7 @@ pub fn add(target: &Target, req: &AddNic) -> Result<String> {
 
 pub fn remove(target: &Target, kind: Option<&str>, name: &str) -> Result<String> {
     let (_, ctr_name) = spec::parse_nic_name(name)?;
-    let net = match &target.live {
-        Some(_) => Some(Net::new()?),
-        None => None,
-    };
-    let ctr = match &net {
-        Some(n) => ctr_ns(n, target)?,
-        None => None,
-    };
+    let (net, ctr) = super::live_net(target)?.unzip();
     let rec_now = super::read_record(target)?;
     let Some(nic) = rec_now.nic_by_ctr_name(&ctr_name).cloned() else {
         return Err(Error::Invalid(format!(
@@ -488,14 +463,7 @@ pub fn update(target: &Target, req: &UpdateNic) -> Result<String> {
             "update-nic: give at least one of --ip, --mac, --mtu, --qlen".into(),
         ));
     }
-    let net = match &target.live {
-        Some(_) => Some(Net::new()?),
-        None => None,
-    };
-    let ctr = match &net {
-        Some(n) => ctr_ns(n, target)?,
-        None => None,
-    };
+    let (net, ctr) = super::live_net(target)?.unzip();
     let (_locks, others) = target.lock_all()?;
     transact_locked(target, |rec, undo| {
         let Some(pos) = rec.nics.iter().position(|n| n.ctr_nic_name == ctr_name) else {

@@ -1,19 +1,23 @@
 //! add-route, remove-route, list-route: routes in the container's network namespace.
 
-use std::path::Path;
-
-use super::{read_record, to_json, transact, Target, Undo};
+use super::{live_net, read_record, to_json, transact, Target, Undo};
 use crate::error::{Error, Result};
 use crate::net::{Net, Ns};
 use crate::record::{route_matches, Record, Route};
 use crate::resource::{Env, Resource};
-use crate::spec::{check_route, parse_routes};
+use crate::spec::{check_route, parse_routes, RouteSpec};
 
 fn dev_index(net: &Net, ctr: &Ns, dev: Option<&str>) -> Result<Option<u32>> {
     match dev {
         Some(d) => Ok(Some(net.require_link(ctr, d, "in the container")?.index)),
         None => Ok(None),
     }
+}
+
+/// The route checked, and its normalized JSON form that names it in messages.
+fn checked(route: &Route) -> Result<(RouteSpec, String)> {
+    let (norm, spec) = check_route(route)?;
+    Ok((spec, serde_json::to_string(&norm).unwrap_or_default()))
 }
 
 /// Add a recorded route in the container, with undo.
@@ -23,8 +27,7 @@ pub fn apply_route<'a>(
     route: &Route,
     undo: &mut Undo<'a>,
 ) -> Result<()> {
-    let (norm, spec) = check_route(route)?;
-    let what = serde_json::to_string(&norm).unwrap_or_default();
+    let (spec, what) = checked(route)?;
     let idx = dev_index(net, ctr, spec.dev.as_deref())?;
     net.add_route(ctr, &spec, idx, &what)?;
     undo.push(format!("remove route {what}"), move || {
@@ -71,8 +74,7 @@ pub fn unapply_route<'a>(
     route: &Route,
     undo: &mut Undo<'a>,
 ) -> Result<()> {
-    let (norm, spec) = check_route(route)?;
-    let what = serde_json::to_string(&norm).unwrap_or_default();
+    let (spec, what) = checked(route)?;
     let idx = match dev_index(net, ctr, spec.dev.as_deref()) {
         Ok(i) => i,
         Err(Error::Invalid(_)) => return Ok(()),
@@ -83,17 +85,6 @@ pub fn unapply_route<'a>(
         net.add_route(ctr, &spec, idx, &what)
     });
     Ok(())
-}
-
-fn live_net(target: &Target) -> Result<Option<(Net, Ns)>> {
-    match &target.live {
-        Some(live) => {
-            let net = Net::new()?;
-            let ns = net.join(Path::new(&format!("/proc/{}/ns/net", live.pid)))?;
-            Ok(Some((net, ns)))
-        }
-        None => Ok(None),
-    }
 }
 
 pub fn add(target: &Target, json: &str) -> Result<Vec<String>> {
