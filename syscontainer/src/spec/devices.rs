@@ -80,8 +80,23 @@ pub(super) fn apply(plan: &Plan, spec: &mut Spec) -> Result<()> {
     resources.set_devices(Some(rules));
     linux.set_resources(Some(resources));
     linux.set_devices(Some(devices));
+    if linux.seccomp().is_none() && !plan.opts.privileged && !seccomp_unconfined(plan) {
+        // Without it the container could detach its cgroup v2 device filter (see
+        // crate::seccomp::default_profile); a profile given with --security-opt replaces it.
+        let profile = crate::seccomp::default_profile()
+            .map_err(|e| conflict("--security-opt", "seccomp", e.to_string()))?;
+        linux.set_seccomp(Some(profile));
+    }
     spec.set_linux(Some(linux));
     Ok(())
+}
+
+fn seccomp_unconfined(plan: &Plan) -> bool {
+    plan.opts
+        .process
+        .security_opts
+        .iter()
+        .any(|s| matches!(s, crate::options::SecurityOpt::SeccompUnconfined))
 }
 
 fn host_devices() -> Vec<(&'static str, i64, i64)> {
