@@ -86,6 +86,17 @@ fn add_and_remove_device_open_and_close_a_disk_and_a_restart_keeps_it() {
     let first = our_device_programs(&cgroup);
     assert_eq!(first.len(), 1, "sysc_devices on {}", cgroup.display());
     assert_eq!(reach_disk(&host, "v2disk", &disk, ""), "own=denied");
+    // The filter answers the kernel's access(F_OK) on the console as the device list says,
+    // so systemd starts a getty there.
+    assert_eq!(
+        inside(
+            &host,
+            "v2disk",
+            &["systemctl", "is-active", "console-getty"]
+        )
+        .1,
+        "active"
+    );
 
     tools(
         &host,
@@ -232,7 +243,7 @@ fn add_path_binds_a_host_directory_read_only_and_remove_path_takes_it_back() {
     let out = as_container_service(
         &host,
         "v2path",
-        "cat /mnt/data/hello; touch /mnt/data/nope 2>/dev/null && echo writable || echo read-only",
+        "cat /mnt/data/hello; echo; touch /mnt/data/nope 2>/dev/null && echo writable || echo read-only",
     );
     assert_eq!(out, "from-host\nread-only");
     assert!(!Path::new(&d).join("nope").exists());
