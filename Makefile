@@ -52,7 +52,7 @@ integration:
 		$(CARGO) test --workspace --locked --tests -- --test-threads 2
 
 ## The VM lane (scripts/vm/): builds a cached bookworm VM image, boots it with QEMU and runs
-## the `vm`-feature tests (tests/tests/cgroup2.rs) inside; 3-5 minutes under TCG once cached.
+## the `vm`-feature tests (tests/tests/cgroup2.rs, hotadd_v2.rs) inside; 3-5 minutes under TCG once cached.
 vm: deps rootfs build
 	@bash scripts/vm/run.sh $(BIN_DIR) $(ROOTFS) $(VM_IMAGE) '$(VM_TESTS)'
 

@@ -36,6 +36,9 @@ pub enum CgroupError {
     Own(String),
     #[error("cgroup {0} did not freeze within 5 s")]
     NotFrozen(String),
+    /// The cgroup v2 device filter could not be built, loaded or attached.
+    #[error("device filter: {0}")]
+    DeviceFilter(#[from] syscontainer_device_filter::Error),
     /// The host or the container's cgroup offers no way to do what was asked.
     #[error("{0}")]
     Unsupported(String),

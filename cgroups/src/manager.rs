@@ -37,10 +37,17 @@ pub trait Manager: Send + Sync {
 
     /// Apply an OCI resources block: memory, CPU, cpuset, pids, devices, block I/O, hugetlb.
     fn apply(&self, resources: &LinuxResources) -> Result<()>;
-    /// Allow a device in the whole subtree (systemd's sub-cgroups included).
+    /// Allow a device in the v1 devices controller, in the whole subtree (systemd's
+    /// sub-cgroups included); nothing on a host without one. cgroup v2 has no per-rule
+    /// change: see [`Manager::replace_device_filter`].
     fn allow_device(&self, rule: &DeviceRule) -> Result<()>;
-    /// Deny a device in the whole subtree.
+    /// Deny a device in the v1 devices controller, in the whole subtree.
     fn deny_device(&self, rule: &DeviceRule) -> Result<()>;
+    /// Replace the cgroup v2 device filter (pure v2, or a hybrid host's `unified`) by one
+    /// built from the container's whole rule list, (allow, rule) in OCI order: the last rule
+    /// that matches decides, anything unmatched is denied. The replacement is atomic; only
+    /// our program (`sysc_devices`) is replaced. Nothing on a v1-only host.
+    fn replace_device_filter(&self, rules: &[(bool, DeviceRule)]) -> Result<()>;
     /// Whether the container's own cgroup allows `major:minor` (tests, diagnostics).
     fn device_allowed(&self, major: u32, minor: u32) -> bool;
     /// Set a block I/O throttle or weight of one device; rate 0 clears it.

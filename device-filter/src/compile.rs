@@ -11,6 +11,7 @@
 //! r4 = ctx->major; r5 = ctx->minor
 //! for each rule, last first:
 //!     if r2 != TYPE goto next; if r4 != MAJOR goto next; if r5 != MINOR goto next  // if set
+//!     if r3 == 0 goto verdict          // no bit requested (access(F_OK)): this rule decides
 //!     r1 = r3 & ACCESS; if r1 == 0 goto next
 //!     deny rule:  r0 = 0; exit
 //!     allow rule: r3 &= ~ACCESS; if r3 != 0 goto next; r0 = 1; exit
@@ -64,7 +65,7 @@ pub fn compile(rules: &[Rule]) -> Vec<Insn> {
 }
 
 fn rule_block(rule: &Rule) -> Vec<Insn> {
-    let mut block = Vec::with_capacity(12);
+    let mut block = Vec::with_capacity(13);
     let mut jumps_to_next = Vec::with_capacity(5);
     let mut jump_to_next = |block: &mut Vec<Insn>, insn: Insn| {
         jumps_to_next.push(block.len());
@@ -85,6 +86,10 @@ fn rule_block(rule: &Rule) -> Vec<Insn> {
             jump_to_next(&mut block, Insn::jne32_imm(register, wanted as i32));
         }
     }
+    // Only a request that had no bit to begin with has none here: an allow rule that
+    // decides the last undecided bit exits at once.
+    let jump_to_verdict = block.len();
+    block.push(Insn::jeq32_imm(REG_UNDECIDED, 0));
     block.push(Insn::mov_reg(REG_SCRATCH, REG_UNDECIDED));
     block.push(Insn::and_imm(REG_SCRATCH, i32::from(rule.access.bits())));
     jump_to_next(&mut block, Insn::jeq32_imm(REG_SCRATCH, 0));
@@ -93,7 +98,10 @@ fn rule_block(rule: &Rule) -> Vec<Insn> {
         block.push(Insn::and_imm(REG_UNDECIDED, i32::from(rest)));
         jump_to_next(&mut block, Insn::jne32_imm(REG_UNDECIDED, 0));
     }
+    let verdict_at = block.len();
     block.extend(verdict(rule.allow));
+    block[jump_to_verdict].off =
+        i16::try_from(verdict_at - jump_to_verdict - 1).expect("a rule block is a few insns");
     let end = block.len();
     for index in jumps_to_next {
         block[index].off = i16::try_from(end - index - 1).expect("a rule block is a few insns");

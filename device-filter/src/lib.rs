@@ -30,7 +30,10 @@
 //! unit tests check the compiled program against it). An empty list therefore denies every
 //! device access, and the caller must list the devices a container always gets (`null`, `zero`,
 //! `full`, `random`, `urandom`, `tty`, `console`, `ptmx`, `pts/*`, ...). A leading
-//! "deny `a *:* rwm`", as runc's default list has, changes nothing. Only `open` and `mknod` are
+//! "deny `a *:* rwm`", as runc's default list has, changes nothing. The kernel also asks with no
+//! access bit at all, for `access(F_OK)` on a device node: the last rule naming the device
+//! decides that, as runc's program and the v1 controller do (systemd checks
+//! `ConditionPathExists=/dev/console` so, and a "no" leaves the console without a getty). Only `open` and `mknod` are
 //! checked: file descriptors opened before a rule changed keep working.
 //!
 //! # Why a hand-assembled program

@@ -232,10 +232,19 @@ impl Rule {
 /// `open(O_RDWR)` it means a later `deny ... w` is not bypassed by an earlier `allow ... rwm`,
 /// and `allow r` plus `allow w` together allow `rw`.
 ///
-/// An empty rule list denies everything. A request with no access bit is denied.
+/// A request with no access bit, which the kernel makes for `access(F_OK)` on a device node
+/// (systemd's `ConditionPathExists=/dev/console`, for one), is decided by the last rule that
+/// names the device, whatever its bits; as with the v1 devices controller, which passes it when
+/// an allow entry names the device. Rules with no access bit name nothing.
+///
+/// An empty rule list denies everything.
 pub fn decide(rules: &[Rule], device: DeviceType, major: u32, minor: u32, access: Access) -> bool {
     if access.is_empty() {
-        return false;
+        return rules
+            .iter()
+            .rev()
+            .find(|r| !r.access.is_empty() && r.matches_device(device, major, minor))
+            .is_some_and(|r| r.allow);
     }
     let mut undecided = access;
     for rule in rules.iter().rev() {
@@ -288,6 +297,21 @@ mod tests {
     fn empty_list_denies_everything() {
         assert!(!decide(&[], C, 1, 3, Access::READ));
         assert!(!decide(&[], B, 7, 0, Access::MKNOD));
+        assert!(!decide(&[], C, 5, 1, Access::NONE));
+    }
+
+    #[test]
+    fn a_request_without_access_bits_follows_the_last_rule_naming_the_device() {
+        let rules = [
+            Rule::deny(DeviceKind::All, None, None, Access::ALL),
+            Rule::allow(DeviceKind::Char, None, None, access("m")),
+            Rule::deny(DeviceKind::Char, Some(1), Some(5), access("w")),
+        ];
+        assert!(decide(&rules, C, 136, 0, Access::NONE));
+        assert!(!decide(&rules, C, 1, 5, Access::NONE));
+        assert!(!decide(&rules, B, 7, 0, Access::NONE));
+        let empty_access = [Rule::allow(DeviceKind::All, None, None, Access::NONE)];
+        assert!(!decide(&empty_access, C, 1, 3, Access::NONE));
     }
 
     #[test]
@@ -303,7 +327,8 @@ mod tests {
         assert!(!decide(&rules, C, 1, 3, access("m")));
         assert!(!decide(&rules, C, 1, 5, access("r")));
         assert!(!decide(&rules, B, 1, 3, access("r")));
-        assert!(!decide(&rules, C, 1, 3, Access::NONE));
+        assert!(decide(&rules, C, 1, 3, Access::NONE));
+        assert!(!decide(&rules, C, 1, 5, Access::NONE));
     }
 
     #[test]

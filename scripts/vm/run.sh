@@ -28,7 +28,11 @@ work=$(mktemp -d /var/tmp/syscontainer-vm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 # The test executables of the `vm` feature, from cargo's own report of what it built.
-(cd "$repo" && cargo test -p syscontainer-tests --features vm --test cgroup2 --test systemd_host --locked \
+# Every test target of tests/Cargo.toml that requires the `vm` feature.
+mapfile -t vm_targets < <(awk '/^\[\[test\]\]/ { name = "" }
+    /^name *=/ { gsub(/"/, "", $3); name = $3 }
+    /^required-features *= *\["vm"\]/ { print "--test"; print name }' "$repo/tests/Cargo.toml")
+(cd "$repo" && cargo test -p syscontainer-tests --features vm "${vm_targets[@]}" --locked \
     --no-run --message-format=json-render-diagnostics) > "$work/cargo.json"
 mapfile -t executables < <(grep -o '"executable":"[^"]*"' "$work/cargo.json" |
     sed 's/^"executable":"//; s/"$//')

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
-use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
+use oci_spec::runtime::{
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompBuilder, LinuxSeccompOperator,
+    LinuxSyscallBuilder,
+};
 
 /// Largest profile file read.
 const MAX_PROFILE_BYTES: u64 = 10 << 20;
@@ -18,6 +21,39 @@ pub enum SeccompError {
     Profile { path: PathBuf, reason: String },
     #[error("seccomp: {0}")]
     Filter(String),
+}
+
+/// The profile of a container that names none, unless it is `--privileged` or
+/// `--security-opt seccomp=unconfined`: everything allowed but `bpf(2)`, which fails with
+/// EPERM. A system container keeps CAP_SYS_ADMIN in the host's user namespace, with which
+/// `bpf(BPF_PROG_DETACH)` would take the cgroup v2 device filter off its own cgroup; systemd
+/// inside treats EPERM from `bpf` as "no BPF here" and boots without its BPF features. The
+/// 32-bit ABIs of the host are listed too, so that `int 0x80` cannot reach `bpf` either.
+pub fn default_profile() -> Result<LinuxSeccomp, SeccompError> {
+    let err = |e: oci_spec::OciSpecError| SeccompError::Filter(format!("default profile: {e}"));
+    let bpf = LinuxSyscallBuilder::default()
+        .names(vec!["bpf".to_string()])
+        .action(LinuxSeccompAction::ScmpActErrno)
+        .errno_ret(libc::EPERM as u32)
+        .build()
+        .map_err(err)?;
+    LinuxSeccompBuilder::default()
+        .default_action(LinuxSeccompAction::ScmpActAllow)
+        .architectures(host_architectures())
+        .syscalls(vec![bpf])
+        .build()
+        .map_err(err)
+}
+
+/// The host's architecture and the other ABIs its kernel runs.
+fn host_architectures() -> Vec<Arch> {
+    if cfg!(target_arch = "x86_64") {
+        vec![Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32]
+    } else if cfg!(target_arch = "aarch64") {
+        vec![Arch::ScmpArchAarch64, Arch::ScmpArchArm]
+    } else {
+        vec![Arch::ScmpArchNative]
+    }
 }
 
 /// Read and check a profile file: absolute, a regular file of at most 10 MB owned by root and
@@ -150,6 +186,19 @@ mod tests {
         let p = std::env::temp_dir().join(format!("sc-seccomp-{}-{name}", std::process::id()));
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    #[test]
+    fn the_default_profile_refuses_only_bpf() {
+        let profile = default_profile().unwrap();
+        assert_eq!(profile.default_action(), LinuxSeccompAction::ScmpActAllow);
+        let rules = profile.syscalls().clone().unwrap();
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].names(), &["bpf".to_string()]);
+        assert_eq!(rules[0].action(), LinuxSeccompAction::ScmpActErrno);
+        assert_eq!(rules[0].errno_ret(), Some(libc::EPERM as u32));
+        // It compiles with every listed architecture.
+        compile(&profile).unwrap();
     }
 
     #[test]

@@ -622,3 +622,41 @@ pub fn assert_log_level_refused(out: &Output, level: &str) {
         "{stderr}"
     );
 }
+
+/// A perl script (x86_64) that a container runs to take the device filter off its own
+/// cgroup: `bpf(BPF_PROG_QUERY)` on the cgroup directory given as its argument, then
+/// `BPF_PROG_GET_FD_BY_ID` and `BPF_PROG_DETACH` of every device program attached there.
+/// Prints `query=ERRNO` when the first call fails, else `query=ok count=N detached=M`.
+pub const BPF_DETACH_SCRIPT: &str = r#"use strict;
+use warnings;
+my ($sys_bpf, $query, $get_fd_by_id, $detach, $cgroup_device) = (321, 16, 13, 9, 6);
+opendir(my $dir, $ARGV[0]) or die "open $ARGV[0]: $!\n";
+my $cg = fileno($dir);
+my $ids = "\0" x 256;
+my $attr = pack("LLLLQLL", $cg, $cgroup_device, 0, 0, unpack("Q", pack("P", $ids)), 64, 0) . "\0" x 88;
+if (syscall($sys_bpf, $query, $attr, length $attr) < 0) {
+    print "query=", $! + 0, "\n";
+    exit 0;
+}
+my $n = unpack("L", substr($attr, 24, 4));
+my $detached = 0;
+for my $id (unpack("L$n", $ids)) {
+    my $get = pack("LLL", $id, 0, 0) . "\0" x 108;
+    my $fd = syscall($sys_bpf, $get_fd_by_id, $get, length $get);
+    next if $fd < 0;
+    my $det = pack("LLLLL", $cg, $fd, $cgroup_device, 0, 0) . "\0" x 100;
+    $detached++ if syscall($sys_bpf, $detach, $det, length $det) == 0;
+}
+print "query=ok count=$n detached=$detached\n";
+"#;
+
+/// The device programs attached directly to a cgroup2 directory that carry our name.
+pub fn our_device_programs(dir: &Path) -> Vec<u32> {
+    syscontainer_device_filter::DeviceCgroup::open(dir)
+        .and_then(|c| c.query())
+        .unwrap_or_else(|e| panic!("query device programs of {}: {e}", dir.display()))
+        .into_iter()
+        .filter(|p| p.is_ours())
+        .map(|p| p.id)
+        .collect()
+}

@@ -1724,3 +1724,142 @@ fn a_physical_nic_held_by_a_crashed_run_is_taken_back_at_the_next_start() {
     });
     assert!(!Path::new("/run/syscontainer-tools").join(&id).exists());
 }
+
+/// Allow (or deny again) `b major:minor` in the container's v1 devices cgroups by hand, in
+/// its whole subtree, so that only the cgroup2 device filter stands between the container
+/// and the device.
+fn set_v1_device(host: &Host, id: &str, major: u32, minor: u32, allow: bool) {
+    let top = blkio_file(host, id, "devices.allow");
+    let mut dirs = vec![top.parent().unwrap().to_path_buf()];
+    let mut i = 0;
+    while i < dirs.len() {
+        for e in std::fs::read_dir(&dirs[i]).unwrap().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(e.path());
+            }
+        }
+        i += 1;
+    }
+    // A child can only allow what its parent allows: parents first, and back for a deny.
+    if !allow {
+        dirs.reverse();
+    }
+    let file = if allow {
+        "devices.allow"
+    } else {
+        "devices.deny"
+    };
+    for d in dirs {
+        std::fs::write(d.join(file), format!("b {major}:{minor} rwm")).unwrap();
+    }
+}
+
+/// mknod a node of `major:minor` inside and try to read it: `readable`, `denied` or
+/// `no-mknod`.
+fn read_own_node(host: &Host, name: &str, major: u32, minor: u32) -> String {
+    let script = format!(
+        "mknod /dev/sctest-node b {major} {minor} || {{ echo no-mknod; exit 0; }}; \
+         if head -c 512 /dev/sctest-node >/dev/null 2>&1; then echo readable; else echo denied; fi; \
+         rm -f /dev/sctest-node"
+    );
+    host.exec(name, &["sh", "-c", &script])
+}
+
+#[test]
+fn the_unified_device_filter_follows_add_and_remove_device_and_stays_on() {
+    let disk = LoopDevice::new(8 << 20);
+    let mut host = Host::new();
+    let id = host.boot("bpfdev", &[]);
+    let unified = blkio_file(&host, &id, "cgroup.events")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let first = syscontainer_tests::our_device_programs(&unified);
+    assert_eq!(first.len(), 1, "sysc_devices on {}", unified.display());
+    let (major, minor) = {
+        let s = sh_ok(&format!("stat -L -c '%t %T' {}", disk.dev));
+        let mut it = s
+            .split_whitespace()
+            .map(|h| u32::from_str_radix(h, 16).unwrap());
+        (it.next().unwrap(), it.next().unwrap())
+    };
+
+    // The v1 devices controller refuses the disk; with it opened by hand, the filter still does.
+    assert_eq!(read_own_node(&host, "bpfdev", major, minor), "denied");
+    set_v1_device(&host, &id, major, minor, true);
+    assert_eq!(read_own_node(&host, "bpfdev", major, minor), "denied");
+    set_v1_device(&host, &id, major, minor, false);
+
+    tools(
+        &host,
+        &[
+            "add-device",
+            "bpfdev",
+            &format!("{}:/dev/xvdc:rwm", disk.dev),
+        ],
+    );
+    let second = syscontainer_tests::our_device_programs(&unified);
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(second, first, "add-device did not replace the filter");
+    assert_eq!(read_own_node(&host, "bpfdev", major, minor), "readable");
+    host.exec(
+        "bpfdev",
+        &[
+            "dd",
+            "if=/dev/xvdc",
+            "of=/dev/null",
+            "bs=512",
+            "count=1",
+            "status=none",
+        ],
+    );
+
+    tools(
+        &host,
+        &[
+            "remove-device",
+            "bpfdev",
+            &format!("{}:/dev/xvdc", disk.dev),
+        ],
+    );
+    let third = syscontainer_tests::our_device_programs(&unified);
+    assert_eq!(third.len(), 1, "{third:?}");
+    assert_eq!(read_own_node(&host, "bpfdev", major, minor), "denied");
+    set_v1_device(&host, &id, major, minor, true);
+    assert_eq!(read_own_node(&host, "bpfdev", major, minor), "denied");
+
+    // The container keeps CAP_SYS_ADMIN, but bpf(2) is refused, so the filter stays.
+    let out = host.exec(
+        "bpfdev",
+        &[
+            "perl",
+            "-e",
+            syscontainer_tests::BPF_DETACH_SCRIPT,
+            "/sys/fs/cgroup/unified",
+        ],
+    );
+    assert_eq!(out, format!("query={}", libc::EPERM), "{out}");
+    assert_eq!(syscontainer_tests::our_device_programs(&unified), third);
+}
+
+#[test]
+fn without_the_seccomp_rule_a_container_could_detach_its_device_filter() {
+    let mut host = Host::new();
+    let id = host.boot("nofilter", &["--security-opt", "seccomp=unconfined"]);
+    let unified = blkio_file(&host, &id, "cgroup.events")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    assert_eq!(syscontainer_tests::our_device_programs(&unified).len(), 1);
+    let out = host.exec(
+        "nofilter",
+        &[
+            "perl",
+            "-e",
+            syscontainer_tests::BPF_DETACH_SCRIPT,
+            "/sys/fs/cgroup/unified",
+        ],
+    );
+    assert_eq!(out, "query=ok count=1 detached=1", "{out}");
+    assert!(syscontainer_tests::our_device_programs(&unified).is_empty());
+}

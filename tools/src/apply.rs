@@ -13,14 +13,20 @@ use crate::resource::{self, Env, Poststop, Resource};
 
 type Resources = Vec<(&'static str, Vec<Box<dyn Resource>>)>;
 
-/// Run one resource's apply step; undo it if it fails half-way.
-fn one<'a>(errors: &mut Vec<String>, what: String, f: impl FnOnce(&mut Undo<'a>) -> Result<()>) {
+/// Run one resource's apply step; undo it if it fails half-way. Whether it succeeded.
+fn one<'a>(
+    errors: &mut Vec<String>,
+    what: String,
+    f: impl FnOnce(&mut Undo<'a>) -> Result<()>,
+) -> bool {
     let mut undo = Undo::default();
     if let Err(e) = f(&mut undo) {
         undo.run();
         tracing::warn!("{what}: {e}");
         errors.push(format!("{what}: {e}"));
+        return false;
     }
+    true
 }
 
 /// Load the modules named in the container's `KERNEL_MODULES` environment variable.
@@ -96,12 +102,23 @@ pub fn prestart(bundle: &Path, pid: i32, rootfs: &Path) -> Result<Vec<String>> {
         live,
         net: net.as_ref().map(|(net, ctr)| (net, ctr)),
     };
+    let mut devices = Vec::new();
     for r in each() {
-        one(&mut errors, r.describe(), |u| {
+        let applied = one(&mut errors, r.describe(), |u| {
             r.validate()?;
             r.reapply(&at, u)
         });
+        if applied {
+            devices.extend(r.device_rule());
+        }
     }
+    // The monitor installed the spec's device filter; the devices re-made above join it
+    // before PID 1 runs.
+    one(&mut errors, "device filter".into(), |_| {
+        Ok(live
+            .cgroups
+            .replace_device_filter(&device::full_rules(live, &devices))?)
+    });
     Ok(errors)
 }
 

@@ -50,6 +50,11 @@ pub trait Resource {
     fn reapply<'a>(&'a self, env: &Env<'a>, undo: &mut Undo<'a>) -> Result<()> {
         self.add(env, undo)
     }
+    /// The device cgroup rule it needs while it is in the container (a device), so that the
+    /// whole list can be rebuilt into the cgroup v2 device filter.
+    fn device_rule(&self) -> Option<syscontainer_cgroups::DeviceRule> {
+        None
+    }
     /// After the container stopped (poststop): return what the host lent it.
     fn give_back(&self, _at: &Poststop) -> Result<()> {
         Ok(())

@@ -223,8 +223,9 @@ impl FsManager {
         Ok(())
     }
 
-    /// Write the device allow/deny list in order: the v1 devices controller, or on a host
-    /// without one the v2 device-filter slot.
+    /// Write the device allow/deny list in order to the v1 devices controller, and install
+    /// it as the device filter of the cgroup2 directory (pure v2, or a hybrid host's
+    /// `unified`, where the kernel enforces it too).
     fn apply_devices(&self, rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<()> {
         let rules: Vec<(bool, DeviceRule)> = rules.iter().map(DeviceRule::from_oci).collect();
         for (_, rule) in &rules {
@@ -232,18 +233,16 @@ impl FsManager {
                 return Err(self.refused(format!("invalid device access {:?}", rule.access)));
             }
         }
-        let Some(dir) = self.controller_dir(Controller::Devices) else {
-            v2::apply_device_rules(&rules);
-            return Ok(());
-        };
-        for (allow, rule) in &rules {
-            if *allow {
-                v1::allow_device(&dir, rule)?;
-            } else {
-                v1::deny_device(&dir, rule)?;
+        if let Some(dir) = self.controller_dir(Controller::Devices) {
+            for (allow, rule) in &rules {
+                if *allow {
+                    v1::allow_device(&dir, rule)?;
+                } else {
+                    v1::deny_device(&dir, rule)?;
+                }
             }
         }
-        Ok(())
+        self.replace_device_filter(&rules)
     }
 
     fn controller<T>(&self) -> Result<&T>
@@ -401,6 +400,21 @@ impl Manager for FsManager {
         match self.controller_dir(Controller::Devices) {
             Some(dir) => v1::deny_device(&dir, rule),
             None => Ok(()),
+        }
+    }
+
+    /// Where a v1 devices controller enforces the rules as well (hybrid host), a kernel
+    /// without cgroup BPF only loses the second check: warn instead of failing the start.
+    fn replace_device_filter(&self, rules: &[(bool, DeviceRule)]) -> Result<()> {
+        let Some(dir) = self.v2_dir() else {
+            return Ok(());
+        };
+        match v2::apply_device_rules(&dir, rules) {
+            Err(e) if self.controller_dir(Controller::Devices).is_some() => {
+                tracing::warn!("{e}; the v1 devices controller still enforces the rules");
+                Ok(())
+            }
+            result => result,
         }
     }
 

@@ -3,6 +3,9 @@
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use syscontainer::store::Store;
+use syscontainer_cgroups::DeviceRule;
+
 use super::{read_record, to_json, transact, Live, Target, Undo};
 use crate::error::{Error, Result};
 use crate::record::{Device, Record, Throttle, ThrottleKind};
@@ -80,6 +83,53 @@ pub fn partitions_in(sys: &Path, disk: &Device) -> Vec<(PathBuf, String)> {
         .collect();
     out.sort();
     out
+}
+
+/// The device rules of a container's spec, in order: the runtime's defaults (deny all, then
+/// the standard devices, console and ptys) and `--device`.
+pub fn spec_rules(store: &Store, id: &str) -> Result<Vec<(bool, DeviceRule)>> {
+    let spec = store.load_spec(id)?;
+    Ok(spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.devices().as_ref())
+        .map(|rules| rules.iter().map(DeviceRule::from_oci).collect())
+        .unwrap_or_default())
+}
+
+/// Whether the spec itself allows exactly this device (a default device or `--device`).
+fn spec_names(spec: &[(bool, DeviceRule)], d: &Device) -> bool {
+    let rule = d.rule();
+    spec.iter().any(|(allow, r)| {
+        *allow && r.kind == rule.kind && r.major == rule.major && r.minor == rule.minor
+    })
+}
+
+/// The container's whole device rule list: its spec's, then an allow for each hot-added
+/// device (so that a later deny in the spec cannot hide one the user added).
+pub fn full_rules(live: &Live, devices: &[DeviceRule]) -> Vec<(bool, DeviceRule)> {
+    let mut rules = live.spec_devices.clone();
+    rules.extend(devices.iter().map(|r| (true, r.clone())));
+    rules
+}
+
+/// cgroup v2 has no per-device allow: rebuild the container's device filter from its whole
+/// list with the devices of `after`, and register putting back the one of `before`.
+fn replace_filter<'a>(
+    live: &'a Live,
+    before: &[Device],
+    after: &[Device],
+    undo: &mut Undo<'a>,
+) -> Result<()> {
+    let rules =
+        |list: &[Device]| full_rules(live, &list.iter().map(Device::rule).collect::<Vec<_>>());
+    live.cgroups.replace_device_filter(&rules(after))?;
+    let old = rules(before);
+    undo.push("restore the device filter", move || {
+        Ok(live.cgroups.replace_device_filter(&old)?)
+    });
+    Ok(())
 }
 
 /// The host-side node for a user-namespaced container.
@@ -312,6 +362,10 @@ impl Resource for Device {
         apply_device(env.live, self, true, undo)
     }
 
+    fn device_rule(&self) -> Option<DeviceRule> {
+        Some(self.rule())
+    }
+
     fn record(&self, rec: &mut Record) {
         rec.devices.retain(|d| d.path != self.path);
         rec.devices.push(self.clone());
@@ -444,6 +498,7 @@ pub fn add(target: &Target, req: &AddDevice) -> Result<Vec<String>> {
         .map(|(k, a)| throttle_for(a).map(|t| (*k, t)))
         .collect::<Result<_>>()?;
     transact(target, |rec, undo| {
+        let before = rec.devices.clone();
         let mut lines = Vec::new();
         for (i, d) in wanted.iter().enumerate() {
             let clash = rec.devices.iter().chain(wanted[..i].iter()).find(|x| {
@@ -457,7 +512,9 @@ pub fn add(target: &Target, req: &AddDevice) -> Result<Vec<String>> {
             }
             if let Some(live) = &target.live {
                 // Removing it later would deny what the runtime gave the container.
-                if live.cgroups.device_allowed(d.major, d.minor) {
+                if live.cgroups.device_allowed(d.major, d.minor)
+                    || spec_names(&live.spec_devices, d)
+                {
                     return Err(Error::Conflict(format!(
                         "device {} ({}:{}) is already available in container {}",
                         d.path_on_host, d.major, d.minor, target.name
@@ -470,6 +527,9 @@ pub fn add(target: &Target, req: &AddDevice) -> Result<Vec<String>> {
                 "Add device ({}) to container({},{}) done.",
                 d.path_on_host, target.name, d.path
             ));
+        }
+        if let Some(live) = &target.live {
+            replace_filter(live, &before, &rec.devices, undo)?;
         }
         for (kind, t) in &throttles {
             set_throttle(target, rec, *kind, t.clone(), undo)?;
@@ -484,6 +544,7 @@ pub fn remove(
     follow_partition: bool,
 ) -> Result<Vec<String>> {
     transact(target, |rec, undo| {
+        let before = rec.devices.clone();
         let mut lines = Vec::new();
         for arg in devices {
             let host = arg.host.display().to_string();
@@ -530,6 +591,9 @@ pub fn remove(
                     x.path_on_host, target.name, x.path
                 ));
             }
+        }
+        if let Some(live) = &target.live {
+            replace_filter(live, &before, &rec.devices, undo)?;
         }
         Ok(lines)
     })

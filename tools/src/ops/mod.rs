@@ -15,7 +15,7 @@ use syscontainer::store::{Lock, Store};
 use crate::error::Result;
 use crate::inroot::ContainerRoot;
 use crate::record::Record;
-use syscontainer_cgroups::ContainerCgroup;
+use syscontainer_cgroups::{ContainerCgroup, DeviceRule};
 
 /// The records of the other containers of the store, with their names.
 pub type Others = Vec<(String, Record)>;
@@ -40,6 +40,9 @@ pub struct Live {
     /// Host directory for device nodes of a user-namespaced container
     /// (`<store>/<id>/devnodes`), bind-mounted into it.
     pub stage: PathBuf,
+    /// The device rules of the container's spec (the runtime's defaults and `--device`),
+    /// which the cgroup v2 device filter is rebuilt from with the hot-added devices.
+    pub spec_devices: Vec<(bool, DeviceRule)>,
 }
 
 impl Live {
@@ -71,6 +74,7 @@ impl Target {
                 root: ContainerRoot::open(pid, None)?,
                 cgroups: c.cgroup(),
                 stage: store.dir(&id).join(device::STAGE_DIR),
+                spec_devices: device::spec_rules(&store, &id)?,
             }),
             _ => None,
         };
@@ -99,6 +103,7 @@ impl Target {
                 root: ContainerRoot::open(pid, rootfs)?,
                 cgroups: c.cgroup(),
                 stage: store.dir(&id).join(device::STAGE_DIR),
+                spec_devices: device::spec_rules(&store, &id)?,
             })
         } else {
             None
