@@ -331,7 +331,7 @@ fn exec_with_and_without_a_tty_joins_the_exec_leaf() {
 #[test]
 fn exec_works_while_systemd_inside_starts_and_stops_units() {
     let mut host = v2_host();
-    boot(&mut host, "churn");
+    let id = boot(&mut host, "churn");
     let pid = host.inspect("churn", "{{.State.Pid}}");
     // A unit in a slice of its own makes systemd realize (and re-enable controllers in)
     // the container's root cgroup each round.
@@ -373,6 +373,46 @@ fn exec_works_while_systemd_inside_starts_and_stops_units() {
     let status = Reap(churn).0.wait().expect("wait for churn");
     assert!(status.success(), "the unit churn failed: {status}");
     assert!(execs >= 5, "only {execs} execs ran during the churn");
+    // systemd re-realized its root each round and disabled what its units did not need:
+    // the runtime's directory kept every controller there regardless.
+    let cgroup = container_cgroup(&host, &id);
+    let available = words(&read_trimmed(&cgroup.join("cgroup.controllers")));
+    let enabled = words(&read_trimmed(&cgroup.join("cgroup.subtree_control")));
+    let missing: Vec<&String> = available.iter().filter(|c| !enabled.contains(c)).collect();
+    assert!(missing.is_empty(), "after the churn {missing:?} are gone");
+}
+
+#[test]
+fn a_forced_stop_kills_exec_processes_too() {
+    let mut host = v2_host();
+    let id = boot(&mut host, "forced");
+    let cgroup = container_cgroup(&host, &id);
+    host.ok(["exec", "-d", "forced", "sleep", "1000"]);
+    let leaf_procs = cgroup.join(".syscontainer/exec/cgroup.procs");
+    wait_for(
+        "the detached exec in its leaf",
+        Duration::from_secs(10),
+        || !read_trimmed(&leaf_procs).is_empty(),
+    );
+    let sleeper: i32 = read_trimmed(&leaf_procs)
+        .lines()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a PID in the exec leaf");
+    let init: i32 = host.inspect("forced", "{{.State.Pid}}").parse().unwrap();
+    // No grace period: straight to the kill of the whole cgroup.
+    host.ok(["stop", "-t", "0", "forced"]);
+    assert_eq!(host.inspect("forced", "{{.State.Status}}"), "exited");
+    assert!(!pid_alive(init), "PID 1 {init} outlived a forced stop");
+    assert!(
+        !pid_alive(sleeper),
+        "exec'd {sleeper} outlived a forced stop"
+    );
+    wait_for(
+        "the container's cgroup to go",
+        Duration::from_secs(15),
+        || !cgroup.exists(),
+    );
 }
 
 #[test]

@@ -721,6 +721,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn v2_freezing_waits_for_the_kernels_word() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path();
+        fs::write(dir.join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
+        freeze_v2(dir).unwrap();
+        assert_eq!(fs::read_to_string(dir.join("cgroup.freeze")).unwrap(), "1");
+    }
+
+    #[test]
+    fn v2_weights_prefer_bfq_and_convert_for_io_weight() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path();
+        set_io_weight_v2(dir, 300).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.join("io.weight")).unwrap(),
+            "default 2930"
+        );
+        fs::write(dir.join("io.bfq.weight"), "default 100\n").unwrap();
+        set_io_weight_v2(dir, 300).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.join("io.bfq.weight")).unwrap(),
+            "300"
+        );
+    }
+
+    #[test]
     fn throttles_go_to_the_versions_file() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().to_path_buf();
