@@ -1,7 +1,9 @@
-//! What only a pure cgroup v2 host with systemd as PID 1 shows: boot, exec, device rules,
-//! controller delegation, pause, stop and removal. Built only with the `vm` feature and run
-//! by the VM lane (scripts/vm/run.sh), never on the hybrid development host, where these
-//! would prove nothing; each test first checks that it is on such a host.
+//! What only a pure cgroup v2 host with systemd as PID 1 shows: boot, exec (with and without
+//! a tty, while systemd churns units), device rules, controller delegation, v2 values of the
+//! run and update options, stats/top, pause, reboot, forced and plain stop, and removal.
+//! Built only with the `vm` feature and run by the VM lane (scripts/vm/run.sh), never on the
+//! hybrid development host, where these would prove nothing; each test first checks that it
+//! is on such a host.
 //!
 //! Where a test needs to look inside a container without `syscontainer exec` (whose own
 //! test is `exec_reaches_a_booted_container`), it enters the container's namespaces with
