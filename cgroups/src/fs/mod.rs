@@ -517,11 +517,16 @@ impl Manager for FsManager {
         pids
     }
 
+    /// After `cgroup.kill` the PIDs still get the signal: on a hybrid host a process that
+    /// joined only the v1 directories is not in the `unified` one.
     fn signal_all(&self, signal: i32) {
         if signal == libc::SIGKILL {
-            let kill_file = self.v2_dir().map(|d| d.join("cgroup.kill"));
-            if kill_file.is_some_and(|f| f.exists() && fs::write(&f, "1").is_ok()) {
-                return;
+            if let Some(kill_file) = self.v2_dir().map(|d| d.join("cgroup.kill")) {
+                if kill_file.exists() {
+                    if let Err(e) = fs::write(&kill_file, "1") {
+                        tracing::debug!("write 1 to {}: {e}", kill_file.display());
+                    }
+                }
             }
         }
         for pid in self.pids() {
