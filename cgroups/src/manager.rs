@@ -34,6 +34,16 @@ pub trait Manager: Send + Sync {
     /// Remove the cgroup subtree, then the parents `create` made (those in use stay).
     fn destroy(&self, created: &[PathBuf]) -> Result<()>;
     fn add_process(&self, pid: i32) -> Result<()>;
+    /// The leaf of the cgroup2 directory that exec'd processes join (created on demand);
+    /// `None` on a v1-only host. See [`crate::fs::subtree`].
+    fn exec_dir(&self) -> Result<Option<PathBuf>>;
+    /// Put a process that runs in the container but is not its init (`exec`) in the
+    /// container's cgroups: its v1 directories and the cgroup2 exec leaf.
+    fn add_exec_process(&self, pid: i32) -> Result<()>;
+    /// Enable every controller the container's cgroup has for its subtree, so systemd inside
+    /// can give them to its units. `Ok(false)` while init is still in the container's own
+    /// cgroup2 directory (it has not made its `init.scope` yet): call again later.
+    fn delegate_subtree(&self) -> Result<bool>;
 
     /// Apply an OCI resources block: memory, CPU, cpuset, pids, devices, block I/O, hugetlb.
     fn apply(&self, resources: &LinuxResources) -> Result<()>;
@@ -58,7 +68,8 @@ pub trait Manager: Send + Sync {
     fn thaw(&self) -> Result<()>;
     /// Every process in the cgroup and its descendants.
     fn pids(&self) -> Vec<i32>;
-    /// Send a signal to every process in the subtree.
+    /// Send a signal to every process in the subtree; SIGKILL goes through `cgroup.kill`
+    /// where the kernel has it (5.14+), which also catches processes forked meanwhile.
     fn signal_all(&self, signal: i32);
 
     /// Memory usage and limit in bytes (`u64::MAX` when unlimited).

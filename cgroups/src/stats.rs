@@ -477,6 +477,16 @@ pub fn read_cpuacct_usage_ns(dir: &Path) -> Result<u64> {
     parse_u64("cpuacct.usage", &text, text.trim())
 }
 
+/// CPU time a v2 cgroup used, from `usage_usec` of `cpu.stat`, in nanoseconds.
+pub fn read_cpu_stat_usage_ns(dir: &Path) -> Result<u64> {
+    let text = read_string(&dir.join("cpu.stat"))?;
+    let usec = parse_flat_keyed("cpu.stat", &text)?
+        .get("usage_usec")
+        .copied()
+        .ok_or_else(|| CgroupError::parse("cpu.stat", "no usage_usec", &text))?;
+    Ok(usec.saturating_mul(1000))
+}
+
 /// `pids.current` (v1 and v2).
 pub fn read_pids_current(dir: &Path) -> Result<u64> {
     let text = read_string(&dir.join("pids.current"))?;
@@ -612,6 +622,12 @@ mod tests {
         );
         std::fs::write(d.join("cpuacct.usage"), "123456\n").unwrap();
         assert_eq!(read_cpuacct_usage_ns(d).unwrap(), 123456);
+        std::fs::write(
+            d.join("cpu.stat"),
+            "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n",
+        )
+        .unwrap();
+        assert_eq!(read_cpu_stat_usage_ns(d).unwrap(), 1_500_000);
         std::fs::write(d.join("pids.current"), "7\n").unwrap();
         assert_eq!(read_pids_current(d).unwrap(), 7);
         std::fs::write(d.join("pids.current"), "x\n").unwrap();

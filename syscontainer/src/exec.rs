@@ -130,13 +130,16 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
         .clone()
         .unwrap_or_else(|| process.cwd().clone());
 
-    // Born in the cgroup2 directory, the child moves itself into the v1 ones: no PID is
-    // written to a cgroup.procs, whose first write waits for an RCU grace period.
-    let v2_fd = cgroup
-        .v2_dir()
-        .and_then(|d| crate::process::open_cgroup_dir(&d));
+    // Born in the cgroup2 exec leaf (the container's own directory has systemd's units
+    // below it, and v2 puts no process beside them), the child moves itself into the v1
+    // directories: no PID is written to a cgroup.procs, whose first write waits for an RCU
+    // grace period.
+    let exec_dir = cgroup.exec_dir()?;
+    let v2_fd = exec_dir
+        .as_deref()
+        .and_then(crate::process::open_cgroup_dir);
     let v1_tasks = cgroup.v1_tasks_files();
-    let placement_ok = v2_fd.is_some() || cgroup.v2_dir().is_none();
+    let placement_ok = v2_fd.is_some() || exec_dir.is_none();
     let forked = if placement_ok {
         // SAFETY: the CLI is single-threaded; the child only execs or _exits.
         unsafe {
@@ -220,7 +223,8 @@ enum Never {}
 enum Placement<'a> {
     /// Born in the cgroup2 directory: join the v1 hierarchies by their `tasks` files.
     SelfV1(&'a [PathBuf]),
-    /// Write our PID into every hierarchy (no `clone3` into a cgroup).
+    /// Write our PID into every v1 hierarchy and the cgroup2 exec leaf (no `clone3` into a
+    /// cgroup).
     Move(&'a crate::cgroups::ContainerCgroup),
 }
 
@@ -239,7 +243,7 @@ fn exec_child(
     let fail = |what: &str, e: &dyn std::fmt::Display| (126, format!("{what}: {e}"));
     match placement {
         Placement::SelfV1(tasks) => crate::cgroups::join_v1_self(tasks),
-        Placement::Move(cgroup) => cgroup.add_process(std::process::id() as i32),
+        Placement::Move(cgroup) => cgroup.add_exec_process(std::process::id() as i32),
     }
     .map_err(|e| fail("join cgroup", &e))?;
     setns(pidfd.as_fd(), flags).map_err(|e| fail("join namespaces", &e))?;

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -122,7 +122,16 @@ pub struct Monitor {
     /// The cgroup directories [`Monitor::new`] created for the first boot (`None` once
     /// that boot has taken them).
     fresh_cgroups: Option<Vec<PathBuf>>,
+    /// Until when to keep trying to hand the cgroup's controllers to the container's
+    /// subtree ([`Monitor::delegate_controllers`]); `None` once done or given up.
+    delegation_deadline: Option<Instant>,
 }
+
+/// How long after a boot the monitor waits for init to leave the container's own cgroup2
+/// directory; an init that is not systemd may never do so.
+const DELEGATION_WAIT: Duration = Duration::from_secs(120);
+/// How often the monitor looks meanwhile.
+const DELEGATION_POLL: Duration = Duration::from_millis(20);
 
 /// Whether a boot must create the cgroups (rather than reset the ones it has).
 fn needs_cgroups(state: &crate::state::State, cgroup: &ContainerCgroup) -> bool {
@@ -302,6 +311,7 @@ impl Monitor {
             init: None,
             consecutive_failures: 0,
             fresh_cgroups: Some(fresh_cgroups),
+            delegation_deadline: None,
         })
     }
 
@@ -428,6 +438,7 @@ impl Monitor {
         let pid = created.start()?.as_raw();
         let exec_ns = now_ns();
         self.init = Some(pid);
+        self.delegation_deadline = Some(Instant::now() + DELEGATION_WAIT);
         self.store.update_state(self.id(), |s| {
             s.status = Status::Running;
             s.init = ProcessId::of(pid);
@@ -464,7 +475,11 @@ impl Monitor {
                         .iter()
                         .map(|c| PollFd::new(c.as_fd(), PollFlags::POLLIN)),
                 );
-                match poll(&mut fds, PollTimeout::NONE) {
+                let timeout = match self.delegation_deadline {
+                    Some(_) => PollTimeout::from(DELEGATION_POLL.as_millis() as u16),
+                    None => PollTimeout::NONE,
+                };
+                match poll(&mut fds, timeout) {
                     Ok(_) => {}
                     Err(nix::errno::Errno::EINTR) => continue,
                     Err(e) => {
@@ -481,6 +496,7 @@ impl Monitor {
                     fds[4..].iter().map(ready).collect::<Vec<_>>(),
                 )
             };
+            self.delegate_controllers();
             if master_ready {
                 self.pump_console(&mut buf);
             }
@@ -509,6 +525,30 @@ impl Monitor {
             }
             if sig_ready && self.reap() {
                 return;
+            }
+        }
+    }
+
+    /// Once init has left the container's own cgroup2 directory (systemd makes its
+    /// `init.scope` first thing), enable every controller there for systemd's units. v2 allows
+    /// that only in a cgroup without processes of its own, so it cannot be done before init
+    /// starts.
+    fn delegate_controllers(&mut self) {
+        let Some(deadline) = self.delegation_deadline else {
+            return;
+        };
+        match self.cgroup.delegate_subtree() {
+            Ok(true) => self.delegation_deadline = None,
+            Ok(false) if Instant::now() < deadline => {}
+            Ok(false) => {
+                tracing::info!(
+                    "init stayed in the container's own cgroup: its controllers stay with it"
+                );
+                self.delegation_deadline = None;
+            }
+            Err(e) => {
+                tracing::warn!("handing controllers to the container's subtree: {e}");
+                self.delegation_deadline = None;
             }
         }
     }

@@ -1,7 +1,9 @@
-//! What only a pure cgroup v2 host with systemd as PID 1 shows: boot, exec, device rules,
-//! controller delegation, pause, stop and removal. Built only with the `vm` feature and run
-//! by the VM lane (scripts/vm/run.sh), never on the hybrid development host, where these
-//! would prove nothing; each test first checks that it is on such a host.
+//! What only a pure cgroup v2 host with systemd as PID 1 shows: boot, exec (with and without
+//! a tty, while systemd churns units), device rules, controller delegation, v2 values of the
+//! run and update options, stats/top, pause, reboot, forced and plain stop, and removal.
+//! Built only with the `vm` feature and run by the VM lane (scripts/vm/run.sh), never on the
+//! hybrid development host, where these would prove nothing; each test first checks that it
+//! is on such a host.
 //!
 //! Where a test needs to look inside a container without `syscontainer exec` (whose own
 //! test is `exec_reaches_a_booted_container`), it enters the container's namespaces with
@@ -289,4 +291,312 @@ fn rm_after_stop_leaves_nothing_behind_but_the_rootfs() {
         leftovers(&host, &id)
     );
     assert!(rootfs.join("sbin/init").exists());
+}
+
+/// `exec -t` under `script`, which gives the CLI a terminal as a user's shell would.
+fn exec_with_terminal(host: &Host, name: &str, command: &str) -> std::process::Output {
+    let line = format!(
+        "{} --root {} exec -t {name} {command}",
+        syscontainer_tests::bin("syscontainer").display(),
+        host.store().display()
+    );
+    Command::new("timeout")
+        .args(["60", "script", "-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn script")
+}
+
+#[test]
+fn exec_with_and_without_a_tty_joins_the_exec_leaf() {
+    let mut host = v2_host();
+    let id = boot(&mut host, "ttyme");
+    let cgroup = container_cgroup(&host, &id);
+    assert_eq!(
+        host.exec("ttyme", &["cat", "/proc/self/cgroup"]),
+        "0::/.syscontainer/exec"
+    );
+    let out = exec_with_terminal(&host, "ttyme", "sh -c 'tty; cat /proc/self/cgroup'");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.trim_start().starts_with("/dev/pts/"), "{text}");
+    assert!(text.contains("0::/.syscontainer/exec"), "{text}");
+    // The leaf is a leaf, and its parent holds every controller of the container's.
+    let controllers = words(&read_trimmed(&cgroup.join("cgroup.controllers")));
+    let pinned = words(&read_trimmed(
+        &cgroup.join(".syscontainer/cgroup.subtree_control"),
+    ));
+    assert_eq!(pinned, controllers);
+    assert!(read_trimmed(&cgroup.join(".syscontainer/exec/cgroup.subtree_control")).is_empty());
+}
+
+#[test]
+fn exec_works_while_systemd_inside_starts_and_stops_units() {
+    let mut host = v2_host();
+    let id = boot(&mut host, "churn");
+    let pid = host.inspect("churn", "{{.State.Pid}}");
+    // A unit in a slice of its own makes systemd realize (and re-enable controllers in)
+    // the container's root cgroup each round.
+    let mut churn = Command::new("nsenter")
+        .args(["-t", &pid, "-m", "-u", "-i", "-n", "-p", "-C", "--"])
+        .args([
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 40 ]; do i=$((i+1)); \
+             systemd-run --quiet --slice sctest-$i --unit sctest-churn-$i sleep 30; \
+             systemctl stop sctest-churn-$i sctest-$i.slice; done",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn nsenter");
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut execs = 0;
+    while churn.try_wait().expect("wait for churn").is_none() && Instant::now() < deadline {
+        let out = host.run(["exec", "churn", "cat", "/proc/self/cgroup"]);
+        assert!(
+            out.status.success(),
+            "exec {execs} failed while units churned: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "0::/.syscontainer/exec"
+        );
+        execs += 1;
+    }
+    let status = Reap(churn).0.wait().expect("wait for churn");
+    assert!(status.success(), "the unit churn failed: {status}");
+    assert!(execs >= 5, "only {execs} execs ran during the churn");
+    // systemd re-realized its root each round and disabled what its units did not need:
+    // the runtime's directory kept every controller there regardless.
+    let cgroup = container_cgroup(&host, &id);
+    let available = words(&read_trimmed(&cgroup.join("cgroup.controllers")));
+    let enabled = words(&read_trimmed(&cgroup.join("cgroup.subtree_control")));
+    let missing: Vec<&String> = available.iter().filter(|c| !enabled.contains(c)).collect();
+    assert!(missing.is_empty(), "after the churn {missing:?} are gone");
+}
+
+#[test]
+fn a_forced_stop_kills_exec_processes_too() {
+    let mut host = v2_host();
+    let id = boot(&mut host, "forced");
+    let cgroup = container_cgroup(&host, &id);
+    host.ok(["exec", "-d", "forced", "sleep", "1000"]);
+    let leaf_procs = cgroup.join(".syscontainer/exec/cgroup.procs");
+    wait_for(
+        "the detached exec in its leaf",
+        Duration::from_secs(10),
+        || !read_trimmed(&leaf_procs).is_empty(),
+    );
+    let sleeper: i32 = read_trimmed(&leaf_procs)
+        .lines()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a PID in the exec leaf");
+    let init: i32 = host.inspect("forced", "{{.State.Pid}}").parse().unwrap();
+    // No grace period: straight to the kill of the whole cgroup.
+    host.ok(["stop", "-t", "0", "forced"]);
+    assert_eq!(host.inspect("forced", "{{.State.Status}}"), "exited");
+    assert!(!pid_alive(init), "PID 1 {init} outlived a forced stop");
+    assert!(
+        !pid_alive(sleeper),
+        "exec'd {sleeper} outlived a forced stop"
+    );
+    wait_for(
+        "the container's cgroup to go",
+        Duration::from_secs(15),
+        || !cgroup.exists(),
+    );
+}
+
+#[test]
+fn a_reboot_inside_comes_back_and_a_poweroff_stays_down() {
+    let mut host = v2_host();
+    let rootfs = host.rootfs();
+    let id = host.start_system("phoenix", &rootfs, &["--restart", "on-reboot"]);
+    assert_eq!(wait_booted_inside(&host, "phoenix"), "running");
+    let first: i32 = host.inspect("phoenix", "{{.State.Pid}}").parse().unwrap();
+    host.run(["exec", "phoenix", "systemctl", "reboot"]);
+    wait_for("a new PID 1", Duration::from_secs(120), || {
+        let state = host.state("phoenix");
+        state["RestartCount"] == 1 && state["Status"] == "running"
+    });
+    assert_eq!(wait_booted_inside(&host, "phoenix"), "running");
+    assert!(!pid_alive(first), "the first PID 1 {first} still runs");
+    // The new boot hands its controllers down again and exec finds its leaf.
+    let cgroup = container_cgroup(&host, &id);
+    assert_eq!(
+        host.exec("phoenix", &["cat", "/proc/self/cgroup"]),
+        "0::/.syscontainer/exec"
+    );
+    assert!(cgroup.join("init.scope").is_dir());
+    host.run(["exec", "phoenix", "systemctl", "poweroff"]);
+    host.wait_status("phoenix", "exited", Duration::from_secs(120));
+    std::thread::sleep(Duration::from_secs(2));
+    let state = host.state("phoenix");
+    assert_eq!(state["Status"], "exited", "{state}");
+    assert_eq!(state["ExitCause"], "poweroff", "{state}");
+    assert_eq!(state["RestartCount"], 1, "{state}");
+    assert!(
+        !cgroup.join(".syscontainer").exists(),
+        "the exec leaf outlived the container"
+    );
+}
+
+#[test]
+fn update_writes_every_resource_to_its_v2_file() {
+    let mut host = v2_host();
+    let id = boot(&mut host, "tune");
+    let cgroup = container_cgroup(&host, &id);
+    let file = |name: &str| read_trimmed(&cgroup.join(name));
+    host.ok([
+        "update",
+        "--memory",
+        "256m",
+        "--memory-swap",
+        "768m",
+        "--memory-reservation",
+        "128m",
+        "--cpus",
+        "0.5",
+        "--cpu-shares",
+        "512",
+        "--cpuset-cpus",
+        "0",
+        "--cpuset-mems",
+        "0",
+        "--pids-limit",
+        "300",
+        "tune",
+    ]);
+    assert_eq!(file("memory.max"), (256u64 << 20).to_string());
+    assert_eq!(
+        file("memory.swap.max"),
+        (512u64 << 20).to_string(),
+        "swap alone, not memory plus swap"
+    );
+    assert_eq!(file("memory.low"), (128u64 << 20).to_string());
+    assert_eq!(file("cpu.max"), "50000 100000");
+    assert_eq!(file("cpu.weight"), "20", "crun's mapping of 512 shares");
+    assert_eq!(file("cpuset.cpus"), "0");
+    assert_eq!(file("cpuset.mems"), "0");
+    assert_eq!(file("pids.max"), "300");
+
+    host.ok([
+        "update",
+        "--cpu-quota",
+        "20000",
+        "--cpu-period",
+        "50000",
+        "tune",
+    ]);
+    assert_eq!(file("cpu.max"), "20000 50000");
+    host.ok([
+        "update",
+        "--memory-swap",
+        "-1",
+        "--pids-limit",
+        "-1",
+        "tune",
+    ]);
+    assert_eq!(file("memory.swap.max"), "max");
+    assert_eq!(file("pids.max"), "max");
+    // A lower limit with swap still counted as memory plus swap.
+    host.ok([
+        "update",
+        "--memory",
+        "128m",
+        "--memory-swap",
+        "192m",
+        "tune",
+    ]);
+    assert_eq!(file("memory.max"), (128u64 << 20).to_string());
+    assert_eq!(file("memory.swap.max"), (64u64 << 20).to_string());
+    let (_, state) = inside(&host, "tune", &["systemctl", "is-system-running"]);
+    assert_eq!(state, "running");
+}
+
+#[test]
+fn run_options_reach_their_v2_files() {
+    let mut host = v2_host();
+    let rootfs = host.rootfs();
+    let root = std::fs::metadata("/").expect("stat /").dev();
+    let disk = format!("/dev/block/{}:{}", libc::major(root), libc::minor(root));
+    let throttle = format!("{disk}:1mb");
+    let id = host.start_system(
+        "opts",
+        &rootfs,
+        &[
+            "--cpu-shares",
+            "2048",
+            "--cpu-quota",
+            "150000",
+            "--cpu-period",
+            "100000",
+            "--memory",
+            "512m",
+            "--memory-swap",
+            "1g",
+            "--blkio-weight",
+            "300",
+            "--device-write-bps",
+            &throttle,
+            "--hugetlb-limit",
+            "2MB:4MB",
+        ],
+    );
+    assert_eq!(wait_booted_inside(&host, "opts"), "running");
+    let cgroup = container_cgroup(&host, &id);
+    let file = |name: &str| read_trimmed(&cgroup.join(name));
+    assert_eq!(file("cpu.weight"), "79", "crun's mapping of 2048 shares");
+    assert_eq!(file("cpu.max"), "150000 100000");
+    assert_eq!(file("memory.max"), (512u64 << 20).to_string());
+    assert_eq!(file("memory.swap.max"), (512u64 << 20).to_string());
+    if cgroup.join("io.bfq.weight").exists() {
+        assert!(
+            file("io.bfq.weight").contains("300"),
+            "{}",
+            file("io.bfq.weight")
+        );
+    } else {
+        assert_eq!(file("io.weight"), "default 2930");
+    }
+    let (major, minor) = (libc::major(root), libc::minor(root));
+    assert!(
+        file("io.max").contains(&format!("{major}:{minor} rbps=max wbps=1048576")),
+        "{}",
+        file("io.max")
+    );
+    assert_eq!(file("hugetlb.2MB.max"), (4u64 << 20).to_string());
+}
+
+#[test]
+fn stats_and_top_read_the_v2_files() {
+    let mut host = v2_host();
+    boot(&mut host, "watched");
+    host.ok(["update", "--memory", "1g", "watched"]);
+    let stats = host.ok(["stats", "--no-stream", "watched"]);
+    let line = stats
+        .lines()
+        .find(|l| l.starts_with("watched"))
+        .unwrap_or_else(|| panic!("no line for the container: {stats}"));
+    assert!(line.contains("/ 1024.0MiB"), "{line}");
+    assert!(!line.contains(" 0.0MiB /"), "no memory usage read: {line}");
+    let pids: u64 = line
+        .split_whitespace()
+        .last()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no pids count: {line}"));
+    assert!(pids > 1, "{line}");
+    let top = host.ok(["top", "watched", "-eo", "pid,comm"]);
+    assert!(top.lines().any(|l| l.ends_with("systemd")), "{top}");
+    assert!(top.lines().any(|l| l.ends_with("systemd-journal")), "{top}");
 }

@@ -1266,3 +1266,24 @@ fn app_containers_user_workdir_restart_on_failure_and_log_file() {
         "the log went to stderr too"
     );
 }
+
+#[test]
+fn exec_joins_the_exec_leaf_of_the_unified_cgroup_and_rm_removes_it() {
+    let mut host = Host::new();
+    let id = host.boot("leafy", &[]);
+    let cgroups = host.exec("leafy", &["cat", "/proc/self/cgroup"]);
+    let lines: Vec<&str> = cgroups.lines().collect();
+    if std::path::Path::new("/sys/fs/cgroup/unified").is_dir() {
+        assert!(lines.contains(&"0::/.syscontainer/exec"), "{cgroups}");
+    }
+    // The v1 hierarchies keep exec'd processes in the container's own cgroup.
+    for line in lines.iter().filter(|l| !l.starts_with("0::")) {
+        assert!(line.ends_with(":/"), "{line} in {cgroups}");
+    }
+    host.ok(["rm", "-f", "leafy"]);
+    assert!(
+        leftovers(&host, &id).is_empty(),
+        "{:#?}",
+        leftovers(&host, &id)
+    );
+}

@@ -7,6 +7,7 @@
 //! [`v1`] (devices controller, `blkio.*`, memsw order, `tasks`) and [`v2`] (`io.max`, the
 //! device-filter slot).
 
+pub mod subtree;
 pub mod v1;
 pub mod v2;
 
@@ -112,6 +113,9 @@ impl FsManager {
 
     fn apply_memory(&self, memory: &LinuxMemory) -> Result<()> {
         let mem: &MemController = self.controller()?;
+        if self.version() == Version::V2 {
+            return self.apply_memory_v2(mem, memory);
+        }
         let set_limit = |limit| mem.set_limit(limit).map_err(|e| self.error(e));
         let set_swap = |swap| mem.set_memswap_limit(swap).map_err(|e| self.error(e));
         match (memory.limit(), memory.swap()) {
@@ -136,10 +140,39 @@ impl FsManager {
         Ok(())
     }
 
+    /// `memory.max`, `memory.swap.max` (swap alone: OCI's swap counts memory too) and
+    /// `memory.low`. cgroups-rs would write memory plus swap to `memory.swap.max`.
+    fn apply_memory_v2(&self, mem: &MemController, memory: &LinuxMemory) -> Result<()> {
+        if let Some(limit) = memory.limit() {
+            mem.set_limit(limit).map_err(|e| self.error(e))?;
+        }
+        if let Some(swap) = memory.swap() {
+            let dir = self
+                .v2_dir()
+                .ok_or_else(|| self.refused("no cgroup2 directory".into()))?;
+            let limit = match memory.limit() {
+                Some(limit) => limit,
+                None => crate::stats::read_memory_usage(Version::V2, &dir)?
+                    .1
+                    .map_or(-1, |l| l as i64),
+            };
+            let value = v2::swap_max(limit, swap).map_err(|m| self.refused(m))?;
+            write_line(&dir.join("memory.swap.max"), &value)?;
+        }
+        if let Some(reservation) = memory.reservation() {
+            mem.set_soft_limit(reservation).map_err(|e| self.error(e))?;
+        }
+        Ok(())
+    }
+
     fn apply_cpu(&self, cpu: &LinuxCpu) -> Result<()> {
         let ctl: &CpuController = self.controller()?;
         if let Some(shares) = cpu.shares() {
-            ctl.set_shares(shares).map_err(|e| self.error(e))?;
+            let value = match self.version() {
+                Version::V1 => shares,
+                Version::V2 => v2::cpu_weight_of_shares(shares),
+            };
+            ctl.set_shares(value).map_err(|e| self.error(e))?;
         }
         if cpu.quota().is_some() || cpu.period().is_some() {
             ctl.set_cfs_quota_and_period(cpu.quota(), cpu.period())
@@ -190,14 +223,18 @@ impl FsManager {
     /// [`Manager::set_throttle`], the same code `syscontainer-tools` uses.
     fn apply_block_io(&self, io: &LinuxBlockIo) -> Result<()> {
         let ctl: &BlkIoController = self.controller()?;
+        let weight_files = ["blkio.weight", "io.bfq.weight", "io.weight"];
         let has_weights = self
             .controller_dir(Controller::Blkio)
-            .is_some_and(|d| d.join("blkio.weight").exists() || d.join("io.weight").exists());
+            .is_some_and(|d| weight_files.iter().any(|f| d.join(f).exists()));
         if (io.weight().is_some() || io.weight_device().is_some()) && !has_weights {
             return Err(self.refused("--blkio-weight: this kernel's block I/O scheduler has no weight control (BFQ is not available)".into()));
         }
         if let Some(w) = io.weight() {
-            ctl.set_weight(w as u64).map_err(|e| self.error(e))?;
+            match (self.version(), self.v2_dir()) {
+                (Version::V2, Some(dir)) => set_io_weight_v2(&dir, w as u64)?,
+                _ => ctl.set_weight(w as u64).map_err(|e| self.error(e))?,
+            }
         }
         for d in io.weight_device().as_deref().unwrap_or(&[]) {
             if let Some(w) = d.weight() {
@@ -353,6 +390,31 @@ impl Manager for FsManager {
         }
     }
 
+    fn exec_dir(&self) -> Result<Option<PathBuf>> {
+        self.v2_dir()
+            .map(|dir| subtree::ensure_exec_leaf(&dir))
+            .transpose()
+    }
+
+    fn add_exec_process(&self, pid: i32) -> Result<()> {
+        if self.version() == Version::V1 {
+            self.cgroup
+                .add_task_by_tgid(CgroupPid::from(pid as u64))
+                .map_err(|e| self.error(e))?;
+        }
+        if let Some(leaf) = self.exec_dir()? {
+            write_file(&leaf.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn delegate_subtree(&self) -> Result<bool> {
+        match self.v2_dir() {
+            Some(dir) => subtree::delegate(&dir),
+            None => Ok(true),
+        }
+    }
+
     fn add_process(&self, pid: i32) -> Result<()> {
         self.cgroup
             .add_task_by_tgid(CgroupPid::from(pid as u64))
@@ -435,6 +497,9 @@ impl Manager for FsManager {
     /// v1 passes through FREEZING while tasks are being stopped; thaws again if the
     /// cgroup never reports FROZEN.
     fn freeze(&self) -> Result<()> {
+        if let (Version::V2, Some(dir)) = (self.version(), self.v2_dir()) {
+            return freeze_v2(&dir);
+        }
         let f: &FreezerController = self.controller()?;
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         loop {
@@ -466,7 +531,18 @@ impl Manager for FsManager {
         pids
     }
 
+    /// After `cgroup.kill` the PIDs still get the signal: on a hybrid host a process that
+    /// joined only the v1 directories is not in the `unified` one.
     fn signal_all(&self, signal: i32) {
+        if signal == libc::SIGKILL {
+            if let Some(kill_file) = self.v2_dir().map(|d| d.join("cgroup.kill")) {
+                if kill_file.exists() {
+                    if let Err(e) = fs::write(&kill_file, "1") {
+                        tracing::debug!("write 1 to {}: {e}", kill_file.display());
+                    }
+                }
+            }
+        }
         for pid in self.pids() {
             // SAFETY: plain kill(2).
             unsafe { libc::kill(pid, signal) };
@@ -480,6 +556,10 @@ impl Manager for FsManager {
     }
 
     fn cpu_usage_ns(&self) -> Option<u64> {
+        if self.version() == Version::V2 {
+            let dir = self.v2_dir()?;
+            return crate::stats::read_cpu_stat_usage_ns(&dir).ok();
+        }
         let dir = self.controller_dir(Controller::Cpuacct)?;
         crate::stats::read_cpuacct_usage_ns(&dir).ok()
     }
@@ -526,6 +606,33 @@ fn set_throttle_in(
         )));
     }
     write_line(&path, &line).map_err(|e| weight_hint(kind, major, minor, e))
+}
+
+/// The cgroup's block I/O weight on v2: `io.bfq.weight` takes the v1 value; without bfq,
+/// `io.weight` gets it converted.
+fn set_io_weight_v2(dir: &Path, weight: u64) -> Result<()> {
+    let bfq = dir.join("io.bfq.weight");
+    if bfq.exists() {
+        return write_line(&bfq, &weight.to_string());
+    }
+    let converted = v2::io_weight_of_blkio_weight(weight);
+    write_line(&dir.join("io.weight"), &format!("default {converted}"))
+}
+
+/// Freeze through `cgroup.freeze` and wait for `cgroup.events` to say `frozen 1` (the file
+/// `cgroup.freeze` only says what was asked); thaws again if it never does.
+fn freeze_v2(dir: &Path) -> Result<()> {
+    write_line(&dir.join("cgroup.freeze"), "1")?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        let events = fs::read_to_string(dir.join("cgroup.events")).unwrap_or_default();
+        if events.lines().any(|l| l.trim() == "frozen 1") {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = write_line(&dir.join("cgroup.freeze"), "0");
+    Err(CgroupError::NotFrozen(dir.display().to_string()))
 }
 
 /// A weight needs the bfq scheduler on the device: say so when the kernel refuses.
@@ -631,6 +738,32 @@ fn remove_dirs(created: &[PathBuf]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn v2_freezing_waits_for_the_kernels_word() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path();
+        fs::write(dir.join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
+        freeze_v2(dir).unwrap();
+        assert_eq!(fs::read_to_string(dir.join("cgroup.freeze")).unwrap(), "1");
+    }
+
+    #[test]
+    fn v2_weights_prefer_bfq_and_convert_for_io_weight() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path();
+        set_io_weight_v2(dir, 300).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.join("io.weight")).unwrap(),
+            "default 2930"
+        );
+        fs::write(dir.join("io.bfq.weight"), "default 100\n").unwrap();
+        set_io_weight_v2(dir, 300).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.join("io.bfq.weight")).unwrap(),
+            "300"
+        );
+    }
 
     #[test]
     fn throttles_go_to_the_versions_file() {

@@ -1,4 +1,5 @@
-//! What only cgroup v2 has: `io.max` and `io.bfq.weight` lines, and device access as a
+//! What only cgroup v2 has: `io.max` and `io.bfq.weight` lines, the v2 values of the v1-style
+//! OCI options (`cpu.weight`, `memory.swap.max`, `io.weight`), and device access as a
 //! `BPF_PROG_TYPE_CGROUP_DEVICE` program attached to the cgroup (the
 //! `syscontainer-device-filter` crate builds, loads and replaces it).
 
@@ -38,6 +39,35 @@ pub fn throttle_line(
             ),
         ),
     }
+}
+
+/// `cpu.weight` (1..=10000) of a v1 `cpu.shares` (2..=262144), mapped linearly as crun
+/// does (runc used the same line until 1.3): the default 1024 shares give weight 39, not
+/// the v2 default 100, which keeps containers of mixed shares in the same ratio.
+pub fn cpu_weight_of_shares(shares: u64) -> u64 {
+    let shares = shares.clamp(2, 262_144);
+    1 + ((shares - 2) * 9999) / 262_142
+}
+
+/// `io.weight` (1..=10000) of a v1 `blkio.weight` (10..=1000), as runc and crun map it,
+/// for hosts without the bfq scheduler's `io.bfq.weight` (which takes the v1 value).
+pub fn io_weight_of_blkio_weight(weight: u64) -> u64 {
+    let weight = weight.clamp(10, 1000);
+    1 + ((weight - 10) * 9999) / 990
+}
+
+/// The `memory.swap.max` value of OCI's `swap` (memory plus swap, as v1's memsw) given the
+/// memory limit (`-1`: unlimited): v2 limits swap alone, so it gets their difference.
+pub fn swap_max(memory: i64, memory_and_swap: i64) -> std::result::Result<String, String> {
+    if memory_and_swap == -1 || memory == -1 {
+        return Ok("max".into());
+    }
+    if memory_and_swap < memory {
+        return Err(format!(
+            "--memory-swap {memory_and_swap} is below --memory {memory}: it counts memory plus swap"
+        ));
+    }
+    Ok((memory_and_swap - memory).to_string())
 }
 
 /// Install the container's whole device rule list (OCI order: the last matching rule
@@ -123,6 +153,38 @@ mod tests {
         let letters = [(true, rule(DeviceKind::Char, Some(1), Some(3), "rx"))];
         let err = filter_rules(&letters).unwrap_err().to_string();
         assert!(err.contains("\"rx\""), "{err}");
+    }
+
+    #[test]
+    fn shares_map_to_weights_as_crun_maps_them() {
+        assert_eq!(cpu_weight_of_shares(2), 1);
+        assert_eq!(cpu_weight_of_shares(1024), 39);
+        assert_eq!(cpu_weight_of_shares(512), 20);
+        assert_eq!(cpu_weight_of_shares(262_144), 10_000);
+        assert_eq!(cpu_weight_of_shares(1), 1, "below the v1 minimum");
+        assert_eq!(
+            cpu_weight_of_shares(1 << 30),
+            10_000,
+            "above the v1 maximum"
+        );
+    }
+
+    #[test]
+    fn blkio_weights_map_to_io_weights() {
+        assert_eq!(io_weight_of_blkio_weight(10), 1);
+        assert_eq!(io_weight_of_blkio_weight(500), 4950);
+        assert_eq!(io_weight_of_blkio_weight(1000), 10_000);
+    }
+
+    #[test]
+    fn swap_max_is_swap_alone() {
+        const M: i64 = 1 << 20;
+        assert_eq!(swap_max(256 * M, 512 * M).unwrap(), (256 * M).to_string());
+        assert_eq!(swap_max(256 * M, 256 * M).unwrap(), "0");
+        assert_eq!(swap_max(256 * M, -1).unwrap(), "max");
+        assert_eq!(swap_max(-1, 512 * M).unwrap(), "max");
+        let err = swap_max(512 * M, 256 * M).unwrap_err();
+        assert!(err.contains("below --memory"), "{err}");
     }
 
     #[test]
