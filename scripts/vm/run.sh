@@ -28,7 +28,7 @@ work=$(mktemp -d /var/tmp/syscontainer-vm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 # The test executables of the `vm` feature, from cargo's own report of what it built.
-(cd "$repo" && cargo test -p syscontainer-tests --features vm --test cgroup2 --test systemd_host --locked \
+(cd "$repo" && cargo test -p syscontainer-tests --features vm --test cgroup2 --test systemd_host --test systemd_driver --locked \
     --no-run --message-format=json-render-diagnostics) > "$work/cargo.json"
 mapfile -t executables < <(grep -o '"executable":"[^"]*"' "$work/cargo.json" |
     sed 's/^"executable":"//; s/"$//')

@@ -381,12 +381,14 @@ impl Monitor {
         if let Some(remap) = self.config.user_remap {
             self.share_with_remapped_root(remap)?;
         }
-        if let Some(resources) = self
+        let resources = self
             .spec
             .linux()
             .as_ref()
-            .and_then(|l| l.resources().as_ref())
-        {
+            .and_then(|l| l.resources().as_ref());
+        // A systemd scope exists only once the init is in it: limits follow in `in_cgroup`.
+        let limits_after_placing = self.cgroup.made_with_first_process();
+        if let Some(resources) = resources.filter(|_| !limits_after_placing) {
             self.cgroup.apply(resources)?;
         }
         let bundle = self.store.dir(self.id());
@@ -408,11 +410,14 @@ impl Monitor {
         };
         let created = process::create(
             &ctx,
-            Some(placement),
+            Some(placement).filter(|_| !limits_after_placing),
             |pid, move_it| {
                 cloned.set(pid);
                 if move_it {
                     cgroup.add_process(pid)?;
+                }
+                if let Some(resources) = resources.filter(|_| limits_after_placing) {
+                    cgroup.apply(resources)?;
                 }
                 Ok(())
             },
@@ -428,6 +433,7 @@ impl Monitor {
         let pid = created.start()?.as_raw();
         let exec_ns = now_ns();
         self.init = Some(pid);
+        crate::machine::register(&self.config, pid);
         self.store.update_state(self.id(), |s| {
             s.status = Status::Running;
             s.init = ProcessId::of(pid);
@@ -629,6 +635,7 @@ impl Monitor {
         // Anything still in the cgroup (there should be nothing once PID 1 of a PID
         // namespace is gone) is killed so that the cgroup can go.
         self.cgroup.signal_all(libc::SIGKILL);
+        crate::machine::terminate(&self.config);
         if let Err(e) = self.cgroup.destroy(&created) {
             tracing::warn!("removing cgroups: {e}");
         }
