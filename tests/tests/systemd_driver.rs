@@ -154,14 +154,6 @@ fn default_cgroup_manager_on_systemd_is_a_delegated_machine_scope() {
         },
     );
 
-    let (exec_ok, exec_cgroup) = (
-        host.run(["exec", "sdscope", "cat", "/proc/self/cgroup"])
-            .status
-            .success(),
-        host.exec_out("sdscope", &["cat", "/proc/self/cgroup"]),
-    );
-    assert!(exec_ok, "exec in a systemd-driver container: {exec_cgroup}");
-
     host.ok(["update", "-m", "256m", "sdscope"]);
     assert_eq!(
         std::fs::read_to_string(scope_dir.join("memory.max"))
@@ -188,6 +180,32 @@ fn default_cgroup_manager_on_systemd_is_a_delegated_machine_scope() {
     assert!(!scope_dir.exists());
     let (_, units) = run("systemctl", &["list-units", "--all", "--no-legend", &unit]);
     assert!(!units.contains(&unit), "the unit lingers: {units}");
+}
+
+#[test]
+fn exec_reaches_a_systemd_cgroup_manager_container() {
+    let mut host = systemd_v2_host();
+    let (id, _) = start(&mut host, "sdexec", &[]);
+    let unit = unit_of(&id);
+    let _guard = ScopeGuard {
+        unit: unit.clone(),
+        machine: "sdexec".into(),
+    };
+    wait_booted(&host, "sdexec");
+    let out = host.run(["exec", "sdexec", "cat", "/proc/self/cgroup"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        out.status.success(),
+        "exec in a systemd-driver container failed ({}): {stdout} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Seen from inside its cgroup namespace, the exec'd process is within the scope.
+    assert!(stdout.starts_with("0::/"), "{stdout}");
+    host.ok(["rm", "-f", "sdexec"]);
+    wait_for("rm -f to stop the scope", Duration::from_secs(30), || {
+        !run("systemctl", &["is-active", "--quiet", &unit]).0
+    });
 }
 
 #[test]
