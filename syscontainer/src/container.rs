@@ -835,4 +835,30 @@ mod tests {
             assert!(!wants_restore(policy, &by_host), "{policy:?}");
         }
     }
+
+    #[test]
+    fn daemon_json_names_the_cgroup_manager_either_way() {
+        use crate::cgroups::Driver;
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            let path = dir.path().join("daemon.json");
+            std::fs::write(&path, text).unwrap();
+            DaemonConfig::load(&path).map(|c| c.cgroup_manager)
+        };
+        assert_eq!(load("{}").unwrap(), None);
+        assert_eq!(
+            load(r#"{"cgroup-manager":"systemd"}"#).unwrap(),
+            Some(Driver::Systemd)
+        );
+        assert_eq!(
+            load(r#"{"exec-opts":["native.cgroupdriver=cgroupfs"]}"#).unwrap(),
+            Some(Driver::Cgroupfs)
+        );
+        let disagree =
+            load(r#"{"cgroup-manager":"systemd","exec-opts":["native.cgroupdriver=cgroupfs"]}"#)
+                .unwrap_err();
+        assert!(disagree.to_string().contains("disagree"), "{disagree}");
+        assert!(load(r#"{"cgroup-manager":"lxc"}"#).is_err());
+        assert!(load(r#"{"exec-opts":["native.umask=normal"]}"#).is_err());
+    }
 }
