@@ -378,16 +378,18 @@ impl Monitor {
 
     /// `cloned` receives the PID of the init once it exists.
     fn boot_in_cgroup(&mut self, cloned: &std::cell::Cell<i32>) -> Result<()> {
-        if let Some(remap) = self.config.user_remap {
-            self.share_with_remapped_root(remap)?;
-        }
         let resources = self
             .spec
             .linux()
             .as_ref()
             .and_then(|l| l.resources().as_ref());
-        // A systemd scope exists only once the init is in it: limits follow in `in_cgroup`.
+        // A systemd scope exists only once the init is in it: limits (and the remapped
+        // root's share of it) follow in `in_cgroup`.
         let limits_after_placing = self.cgroup.made_with_first_process();
+        let remap = self.config.user_remap;
+        if let Some(remap) = remap.filter(|_| !limits_after_placing) {
+            self.share_with_remapped_root(remap)?;
+        }
         if let Some(resources) = resources.filter(|_| !limits_after_placing) {
             self.cgroup.apply(resources)?;
         }
@@ -418,6 +420,13 @@ impl Monitor {
                 }
                 if let Some(resources) = resources.filter(|_| limits_after_placing) {
                     cgroup.apply(resources)?;
+                }
+                if let Some(remap) = remap.filter(|_| limits_after_placing) {
+                    self.share_with_remapped_root(remap).map_err(|e| {
+                        process::ProcessError::Init(format!(
+                            "share the scope with the remapped root: {e}"
+                        ))
+                    })?;
                 }
                 Ok(())
             },
