@@ -42,6 +42,9 @@ pub enum CgroupError {
     /// The host or the container's cgroup offers no way to do what was asked.
     #[error("{0}")]
     Unsupported(String),
+    /// systemd refused or failed a call of the systemd driver.
+    #[error("systemd driver: {0}")]
+    Systemd(#[from] syscontainer_systemd_client::Error),
 }
 
 pub type Result<T> = std::result::Result<T, CgroupError>;

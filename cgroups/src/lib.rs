@@ -6,7 +6,8 @@
 //! - [`placement`]: where a container's cgroup goes, as recorded in its config.
 //! - [`manager`]: the [`Manager`] interface and [`ContainerCgroup`], the handle the runtime
 //!   and tools hold; [`fs`] is the cgroupfs driver behind it (v1/hybrid and v2 specifics in
-//!   `fs::v1` and `fs::v2`).
+//!   `fs::v1` and `fs::v2`); [`systemd`] is the systemd driver (a delegated transient scope,
+//!   whose directory the cgroupfs driver then manages).
 //! - [`stats`]: readers of cgroup statistics and limits (lxcfs-rs views, `stats`), over
 //!   [`read`], which reuses one buffer per thread.
 
@@ -18,6 +19,7 @@ pub mod manager;
 pub mod placement;
 pub mod read;
 pub mod stats;
+pub mod systemd;
 
 pub use controller::Controller;
 pub use error::{CgroupError, Result};

@@ -1,12 +1,14 @@
-//! One interface over the ways a container's cgroup is managed. Today there is the cgroupfs
-//! driver ([`crate::fs::FsManager`]: v1, hybrid and pure v2 hosts); a systemd driver (a
-//! transient scope made over D-Bus) is the next [`Driver`] and implements [`Manager`] too.
+//! One interface over the ways a container's cgroup is managed: the cgroupfs driver
+//! ([`crate::fs::FsManager`]: v1, hybrid and pure v2 hosts) and the systemd driver
+//! ([`crate::systemd::SystemdManager`]: a transient scope with `Delegate=yes` made over D-Bus,
+//! whose delegated directory is then managed as the cgroupfs driver does).
 
 use std::fmt;
 use std::ops::Deref;
 use std::path::PathBuf;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use serde::{Deserialize, Serialize};
 
 use crate::controller::Controller;
 use crate::error::Result;
@@ -44,6 +46,12 @@ pub trait Manager: Send + Sync {
     /// can give them to its units. `Ok(false)` while init is still in the container's own
     /// cgroup2 directory (it has not made its `init.scope` yet): call again later.
     fn delegate_subtree(&self) -> Result<bool>;
+    /// Whether the cgroup comes into being only with its first process (a systemd scope):
+    /// the init cannot then be born in it, and limits are applied after
+    /// [`Manager::add_process`] has put the init there.
+    fn made_with_first_process(&self) -> bool {
+        false
+    }
 
     /// Apply an OCI resources block: memory, CPU, cpuset, pids, devices, block I/O, hugetlb.
     fn apply(&self, resources: &LinuxResources) -> Result<()>;
@@ -78,26 +86,61 @@ pub trait Manager: Send + Sync {
     fn pids_current(&self) -> Option<u64>;
 }
 
-/// How the container's cgroups are managed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How the container's cgroups are managed (`--cgroup-manager`), recorded in its placement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Driver {
     /// Directly in the cgroup filesystem.
     #[default]
     Cgroupfs,
+    /// In a transient systemd scope with `Delegate=yes`, made through systemd's D-Bus API.
+    Systemd,
+}
+
+impl Driver {
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::Cgroupfs => "cgroupfs",
+            Driver::Systemd => "systemd",
+        }
+    }
+}
+
+impl fmt::Display for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Driver {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Driver, String> {
+        match s {
+            "cgroupfs" => Ok(Driver::Cgroupfs),
+            "systemd" => Ok(Driver::Systemd),
+            other => Err(format!(
+                "unknown cgroup manager {other:?}: expected systemd or cgroupfs"
+            )),
+        }
+    }
 }
 
 /// A handle on one container's cgroup, behind whichever [`Manager`] drives it.
 pub struct ContainerCgroup(Box<dyn Manager>);
 
 impl ContainerCgroup {
-    /// The container's cgroup with the default driver.
+    /// The container's cgroup, driven as its placement records.
     pub fn load(placement: &CgroupPlacement) -> ContainerCgroup {
-        Self::load_with(Driver::default(), placement)
+        Self::load_with(placement.driver, placement)
     }
 
     pub fn load_with(driver: Driver, placement: &CgroupPlacement) -> ContainerCgroup {
         match driver {
             Driver::Cgroupfs => ContainerCgroup(Box::new(crate::fs::FsManager::load(placement))),
+            Driver::Systemd => {
+                ContainerCgroup(Box::new(crate::systemd::SystemdManager::load(placement)))
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::controller::Controller;
 use crate::error::{CgroupError, Result};
 use crate::layout::ProcessCgroups;
+use crate::manager::Driver;
 
 /// Where a container's cgroup is, recorded in its config.
 ///
@@ -20,6 +21,10 @@ pub struct CgroupPlacement {
     /// controller name (as in /proc/self/cgroup, e.g. `memory`, `name=systemd`, `` for
     /// cgroup2) → base path. Empty for an absolute placement.
     pub bases: BTreeMap<String, String>,
+    /// Which driver manages the cgroup; records made before the choice existed are
+    /// cgroupfs ones.
+    #[serde(default)]
+    pub driver: Driver,
 }
 
 impl CgroupPlacement {
@@ -33,6 +38,7 @@ impl CgroupPlacement {
             return Ok(CgroupPlacement {
                 path,
                 bases: BTreeMap::new(),
+                driver: Driver::Cgroupfs,
             });
         }
         let own = ProcessCgroups::read(std::process::id() as i32)
@@ -40,6 +46,7 @@ impl CgroupPlacement {
         Ok(CgroupPlacement {
             path,
             bases: bases_of(&own),
+            driver: Driver::Cgroupfs,
         })
     }
 
@@ -84,6 +91,7 @@ mod tests {
         let p = CgroupPlacement {
             path: "x".into(),
             bases: bases_of(&own),
+            driver: Driver::Cgroupfs,
         };
         assert_eq!(p.bases["name=systemd"], "/s");
         assert_eq!(p.bases[""], "/u");

@@ -23,6 +23,11 @@ use crate::store::{self, Store};
 pub struct DaemonConfig {
     pub cgroup_parent: Option<String>,
     pub hook_spec: Option<PathBuf>,
+    /// The default of `--cgroup-manager`: `systemd` or `cgroupfs`.
+    pub cgroup_manager: Option<crate::cgroups::Driver>,
+    /// iSulad's spelling of the same choice: `["native.cgroupdriver=systemd"]`.
+    #[serde(default)]
+    pub exec_opts: Vec<String>,
 }
 
 pub const DEFAULT_DAEMON_CONFIG: &str = "/etc/syscontainer/daemon.json";
@@ -43,7 +48,39 @@ impl DaemonConfig {
             crate::options::parse_cgroup_parent(p)
                 .map_err(|e| Error::Invalid(format!("{}: cgroup-parent: {e}", path.display())))?;
         }
+        let mut cfg = cfg;
+        cfg.cgroup_manager = daemon_cgroup_manager(&cfg)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
         Ok(cfg)
+    }
+}
+
+/// `cgroup-manager`, or iSulad's `exec-opts` `native.cgroupdriver=…`; both must agree.
+fn daemon_cgroup_manager(
+    cfg: &DaemonConfig,
+) -> std::result::Result<Option<crate::cgroups::Driver>, String> {
+    let mut from_opts = None;
+    for opt in &cfg.exec_opts {
+        match opt.split_once('=') {
+            Some(("native.cgroupdriver", value)) => {
+                from_opts = Some(
+                    value
+                        .parse()
+                        .map_err(|e| format!("exec-opts {opt:?}: {e}"))?,
+                )
+            }
+            _ => {
+                return Err(format!(
+                    "exec-opts {opt:?}: only native.cgroupdriver=systemd|cgroupfs is known"
+                ))
+            }
+        }
+    }
+    match (cfg.cgroup_manager, from_opts) {
+        (Some(a), Some(b)) if a != b => Err(format!(
+            "cgroup-manager {a} and exec-opts native.cgroupdriver={b} disagree"
+        )),
+        (a, b) => Ok(a.or(b)),
     }
 }
 
@@ -90,6 +127,9 @@ pub fn create(
     hook_spec: Option<&Path>,
 ) -> Result<ContainerConfig> {
     let id = store::new_id();
+    let mut with_daemon = opts.clone();
+    with_daemon.cgroup.cgroup_manager = opts.cgroup.cgroup_manager.or(daemon.cgroup_manager);
+    let opts = &with_daemon;
     let device = opts.external_rootfs.as_deref().filter(|p| {
         std::fs::metadata(p)
             .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_block_device(&m.file_type()))
@@ -794,5 +834,31 @@ mod tests {
         for policy in [No, OnReboot, OnFailure { max_retries: None }] {
             assert!(!wants_restore(policy, &by_host), "{policy:?}");
         }
+    }
+
+    #[test]
+    fn daemon_json_names_the_cgroup_manager_either_way() {
+        use crate::cgroups::Driver;
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            let path = dir.path().join("daemon.json");
+            std::fs::write(&path, text).unwrap();
+            DaemonConfig::load(&path).map(|c| c.cgroup_manager)
+        };
+        assert_eq!(load("{}").unwrap(), None);
+        assert_eq!(
+            load(r#"{"cgroup-manager":"systemd"}"#).unwrap(),
+            Some(Driver::Systemd)
+        );
+        assert_eq!(
+            load(r#"{"exec-opts":["native.cgroupdriver=cgroupfs"]}"#).unwrap(),
+            Some(Driver::Cgroupfs)
+        );
+        let disagree =
+            load(r#"{"cgroup-manager":"systemd","exec-opts":["native.cgroupdriver=cgroupfs"]}"#)
+                .unwrap_err();
+        assert!(disagree.to_string().contains("disagree"), "{disagree}");
+        assert!(load(r#"{"cgroup-manager":"lxc"}"#).is_err());
+        assert!(load(r#"{"exec-opts":["native.umask=normal"]}"#).is_err());
     }
 }

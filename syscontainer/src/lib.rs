@@ -16,6 +16,7 @@ pub mod fsutil;
 pub mod hooks;
 pub mod hostside;
 pub mod inspect;
+pub mod machine;
 pub mod monitor;
 pub mod options;
 pub mod process;

@@ -388,15 +388,19 @@ impl Monitor {
 
     /// `cloned` receives the PID of the init once it exists.
     fn boot_in_cgroup(&mut self, cloned: &std::cell::Cell<i32>) -> Result<()> {
-        if let Some(remap) = self.config.user_remap {
-            self.share_with_remapped_root(remap)?;
-        }
-        if let Some(resources) = self
+        let resources = self
             .spec
             .linux()
             .as_ref()
-            .and_then(|l| l.resources().as_ref())
-        {
+            .and_then(|l| l.resources().as_ref());
+        // A systemd scope exists only once the init is in it: limits (and the remapped
+        // root's share of it) follow in `in_cgroup`.
+        let limits_after_placing = self.cgroup.made_with_first_process();
+        let remap = self.config.user_remap;
+        if let Some(remap) = remap.filter(|_| !limits_after_placing) {
+            self.share_with_remapped_root(remap)?;
+        }
+        if let Some(resources) = resources.filter(|_| !limits_after_placing) {
             self.cgroup.apply(resources)?;
         }
         let bundle = self.store.dir(self.id());
@@ -418,11 +422,21 @@ impl Monitor {
         };
         let created = process::create(
             &ctx,
-            Some(placement),
+            Some(placement).filter(|_| !limits_after_placing),
             |pid, move_it| {
                 cloned.set(pid);
                 if move_it {
                     cgroup.add_process(pid)?;
+                }
+                if let Some(resources) = resources.filter(|_| limits_after_placing) {
+                    cgroup.apply(resources)?;
+                }
+                if let Some(remap) = remap.filter(|_| limits_after_placing) {
+                    self.share_with_remapped_root(remap).map_err(|e| {
+                        process::ProcessError::Init(format!(
+                            "share the scope with the remapped root: {e}"
+                        ))
+                    })?;
                 }
                 Ok(())
             },
@@ -439,6 +453,7 @@ impl Monitor {
         let exec_ns = now_ns();
         self.init = Some(pid);
         self.delegation_deadline = Some(Instant::now() + DELEGATION_WAIT);
+        crate::machine::register(&self.config, pid);
         self.store.update_state(self.id(), |s| {
             s.status = Status::Running;
             s.init = ProcessId::of(pid);
@@ -669,6 +684,7 @@ impl Monitor {
         // Anything still in the cgroup (there should be nothing once PID 1 of a PID
         // namespace is gone) is killed so that the cgroup can go.
         self.cgroup.signal_all(libc::SIGKILL);
+        crate::machine::terminate(&self.config);
         if let Err(e) = self.cgroup.destroy(&created) {
             tracing::warn!("removing cgroups: {e}");
         }

@@ -160,6 +160,10 @@ pub struct CgroupArgs {
     /// Parent cgroup: absolute from the hierarchy roots, relative from the caller's cgroup.
     #[arg(long, value_parser = opt::parse_cgroup_parent, value_name = "PATH")]
     pub cgroup_parent: Option<String>,
+    /// Who manages the container's cgroup: systemd (a delegated transient scope; the
+    /// default on a systemd host when the parent is unset or a NAME.slice) or cgroupfs.
+    #[arg(long, value_name = "systemd|cgroupfs")]
+    pub cgroup_manager: Option<crate::cgroups::Driver>,
     /// Do not let the OOM killer act in this container (cgroup v1).
     #[arg(long)]
     pub oom_kill_disable: bool,

@@ -8,6 +8,7 @@
 //! [`etc_files`] renders the bundle's /etc files. The option types come from
 //! [`crate::options`] and the errors from [`error`]; neither imports this module.
 
+pub mod cgroup_driver;
 mod devices;
 mod error;
 mod etc_files;

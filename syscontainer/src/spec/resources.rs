@@ -55,8 +55,9 @@ pub(super) fn check(opts: &ContainerOptions) -> Result<()> {
     Ok(())
 }
 
-/// Where the container's cgroup goes: `--cgroup-parent`, else daemon.json's, else
-/// [`DEFAULT_CGROUP_PARENT`].
+/// Where the container's cgroup goes and who manages it: `--cgroup-parent`, else
+/// daemon.json's, else a scope in `machine.slice` (systemd driver) or
+/// [`DEFAULT_CGROUP_PARENT`] (cgroupfs); see [`super::cgroup_driver`].
 pub(super) fn placement(
     opts: &ContainerOptions,
     id: &str,
@@ -66,9 +67,13 @@ pub(super) fn placement(
         .cgroup
         .cgroup_parent
         .as_deref()
-        .or(default_cgroup_parent)
-        .unwrap_or(DEFAULT_CGROUP_PARENT);
-    Ok(CgroupPlacement::resolve(parent, id)?)
+        .or(default_cgroup_parent);
+    super::cgroup_driver::placement(
+        opts.cgroup.cgroup_manager,
+        parent,
+        DEFAULT_CGROUP_PARENT,
+        id,
+    )
 }
 
 pub(super) fn apply(plan: &Plan, spec: &mut Spec) -> Result<()> {
