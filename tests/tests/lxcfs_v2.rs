@@ -23,6 +23,15 @@ use vmutil::{
 
 const MIB: u64 = 1 << 20;
 
+/// A line in the lane's log also when the test passes: libtest captures `println!`, not
+/// writes to the stdout handle.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), "lxcfs_v2: {}", format!($($arg)*));
+    }};
+}
+
 /// A private mount point; Drop detaches whatever is mounted there, then removes it.
 struct MountDir {
     dir: tempfile::TempDir,
@@ -282,13 +291,13 @@ fn memory_swap_uptime_and_diskstats_follow_the_v2_files() {
         "SwapTotal",
         "SwapFree",
     ] {
-        println!(
+        report!(
             "meminfo {key:>12}: lxcfs-rs {:>8} kB, lxcfs 5.0.3 {:>8} kB",
             meminfo_kb(&our_meminfo, key),
             meminfo_kb(&their_meminfo, key)
         );
     }
-    println!("memory.max {max} memory.swap.max {swap_max} memory.current {current_before}..{current_after} memory.swap.current {swap_current}");
+    report!("memory.max {max} memory.swap.max {swap_max} memory.current {current_before}..{current_after} memory.swap.current {swap_current}");
     let total = max / 1024;
     assert_eq!(meminfo_kb(&our_meminfo, "MemTotal"), total, "{our_meminfo}");
     assert_eq!(
@@ -323,7 +332,7 @@ fn memory_swap_uptime_and_diskstats_follow_the_v2_files() {
         swap_total - swap_current / 1024 + slack,
     );
     let our_swaps = read_as_container(init, &ours, "proc/swaps");
-    println!(
+    report!(
         "swaps lxcfs-rs:\n{our_swaps}swaps lxcfs 5.0.3:\n{}",
         read_as_container(init, &theirs, "proc/swaps")
     );
@@ -344,7 +353,7 @@ fn memory_swap_uptime_and_diskstats_follow_the_v2_files() {
     let our_uptime = uptime_seconds(&read_as_container(init, &ours, "proc/uptime"));
     let their_uptime = uptime_seconds(&read_as_container(init, &theirs, "proc/uptime"));
     let age_after = container_age(init);
-    println!("uptime: lxcfs-rs {our_uptime}, lxcfs 5.0.3 {their_uptime}, init age {age_before:.2}..{age_after:.2}");
+    report!("uptime: lxcfs-rs {our_uptime}, lxcfs 5.0.3 {their_uptime}, init age {age_before:.2}..{age_after:.2}");
     assert!(
         our_uptime >= age_before - 0.05 && our_uptime <= age_after + 0.05,
         "uptime {our_uptime} is not the init's age {age_before}..{age_after}"
@@ -363,8 +372,8 @@ fn memory_swap_uptime_and_diskstats_follow_the_v2_files() {
     let our_diskstats = read_as_container(init, &ours, "proc/diskstats");
     let their_diskstats = read_as_container(init, &theirs, "proc/diskstats");
     let after = io_stat(&cgroup, major, minor);
-    println!("io.stat {major}:{minor} (rios, rbytes, wios, wbytes): {before:?}..{after:?}");
-    println!("diskstats lxcfs-rs:\n{our_diskstats}diskstats lxcfs 5.0.3:\n{their_diskstats}");
+    report!("io.stat {major}:{minor} (rios, rbytes, wios, wbytes): {before:?}..{after:?}");
+    report!("diskstats lxcfs-rs:\n{our_diskstats}diskstats lxcfs 5.0.3:\n{their_diskstats}");
     let counters = diskstats_counters(&our_diskstats, major, minor)
         .unwrap_or_else(|| panic!("no {major}:{minor} in our diskstats:\n{our_diskstats}"));
     assert!(
@@ -420,7 +429,7 @@ fn cpu_views(init: i32, mount: &MountDir) -> CpuViews {
 }
 
 fn print_cpu_views(what: &str, ours: &CpuViews, theirs: &CpuViews) {
-    println!(
+    report!(
         "{what}: lxcfs-rs stat {:?} cpuinfo {} online {}; lxcfs 5.0.3 stat {:?} cpuinfo {} online {}",
         ours.stat, ours.processors, ours.online, theirs.stat, theirs.processors, theirs.online
     );
@@ -495,7 +504,7 @@ fn cpu_views_follow_cpuset_cpus_effective_cpu_max_and_cpu_stat() {
         keyed(&quota_cgroup, "cpu.stat", "user_usec"),
         keyed(&quota_cgroup, "cpu.stat", "system_usec"),
     );
-    println!(
+    report!(
         "cpu.stat user_usec {user_before}..{user_after} system_usec {system_before}..{system_after}; \
          cpu line (user, system) ticks: lxcfs-rs {:?}, lxcfs 5.0.3 {:?}",
         our_view.user_system, their_view.user_system

@@ -155,17 +155,29 @@ impl Installation {
     fn start_lxcfs_rs(&self) {
         systemctl(&["enable", "--now", "lxcfs-rs.service"]);
         systemctl(&["disable", "lxcfs.service"]);
-        assert_eq!(
-            run("systemctl", &["is-active", "lxcfs.service"]).1,
-            "inactive",
-            "lxcfs.service still runs beside lxcfs-rs.service"
+        // Stopped by the conflict; Debian's lxcfs may end `failed` on SIGTERM, which is fine.
+        let lxcfs = run("systemctl", &["is-active", "lxcfs.service"]).1;
+        assert!(
+            matches!(lxcfs.as_str(), "inactive" | "failed"),
+            "lxcfs.service is {lxcfs} beside lxcfs-rs.service"
         );
         wait_for_views_daemon();
     }
 }
 
+/// Whether the reboot test's first phase has run and left the installation for its second.
+fn reboot_pending() -> bool {
+    std::env::var("SCTEST_PHASE").as_deref() != Ok("after-reboot")
+        && std::env::var_os("SCTEST_REBOOT_REQUESTS")
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .is_some_and(|requests| requests.contains(REBOOT_TEST))
+}
+
 impl Drop for Installation {
     fn drop(&mut self) {
+        if reboot_pending() {
+            return;
+        }
         let _ = run("systemctl", &["disable", "--now", UNITS[0], UNITS[1]]);
         for unit in UNITS {
             let _ = std::fs::remove_file(Path::new(UNIT_DIR).join(unit));
@@ -306,6 +318,8 @@ const REBOOTED: [(&str, &str, bool, u64); 3] = [
     ("units-stopped", "unless-stopped", true, 128 * MIB_KB),
 ];
 
+const REBOOT_TEST: &str = "restore_service_brings_policy_containers_back_after_a_reboot";
+
 #[test]
 fn restore_service_brings_policy_containers_back_after_a_reboot() {
     assert_v2_under_systemd();
@@ -348,8 +362,7 @@ fn before_reboot() {
     }
     let executable = std::env::current_exe().unwrap();
     let executable = executable.file_name().unwrap().to_string_lossy();
-    let line =
-        format!("{executable} restore_service_brings_policy_containers_back_after_a_reboot\n");
+    let line = format!("{executable} {REBOOT_TEST}\n");
     use std::io::Write;
     std::fs::OpenOptions::new()
         .create(true)
