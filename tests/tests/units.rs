@@ -178,7 +178,7 @@ impl Drop for Installation {
         if reboot_pending() {
             return;
         }
-        let _ = run("systemctl", &["disable", "--now", UNITS[0], UNITS[1]]);
+        quietly("systemctl", &["disable", "--now", UNITS[0], UNITS[1]]);
         for unit in UNITS {
             let _ = std::fs::remove_file(Path::new(UNIT_DIR).join(unit));
         }
@@ -186,9 +186,9 @@ impl Drop for Installation {
             let _ = std::fs::remove_file(Path::new(PREFIX).join(b));
         }
         let _ = std::fs::remove_dir_all(ETC);
-        let _ = run("systemctl", &["daemon-reload"]);
+        quietly("systemctl", &["daemon-reload"]);
         if self.lxcfs_was_enabled {
-            let _ = run("systemctl", &["enable", "--now", "lxcfs.service"]);
+            quietly("systemctl", &["enable", "--now", "lxcfs.service"]);
         }
     }
 }
@@ -220,9 +220,19 @@ struct Containers(Vec<String>);
 impl Drop for Containers {
     fn drop(&mut self) {
         for name in &self.0 {
-            let _ = run(&format!("{PREFIX}/syscontainer"), &["rm", "-f", name]);
+            quietly(&format!("{PREFIX}/syscontainer"), &["rm", "-f", name]);
         }
     }
+}
+
+/// Runs a clean-up command, ignoring every failure (Drop must not panic while unwinding).
+fn quietly(program: &str, args: &[&str]) {
+    let _ = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// `run -tid --name NAME OPTIONS --system-container --external-rootfs ROOTFS none init`.
