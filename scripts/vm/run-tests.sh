@@ -61,8 +61,9 @@ if [ "$boot" -eq 1 ]; then
         cut -d' ' -f1 /proc/uptime >> "$results/uptime"
         echo "SCVM rebooting for: $(tr '\n' ';' < "$requests")"
         sync
-        systemctl reboot
-        exit 0
+        if systemctl reboot; then exit 0; fi
+        echo "SCVM reboot refused" | tee "$results/reboot.log"
+        echo 1 > "$results/reboot.rc"
     fi
 elif [ "$boot" -eq 2 ] && [ -s "$requests" ]; then
     while read -r executable test; do
