@@ -347,6 +347,7 @@ fn before_reboot() {
     let installation = Installation::new();
     installation.start_lxcfs_rs();
     systemctl(&["enable", "--now", "syscontainer-restore.service"]);
+    let rootfs_copies = RemoveOnDrop(PathBuf::from(PERSISTENT_ROOTFS));
     let containers = Containers(REBOOTED.iter().map(|c| c.0.to_string()).collect());
     for (name, policy, _, mem_kb) in REBOOTED {
         let rootfs = Path::new(PERSISTENT_ROOTFS).join(name);
@@ -382,6 +383,7 @@ fn before_reboot() {
         .unwrap_or_else(|e| panic!("request a reboot in {requests}: {e}"));
     // Everything stays for the phase after the reboot, which cleans up.
     std::mem::forget(containers);
+    std::mem::forget(rootfs_copies);
     std::mem::forget(installation);
 }
 
