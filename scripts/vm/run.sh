@@ -27,12 +27,12 @@ bash "$here/mkimage.sh" "$image"
 work=$(mktemp -d /var/tmp/syscontainer-vm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-# The test executables of the `vm` feature, from cargo's own report of what it built.
-# Every test target of tests/Cargo.toml that requires the `vm` feature.
-mapfile -t vm_targets < <(awk '/^\[\[test\]\]/ { name = "" }
-    /^name *=/ { gsub(/"/, "", $3); name = $3 }
-    /^required-features *= *\["vm"\]/ { print "--test"; print name }' "$repo/tests/Cargo.toml")
-(cd "$repo" && cargo test -p syscontainer-tests --features vm "${vm_targets[@]}" --locked \
+# The test targets that need the `vm` feature (tests/Cargo.toml), and their executables from
+# cargo's own report of what it built.
+mapfile -t targets < <(awk '/^\[\[test\]\]/ { name = "" } /^name *=/ { gsub(/[" ]/, "", $0); sub(/^name=/, "", $0); name = $0 }
+    /^required-features *=.*"vm"/ && name != "" { print name }' "$repo/tests/Cargo.toml")
+[ ${#targets[@]} -gt 0 ] || { echo "vm: no vm-feature test target in tests/Cargo.toml" >&2; exit 1; }
+(cd "$repo" && cargo test -p syscontainer-tests --features vm "${targets[@]/#/--test=}" --locked \
     --no-run --message-format=json-render-diagnostics) > "$work/cargo.json"
 mapfile -t executables < <(grep -o '"executable":"[^"]*"' "$work/cargo.json" |
     sed 's/^"executable":"//; s/"$//')
@@ -48,6 +48,9 @@ for e in "${executables[@]}"; do
 done
 cp -a --reflink=auto "$rootfs" "$stage/rootfs"
 cp "$here/run-tests.sh" "$stage/run-tests.sh"
+# What `make install` installs besides the binaries, for the tests of the shipped units.
+mkdir -p "$stage/repo"
+cp -r "$repo/systemd" "$repo/etc" "$stage/repo/"
 printf '%s\n' "$filter" > "$stage/filter"
 size_mb=$(($(du -sm "$stage" | cut -f1) * 5 / 4 + 64))
 mkfs.ext4 -q -L sctest-data -d "$stage" "$work/data.img" "${size_mb}M"
@@ -73,11 +76,14 @@ fi
 cpu=max
 [ "$accel" = kvm ] && cpu=host
 
+# No -no-reboot: tests may reboot the guest (run-tests.sh), and the snapshot of the root disk
+# lives until QEMU exits. A guest that reboots more than once is reported by run-tests.sh;
+# a kernel that panics on every boot (panic=-1 reboots) ends at the timeout.
 echo "vm: booting ($accel, timeout ${timeout} s)" >&2
 vm_start=$(date +%s)
 set +e
 timeout -k 10 "$timeout" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp 2 -m 3072 \
-    -nographic -no-reboot -nic none \
+    -nographic -nic none \
     -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
     -append "console=ttyS0 root=/dev/vda rw panic=-1 quiet systemd.unified_cgroup_hierarchy=1" \
     -drive "file=$image/root.img,format=raw,if=virtio,snapshot=on" \
@@ -100,10 +106,14 @@ for e in "${executables[@]}"; do
     if [ ! -f "$work/results/$name.rc" ]; then
         echo "$name: no result from the VM"
         failed=1
-        continue
     fi
+done
+# Every result, also the after-reboot phases (NAME.after-reboot) and an unexpected boot.
+for rc in "$work"/results/*.rc; do
+    [ -f "$rc" ] || continue
+    name=$(basename "$rc" .rc)
     echo "$name: $(grep '^test result:' "$work/results/$name.log" || echo 'no test result line')"
-    [ "$(cat "$work/results/$name.rc")" = 0 ] || failed=1
+    [ "$(cat "$rc")" = 0 ] || failed=1
 done
 echo "vm: $accel, VM ran ${vm_seconds} s, lane $(($(date +%s) - lane_start)) s"
 if [ "$failed" -ne 0 ]; then
