@@ -16,119 +16,21 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use syscontainer_tests::{leftovers, pid_alive, wait_for, Host};
+use v2::{
+    as_container_service, boot, container_cgroup, inside, read_trimmed, v2_host,
+    wait_booted_inside, CGROUP2_ROOT,
+};
 
-const CGROUP2_ROOT: &str = "/sys/fs/cgroup";
-
-/// A test host, after checking that this machine is pure cgroup v2 under systemd.
-fn v2_host() -> Host {
-    let fstype = Command::new("stat")
-        .args(["-f", "-c", "%T", CGROUP2_ROOT])
-        .output()
-        .expect("spawn stat");
-    assert_eq!(
-        String::from_utf8_lossy(&fstype.stdout).trim(),
-        "cgroup2fs",
-        "{CGROUP2_ROOT} is not cgroup2: these tests belong to the VM lane"
-    );
-    assert_eq!(
-        read_trimmed(Path::new("/proc/1/comm")),
-        "systemd",
-        "PID 1 is not systemd: these tests belong to the VM lane"
-    );
-    Host::new()
-}
-
-fn read_trimmed(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-        .trim()
-        .to_string()
-}
+mod v2;
 
 fn words(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_string).collect()
 }
 
-/// Run `args` in the container's namespaces (not its cgroup); returns (success, stdout).
-fn inside(host: &Host, name: &str, args: &[&str]) -> (bool, String) {
-    let pid = host.inspect(name, "{{.State.Pid}}");
-    let out = Command::new("nsenter")
-        .args(["-t", &pid, "-m", "-u", "-i", "-n", "-p", "-C", "--"])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("spawn nsenter");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
-    )
-}
-
-/// Run a shell script as a transient service of the container's systemd, so that it runs
-/// in the container's cgroup with the container's capabilities; returns its stdout.
-fn as_container_service(host: &Host, name: &str, script: &str) -> String {
-    let (ok, out) = inside(
-        host,
-        name,
-        &[
-            "systemd-run",
-            "--quiet",
-            "--wait",
-            "--pipe",
-            "--collect",
-            "--service-type=exec",
-            "sh",
-            "-c",
-            script,
-        ],
-    );
-    assert!(ok, "systemd-run in {name} failed: {out}");
-    out
-}
-
-/// `systemctl is-system-running --wait` through nsenter until it gives a final answer.
-fn wait_booted_inside(host: &Host, name: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let (_, state) = inside(host, name, &["systemctl", "is-system-running", "--wait"]);
-        if !state.is_empty() && !matches!(state.as_str(), "offline" | "starting" | "initializing") {
-            return state;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} did not boot: last answer {state:?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// `run` with default options (only the harness's `--cgroup-parent`, which from the VM
-/// runner's root cgroup is a sibling of the default `/syscontainer`), then wait for systemd
-/// inside to finish booting.
-fn boot(host: &mut Host, name: &str) -> String {
-    let rootfs = host.rootfs();
-    let id = host.start_system(name, &rootfs, &[]);
-    let state = wait_booted_inside(host, name);
-    let (_, failed) = inside(host, name, &["systemctl", "--failed", "--no-legend"]);
-    assert_eq!(
-        state, "running",
-        "{name} booted to {state}; failed: {failed}"
-    );
-    id
-}
-
-fn container_cgroup(host: &Host, id: &str) -> std::path::PathBuf {
-    host.cgroup_file(id, "cgroup.procs")
-        .unwrap_or_else(|| panic!("no cgroup2 directory for {id}"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 #[test]
 fn boots_to_running_with_default_options() {
     let mut host = v2_host();
-    let id = boot(&mut host, "plain");
+    let id = boot(&mut host, "plain", &[]);
     assert_eq!(host.inspect("plain", "{{.State.Status}}"), "running");
     let pid: i32 = host.inspect("plain", "{{.State.Pid}}").parse().unwrap();
     assert_eq!(
@@ -147,7 +49,7 @@ fn boots_to_running_with_default_options() {
 #[test]
 fn exec_reaches_a_booted_container() {
     let mut host = v2_host();
-    boot(&mut host, "execme");
+    boot(&mut host, "execme", &[]);
     // systemd inside has made child cgroups (init.scope, system.slice, …) by now, and
     // starts another unit while exec joins.
     inside(
@@ -181,7 +83,7 @@ fn exec_reaches_a_booted_container() {
 #[test]
 fn devices_are_denied_by_default() {
     let mut host = v2_host();
-    boot(&mut host, "nodisk");
+    boot(&mut host, "nodisk", &[]);
     let root = std::fs::metadata("/").expect("stat /").dev();
     let (major, minor) = (libc::major(root), libc::minor(root));
     // A node made beside the disk's shows whether device nodes in that directory can be
@@ -210,7 +112,7 @@ fn devices_are_denied_by_default() {
 #[test]
 fn the_containers_subtree_gets_every_controller_the_host_delegates() {
     let mut host = v2_host();
-    let id = boot(&mut host, "delegate");
+    let id = boot(&mut host, "delegate", &[]);
     let delegated = words(&read_trimmed(
         &Path::new(CGROUP2_ROOT).join("cgroup.subtree_control"),
     ));
@@ -228,7 +130,7 @@ fn the_containers_subtree_gets_every_controller_the_host_delegates() {
 #[test]
 fn pause_freezes_the_whole_subtree_and_unpause_thaws_it() {
     let mut host = v2_host();
-    let id = boot(&mut host, "icy");
+    let id = boot(&mut host, "icy", &[]);
     let cgroup = container_cgroup(&host, &id);
     host.ok(["pause", "icy"]);
     assert_eq!(host.inspect("icy", "{{.State.Status}}"), "paused");
@@ -259,7 +161,7 @@ fn pause_freezes_the_whole_subtree_and_unpause_thaws_it() {
 #[test]
 fn stop_halts_systemd_and_empties_the_cgroup() {
     let mut host = v2_host();
-    let id = boot(&mut host, "stopme");
+    let id = boot(&mut host, "stopme", &[]);
     let pid: i32 = host.inspect("stopme", "{{.State.Pid}}").parse().unwrap();
     let cgroup = container_cgroup(&host, &id);
     host.ok(["stop", "-t", "60", "stopme"]);
@@ -310,7 +212,7 @@ fn exec_with_terminal(host: &Host, name: &str, command: &str) -> std::process::O
 #[test]
 fn exec_with_and_without_a_tty_joins_the_exec_leaf() {
     let mut host = v2_host();
-    let id = boot(&mut host, "ttyme");
+    let id = boot(&mut host, "ttyme", &[]);
     let cgroup = container_cgroup(&host, &id);
     assert_eq!(
         host.exec("ttyme", &["cat", "/proc/self/cgroup"]),
@@ -333,7 +235,7 @@ fn exec_with_and_without_a_tty_joins_the_exec_leaf() {
 #[test]
 fn exec_works_while_systemd_inside_starts_and_stops_units() {
     let mut host = v2_host();
-    let id = boot(&mut host, "churn");
+    let id = boot(&mut host, "churn", &[]);
     let pid = host.inspect("churn", "{{.State.Pid}}");
     // A unit in a slice of its own makes systemd realize (and re-enable controllers in)
     // the container's root cgroup each round.
@@ -387,7 +289,7 @@ fn exec_works_while_systemd_inside_starts_and_stops_units() {
 #[test]
 fn a_forced_stop_kills_exec_processes_too() {
     let mut host = v2_host();
-    let id = boot(&mut host, "forced");
+    let id = boot(&mut host, "forced", &[]);
     let cgroup = container_cgroup(&host, &id);
     host.ok(["exec", "-d", "forced", "sleep", "1000"]);
     let leaf_procs = cgroup.join(".syscontainer/exec/cgroup.procs");
@@ -454,7 +356,7 @@ fn a_reboot_inside_comes_back_and_a_poweroff_stays_down() {
 #[test]
 fn update_writes_every_resource_to_its_v2_file() {
     let mut host = v2_host();
-    let id = boot(&mut host, "tune");
+    let id = boot(&mut host, "tune", &[]);
     let cgroup = container_cgroup(&host, &id);
     let file = |name: &str| read_trimmed(&cgroup.join(name));
     host.ok([
@@ -581,7 +483,7 @@ fn run_options_reach_their_v2_files() {
 #[test]
 fn stats_and_top_read_the_v2_files() {
     let mut host = v2_host();
-    boot(&mut host, "watched");
+    boot(&mut host, "watched", &[]);
     host.ok(["update", "--memory", "1g", "watched"]);
     let stats = host.ok(["stats", "--no-stream", "watched"]);
     let line = stats

@@ -3,6 +3,9 @@
 //! `syscontainer exec` (`nsenter`, or a transient service of the container's systemd when
 //! the process must run in the container's cgroup and under its seccomp filter).
 
+// Each test target that includes this module uses only part of it.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
