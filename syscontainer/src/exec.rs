@@ -105,16 +105,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
         None
     };
 
-    let mut flags = CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWCGROUP;
-    if c.config.net == crate::options::NetMode::None {
-        flags |= CloneFlags::CLONE_NEWNET;
-    }
-    if c.config.user_remap.is_some() {
-        flags |= CloneFlags::CLONE_NEWUSER;
-    }
+    let flags = namespaces_to_join(&c);
     setns(pidfd.as_fd(), CloneFlags::CLONE_NEWPID)
         .map_err(|e| Error::Invalid(format!("join pid namespace: {e}")))?;
 
@@ -130,41 +121,8 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
         .clone()
         .unwrap_or_else(|| process.cwd().clone());
 
-    // Born in the cgroup2 exec leaf (the container's own directory has systemd's units
-    // below it, and v2 puts no process beside them), the child moves itself into the v1
-    // directories: no PID is written to a cgroup.procs, whose first write waits for an RCU
-    // grace period.
-    let exec_dir = cgroup.exec_dir()?;
-    let v2_fd = exec_dir
-        .as_deref()
-        .and_then(crate::process::open_cgroup_dir);
     let v1_tasks = cgroup.v1_tasks_files();
-    let placement_ok = v2_fd.is_some() || exec_dir.is_none();
-    let forked = if placement_ok {
-        // SAFETY: the CLI is single-threaded; the child only execs or _exits.
-        unsafe {
-            crate::process::fork_into(CloneFlags::empty(), v2_fd.as_ref().map(|fd| fd.as_fd()))
-        }
-        .ok()
-        .map(|pid| (pid, true))
-    } else {
-        None
-    };
-    let forked = match forked {
-        Some((0, placed)) => (ForkResult::Child, placed),
-        Some((pid, placed)) => (
-            ForkResult::Parent {
-                child: nix::unistd::Pid::from_raw(pid),
-            },
-            placed,
-        ),
-        // SAFETY: the CLI is single-threaded; the child only execs or _exits.
-        None => (
-            unsafe { fork() }.map_err(|e| Error::Invalid(format!("fork: {e}")))?,
-            false,
-        ),
-    };
-    drop(v2_fd);
+    let forked = fork_in_exec_leaf(&cgroup)?;
     match forked.0 {
         ForkResult::Child => {
             let placement = if forked.1 {
@@ -192,27 +150,78 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
             // SAFETY: leaving the forked child.
             unsafe { libc::_exit(code) }
         }
-        ForkResult::Parent { child } => {
-            if opts.detach {
-                return Ok(0);
+        ForkResult::Parent { .. } if opts.detach => Ok(0),
+        ForkResult::Parent { child } => wait_for_exec(child, pty.as_ref().map(|p| &p.0), opts),
+    }
+}
+
+/// The namespaces of PID 1 that an exec'd process joins besides its PID namespace.
+fn namespaces_to_join(c: &Container) -> CloneFlags {
+    let mut flags = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWCGROUP;
+    if c.config.net == crate::options::NetMode::None {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    if c.config.user_remap.is_some() {
+        flags |= CloneFlags::CLONE_NEWUSER;
+    }
+    flags
+}
+
+/// Fork the process to exec, born in the cgroup2 exec leaf where it can be (the container's
+/// own directory has systemd's units below it, and v2 puts no process beside them); the
+/// child then moves itself into the v1 directories, so no PID is written to a cgroup.procs,
+/// whose first write waits for an RCU grace period. The flag says whether the child was
+/// born in the leaf; if not, it must be moved into every hierarchy.
+fn fork_in_exec_leaf(cgroup: &crate::cgroups::ContainerCgroup) -> Result<(ForkResult, bool)> {
+    let exec_dir = cgroup.exec_dir()?;
+    let v2_fd = exec_dir
+        .as_deref()
+        .and_then(crate::process::open_cgroup_dir);
+    if v2_fd.is_some() || exec_dir.is_none() {
+        // SAFETY: the CLI is single-threaded; the child only execs or _exits.
+        let born = unsafe {
+            crate::process::fork_into(CloneFlags::empty(), v2_fd.as_ref().map(|fd| fd.as_fd()))
+        };
+        match born {
+            Ok(0) => return Ok((ForkResult::Child, true)),
+            Ok(pid) => {
+                let child = nix::unistd::Pid::from_raw(pid);
+                return Ok((ForkResult::Parent { child }, true));
             }
-            if let Some((master, _)) = &pty {
-                let stdin = std::io::stdin();
-                let stdout = std::io::stdout();
-                copy_winsize(stdin.as_raw_fd(), master.as_raw_fd());
-                let _raw = crate::console::RawMode::enable(stdin.as_fd());
-                let input = opts.interactive.then(|| stdin.as_fd());
-                crate::console::proxy(input, master.as_fd(), master.as_fd(), stdout.as_fd(), &[]);
-            }
-            loop {
-                match waitpid(child, None) {
-                    Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-                    Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
-                    Ok(_) => continue,
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(e) => return Err(Error::Invalid(format!("wait: {e}"))),
-                }
-            }
+            Err(_) => {}
+        }
+    }
+    drop(v2_fd);
+    // SAFETY: the CLI is single-threaded; the child only execs or _exits.
+    let forked = unsafe { fork() }.map_err(|e| Error::Invalid(format!("fork: {e}")))?;
+    Ok((forked, false))
+}
+
+/// Relay the terminal (with `-t`) and wait for the exec'd process; its exit code, or 128 +
+/// the signal that ended it.
+fn wait_for_exec(
+    child: nix::unistd::Pid,
+    pty_master: Option<&OwnedFd>,
+    opts: &ExecOptions,
+) -> Result<i32> {
+    if let Some(master) = pty_master {
+        let stdin = std::io::stdin();
+        let stdout = std::io::stdout();
+        copy_winsize(stdin.as_raw_fd(), master.as_raw_fd());
+        let _raw = crate::console::RawMode::enable(stdin.as_fd());
+        let input = opts.interactive.then(|| stdin.as_fd());
+        crate::console::proxy(input, master.as_fd(), master.as_fd(), stdout.as_fd(), &[]);
+    }
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::Invalid(format!("wait: {e}"))),
         }
     }
 }
