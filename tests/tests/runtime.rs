@@ -1287,3 +1287,44 @@ fn exec_joins_the_exec_leaf_of_the_unified_cgroup_and_rm_removes_it() {
         leftovers(&host, &id)
     );
 }
+
+#[test]
+fn the_openeuler_guide_spellings_boot_a_system_container() {
+    let mut host = Host::new();
+    let rootfs = host.rootfs();
+    let rootfs_text = rootfs.display().to_string();
+    host.ok([
+        "run",
+        "-tid",
+        "-n",
+        "guide",
+        "--cgroup-parent",
+        &host.cgroup_parent,
+        "--system-container=true",
+        "--privileged=false",
+        "--dns-opt",
+        "ndots:3",
+        "--external-rootfs",
+        &rootfs_text,
+        "none",
+        "init",
+    ]);
+    let state = host.wait_booted("guide");
+    assert!(
+        state == "running" || state == "degraded",
+        "booted to {state}"
+    );
+    let resolv = host.exec("guide", &["cat", "/etc/resolv.conf"]);
+    assert!(
+        resolv.lines().any(|l| l == "options ndots:3"),
+        "--dns-opt ndots:3 missing: {resolv}"
+    );
+    // --privileged=false: the bounding set is the default one, without CAP_SYS_MODULE.
+    let status = host.exec("guide", &["cat", "/proc/1/status"]);
+    let bounding = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    assert_eq!(bounding & (1 << 16), 0, "{status}");
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{ArgAction, Args};
 
 use super::system::{
     self as so, DeviceRequest, FilesLimit, HostChannel, NsChangeOpt, SecurityOpt, Ulimit, UserRemap,
@@ -16,16 +16,16 @@ use super::values::{self as opt, CapabilityName, MountRequest, NetMode, RestartP
 #[derive(Debug, Clone, Default, Args)]
 pub struct ContainerOptions {
     /// Container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*).
-    #[arg(long, value_parser = opt::parse_name)]
+    #[arg(short = 'n', long, value_parser = opt::parse_name)]
     pub name: Option<String>,
     /// Boot a system container: PID 1 is the rootfs's init (requires --external-rootfs).
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = ArgAction::Set, value_parser = parse_bool)]
     pub system_container: bool,
     /// Root file system directory to boot in place (the image argument is then `none`).
     #[arg(long, value_name = "PATH")]
     pub external_rootfs: Option<PathBuf>,
     /// All capabilities, all devices, no masked paths.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = ArgAction::Set, value_parser = parse_bool)]
     pub privileged: bool,
     #[command(flatten)]
     pub process: ProcessArgs,
@@ -54,10 +54,10 @@ pub struct ContainerOptions {
 #[derive(Debug, Clone, Default, Args)]
 pub struct ProcessArgs {
     /// Keep stdin open for attach.
-    #[arg(short = 'i', long)]
+    #[arg(short = 'i', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = ArgAction::Set, value_parser = parse_bool)]
     pub interactive: bool,
     /// The console is a terminal (always true for the console pty; kept for isula syntax).
-    #[arg(short = 't', long)]
+    #[arg(short = 't', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = ArgAction::Set, value_parser = parse_bool)]
     pub tty: bool,
     /// Environment variable KEY=VALUE (KEY alone takes the caller's value).
     #[arg(short = 'e', long = "env", value_parser = opt::parse_env, value_name = "KEY=VALUE")]
@@ -165,7 +165,7 @@ pub struct CgroupArgs {
     #[arg(long, value_name = "systemd|cgroupfs")]
     pub cgroup_manager: Option<crate::cgroups::Driver>,
     /// Do not let the OOM killer act in this container (cgroup v1).
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = ArgAction::Set, value_parser = parse_bool)]
     pub oom_kill_disable: bool,
     /// Read rate limit DEVICE:BYTES.
     #[arg(long = "device-read-bps", value_parser = |s: &str| so::parse_device_rate(s, true))]
@@ -223,7 +223,7 @@ pub struct MountArgs {
     #[arg(long, value_parser = opt::parse_tmpfs, value_name = "PATH[:OPTS]")]
     pub tmpfs: Vec<MountRequest>,
     /// Mount the rootfs read-only.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = ArgAction::Set, value_parser = parse_bool)]
     pub read_only: bool,
     /// Size of /dev/shm (more than 0).
     #[arg(long, value_parser = opt::parse_shm_size)]
@@ -253,7 +253,7 @@ pub struct NetworkArgs {
     #[arg(long = "dns", value_name = "IP", value_parser = so::parse_ip)]
     pub dns: Vec<IpAddr>,
     /// resolv.conf option.
-    #[arg(long = "dns-option", value_parser = so::parse_resolv_word)]
+    #[arg(long = "dns-option", alias = "dns-opt", value_parser = so::parse_resolv_word)]
     pub dns_options: Vec<String>,
     /// resolv.conf search domain.
     #[arg(long = "dns-search", value_parser = so::parse_resolv_word)]
@@ -284,7 +284,7 @@ pub struct LifecycleArgs {
     #[arg(long, value_parser = opt::parse_restart_policy, default_value = "no")]
     pub restart: RestartPolicy,
     /// Remove the container when it exits.
-    #[arg(long = "rm")]
+    #[arg(long = "rm", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = ArgAction::Set, value_parser = parse_bool)]
     pub auto_remove: bool,
     /// Signal for `stop` (default SIGRTMIN+3 for systemd, else SIGTERM).
     #[arg(long, value_parser = opt::parse_signal)]
@@ -304,6 +304,15 @@ impl LifecycleArgs {
     /// The labels as stored in the record (a later KEY wins).
     pub fn label_map(&self) -> BTreeMap<String, String> {
         self.labels.iter().cloned().collect()
+    }
+}
+
+/// isula's boolean values: `--flag`, `--flag=true`, `--flag=false`.
+fn parse_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("{s:?} is not a boolean: use true or false")),
     }
 }
 
@@ -373,6 +382,71 @@ mod tests {
         let defaults = Create::try_parse_from(["create", "none"]).unwrap().options;
         assert_eq!(defaults.network.net, NetMode::None);
         assert!(defaults.resources.is_empty());
+    }
+
+    #[test]
+    fn isula_spellings_are_accepted() {
+        let c = Create::try_parse_from([
+            "create",
+            "-ti",
+            "-n",
+            "web",
+            "--system-container=true",
+            "--dns-opt",
+            "ndots:2",
+            "--dns-option",
+            "timeout:1",
+            "none",
+        ])
+        .unwrap()
+        .options;
+        assert!(c.process.tty && c.process.interactive);
+        assert_eq!(c.name.as_deref(), Some("web"));
+        assert!(c.system_container);
+        assert_eq!(c.network.dns_options, vec!["ndots:2", "timeout:1"]);
+        assert_eq!(c.image, "none");
+    }
+
+    #[test]
+    fn booleans_take_an_optional_true_or_false() {
+        let c = Create::try_parse_from([
+            "create",
+            "--system-container=false",
+            "--privileged",
+            "--read-only=true",
+            "--rm=false",
+            "-t=false",
+            "--interactive=true",
+            "--oom-kill-disable",
+            "none",
+            "init",
+        ])
+        .unwrap()
+        .options;
+        assert!(!c.system_container);
+        assert!(c.privileged);
+        assert!(c.mounts.read_only);
+        assert!(!c.lifecycle.auto_remove);
+        assert!(!c.process.tty);
+        assert!(c.process.interactive);
+        assert!(c.cgroup.oom_kill_disable);
+        assert_eq!(c.image, "none");
+        assert_eq!(c.command, vec!["init"]);
+
+        let defaults = Create::try_parse_from(["create", "none"]).unwrap().options;
+        assert!(!defaults.system_container && !defaults.privileged && !defaults.process.tty);
+    }
+
+    #[test]
+    fn a_boolean_never_swallows_the_next_word() {
+        // Without `=`, the word after a boolean is the image, not its value.
+        let c = Create::try_parse_from(["create", "--privileged", "false"])
+            .unwrap()
+            .options;
+        assert!(c.privileged);
+        assert_eq!(c.image, "false");
+        assert!(Create::try_parse_from(["create", "--rm=yes", "none"]).is_err());
+        assert!(Create::try_parse_from(["create", "--system-container=", "none"]).is_err());
     }
 
     #[test]
