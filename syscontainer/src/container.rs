@@ -1,5 +1,6 @@
 //! Container operations: what the CLI commands call.
 
+use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,7 +20,7 @@ use crate::store::{self, Store};
 
 /// `/etc/syscontainer/daemon.json`: defaults for every container.
 #[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub struct DaemonConfig {
     pub cgroup_parent: Option<String>,
     pub hook_spec: Option<PathBuf>,
@@ -28,6 +29,10 @@ pub struct DaemonConfig {
     /// iSulad's spelling of the same choice: `["native.cgroupdriver=systemd"]`.
     #[serde(default)]
     pub exec_opts: Vec<String>,
+    /// iSulad keys this runtime has no use for (`registry-mirrors`, `log-driver`, …): kept
+    /// only to name them in a warning, so an iSulad daemon.json can be used as it is.
+    #[serde(flatten)]
+    pub ignored: BTreeMap<String, serde_json::Value>,
 }
 
 pub const DEFAULT_DAEMON_CONFIG: &str = "/etc/syscontainer/daemon.json";
@@ -47,6 +52,14 @@ impl DaemonConfig {
         if let Some(p) = &cfg.cgroup_parent {
             crate::options::parse_cgroup_parent(p)
                 .map_err(|e| Error::Invalid(format!("{}: cgroup-parent: {e}", path.display())))?;
+        }
+        if !cfg.ignored.is_empty() {
+            let keys: Vec<&str> = cfg.ignored.keys().map(String::as_str).collect();
+            tracing::warn!(
+                "{}: ignoring keys this runtime does not use: {}",
+                path.display(),
+                keys.join(", ")
+            );
         }
         let mut cfg = cfg;
         cfg.cgroup_manager = daemon_cgroup_manager(&cfg)
@@ -860,5 +873,26 @@ mod tests {
         assert!(disagree.to_string().contains("disagree"), "{disagree}");
         assert!(load(r#"{"cgroup-manager":"lxc"}"#).is_err());
         assert!(load(r#"{"exec-opts":["native.umask=normal"]}"#).is_err());
+    }
+
+    #[test]
+    fn daemon_json_ignores_unknown_keys_but_checks_known_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            let path = dir.path().join("daemon.json");
+            std::fs::write(&path, text).unwrap();
+            DaemonConfig::load(&path)
+        };
+        let cfg = load(
+            r#"{"registry-mirrors":["docker.io"],"log-driver":"file","cgroup-parent":"/lxc"}"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.cgroup_parent.as_deref(), Some("/lxc"));
+        let ignored: Vec<_> = cfg.ignored.keys().collect();
+        assert_eq!(ignored, ["log-driver", "registry-mirrors"]);
+        assert!(load(r#"{"cgroup-parent":7,"log-driver":"file"}"#).is_err());
+        assert!(load(r#"{"cgroup-parent":"../up","log-driver":"file"}"#).is_err());
+        assert!(load(r#"{"hook-spec":["not","a","path"]}"#).is_err());
+        assert!(load(r#"["not an object"]"#).is_err());
     }
 }

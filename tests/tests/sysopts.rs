@@ -1352,3 +1352,45 @@ fn hugetlb_limit_reaches_the_cgroup_or_is_refused_without_a_controller() {
         }
     }
 }
+
+#[test]
+fn an_isulad_daemon_json_is_used_with_its_unknown_keys_named_and_ignored() {
+    let mut host = Host::new();
+    let dir = tempfile::tempdir().unwrap();
+    let daemon_config = dir.path().join("daemon.json");
+    let rootfs = host.rootfs();
+    let create = |host: &Host, name: &str| {
+        host.command()
+            .arg("--daemon-config")
+            .arg(&daemon_config)
+            .args(["create", "-n", name, "--cgroup-parent", &host.cgroup_parent])
+            .args(["--system-container", "--external-rootfs"])
+            .arg(&rootfs)
+            .args(["none", "init"])
+            .output()
+            .unwrap()
+    };
+    std::fs::write(
+        &daemon_config,
+        r#"{"registry-mirrors":["docker.io"],"log-driver":"file","exec-opts":["native.cgroupdriver=cgroupfs"]}"#,
+    )
+    .unwrap();
+    let out = create(&host, "isulad-conf");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("log-driver, registry-mirrors"),
+        "the warning names the ignored keys: {stderr}"
+    );
+    assert_eq!(host.inspect("isulad-conf", "{{.State.Status}}"), "created");
+
+    std::fs::write(
+        &daemon_config,
+        r#"{"log-driver":"file","exec-opts":["native.cgroupdriver=lxc"]}"#,
+    )
+    .unwrap();
+    let out = create(&host, "bad-conf");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a bad known key is still refused");
+    assert!(stderr.contains("native.cgroupdriver=lxc"), "{stderr}");
+}
