@@ -19,9 +19,18 @@ impl Drop for Sleeper {
 }
 
 fn run_hook(mountpoint: &std::path::Path, state: &str) -> std::process::Output {
+    run_hook_with(mountpoint, state, &[])
+}
+
+fn run_hook_with(
+    mountpoint: &std::path::Path,
+    state: &str,
+    extra: &[&std::ffi::OsStr],
+) -> std::process::Output {
     let mut hook = Command::new(env!("CARGO_BIN_EXE_lxcfs-hook"))
         .arg("--mountpoint")
         .arg(mountpoint)
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -221,4 +230,23 @@ fn hung_daemon_does_not_block_check_or_hook() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("keeps host views"), "{stderr}");
     assert!(took < Duration::from_secs(6), "hook took {took:?}");
+}
+
+#[test]
+fn hook_with_log_writes_its_messages_to_that_file() {
+    require_root();
+    let (_sleeper, state) = running_state("logged");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("lxcfs-hook.log");
+    // The daemon is down: the hook warns (into the file) and lets the container start.
+    let output = run_hook_with(
+        std::path::Path::new("/nonexistent-lxcfs"),
+        &state,
+        &["--log".as_ref(), log.as_os_str()],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("not alive"), "{logged}");
+    assert!(!stderr.contains("not alive"), "{stderr}");
 }

@@ -21,11 +21,14 @@ struct Cli {
     /// Log level.
     #[arg(long = "log-level", value_enum, default_value_t = sclog::LogLevel::Info)]
     log_level: sclog::LogLevel,
+    /// Append the log to FILE instead of stderr (iSula's hook specs pass it).
+    #[arg(long = "log", value_name = "FILE")]
+    log_file: Option<PathBuf>,
 }
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(e) = sclog::init(cli.log_level, None) {
+    if let Err(e) = sclog::init(cli.log_level, cli.log_file.as_deref()) {
         eprintln!("lxcfs-hook: {e}");
         std::process::exit(1);
     }
@@ -65,5 +68,32 @@ fn run(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_guide_hook_arguments_parse() {
+        let cli = Cli::try_parse_from([
+            "lxcfs-hook",
+            "--log",
+            "/var/log/lxcfs-hook.log",
+            "--log-level",
+            "debug",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.log_file.as_deref(),
+            Some(std::path::Path::new("/var/log/lxcfs-hook.log"))
+        );
+        assert_eq!(cli.mountpoint, PathBuf::from(toolkit::DEFAULT_MOUNTPOINT));
+        assert!(Cli::try_parse_from(["lxcfs-hook"])
+            .unwrap()
+            .log_file
+            .is_none());
+        assert!(Cli::try_parse_from(["lxcfs-hook", "--log"]).is_err());
     }
 }
