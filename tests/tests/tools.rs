@@ -1863,3 +1863,84 @@ fn without_the_seccomp_rule_a_container_could_detach_its_device_filter() {
     assert_eq!(out, "query=ok count=1 detached=1", "{out}");
     assert!(syscontainer_tests::our_device_programs(&unified).is_empty());
 }
+
+#[test]
+fn update_nic_bridge_moves_the_host_end_all_or_nothing() {
+    let t = tag();
+    let first = Link::bridge(&format!("stf{t}"), "10.236.0.1/24");
+    let second = Link::bridge(&format!("sts{t}"), "10.237.0.1/24");
+    let mut host = Host::new();
+    let id = host.boot("rebridge", &[]);
+    let vhost = format!("stw{t}");
+    tools(
+        &host,
+        &[
+            "add-nic",
+            "--type",
+            "veth",
+            "--name",
+            &format!("{vhost}:eth1"),
+            "--ip",
+            "10.236.0.2/24",
+            "--bridge",
+            &first.0,
+            "rebridge",
+        ],
+    );
+    let master = |name: &str| sh_ok(&format!("ip -o link show {name}"));
+    assert!(master(&vhost).contains(&format!("master {}", first.0)));
+
+    let out = tools(
+        &host,
+        &[
+            "update-nic",
+            "--name",
+            "eth1",
+            "--bridge",
+            &second.0,
+            "rebridge",
+        ],
+    );
+    assert_eq!(
+        out,
+        format!("Update network interface ({vhost}) of container (rebridge,eth1) done")
+    );
+    assert!(
+        master(&vhost).contains(&format!("master {}", second.0)),
+        "{}",
+        master(&vhost)
+    );
+    assert_eq!(
+        record(&host, &id)["networkInterfaces"][0]["Bridge"],
+        second.0.as_str()
+    );
+
+    // A bridge that does not exist: nothing changes, not even the MTU given with it.
+    let before = record(&host, &id);
+    let mtu = host.exec("rebridge", &["cat", "/sys/class/net/eth1/mtu"]);
+    tools_fail(
+        &host,
+        &[
+            "update-nic",
+            "--name",
+            "eth1",
+            "--mtu",
+            "1200",
+            "--bridge",
+            &format!("stn{t}"),
+            "rebridge",
+        ],
+        &format!("stn{t} does not exist on the host"),
+    );
+    assert_eq!(
+        host.exec("rebridge", &["cat", "/sys/class/net/eth1/mtu"]),
+        mtu
+    );
+    assert!(master(&vhost).contains(&format!("master {}", second.0)));
+    assert_eq!(record(&host, &id), before);
+    tools_fail(
+        &host,
+        &["update-nic", "--name", "eth1", "--bridge", "", "rebridge"],
+        "--bridge needs a name",
+    );
+}

@@ -84,6 +84,9 @@ pub struct UpdateNic {
     mtu: Option<u32>,
     #[arg(long)]
     qlen: Option<u32>,
+    /// Move the veth's host end to this bridge on the host.
+    #[arg(long)]
+    bridge: Option<String>,
     #[arg(long)]
     update_config_only: bool,
     container: String,
@@ -97,6 +100,7 @@ impl UpdateNic {
             mac: self.mac,
             mtu: self.mtu,
             qlen: self.qlen,
+            bridge: self.bridge,
         };
         let target = open(root, &self.container, !self.update_config_only)?;
         println!("{}", nic::update(&target, &req)?);

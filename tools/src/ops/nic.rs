@@ -9,6 +9,7 @@ use crate::net::{Net, Ns};
 use crate::record::{nic_conflict, Nic, NicKind, Record};
 use crate::resource::{Env, Poststop, Resource};
 use crate::spec::{self, check_mtu, check_qlen, format_ips, parse_ips, parse_mac};
+use rtnetlink::LinkUnspec;
 
 /// Where the container's network namespace is pinned while it holds a physical NIC.
 pub const PIN_DIR: &str = "/run/syscontainer-tools";
@@ -450,19 +451,71 @@ pub struct UpdateNic {
     pub mac: Option<String>,
     pub mtu: Option<u32>,
     pub qlen: Option<u32>,
+    /// Move a veth's host end to this bridge.
+    pub bridge: Option<String>,
+}
+
+/// The checked values of an update-nic request.
+struct NicChange {
+    ips: Option<Vec<(std::net::IpAddr, u8)>>,
+    mac: Option<[u8; 6]>,
+    mtu: Option<u32>,
+    qlen: Option<u32>,
+    bridge: Option<String>,
+}
+
+impl NicChange {
+    fn parse(req: &UpdateNic) -> Result<NicChange> {
+        let change = NicChange {
+            ips: req.ip.as_deref().map(parse_ips).transpose()?,
+            mac: req.mac.as_deref().map(parse_mac).transpose()?,
+            mtu: req.mtu.map(check_mtu).transpose()?,
+            qlen: req.qlen.map(check_qlen).transpose()?,
+            bridge: req.bridge.clone(),
+        };
+        if change.bridge.as_deref() == Some("") {
+            return Err(Error::Invalid("update-nic: --bridge needs a name".into()));
+        }
+        if change.ips.is_none()
+            && change.mac.is_none()
+            && change.mtu.is_none()
+            && change.qlen.is_none()
+            && change.bridge.is_none()
+        {
+            return Err(Error::Invalid(
+                "update-nic: give at least one of --ip, --mac, --mtu, --qlen, --bridge".into(),
+            ));
+        }
+        Ok(change)
+    }
+
+    /// The record entry after the change.
+    fn applied_to(&self, old: &Nic) -> Result<Nic> {
+        let mut new = old.clone();
+        if let Some(ips) = &self.ips {
+            new.ip = format_ips(ips);
+        }
+        if let Some(m) = &self.mac {
+            new.mac = spec::format_mac(m);
+        }
+        if let Some(b) = &self.bridge {
+            if old.kind != NicKind::Veth {
+                return Err(Error::Invalid(format!(
+                    "update-nic --bridge: {} is not a veth (only a veth's host end is on a bridge)",
+                    old.ctr_nic_name
+                )));
+            }
+            new.bridge = b.clone();
+        }
+        new.mtu = self.mtu.unwrap_or(old.mtu);
+        new.qlen = self.qlen.unwrap_or(old.qlen);
+        Ok(new)
+    }
 }
 
 pub fn update(target: &Target, req: &UpdateNic) -> Result<String> {
     let (_, ctr_name) = spec::parse_nic_name(&req.name)?;
-    let ips = req.ip.as_deref().map(parse_ips).transpose()?;
-    let mac = req.mac.as_deref().map(parse_mac).transpose()?;
-    let mtu = req.mtu.map(check_mtu).transpose()?;
-    let qlen = req.qlen.map(check_qlen).transpose()?;
-    if ips.is_none() && mac.is_none() && mtu.is_none() && qlen.is_none() {
-        return Err(Error::Invalid(
-            "update-nic: give at least one of --ip, --mac, --mtu, --qlen".into(),
-        ));
-    }
+    let change = NicChange::parse(req)?;
     let (net, ctr) = super::live_net(target)?.unzip();
     let (_locks, others) = target.lock_all()?;
     transact_locked(target, |rec, undo| {
@@ -473,15 +526,7 @@ pub fn update(target: &Target, req: &UpdateNic) -> Result<String> {
             )));
         };
         let old = rec.nics[pos].clone();
-        let mut new = old.clone();
-        if let Some(ips) = &ips {
-            new.ip = format_ips(ips);
-        }
-        if let Some(m) = &mac {
-            new.mac = spec::format_mac(m);
-        }
-        new.mtu = mtu.unwrap_or(old.mtu);
-        new.qlen = qlen.unwrap_or(old.qlen);
+        let new = change.applied_to(&old)?;
         let mut probe = new.clone();
         probe.host_nic_name = String::new();
         probe.ctr_nic_name = String::new();
@@ -494,48 +539,9 @@ pub fn update(target: &Target, req: &UpdateNic) -> Result<String> {
             return Err(Error::Conflict(why));
         }
         if let (Some(net), Some(ctr)) = (&net, &ctr) {
-            let l = net.require_link(ctr, &ctr_name, "in the container")?;
-            let newmac = mac.map(|m| m.to_vec());
-            net.configure(
-                ctr,
-                l.index,
-                new.mtu,
-                Some(new.qlen),
-                newmac.as_deref(),
-                &ctr_name,
-            )?;
-            let old_mac = spec::parse_mac(&old.mac).ok();
-            let (o_mtu, o_qlen, n) = (old.mtu, old.qlen, ctr_name.clone());
-            undo.push("restore settings", move || {
-                net.configure(
-                    ctr,
-                    l.index,
-                    o_mtu,
-                    Some(o_qlen),
-                    old_mac.as_ref().map(|m| &m[..]),
-                    &n,
-                )
-            });
-            if ips.is_some() {
-                for (ip, _) in parse_ips(&old.ip)? {
-                    net.del_address(ctr, l.index, ip, &ctr_name)?;
-                    let (n, old_ip) = (ctr_name.clone(), old.ip.clone());
-                    undo.push("restore ips", move || {
-                        for (ip, p) in parse_ips(&old_ip)? {
-                            if net.add_address(ctr, l.index, ip, p, &n).is_err() {
-                                continue;
-                            }
-                        }
-                        Ok(())
-                    });
-                }
-                for (ip, p) in parse_ips(&new.ip)? {
-                    net.add_address(ctr, l.index, ip, p, &ctr_name)?;
-                    let n = ctr_name.clone();
-                    undo.push("remove new ip", move || {
-                        net.del_address(ctr, l.index, ip, &n)
-                    });
-                }
+            reconfigure_live(net, ctr, &old, &new, &change, undo)?;
+            if change.bridge.is_some() {
+                move_host_end(net, &old, &new.bridge, undo)?;
             }
         }
         rec.nics[pos] = new;
@@ -544,6 +550,90 @@ pub fn update(target: &Target, req: &UpdateNic) -> Result<String> {
             old.host_nic_name, target.name, ctr_name
         ))
     })
+}
+
+/// Apply the MTU, queue length, MAC and addresses of `new` to the container's end, with undo.
+fn reconfigure_live<'a>(
+    net: &'a Net,
+    ctr: &'a Ns,
+    old: &Nic,
+    new: &Nic,
+    change: &NicChange,
+    undo: &mut Undo<'a>,
+) -> Result<()> {
+    let ctr_name = &old.ctr_nic_name;
+    let l = net.require_link(ctr, ctr_name, "in the container")?;
+    let newmac = change.mac.map(|m| m.to_vec());
+    net.configure(
+        ctr,
+        l.index,
+        new.mtu,
+        Some(new.qlen),
+        newmac.as_deref(),
+        ctr_name,
+    )?;
+    let old_mac = spec::parse_mac(&old.mac).ok();
+    let (o_mtu, o_qlen, n) = (old.mtu, old.qlen, ctr_name.clone());
+    undo.push("restore settings", move || {
+        net.configure(
+            ctr,
+            l.index,
+            o_mtu,
+            Some(o_qlen),
+            old_mac.as_ref().map(|m| &m[..]),
+            &n,
+        )
+    });
+    if change.ips.is_some() {
+        for (ip, _) in parse_ips(&old.ip)? {
+            net.del_address(ctr, l.index, ip, ctr_name)?;
+            let (n, old_ip) = (ctr_name.clone(), old.ip.clone());
+            undo.push("restore ips", move || {
+                for (ip, p) in parse_ips(&old_ip)? {
+                    if net.add_address(ctr, l.index, ip, p, &n).is_err() {
+                        continue;
+                    }
+                }
+                Ok(())
+            });
+        }
+        for (ip, p) in parse_ips(&new.ip)? {
+            net.add_address(ctr, l.index, ip, p, ctr_name)?;
+            let n = ctr_name.clone();
+            undo.push("remove new ip", move || {
+                net.del_address(ctr, l.index, ip, &n)
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Put a veth's host end on `bridge`; the undo puts it back on its old bridge (or none).
+fn move_host_end<'a>(net: &'a Net, old: &Nic, bridge: &str, undo: &mut Undo<'a>) -> Result<()> {
+    let host_end = net.require_link(&net.host, &old.host_nic_name, "on the host")?;
+    let to = net.require_link(&net.host, bridge, "on the host")?;
+    let back_to = match non_empty(&old.bridge) {
+        Some(b) => net.link(&net.host, b)?.map(|l| l.index),
+        None => None,
+    };
+    let msg = LinkUnspec::new_with_index(host_end.index)
+        .controller(to.index)
+        .build();
+    net.set(
+        &net.host,
+        msg,
+        &format!("move {} to bridge {bridge}", old.host_nic_name),
+    )?;
+    let name = old.host_nic_name.clone();
+    undo.push(format!("put {name} back on its bridge"), move || {
+        let b = LinkUnspec::new_with_index(host_end.index);
+        let msg = match back_to {
+            Some(index) => b.controller(index),
+            None => b.nocontroller(),
+        };
+        net.set(&net.host, msg.build(), &format!("put {name} back"))
+    });
+    Ok(())
 }
 
 pub fn list(target: &Target, pretty: bool, filter: Option<&str>) -> Result<String> {
@@ -565,5 +655,49 @@ pub fn parse_filter(filter: Option<&str>) -> Result<serde_json::Map<String, serd
                 "invalid filter {f:?}: {e} (expected a JSON object)"
             ))
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(bridge: Option<&str>) -> UpdateNic {
+        UpdateNic {
+            name: "eth1".into(),
+            ip: None,
+            mac: None,
+            mtu: None,
+            qlen: None,
+            bridge: bridge.map(str::to_string),
+        }
+    }
+
+    fn nic(kind: NicKind) -> Nic {
+        Nic {
+            kind,
+            host_nic_name: "veth0".into(),
+            ctr_nic_name: "eth1".into(),
+            ip: "10.0.0.2/24".into(),
+            mac: String::new(),
+            mtu: 1500,
+            qlen: 1000,
+            bridge: "br0".into(),
+            host_mtu: None,
+            host_mac: String::new(),
+        }
+    }
+
+    #[test]
+    fn bridge_alone_is_an_update_of_a_veth_only() {
+        let change = NicChange::parse(&request(Some("br1"))).unwrap();
+        let new = change.applied_to(&nic(NicKind::Veth)).unwrap();
+        assert_eq!(new.bridge, "br1");
+        assert_eq!((new.mtu, new.ip.as_str()), (1500, "10.0.0.2/24"));
+        let err = change.applied_to(&nic(NicKind::Eth)).unwrap_err();
+        assert!(err.to_string().contains("not a veth"), "{err}");
+        assert!(NicChange::parse(&request(Some(""))).is_err());
+        let err = NicChange::parse(&request(None)).err().unwrap();
+        assert!(err.to_string().contains("--bridge"), "{err}");
     }
 }
