@@ -308,7 +308,7 @@ impl LifecycleArgs {
 }
 
 /// isula's boolean values: `--flag`, `--flag=true`, `--flag=false`.
-fn parse_bool(s: &str) -> Result<bool, String> {
+pub fn parse_bool(s: &str) -> Result<bool, String> {
     match s {
         "true" => Ok(true),
         "false" => Ok(false),
