@@ -9,7 +9,7 @@
 //! (tests/tests/lxcfs.rs): from a process in the container's PID namespace that stays in the
 //! host's mount namespace, where every daemon's mount point is visible.
 
-mod vmutil;
+mod v2;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -17,9 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use syscontainer_tests::{bin, Host};
-use vmutil::{
-    as_container_service, assert_v2_under_systemd, meminfo_kb, read_trimmed, wait_running,
-};
+use v2::{assert_v2_under_systemd, meminfo_kb, read_trimmed, service_in, wait_running};
 
 const MIB: u64 = 1 << 20;
 
@@ -363,7 +361,7 @@ fn memory_swap_uptime_and_diskstats_follow_the_v2_files() {
     // its rootfs's upper layer (the VM's root disk).
     let dev = std::fs::metadata(std::env::temp_dir()).unwrap().dev();
     let (major, minor) = (libc::major(dev), libc::minor(dev));
-    as_container_service(
+    service_in(
         init,
         "dd if=/dev/zero of=/var/tmp/sctest-io bs=1M count=8 oflag=direct status=none && \
          dd if=/var/tmp/sctest-io of=/dev/null bs=1M iflag=direct status=none && rm /var/tmp/sctest-io",
@@ -489,7 +487,7 @@ fn cpu_views_follow_cpuset_cpus_effective_cpu_max_and_cpu_stat() {
     assert_cpu_count("--cpus 0.5 --enable-cfs", &our_cfs, 1);
 
     // cpu.stat: the aggregate line is the container's user and system time in ticks.
-    as_container_service(quota, "timeout 3 sh -c 'while :; do :; done' || true");
+    service_in(quota, "timeout 3 sh -c 'while :; do :; done' || true");
     let tck = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .unwrap()
         .unwrap() as u64;

@@ -13,7 +13,7 @@
 //! (scripts/vm/run-tests.sh) for a reboot through `$SCTEST_REBOOT_REQUESTS`; after it the
 //! runner runs it again alone with `SCTEST_PHASE=after-reboot`.
 
-mod vmutil;
+mod v2;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use syscontainer_tests::{bin_dir, rootfs_cache, wait_for, Rootfs};
-use vmutil::{assert_v2_under_systemd, inside, meminfo_kb, wait_running};
+use v2::{assert_v2_under_systemd, inside_pid, meminfo_kb, wait_running};
 
 static INSTALLATION: Mutex<()> = Mutex::new(());
 
@@ -252,7 +252,7 @@ fn start(name: &str, rootfs: &Path, options: &[&str]) {
 
 /// MemTotal of /proc/meminfo as the container sees it, or the error reading it.
 fn container_mem_total(pid: i32) -> Result<u64, String> {
-    let (success, text, err) = inside(pid, &["cat", "/proc/meminfo"]);
+    let (success, text, err) = inside_pid(pid, &["cat", "/proc/meminfo"]);
     if !success {
         return Err(err);
     }
@@ -261,7 +261,7 @@ fn container_mem_total(pid: i32) -> Result<u64, String> {
 
 /// Whether the container's /proc/meminfo is served by lxcfs-rs, from its mountinfo.
 fn meminfo_is_a_view(pid: i32) -> bool {
-    inside(pid, &["cat", "/proc/self/mountinfo"])
+    inside_pid(pid, &["cat", "/proc/self/mountinfo"])
         .1
         .lines()
         .any(|l| l.contains(" /proc/meminfo ") && l.contains(" - fuse lxcfs-rs "))
