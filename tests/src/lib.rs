@@ -660,3 +660,90 @@ pub fn our_device_programs(dir: &Path) -> Vec<u32> {
         .map(|p| p.id)
         .collect()
 }
+
+/// A private directory for a FUSE mount at [`MountDir::path`], with room for the daemon's
+/// log and pid files beside it. Drop detaches whatever is mounted there (a live or a dead
+/// daemon's mount) before the directory is removed.
+pub struct MountDir {
+    dir: tempfile::TempDir,
+}
+
+impl MountDir {
+    pub fn new() -> MountDir {
+        let dir = tempfile::Builder::new()
+            .prefix("sctest-lxcfs-")
+            .tempdir()
+            .unwrap();
+        std::fs::create_dir(dir.path().join("mnt")).unwrap();
+        MountDir { dir }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("mnt")
+    }
+
+    /// A file beside the mount point (logs, pid files).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Default for MountDir {
+    fn default() -> Self {
+        MountDir::new()
+    }
+}
+
+impl Drop for MountDir {
+    fn drop(&mut self) {
+        for _ in 0..4 {
+            if umount2(&self.path(), MntFlags::MNT_DETACH).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// `syscontainer-hooks` installed root-owned 0755 with a hook spec for prestart and
+/// poststop that logs to a file of its own ([`Hook::log`]).
+pub struct Hook {
+    dir: tempfile::TempDir,
+}
+
+impl Hook {
+    pub fn install() -> Hook {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix("sct-hook-")
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let exe = dir.path().join("syscontainer-hooks");
+        std::fs::copy(bin("syscontainer-hooks"), &exe).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let log = dir.path().join("hook.log");
+        let entry = |stage: &str| {
+            serde_json::json!([{
+                "path": exe,
+                "args": ["syscontainer-hooks", "--state", stage, "--log", log],
+                "timeout": 30
+            }])
+        };
+        let spec = serde_json::json!({
+            "prestart": entry("prestart"),
+            "poststop": entry("poststop"),
+        });
+        std::fs::write(dir.path().join("hookspec.json"), spec.to_string()).unwrap();
+        Hook { dir }
+    }
+
+    /// The hook spec's path, for `--hook-spec`.
+    pub fn spec(&self) -> String {
+        self.dir.path().join("hookspec.json").display().to_string()
+    }
+
+    /// What the hook has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("hook.log")).unwrap_or_default()
+    }
+}

@@ -9,10 +9,10 @@ mod v2;
 use std::path::Path;
 use std::process::Command;
 
-use syscontainer_tests::{our_device_programs, BPF_DETACH_SCRIPT};
+use syscontainer_tests::{our_device_programs, Hook, BPF_DETACH_SCRIPT};
 use v2::{
     as_container_service, boot, container_cgroup, inside, inside_ok, sh_ok, tools, v2_host,
-    wait_booted_inside, Hook,
+    wait_booted_inside,
 };
 
 /// A loop device over a sparse file, detached on drop.

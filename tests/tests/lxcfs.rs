@@ -8,11 +8,11 @@
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use syscontainer_tests::{bin, pid_alive, shifted_rootfs, wait_for, Host};
+use syscontainer_tests::{bin, pid_alive, shifted_rootfs, wait_for, Host, MountDir};
 
 const MIB: u64 = 1 << 20;
 
@@ -34,41 +34,6 @@ fn is_fuse(path: &Path) -> bool {
         .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::FUSE_SUPER_MAGIC)
 }
 
-/// A private directory for a FUSE mount. Drop detaches whatever is mounted there (a live or
-/// a dead daemon's mount) before the directory is removed.
-struct MountDir {
-    dir: tempfile::TempDir,
-}
-
-impl MountDir {
-    fn new() -> MountDir {
-        let dir = tempfile::Builder::new()
-            .prefix("sctest-lxcfs-")
-            .tempdir()
-            .unwrap();
-        std::fs::create_dir(dir.path().join("mnt")).unwrap();
-        MountDir { dir }
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().join("mnt")
-    }
-
-    fn log(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
-
-impl Drop for MountDir {
-    fn drop(&mut self) {
-        for _ in 0..4 {
-            if nix::mount::umount2(&self.path(), nix::mount::MntFlags::MNT_DETACH).is_err() {
-                break;
-            }
-        }
-    }
-}
-
 /// A FUSE daemon process; Drop kills it.
 struct Daemon {
     child: Option<Child>,
@@ -77,7 +42,7 @@ struct Daemon {
 impl Daemon {
     /// `lxcfs-rs MOUNTPOINT`, waiting until the mount serves `proc/meminfo`.
     fn ours(mount: &MountDir) -> Daemon {
-        let log = std::fs::File::create(mount.log("lxcfs-rs.log")).unwrap();
+        let log = std::fs::File::create(mount.file("lxcfs-rs.log")).unwrap();
         let child = Command::new(bin("lxcfs-rs"))
             .args(["--log-level", "warn"])
             .arg(mount.path())
@@ -97,11 +62,11 @@ impl Daemon {
             "lxcfs 5.0.3 is not installed at /usr/bin/lxcfs (apt-get install lxcfs; \
              scripts/install-deps.sh does)"
         );
-        let log = std::fs::File::create(mount.log("lxcfs.log")).unwrap();
+        let log = std::fs::File::create(mount.file("lxcfs.log")).unwrap();
         let child = Command::new(binary)
             .arg("-f")
             .arg("-p")
-            .arg(mount.log("lxcfs.pid"))
+            .arg(mount.file("lxcfs.pid"))
             .arg(mount.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -116,7 +81,7 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !is_fuse(&mount.path().join("proc/meminfo")) {
             let exited = daemon.child.as_mut().unwrap().try_wait().unwrap();
-            let log_text = || std::fs::read_to_string(mount.log(log)).unwrap_or_default();
+            let log_text = || std::fs::read_to_string(mount.file(log)).unwrap_or_default();
             assert!(
                 exited.is_none(),
                 "daemon exited ({exited:?}): {}",

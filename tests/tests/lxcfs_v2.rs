@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use syscontainer_tests::{bin, Host};
+use syscontainer_tests::{bin, Host, MountDir};
 use v2::{assert_v2_under_systemd, meminfo_kb, read_trimmed, service_in, wait_running};
 
 const MIB: u64 = 1 << 20;
@@ -28,36 +28,6 @@ macro_rules! report {
         use std::io::Write;
         let _ = writeln!(std::io::stdout().lock(), "lxcfs_v2: {}", format!($($arg)*));
     }};
-}
-
-/// A private mount point; Drop detaches whatever is mounted there, then removes it.
-struct MountDir {
-    dir: tempfile::TempDir,
-}
-
-impl MountDir {
-    fn new() -> MountDir {
-        let dir = tempfile::Builder::new()
-            .prefix("sctest-lxcfs-")
-            .tempdir()
-            .unwrap();
-        std::fs::create_dir(dir.path().join("mnt")).unwrap();
-        MountDir { dir }
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().join("mnt")
-    }
-
-    fn log(&self) -> PathBuf {
-        self.dir.path().join("daemon.log")
-    }
-}
-
-impl Drop for MountDir {
-    fn drop(&mut self) {
-        while nix::mount::umount2(&self.path(), nix::mount::MntFlags::MNT_DETACH).is_ok() {}
-    }
 }
 
 /// A FUSE daemon serving a [`MountDir`]; Drop kills it.
@@ -79,13 +49,13 @@ impl Daemon {
         command
             .arg("-f")
             .arg("-p")
-            .arg(mount.dir.path().join("lxcfs.pid"))
+            .arg(mount.file("lxcfs.pid"))
             .args(args);
         Daemon::start(command, mount, "lxcfs 5.0.3")
     }
 
     fn start(mut command: Command, mount: &MountDir, name: &'static str) -> Daemon {
-        let log = std::fs::File::create(mount.log()).unwrap();
+        let log = std::fs::File::create(mount.file("daemon.log")).unwrap();
         let child = command
             .arg(mount.path())
             .stdin(Stdio::null())
@@ -99,7 +69,7 @@ impl Daemon {
         while !nix::sys::statfs::statfs(&meminfo)
             .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::FUSE_SUPER_MAGIC)
         {
-            let log = || std::fs::read_to_string(mount.log()).unwrap_or_default();
+            let log = || std::fs::read_to_string(mount.file("daemon.log")).unwrap_or_default();
             let exited = daemon.child.try_wait().unwrap();
             assert!(exited.is_none(), "{name} exited ({exited:?}): {}", log());
             assert!(Instant::now() < deadline, "{name} did not mount: {}", log());

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use syscontainer_tests::{bin, shifted_rootfs, wait_for, Host, LoopDevice};
+use syscontainer_tests::{bin, shifted_rootfs, wait_for, Hook, Host, LoopDevice};
 
 /// `syscontainer-tools --root STORE ARGS...`.
 fn tools_run(host: &Host, args: &[&str]) -> Output {
@@ -123,46 +123,6 @@ fn link_exists(name: &str) -> bool {
 fn veth_pair(name: &str, peer: &str) -> (Link, Link) {
     let a = Link::veth(name, peer);
     (a, Link(peer.into()))
-}
-
-/// syscontainer-hooks installed root-owned 0755 with a hook spec for prestart/poststop.
-struct Hook {
-    dir: tempfile::TempDir,
-}
-
-impl Hook {
-    fn install() -> Hook {
-        let dir = tempfile::Builder::new()
-            .prefix("sct-hook-")
-            .tempdir()
-            .unwrap();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let exe = dir.path().join("syscontainer-hooks");
-        std::fs::copy(bin("syscontainer-hooks"), &exe).unwrap();
-        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let log = dir.path().join("hook.log");
-        let entry = |stage: &str| {
-            serde_json::json!([{
-                "path": exe,
-                "args": ["syscontainer-hooks", "--state", stage, "--log", log],
-                "timeout": 30
-            }])
-        };
-        let spec = serde_json::json!({
-            "prestart": entry("prestart"),
-            "poststop": entry("poststop"),
-        });
-        std::fs::write(dir.path().join("hookspec.json"), spec.to_string()).unwrap();
-        Hook { dir }
-    }
-
-    fn spec(&self) -> String {
-        self.dir.path().join("hookspec.json").display().to_string()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("hook.log")).unwrap_or_default()
-    }
 }
 
 /// A host directory with one file in it.

@@ -214,39 +214,3 @@ pub fn sh_ok(cmd: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
-
-/// syscontainer-hooks installed root-owned 0755 with a hook spec for prestart/poststop.
-pub struct Hook {
-    dir: tempfile::TempDir,
-}
-
-impl Hook {
-    pub fn install() -> Hook {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::Builder::new()
-            .prefix("sct-hook-")
-            .tempdir()
-            .unwrap();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let exe = dir.path().join("syscontainer-hooks");
-        std::fs::copy(bin("syscontainer-hooks"), &exe).unwrap();
-        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let entry = |stage: &str| {
-            serde_json::json!([{
-                "path": exe,
-                "args": ["syscontainer-hooks", "--state", stage],
-                "timeout": 30
-            }])
-        };
-        let spec = serde_json::json!({
-            "prestart": entry("prestart"),
-            "poststop": entry("poststop"),
-        });
-        std::fs::write(dir.path().join("hookspec.json"), spec.to_string()).unwrap();
-        Hook { dir }
-    }
-
-    pub fn spec(&self) -> String {
-        self.dir.path().join("hookspec.json").display().to_string()
-    }
-}
