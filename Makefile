@@ -63,6 +63,10 @@ install: release
 		[ -e $(DESTDIR)/etc/syscontainer/$$(basename $$f) ] || install -m 0644 $$f $(DESTDIR)/etc/syscontainer/; \
 	done
 	install -m 0644 systemd/*.service $(DESTDIR)/lib/systemd/system/
+	install -d $(DESTDIR)/etc/cni/net.d
+	for f in etc/cni/net.d/*.conflist; do \
+		[ -e $(DESTDIR)/etc/cni/net.d/$$(basename $$f) ] || install -m 0644 $$f $(DESTDIR)/etc/cni/net.d/; \
+	done
 
 uninstall:
 	for b in $(BINARIES); do rm -f $(DESTDIR)$(PREFIX)/bin/$$b; done

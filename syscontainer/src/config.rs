@@ -50,6 +50,9 @@ pub struct ContainerConfig {
     /// File in the rootfs that receives the environment at every start.
     #[serde(default)]
     pub env_target_file: Option<PathBuf>,
+    /// The CNI networks to attach at every boot (`--network NAME`), with `-p`, `--ip`, `--mac-address`.
+    #[serde(default)]
+    pub cni: Option<crate::cni::CniRequest>,
 }
 
 pub use syscontainer_cgroups::CgroupPlacement;

@@ -26,6 +26,9 @@ pub struct DaemonConfig {
     pub hook_spec: Option<PathBuf>,
     /// The default of `--cgroup-manager`: `systemd` or `cgroupfs`.
     pub cgroup_manager: Option<crate::cgroups::Driver>,
+    /// The defaults of `--cni-conf-dir` and `--cni-bin-dir` (iSulad's keys).
+    pub cni_conf_dir: Option<PathBuf>,
+    pub cni_bin_dir: Option<PathBuf>,
     /// iSulad's spelling of the same choice: `["native.cgroupdriver=systemd"]`.
     #[serde(default)]
     pub exec_opts: Vec<String>,
@@ -142,6 +145,9 @@ pub fn create(
     let id = store::new_id();
     let mut with_daemon = opts.clone();
     with_daemon.cgroup.cgroup_manager = opts.cgroup.cgroup_manager.or(daemon.cgroup_manager);
+    let cni = &mut with_daemon.network.cni;
+    cni.cni_conf_dir = cni.cni_conf_dir.take().or(daemon.cni_conf_dir.clone());
+    cni.cni_bin_dir = cni.cni_bin_dir.take().or(daemon.cni_bin_dir.clone());
     let opts = &with_daemon;
     let device = opts.external_rootfs.as_deref().filter(|p| {
         std::fs::metadata(p)
@@ -545,6 +551,9 @@ fn clean_up_without_monitor(
     exit: Option<ExitInfo>,
 ) -> Result<Orphan> {
     let _ = c.cgroup().destroy(&c.state.created_cgroups);
+    if let Err(e) = crate::cni::detach(store, c.id()) {
+        tracing::warn!("{e}");
+    }
     let _ = std::fs::remove_dir_all(store.run_dir(c.id()));
     crate::hostside::stopped(&c.config);
     let mut state = store.load_state(c.id())?;

@@ -14,6 +14,8 @@ pub enum Error {
     Process(#[from] crate::process::ProcessError),
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
+    #[error(transparent)]
+    Cni(#[from] crate::cni::CniError),
     #[error("container {0} is not running")]
     NotRunning(String),
     #[error("container {0} is already running")]

@@ -161,7 +161,7 @@ fn namespaces_to_join(c: &Container) -> CloneFlags {
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC
         | CloneFlags::CLONE_NEWCGROUP;
-    if c.config.net == crate::options::NetMode::None {
+    if c.config.net != crate::options::NetMode::Host {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     if c.config.user_remap.is_some() {

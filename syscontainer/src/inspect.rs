@@ -65,7 +65,10 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
             "ExternalRootfs": c.config.rootfs_device.as_ref().unwrap_or(&c.config.rootfs),
             "RestartPolicy": c.config.restart.to_string(),
             "AutoRemove": c.config.auto_remove,
-            "NetworkMode": c.config.net,
+            "NetworkMode": match &c.config.cni {
+                Some(request) => json!(request.networks.join(",")),
+                None => json!(c.config.net),
+            },
             "CgroupParent": c.config.cgroup.path.rsplit_once('/').map(|(p, _)| p).unwrap_or(""),
             "CgroupPath": c.config.cgroup.path,
             "Memory": memory.as_ref().and_then(|m| m.limit()).unwrap_or(0),
@@ -79,6 +82,7 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
             "PidsLimit": resources.as_ref().and_then(|r| r.pids().as_ref().map(|p| p.limit())).unwrap_or(0),
             "ReadonlyRootfs": spec.as_ref().and_then(|s| s.root().as_ref().and_then(|r| r.readonly())).unwrap_or(false),
         },
+        "NetworkSettings": crate::cni::network_settings(store, &c.config),
         "Config": {
             "Hostname": spec.as_ref().and_then(|s| s.hostname().clone()),
             "Env": process.as_ref().and_then(|p| p.env().clone()).unwrap_or_default(),

@@ -7,6 +7,7 @@
 
 pub mod capabilities;
 pub use syscontainer_cgroups as cgroups;
+pub mod cni;
 pub mod config;
 pub mod console;
 pub mod container;

@@ -371,6 +371,7 @@ impl Monitor {
             // The OCI lifecycle after a failed create (a prestart hook, most often): the
             // container is deleted and the poststop hooks run, so that they can undo what
             // the prestart hooks did.
+            self.detach_networks();
             let poststop = self.hooks(|h| h.poststop().clone());
             let state = self.oci_state(OciStatus::Stopped, cloned.get());
             if let Err(e) = hooks::run_hooks(HookStage::Poststop, &poststop, &state) {
@@ -441,6 +442,10 @@ impl Monitor {
                 Ok(())
             },
             |pid| {
+                if let Some(request) = &self.config.cni {
+                    crate::cni::attach(&self.store, self.id(), request, pid)
+                        .map_err(|e| process::ProcessError::Network(e.to_string()))?;
+                }
                 hooks::run_hooks(
                     HookStage::Prestart,
                     &prestart,
@@ -611,6 +616,7 @@ impl Monitor {
 
     fn on_init_exit(&mut self, exit: ExitInfo) -> bool {
         self.init = None;
+        self.detach_networks();
         let mut buf = vec![0u8; 16 * 1024];
         self.pump_console(&mut buf);
         let state = self.store.load_state(self.id()).unwrap_or_default();
@@ -670,6 +676,13 @@ impl Monitor {
                 self.finish(Some(exit), None);
                 true
             }
+        }
+    }
+
+    /// CNI DEL of what the last boot attached (a failure is logged: the boot is over).
+    fn detach_networks(&self) {
+        if let Err(e) = crate::cni::detach(&self.store, self.id()) {
+            tracing::warn!("{e}");
         }
     }
 

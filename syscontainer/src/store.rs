@@ -439,6 +439,7 @@ mod tests {
             open_stdin: true,
             labels: Default::default(),
             net: NetMode::None,
+            cni: None,
             cgroup: Default::default(),
             writable_proc_paths: Vec::new(),
             host_channel: None,

@@ -7,10 +7,11 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args};
 
+use super::network::{parse_network, CniArgs, NetworkChoice};
 use super::system::{
     self as so, DeviceRequest, FilesLimit, HostChannel, NsChangeOpt, SecurityOpt, Ulimit, UserRemap,
 };
-use super::values::{self as opt, CapabilityName, MountRequest, NetMode, RestartPolicy, UserSpec};
+use super::values::{self as opt, CapabilityName, MountRequest, RestartPolicy, UserSpec};
 
 /// Everything `run`/`create` can be told about a container, parsed value by value.
 #[derive(Debug, Clone, Default, Args)]
@@ -246,9 +247,11 @@ pub struct NetworkArgs {
     /// Host name inside the container.
     #[arg(short = 'h', long, value_parser = opt::parse_hostname)]
     pub hostname: Option<String>,
-    /// Network: none (a private namespace with only lo; default) or host.
-    #[arg(long = "net", alias = "network", value_parser = opt::parse_net_mode, default_value = "none")]
-    pub net: NetMode,
+    /// Network: none (a private namespace with only lo; default), host, or CNI network names (a[,b]).
+    #[arg(long = "net", alias = "network", value_parser = parse_network, default_value = "none")]
+    pub net: NetworkChoice,
+    #[command(flatten)]
+    pub cni: CniArgs,
     /// DNS server for /etc/resolv.conf.
     #[arg(long = "dns", value_name = "IP", value_parser = so::parse_ip)]
     pub dns: Vec<IpAddr>,
@@ -321,6 +324,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::options::NetMode;
 
     #[derive(Debug, Parser)]
     #[command(disable_help_flag = true)]
@@ -367,7 +371,7 @@ mod tests {
         .options;
         assert!(c.lifecycle.auto_remove);
         assert_eq!(c.lifecycle.restart, RestartPolicy::No);
-        assert_eq!(c.network.net, NetMode::Host);
+        assert_eq!(c.network.net.mode, NetMode::Host);
         assert_eq!(c.network.hostname.as_deref(), Some("web"));
         assert_eq!(c.resources.pids_limit, Some(-1));
         assert_eq!(c.cgroup.hugetlb_limits, vec![("2MB".to_string(), 1 << 30)]);
@@ -380,7 +384,7 @@ mod tests {
         assert_eq!(c.command, vec!["/bin/sh", "-c", "true"]);
 
         let defaults = Create::try_parse_from(["create", "none"]).unwrap().options;
-        assert_eq!(defaults.network.net, NetMode::None);
+        assert_eq!(defaults.network.net.mode, NetMode::None);
         assert!(defaults.resources.is_empty());
     }
 

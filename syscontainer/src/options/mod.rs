@@ -9,9 +9,11 @@
 //! This module is a leaf: it depends on no other module of the crate.
 
 mod args;
+mod network;
 mod system;
 mod values;
 
 pub use args::*;
+pub use network::*;
 pub use system::*;
 pub use values::*;

@@ -764,13 +764,15 @@ pub fn parse_cgroup_parent(s: &str) -> Result<String> {
     Ok(s.to_string())
 }
 
-/// Network mode: a private empty namespace (`none`, the default) or the host's.
+/// Network mode: a private empty namespace (`none`, the default), the host's, or a
+/// private namespace attached to CNI networks (`--network NAME`, see `network.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum NetMode {
     #[default]
     None,
     Host,
+    Cni,
 }
 
 pub fn parse_net_mode(s: &str) -> Result<NetMode> {

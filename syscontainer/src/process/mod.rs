@@ -28,6 +28,8 @@ pub enum ProcessError {
     Vanished(&'static str),
     #[error("prestart hook: {0}")]
     Hook(String),
+    #[error("network: {0}")]
+    Network(String),
     #[error("cgroup: {0}")]
     Cgroup(#[from] crate::cgroups::CgroupError),
 }

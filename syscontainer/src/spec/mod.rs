@@ -14,6 +14,7 @@ mod error;
 mod etc_files;
 mod mounts;
 mod namespaces;
+mod network;
 mod process;
 mod resources;
 mod system;
@@ -65,6 +66,7 @@ const PARTS: &[fn(&Plan, &mut Spec) -> Result<()>] = &[
     devices::apply,
     mounts::apply,
     system::apply,
+    network::apply,
 ];
 
 /// Build the bundle for a new container with the given ID.
@@ -178,13 +180,14 @@ fn record(plan: &Plan, placement: CgroupPlacement) -> ContainerConfig {
         tty: opts.process.tty,
         open_stdin: opts.process.interactive,
         labels: opts.lifecycle.label_map(),
-        net: opts.network.net,
+        net: opts.network.net.mode,
         cgroup: placement,
         writable_proc_paths: system::writable_proc_paths(opts),
         host_channel: opts.mounts.host_channel.clone(),
         env_target_file: opts.process.env_target_file.clone(),
         rootfs_device: None,
         user_remap: opts.kernel.user_remap,
+        cni: network::request(opts),
     }
 }
 

@@ -16,7 +16,7 @@ pub(super) fn apply(plan: &Plan, spec: &mut Spec) -> Result<()> {
         LinuxNamespaceType::Pid,
         LinuxNamespaceType::Cgroup,
     ];
-    if opts.network.net == NetMode::None {
+    if opts.network.net.mode != NetMode::Host {
         types.push(LinuxNamespaceType::Network);
     }
     if let Some(remap) = opts.kernel.user_remap {

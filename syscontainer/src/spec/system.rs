@@ -37,7 +37,7 @@ pub(super) fn writable_proc_paths(opts: &ContainerOptions) -> Vec<String> {
 
 /// A container on the host's network may not change the host's network sysctls.
 fn check_host_network(opts: &ContainerOptions) -> Result<()> {
-    if opts.network.net != NetMode::Host {
+    if opts.network.net.mode != NetMode::Host {
         return Ok(());
     }
     let ns_change = opts.kernel.ns_change_opt.unwrap_or_default();
