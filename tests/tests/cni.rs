@@ -122,14 +122,31 @@ fn firewall_rules(id: &str, ips: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Nothing of the container's networking is left on the host.
-fn assert_detached(net: &Network, id: &str, ips: &[String]) {
+/// Every iptables rule that names an address of the network (none once no container
+/// is on it).
+fn network_rules(net: &Network) -> Vec<String> {
+    let out = Command::new("iptables-save").output().unwrap();
+    let prefix = format!("{}.", net.prefix);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Nothing of the container's networking is left on the host (and, with `last`, no
+/// container is left on the network).
+fn assert_detached(net: &Network, id: &str, ips: &[String], last: bool) {
     wait_for("the veths to go", Duration::from_secs(20), || {
         net.ports().is_empty()
     });
     assert!(net.leases().is_empty(), "leases left: {:?}", net.leases());
     let rules = firewall_rules(id, ips);
     assert!(rules.is_empty(), "rules left: {rules:#?}");
+    if last {
+        let rules = network_rules(net);
+        assert!(rules.is_empty(), "rules of the network left: {rules:#?}");
+    }
     let pin = Path::new("/run/syscontainer/netns").join(id);
     assert!(!pin.exists(), "{} left", pin.display());
 }
@@ -259,8 +276,8 @@ fn containers_on_one_network_reach_each_other_the_host_and_published_ports() {
     host.exec("cni-b", &["ip", "-o", "addr", "show", "eth0"]);
     host.ok(["rm", "cni-a"]);
     host.ok(["rm", "-f", "cni-b"]);
-    assert_detached(&net, &id_a, &[ip_a]);
-    assert_detached(&net, &id_b, &[ip_b]);
+    assert_detached(&net, &id_a, &[ip_a], false);
+    assert_detached(&net, &id_b, &[ip_b], true);
 }
 
 #[test]
@@ -295,7 +312,7 @@ fn a_crashed_container_is_detached_by_rm_force() {
     // The pinned namespace keeps the veth until DEL.
     assert_eq!(net.ports().len(), 1);
     host.ok(["rm", "-f", "cni-crash"]);
-    assert_detached(&net, &id, &[ip]);
+    assert_detached(&net, &id, &[ip], true);
 }
 
 #[test]
@@ -322,7 +339,7 @@ fn a_failed_add_leaves_nothing_and_names_the_plugin() {
     assert!(err.contains("sctest-no-such-plugin"), "{err}");
     let id = host.inspect("cni-fail", "{{.Id}}");
     assert_eq!(host.state("cni-fail")["Status"], "exited");
-    assert_detached(&net, &id, &[]);
+    assert_detached(&net, &id, &[], true);
     host.ok(["rm", "cni-fail"]);
 }
 

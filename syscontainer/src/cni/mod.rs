@@ -269,11 +269,13 @@ fn add_all(
             result: None,
         });
         save(store, id, record)?;
-        let result = plugin::add(&list, &invocation)?;
+        let mut partial = None;
+        let added = plugin::add(&list, &invocation, &mut partial);
         if let Some(last) = record.networks.last_mut() {
-            last.result = Some(result);
+            last.result = partial;
         }
         save(store, id, record)?;
+        added?;
     }
     Ok(())
 }

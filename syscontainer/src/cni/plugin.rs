@@ -138,17 +138,22 @@ fn error_message(stdout: &[u8], stderr: &[u8], status: std::process::ExitStatus)
 }
 
 /// ADD of a whole list: each plugin gets the previous one's result; the last result is
-/// the network's.
-pub fn add(list: &NetworkList, inv: &Invocation) -> Result<Value, CniError> {
-    let mut result: Option<Value> = None;
+/// the network's. `result` holds the latest result so far, also when a later plugin
+/// fails: the DEL that undoes a failed ADD needs it (the firewall plugin finds its rules
+/// by the addresses in it).
+pub fn add(
+    list: &NetworkList,
+    inv: &Invocation,
+    result: &mut Option<Value>,
+) -> Result<Value, CniError> {
     for plugin in &list.plugins {
         let conf = plugin_config(list, plugin, inv, result.as_ref());
         let out = exec("ADD", &conf, inv, &list.name)?;
         if !out.is_null() {
-            result = Some(out);
+            *result = Some(out);
         }
     }
-    result.ok_or_else(|| CniError::Plugin {
+    result.clone().ok_or_else(|| CniError::Plugin {
         kind: list.plugins[0]
             .get("type")
             .and_then(Value::as_str)
@@ -311,7 +316,9 @@ mod tests {
             dir.path().to_path_buf(),
         ]);
         assert!(plugin_path("bridge", &inv.bin_dirs).is_some());
-        let result = add(&list(), &inv).unwrap();
+        let mut partial = None;
+        let result = add(&list(), &inv, &mut partial).unwrap();
+        assert_eq!(partial.as_ref(), Some(&result));
         del(&list(), &inv, Some(&result)).unwrap();
         let got = std::fs::read_to_string(&log).unwrap();
         assert_eq!(
@@ -336,16 +343,24 @@ mod tests {
         )
         .unwrap();
         std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let e = add(&list(), &invocation(vec![dir.path().to_path_buf()]))
-            .unwrap_err()
-            .to_string();
+        let e = add(
+            &list(),
+            &invocation(vec![dir.path().to_path_buf()]),
+            &mut None,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("bridge") && e.contains("failed to allocate: range full (code 11)"),
             "{e}"
         );
-        let e = add(&list(), &invocation(vec![PathBuf::from("/nonexistent")]))
-            .unwrap_err()
-            .to_string();
+        let e = add(
+            &list(),
+            &invocation(vec![PathBuf::from("/nonexistent")]),
+            &mut None,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("bridge") && e.contains("/nonexistent"), "{e}");
     }
 }
