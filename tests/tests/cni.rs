@@ -109,15 +109,19 @@ impl Drop for Network {
 /// Every iptables rule (nft backend here) that names the container or one of its
 /// addresses.
 fn firewall_rules(id: &str, ips: &[String]) -> Vec<String> {
+    rules_where(|l| l.contains(id) || names_address(l, ips))
+}
+
+fn names_address(rule: &str, ips: &[String]) -> bool {
+    ips.iter()
+        .any(|ip| rule.contains(&format!("{ip}/")) || rule.contains(&format!("{ip}:")))
+}
+
+fn rules_where(pred: impl Fn(&str) -> bool) -> Vec<String> {
     let out = Command::new("iptables-save").output().unwrap();
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| {
-            l.contains(id)
-                || ips
-                    .iter()
-                    .any(|ip| l.contains(&format!("{ip}/")) || l.contains(&format!("{ip}:")))
-        })
+        .filter(|l| pred(l))
         .map(str::to_string)
         .collect()
 }
@@ -125,13 +129,8 @@ fn firewall_rules(id: &str, ips: &[String]) -> Vec<String> {
 /// Every iptables rule that names an address of the network (none once no container
 /// is on it).
 fn network_rules(net: &Network) -> Vec<String> {
-    let out = Command::new("iptables-save").output().unwrap();
     let prefix = format!("{}.", net.prefix);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains(&prefix))
-        .map(str::to_string)
-        .collect()
+    rules_where(|l| l.contains(&prefix))
 }
 
 /// Nothing of the container's networking is left on the host (and, with `last`, no
@@ -313,6 +312,46 @@ fn a_crashed_container_is_detached_by_rm_force() {
     assert_eq!(net.ports().len(), 1);
     host.ok(["rm", "-f", "cni-crash"]);
     assert_detached(&net, &id, &[ip], true);
+}
+
+#[test]
+fn a_reboot_detaches_and_attaches_again() {
+    let mut host = Host::new();
+    let net = Network::new("");
+    let mut opts = net.options();
+    opts.extend(["--restart".into(), "on-reboot".into()]);
+    let refs: Vec<&str> = opts.iter().map(String::as_str).collect();
+    let id = host.boot("cni-reboot", &refs);
+    let first = settings(&host, "cni-reboot")["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    host.run(["exec", "cni-reboot", "systemctl", "reboot"]);
+    wait_for("a new PID 1", Duration::from_secs(90), || {
+        let state = host.state("cni-reboot");
+        state["RestartCount"] == 1 && state["Status"] == "running"
+    });
+    host.wait_booted("cni-reboot");
+    let second = settings(&host, "cni-reboot")["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!second.is_empty());
+    // The first boot's DEL ran: one veth and one lease, those of the second boot.
+    wait_for(
+        "the first boot's veth to go",
+        Duration::from_secs(20),
+        || net.ports().len() == 1,
+    );
+    assert_eq!(net.leases(), vec![second.clone()]);
+    if first != second {
+        let old = rules_where(|l| names_address(l, std::slice::from_ref(&first)));
+        assert!(old.is_empty(), "{old:#?}");
+    }
+    let gateway = format!("{}.1", net.prefix);
+    host.exec("cni-reboot", &["ping", "-c", "1", "-W", "10", &gateway]);
+    host.ok(["rm", "-f", "cni-reboot"]);
+    assert_detached(&net, &id, &[first, second], true);
 }
 
 #[test]
