@@ -56,7 +56,9 @@ pub(super) fn apply(plan: &Plan, _spec: &mut Spec) -> Result<()> {
             ));
         }
     }
-    let request = request(opts).expect("a CNI network mode has a request");
+    let Some(request) = request(opts) else {
+        return Ok(());
+    };
     request.validate().map_err(|e| match e {
         cni::CniError::NoNetwork { name, dir } => conflict(
             "--network",
