@@ -49,6 +49,12 @@ impl Network {
             data = data_dir.path().display(),
         );
         std::fs::write(conf_dir.path().join("50-test.conflist"), conflist).unwrap();
+        // A copy under another file name for tests that put two networks in one directory.
+        std::fs::copy(
+            conf_dir.path().join("50-test.conflist"),
+            data_dir.path().join(format!("{name}.conflist")),
+        )
+        .unwrap();
         Network {
             name,
             bridge,
@@ -277,6 +283,40 @@ fn containers_on_one_network_reach_each_other_the_host_and_published_ports() {
     host.ok(["rm", "-f", "cni-b"]);
     assert_detached(&net, &id_a, &[ip_a], false);
     assert_detached(&net, &id_b, &[ip_b], true);
+}
+
+#[test]
+fn two_networks_give_eth0_and_eth1() {
+    let mut host = Host::new();
+    let first = Network::new("");
+    let second = Network::new("");
+    let copy = second
+        .data_dir
+        .path()
+        .join(format!("{}.conflist", second.name));
+    std::fs::copy(&copy, first.conf_dir.path().join("60-second.conflist")).unwrap();
+    let mut opts = first.options();
+    opts[1] = format!("{},{}", first.name, second.name);
+    let refs: Vec<&str> = opts.iter().map(String::as_str).collect();
+    let id = host.boot("cni-two", &refs);
+    let s = settings(&host, "cni-two");
+    let ip0 = s["Networks"][&first.name]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ip1 = s["Networks"][&second.name]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(s["IPAddress"], ip0.as_str(), "{s:#}");
+    assert!(ip0.starts_with(&format!("{}.", first.prefix)), "{s:#}");
+    assert!(ip1.starts_with(&format!("{}.", second.prefix)), "{s:#}");
+    let eth1 = host.exec("cni-two", &["ip", "-o", "-4", "addr", "show", "eth1"]);
+    assert!(eth1.contains(&format!("{ip1}/24")), "{eth1}");
+    assert_eq!((first.ports().len(), second.ports().len()), (1, 1));
+    host.ok(["rm", "-f", "cni-two"]);
+    assert_detached(&first, &id, std::slice::from_ref(&ip0), true);
+    assert_detached(&second, &id, &[ip1], true);
 }
 
 #[test]
