@@ -443,6 +443,27 @@ fn network_options_are_checked_at_create() {
         e.contains("sctest-missing") && e.contains(&net.conf_dir.path().display().to_string()),
         "{e}"
     );
+    // daemon.json's cni-conf-dir (iSulad's key) is the default of --cni-conf-dir.
+    let daemon = net.data_dir.path().join("daemon.json");
+    std::fs::write(
+        &daemon,
+        format!(
+            r#"{{"cni-conf-dir": "{}", "cni-bin-dir": "{PLUGINS}"}}"#,
+            net.conf_dir.path().display()
+        ),
+    )
+    .unwrap();
+    let e = refused(vec![
+        "--daemon-config".into(),
+        daemon.display().to_string(),
+        "--network".into(),
+        "sctest-missing".into(),
+    ]);
+    assert!(
+        e.contains(&net.conf_dir.path().display().to_string()),
+        "{e}"
+    );
+    assert!(!e.contains("ignoring"), "{e}");
     let e = refused(vec!["-p".into(), "8080:80".into()]);
     assert!(e.contains("--publish") && e.contains("--network"), "{e}");
     let e = refused(vec![
