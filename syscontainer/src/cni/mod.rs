@@ -460,6 +460,15 @@ mod tests {
     }
 
     #[test]
+    fn daemon_json_names_the_cni_directories_as_isulad_does() {
+        let daemon: crate::container::DaemonConfig =
+            serde_json::from_str(r#"{"cni-conf-dir": "/etc/x", "cni-bin-dir": "/opt/y"}"#).unwrap();
+        assert_eq!(daemon.cni_conf_dir.as_deref(), Some(Path::new("/etc/x")));
+        assert_eq!(daemon.cni_bin_dir.as_deref(), Some(Path::new("/opt/y")));
+        assert!(daemon.ignored.is_empty());
+    }
+
+    #[test]
     fn detach_without_a_record_does_nothing() {
         let root = tempfile::tempdir().unwrap();
         let store = Store::open(root.path()).unwrap();

@@ -2,9 +2,10 @@
 //! the `CNI_*` environment and its network configuration on stdin, read its result
 //! or error from stdout; chain a network list's plugins through `prevResult`.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -24,6 +25,9 @@ pub struct Invocation {
     /// `runtimeConfig` keys offered to the plugins that declare them as capabilities.
     pub runtime_config: Map<String, Value>,
 }
+
+/// How long one plugin may take (as long as a hook may by default).
+const PLUGIN_TIMEOUT: Duration = Duration::from_secs(120);
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -99,9 +103,14 @@ fn exec(command: &str, conf: &Value, inv: &Invocation, network: &str) -> Result<
         // A plugin that exits without reading its stdin reports its own error below.
         let _ = stdin.write_all(&input);
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| failed(format!("wait for {}: {e}", binary.display())))?;
+    let out = wait_bounded(child, PLUGIN_TIMEOUT)
+        .map_err(|e| failed(format!("wait for {}: {e}", binary.display())))?
+        .ok_or_else(|| {
+            failed(format!(
+                "no answer in {} s: killed",
+                PLUGIN_TIMEOUT.as_secs()
+            ))
+        })?;
     if !out.status.success() {
         return Err(failed(error_message(&out.stdout, &out.stderr, out.status)));
     }
@@ -109,6 +118,39 @@ fn exec(command: &str, conf: &Value, inv: &Invocation, network: &str) -> Result<
         return Ok(Value::Null);
     }
     serde_json::from_slice(&out.stdout).map_err(|e| failed(format!("unreadable result: {e}")))
+}
+
+/// The child's output, or None if it did not exit within `timeout` (it is then killed).
+/// Its pipes are drained by threads meanwhile, so a chatty plugin never blocks.
+fn wait_bounded(mut child: Child, timeout: Duration) -> std::io::Result<Option<Output>> {
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Ok(Some(Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }))
 }
 
 /// The plugin's error object (`code`, `msg`, `details`) or else its stderr.
@@ -330,6 +372,32 @@ mod tests {
         assert_eq!(
             (s.gateway.as_str(), s.mac_address.as_str()),
             ("10.9.0.1", "02:00:00:00:00:01")
+        );
+    }
+
+    #[test]
+    fn a_plugin_that_does_not_answer_in_time_is_killed() {
+        let spawn = |script: &str| {
+            Command::new("sh")
+                .args(["-c", script])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let started = Instant::now();
+        assert!(
+            wait_bounded(spawn("exec sleep 30"), Duration::from_millis(200))
+                .unwrap()
+                .is_none()
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let out = wait_bounded(spawn("echo out; echo err >&2"), Duration::from_secs(30))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (&out.stdout[..], &out.stderr[..]),
+            (&b"out\n"[..], &b"err\n"[..])
         );
     }
 
