@@ -464,6 +464,8 @@ fn network_options_are_checked_at_create() {
         "{e}"
     );
     assert!(!e.contains("ignoring"), "{e}");
+    let e = refused(with(&["-p", "8080:80", "-p", "8080:81"]));
+    assert!(e.contains("8080/tcp") && e.contains("twice"), "{e}");
     let e = refused(vec!["-p".into(), "8080:80".into()]);
     assert!(e.contains("--publish") && e.contains("--network"), "{e}");
     let e = refused(vec![

@@ -130,6 +130,24 @@ pub fn parse_publish(s: &str) -> Result<PortMapping> {
     })
 }
 
+/// The first host port published twice (same address, or one of them on every address,
+/// and the same protocol), as `[IP:]PORT/PROTO`.
+pub fn duplicate_publish(ports: &[PortMapping]) -> Option<String> {
+    ports.iter().enumerate().find_map(|(i, p)| {
+        ports[..i]
+            .iter()
+            .any(|q| {
+                q.host_port == p.host_port
+                    && q.protocol == p.protocol
+                    && (q.host_ip == p.host_ip || q.host_ip.is_empty() || p.host_ip.is_empty())
+            })
+            .then(|| match p.host_ip.as_str() {
+                "" => format!("{}/{}", p.host_port, p.protocol),
+                ip => format!("{ip}:{}/{}", p.host_port, p.protocol),
+            })
+    })
+}
+
 /// Split an optional leading IP (`1.2.3.4:` or `[::1]:`) from `HOST:CTR`.
 fn split_host_ip(s: &str) -> Option<(Option<&str>, &str)> {
     if let Some(rest) = s.strip_prefix('[') {
@@ -267,6 +285,29 @@ mod tests {
             let e = parse_publish(bad).unwrap_err();
             assert_eq!(e.value, bad, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_host_port_is_published_once() {
+        let ports = |list: &[&str]| -> Vec<PortMapping> {
+            list.iter().map(|s| parse_publish(s).unwrap()).collect()
+        };
+        assert_eq!(
+            duplicate_publish(&ports(&["80:80", "81:80", "80:80/udp"])),
+            None
+        );
+        assert_eq!(
+            duplicate_publish(&ports(&["1.2.3.4:80:80", "1.2.3.5:80:81"])),
+            None
+        );
+        assert_eq!(
+            duplicate_publish(&ports(&["80:80", "8080:80", "80:81"])).as_deref(),
+            Some("80/tcp")
+        );
+        assert_eq!(
+            duplicate_publish(&ports(&["80:80", "127.0.0.1:80:81"])).as_deref(),
+            Some("127.0.0.1:80/tcp")
+        );
     }
 
     #[test]

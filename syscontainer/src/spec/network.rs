@@ -40,6 +40,13 @@ pub(super) fn apply(plan: &Plan, _spec: &mut Spec) -> Result<()> {
         return Ok(());
     }
     let networks = opts.network.net.networks.join(",");
+    if let Some(port) = crate::options::duplicate_publish(&cni.publish) {
+        return Err(conflict(
+            "--publish",
+            port,
+            "the host port is published twice",
+        ));
+    }
     if opts.network.net.networks.len() > 1 {
         if let Some(ip) = cni.ip {
             return Err(conflict(
