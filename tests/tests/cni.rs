@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use syscontainer_tests::{pid_alive, wait_for, Host};
+use syscontainer_tests::{pid_alive, shifted_rootfs, wait_for, Host};
 
 const PLUGINS: &str = "/usr/lib/cni";
 
@@ -392,6 +392,31 @@ fn a_reboot_detaches_and_attaches_again() {
     host.exec("cni-reboot", &["ping", "-c", "1", "-W", "10", &gateway]);
     host.ok(["rm", "-f", "cni-reboot"]);
     assert_detached(&net, &id, &[first, second], true);
+}
+
+/// In a user namespace the network namespace belongs to it; the plugins, run by host
+/// root, still configure it.
+#[test]
+fn a_user_remapped_container_is_attached_too() {
+    let shifted = shifted_rootfs(310_000);
+    let host = Host::new();
+    let net = Network::new("");
+    let mut opts = net.options();
+    opts.extend(["--user-remap".into(), "310000:310000:65535".into()]);
+    let refs: Vec<&str> = opts.iter().map(String::as_str).collect();
+    let id = host.start_system("cni-userns", &shifted.path().join("rootfs"), &refs);
+    let state = host.wait_booted("cni-userns");
+    assert!(state == "running" || state == "degraded", "{state}");
+    let ip = settings(&host, "cni-userns")["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let inside = host.exec("cni-userns", &["ip", "-o", "-4", "addr", "show", "eth0"]);
+    assert!(inside.contains(&format!("{ip}/24")), "{inside}");
+    let gateway = format!("{}.1", net.prefix);
+    host.exec("cni-userns", &["ping", "-c", "1", "-W", "10", &gateway]);
+    host.ok(["rm", "-f", "cni-userns"]);
+    assert_detached(&net, &id, &[ip], true);
 }
 
 #[test]

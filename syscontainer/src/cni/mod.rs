@@ -231,8 +231,11 @@ fn unpin(path: &Path) {
 /// user's init) to every requested network, recording each before it is added. On
 /// failure everything added is deleted again and the error returned.
 pub fn attach(store: &Store, id: &str, request: &CniRequest, pid: i32) -> Result<(), CniError> {
-    // A previous boot whose DEL never ran (the monitor died in between).
-    detach(store, id)?;
+    // A previous boot whose DEL never ran (a host crash): its record is dropped even if
+    // a plugin fails, so that the container can still start.
+    if let Err(e) = detach(store, id) {
+        tracing::warn!("detaching the previous boot: {e}");
+    }
     let netns = pin(id, pid)?;
     let mut record = Record {
         netns: netns.clone(),
