@@ -662,6 +662,11 @@ pub fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
         match Container::load(store, id) {
             Ok(c) => {
                 let orphan = cleanup_orphan(store, &c);
+                // The monitor detaches at every exit; this catches an attachment that
+                // outlived it anyway, before its record goes with the bundle.
+                if let Err(e) = crate::cni::detach(store, c.id()) {
+                    tracing::warn!("{e}");
+                }
                 crate::hostside::release(&c.config);
                 orphan
             }

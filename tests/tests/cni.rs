@@ -447,6 +447,37 @@ fn a_failed_add_leaves_nothing_and_names_the_plugin() {
     host.ok(["rm", "cni-fail"]);
 }
 
+/// ADD runs before the prestart hooks: a failing hook undoes the attachment too.
+#[test]
+fn a_failing_prestart_hook_undoes_the_attachment() {
+    let mut host = Host::new();
+    let net = Network::new("");
+    let spec = net.data_dir.path().join("hooks.json");
+    std::fs::write(&spec, r#"{"prestart": [{"path": "/bin/false"}]}"#).unwrap();
+    let rootfs = host.rootfs();
+    let mut args = vec![
+        "run".to_string(),
+        "-d".into(),
+        "--name".into(),
+        "cni-hook".into(),
+    ];
+    args.extend(["--cgroup-parent".into(), host.cgroup_parent.clone()]);
+    args.extend(net.options());
+    args.extend(["--hook-spec".into(), spec.display().to_string()]);
+    args.extend([
+        "--system-container".into(),
+        "--external-rootfs".into(),
+        rootfs.display().to_string(),
+        "none".into(),
+        "init".into(),
+    ]);
+    let err = host.fails(&args);
+    assert!(err.contains("prestart"), "{err}");
+    let id = host.inspect("cni-hook", "{{.Id}}");
+    assert_detached(&net, &id, &[], true);
+    host.ok(["rm", "cni-hook"]);
+}
+
 #[test]
 fn network_options_are_checked_at_create() {
     let host = Host::new();
