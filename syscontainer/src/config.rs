@@ -50,6 +50,15 @@ pub struct ContainerConfig {
     /// File in the rootfs that receives the environment at every start.
     #[serde(default)]
     pub env_target_file: Option<PathBuf>,
+    /// `--entrypoint`: the program that replaced the command's first word.
+    #[serde(default)]
+    pub entrypoint: Option<String>,
+    /// The health check the monitor runs (`--health-cmd` and the rest).
+    #[serde(default)]
+    pub healthcheck: Option<crate::options::HealthCheck>,
+    /// How the monitor rotates `console.log` (`--log-opt max-size=…,max-file=…`).
+    #[serde(default)]
+    pub log_rotation: crate::options::LogRotation,
 }
 
 pub use syscontainer_cgroups::CgroupPlacement;

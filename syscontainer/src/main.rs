@@ -77,6 +77,9 @@ fn main() -> ExitCode {
     if let Some((root, level, id)) = monitor_invocation(&args) {
         return run_monitor(root, level, id);
     }
+    if let Some(code) = clidoc::intercept(<Cli as clap::CommandFactory>::command) {
+        return ExitCode::from(code as u8);
+    }
     let cli = Cli::parse();
     if let Err(e) = sclog::init(cli.log_level, cli.log_file.as_deref()) {
         eprintln!("syscontainer: {e:#}");

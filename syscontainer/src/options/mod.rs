@@ -9,9 +9,15 @@
 //! This module is a leaf: it depends on no other module of the crate.
 
 mod args;
+mod health;
+mod label_file;
+mod logopt;
 mod system;
 mod values;
 
 pub use args::*;
+pub use health::*;
+pub use label_file::*;
+pub use logopt::*;
 pub use system::*;
 pub use values::*;

@@ -91,7 +91,7 @@ pub fn build(
         part(&plan, &mut spec)?;
     }
     Ok(Bundle {
-        config: record(&plan, placement),
+        config: record(&plan, placement)?,
         spec,
         files: etc_files::render(&plan),
     })
@@ -108,7 +108,9 @@ impl<'a> Plan<'a> {
             return Err(SpecError::ImageWithRootfs(opts.image.clone()));
         }
         let mut command = opts.command.clone();
-        if command.is_empty() {
+        if let Some(entrypoint) = opts.process.entrypoint.as_deref().filter(|e| !e.is_empty()) {
+            command.insert(0, entrypoint.to_string());
+        } else if command.is_empty() {
             if !opts.system_container {
                 return Err(SpecError::NoCommand);
             }
@@ -158,9 +160,17 @@ fn base_spec(plan: &Plan, placement: &CgroupPlacement) -> Result<Spec> {
 }
 
 /// The manager's record of the container.
-fn record(plan: &Plan, placement: CgroupPlacement) -> ContainerConfig {
+fn record(plan: &Plan, placement: CgroupPlacement) -> Result<ContainerConfig> {
     let opts = plan.opts;
-    ContainerConfig {
+    let healthcheck = opts
+        .health
+        .check()
+        .map_err(|e| conflict("--health-cmd", e.value, e.reason))?;
+    let log_rotation = opts
+        .logging
+        .rotation()
+        .map_err(|e| conflict("--log-opt", e.value, e.reason))?;
+    Ok(ContainerConfig {
         id: plan.id.to_string(),
         name: opts
             .name
@@ -185,7 +195,10 @@ fn record(plan: &Plan, placement: CgroupPlacement) -> ContainerConfig {
         env_target_file: opts.process.env_target_file.clone(),
         rootfs_device: None,
         user_remap: opts.kernel.user_remap,
-    }
+        entrypoint: opts.process.entrypoint.clone().filter(|e| !e.is_empty()),
+        healthcheck,
+        log_rotation,
+    })
 }
 
 /// Check that `rootfs` can be booted: absolute, a directory, with `/etc` and binaries,
