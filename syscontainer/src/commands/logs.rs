@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use syscontainer::container::Container;
+use syscontainer::logrotate;
 
 use super::Ctx;
 
@@ -23,21 +24,31 @@ pub struct LogsArgs {
 pub fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<u8> {
     let id = ctx.resolve(&args.container)?;
     let path = ctx.store.dir(&id).join("console.log");
+    // The current file is opened first, so that a rotation while reading the older ones
+    // loses nothing: the handle keeps following the file it opened.
     let mut file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e).with_context(|| format!("open {}", path.display())),
     };
-    let mut out = std::io::stdout();
     let mut content = Vec::new();
+    for older in logrotate::log_files(&path).iter().filter(|p| **p != path) {
+        match std::fs::read(older) {
+            Ok(bytes) => content.extend(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("read {}", older.display())),
+        }
+    }
+    let before_current = content.len();
     file.read_to_end(&mut content)?;
+    let mut out = std::io::stdout();
     let start = args.tail.map_or(0, |n| tail_start(&content, n));
     out.write_all(&content[start..])?;
     out.flush()?;
     if !args.follow {
         return Ok(0);
     }
-    let mut pos = content.len() as u64;
+    let mut pos = (content.len() - before_current) as u64;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let active = Container::load(&ctx.store, &id)
@@ -51,11 +62,32 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<u8> {
             pos += n as u64;
             continue;
         }
+        if file.metadata()?.len() < pos {
+            // Rotation with max-file=1 started the file over.
+            pos = 0;
+            continue;
+        }
+        if let Some(newer) = replaced(&file, &path) {
+            file = newer;
+            pos = 0;
+            continue;
+        }
         if !active {
             return Ok(0);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The file now at `path` when it is no longer the one `file` has open (rotated away).
+fn replaced(file: &std::fs::File, path: &std::path::Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::MetadataExt;
+    let open = file.metadata().ok()?;
+    let now = std::fs::metadata(path).ok()?;
+    if (open.dev(), open.ino()) == (now.dev(), now.ino()) {
+        return None;
+    }
+    std::fs::File::open(path).ok()
 }
 
 /// Where the last `n` lines of `content` begin. A last line without its newline counts
