@@ -131,6 +131,28 @@ mod tests {
     }
 
     #[test]
+    fn every_visible_subcommand_gets_a_man_page() {
+        use clap::CommandFactory;
+        let dir = tempfile::tempdir().unwrap();
+        let written = clidoc::write_man_pages(super::Cli::command(), dir.path()).unwrap();
+        let cmd = super::Cli::command();
+        let visible: Vec<&str> = cmd
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .map(|s| s.get_name())
+            .collect();
+        assert!(visible.contains(&"events") && !visible.contains(&"monitor"));
+        for sub in visible {
+            let page = dir.path().join(format!("syscontainer-{sub}.1"));
+            assert!(written.contains(&page), "no page for {sub}");
+        }
+        let run = std::fs::read_to_string(dir.path().join("syscontainer-run.1")).unwrap();
+        for option in ["health\\-cmd", "label\\-file", "log\\-opt", "entrypoint"] {
+            assert!(run.contains(option), "run's page lacks {option}");
+        }
+    }
+
+    #[test]
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();

@@ -327,6 +327,75 @@ fn exit_on_unhealthy_stops_the_container() {
     assert!(err.contains("--no-healthcheck"), "{err}");
 }
 
+#[test]
+fn a_system_container_reports_health_reboot_and_oom_events() {
+    let mut host = Host::new();
+    let since = now_rfc3339();
+    host.boot(
+        "sys",
+        &[
+            "--restart",
+            "on-reboot",
+            "--health-cmd",
+            "test -S /run/systemd/private",
+            "--health-interval",
+            "1s",
+        ],
+    );
+    wait_for("healthy", Duration::from_secs(90), || {
+        health_status(&host, "sys") == "healthy"
+    });
+    let restarts = |host: &Host| host.state("sys")["RestartCount"].as_u64().unwrap_or(0);
+    host.run(["exec", "sys", "systemctl", "reboot"]);
+    wait_for("the reboot", Duration::from_secs(120), || {
+        restarts(&host) == 1
+    });
+    host.wait_booted("sys");
+    wait_for("healthy again", Duration::from_secs(90), || {
+        health_status(&host, "sys") == "healthy"
+    });
+    let seen = actions(&events_of(&host, &since, &["--filter", "container=sys"]));
+    let expected_order = [
+        "create",
+        "start",
+        "health_status: healthy",
+        "die",
+        "reboot",
+        "start",
+        "health_status: healthy",
+    ];
+    let mut rest = seen.iter();
+    for want in expected_order {
+        assert!(
+            rest.any(|a| a == want),
+            "{want} missing or out of order in {seen:?}"
+        );
+    }
+    let die = events_of(
+        &host,
+        &since,
+        &["--filter", "container=sys", "--filter", "event=die"],
+    );
+    assert_eq!(die[0]["Actor"]["Attributes"]["cause"], "reboot", "{die:?}");
+
+    // An application container the OOM killer ends: oom, then die.
+    run_app(
+        &mut host,
+        "hog",
+        &["-m", "16m", "--memory-swap", "16m"],
+        &[
+            "sh",
+            "-c",
+            "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done",
+        ],
+    );
+    host.wait_status("hog", "exited", Duration::from_secs(60));
+    let seen = actions(&events_of(&host, &since, &["--filter", "container=hog"]));
+    let oom = seen.iter().position(|a| a == "oom");
+    let die = seen.iter().position(|a| a == "die");
+    assert!(oom.is_some() && oom < die, "{seen:?}");
+}
+
 /// A running `events` process, killed when dropped; its lines arrive on a channel.
 struct Follower {
     child: Child,
