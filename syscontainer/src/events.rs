@@ -218,13 +218,15 @@ impl Tail {
         use std::io::{Read, Seek, SeekFrom};
         let mut out = Vec::new();
         loop {
-            let Some(file) = self.file.as_mut() else {
+            if self.file.is_none() {
                 self.file = std::fs::File::open(&self.path).ok();
                 self.pos = 0;
-                if self.file.is_none() {
-                    return Ok(out);
-                }
-                continue;
+            }
+            // Looked at before reading: nothing is written to a file once it is renamed
+            // (both happen under the lock), so this read gets all the old one holds.
+            let rotated = self.rotated_away();
+            let Some(file) = self.file.as_mut() else {
+                return Ok(out);
             };
             file.seek(SeekFrom::Start(self.pos))?;
             let mut chunk = Vec::new();
@@ -235,7 +237,7 @@ impl Tail {
                 let whole: Vec<u8> = self.partial.drain(..=end).collect();
                 out.extend(parse_lines(&String::from_utf8_lossy(&whole)));
             }
-            if !self.rotated_away() {
+            if !rotated {
                 return Ok(out);
             }
             // Everything the old file held is read: go on with the new one.

@@ -189,7 +189,8 @@ impl HealthRunner {
     fn spawn(&self, command: &ProbeCommand) -> std::io::Result<i32> {
         let cmd = self.check.shell_command().unwrap_or("false");
         let out = File::create(&command.output)?;
-        let child = std::process::Command::new(command.exe)
+        let mut probe = std::process::Command::new(command.exe);
+        probe
             .arg("--root")
             .arg(command.root)
             .args([
@@ -204,8 +205,9 @@ impl HealthRunner {
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out)
-            .process_group(0)
-            .spawn()?;
+            .process_group(0);
+        keep_only_stdio(&mut probe);
+        let child = probe.spawn()?;
         // The monitor's SIGCHLD loop reaps it (see `finished`), not `Child::wait`.
         Ok(child.id() as i32)
     }
@@ -250,6 +252,27 @@ impl HealthRunner {
             unsafe { libc::kill(-p.pid, libc::SIGKILL) };
             let _ = std::fs::remove_file(&p.output);
         }
+    }
+}
+
+/// Let `cmd` inherit only its standard streams: the monitor's console pty, sockets and
+/// pipes must not follow a check into the container.
+pub fn keep_only_stdio(cmd: &mut std::process::Command) {
+    // SAFETY: close_range is async-signal-safe, and only sets close-on-exec on the
+    // child's descriptors above its standard streams.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            ) < 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 

@@ -163,13 +163,40 @@ fn console_log_rotates_keeps_max_file_and_logs_shows_the_tail() {
         &[
             "sh",
             "-c",
-            "i=0; while [ $i -lt 4000 ]; do echo line-$i; i=$((i+1)); done; echo done-printing; exec sleep 300",
+            // Paced (a pause every 100 lines), so that a follower polling the log reads a
+            // rotated file before max-file drops it, as any reader of a rotated log must.
+            "i=0; while [ $i -lt 4000 ]; do echo line-$i; i=$((i+1)); \
+             [ $((i % 100)) = 0 ] && sleep 0.1; done; echo done-printing; exec sleep 300",
         ],
     );
-    wait_for("all the output", Duration::from_secs(120), || {
-        host.ok(["logs", "--tail", "1", "chatty"])
-            .contains("done-printing")
-    });
+    // `logs -f` from the start: it must go on across every rotation without a gap.
+    let follower = Follower::start(&host, &["logs", "-f", "chatty"]);
+    let mut followed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !followed
+        .iter()
+        .any(|l: &String| l.contains("done-printing"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "logs -f stopped at {:?}",
+            followed.last()
+        );
+        if let Some(line) = follower.next(Duration::from_secs(1)) {
+            followed.push(line);
+        }
+    }
+    drop(follower);
+    let followed: Vec<u32> = followed
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix("line-"))
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert_eq!(followed.last(), Some(&3999));
+    assert!(
+        followed.windows(2).all(|w| w[1] == w[0] + 1),
+        "logs -f lost or repeated lines across a rotation"
+    );
     let log = host.store().join(&id).join("console.log");
     let numbered = |n: u32| host.store().join(&id).join(format!("console.log.{n}"));
     for path in [log.clone(), numbered(1), numbered(2)] {
@@ -235,7 +262,7 @@ fn health_checks_turn_unhealthy_after_retries_and_healthy_on_a_pass() {
         "checked",
         &[
             "--health-cmd",
-            "echo probing; test -e /tmp/ok",
+            "echo probing; ls /proc/self/fd; test -e /tmp/ok",
             "--health-interval",
             "1s",
             "--health-retries",
@@ -260,10 +287,15 @@ fn health_checks_turn_unhealthy_after_retries_and_healthy_on_a_pass() {
     let log = health["Log"].as_array().unwrap();
     assert!(!log.is_empty() && log.len() <= 5, "{health}");
     assert_eq!(log[0]["ExitCode"], 1, "{health}");
-    assert!(
-        log[0]["Output"].as_str().unwrap().contains("probing"),
-        "{health}"
-    );
+    let output = log[0]["Output"].as_str().unwrap();
+    assert!(output.contains("probing"), "{health}");
+    // The check inherits its output streams and nothing of the monitor's (console pty,
+    // sockets): `ls` sees 0, 1, 2 and the directory it reads.
+    let fds: Vec<u32> = output
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert_eq!(fds, [0, 1, 2, 3], "{output}");
     assert!(ps_status(&host, "checked").contains("(unhealthy)"));
 
     host.exec("checked", &["touch", "/tmp/ok"]);
@@ -396,7 +428,8 @@ fn a_system_container_reports_health_reboot_and_oom_events() {
     assert!(oom.is_some() && oom < die, "{seen:?}");
 }
 
-/// A running `events` process, killed when dropped; its lines arrive on a channel.
+/// A running `syscontainer ARGS` (`events`, `logs -f`), killed when dropped; its lines
+/// arrive on a channel.
 struct Follower {
     child: Child,
     lines: mpsc::Receiver<String>,
@@ -406,11 +439,10 @@ impl Follower {
     fn start(host: &Host, args: &[&str]) -> Follower {
         let mut child = host
             .command()
-            .arg("events")
             .args(args)
             .stdout(Stdio::piped())
             .spawn()
-            .expect("spawn events");
+            .expect("spawn syscontainer");
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -439,7 +471,7 @@ impl Drop for Follower {
 fn events_record_a_lifecycle_in_order_and_follow_new_ones() {
     let mut host = Host::new();
     let since = now_rfc3339();
-    let follower = Follower::start(&host, &["--filter", "container=life"]);
+    let follower = Follower::start(&host, &["events", "--filter", "container=life"]);
     // Give the follower time to open the log before anything happens.
     std::thread::sleep(Duration::from_millis(500));
     let id = run_app(&mut host, "life", &[], &["sleep", "300"]);

@@ -15,7 +15,8 @@ use super::Ctx;
 pub enum Format {
     /// docker's lines: TIME container ACTION ID (attributes).
     Text,
-    /// One JSON record a line.
+    /// One JSON record a line (docker's `--format '{{json .}}'` is accepted too).
+    #[value(alias = "{{json .}}")]
     Json,
 }
 

@@ -54,21 +54,17 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<u8> {
         let active = Container::load(&ctx.store, &id)
             .map(|c| c.state.is_active())
             .unwrap_or(false);
-        file.seek(SeekFrom::Start(pos))?;
-        let n = file.read(&mut buf)?;
-        if n > 0 {
-            out.write_all(&buf[..n])?;
-            out.flush()?;
-            pos += n as u64;
+        // Looked at before draining: the monitor writes nothing more to a file once it
+        // has renamed it, so the drain below reads all the old file will ever hold.
+        let newer = replaced(&file, &path);
+        pos = copy_to_end(&mut file, pos, &mut buf, &mut out)?;
+        if let Some(newer) = newer {
+            file = newer;
+            pos = 0;
             continue;
         }
         if file.metadata()?.len() < pos {
             // Rotation with max-file=1 started the file over.
-            pos = 0;
-            continue;
-        }
-        if let Some(newer) = replaced(&file, &path) {
-            file = newer;
             pos = 0;
             continue;
         }
@@ -79,15 +75,54 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<u8> {
     }
 }
 
-/// The file now at `path` when it is no longer the one `file` has open (rotated away).
+/// Write what `file` holds from `pos` on; returns the new position.
+fn copy_to_end(
+    file: &mut std::fs::File,
+    mut pos: u64,
+    buf: &mut [u8],
+    out: &mut impl Write,
+) -> std::io::Result<u64> {
+    loop {
+        file.seek(SeekFrom::Start(pos))?;
+        let n = file.read(buf)?;
+        if n == 0 {
+            return Ok(pos);
+        }
+        out.write_all(&buf[..n])?;
+        out.flush()?;
+        pos += n as u64;
+    }
+}
+
+/// The file after the one `file` has open, once that one was rotated away: the one
+/// numbered one less, or the current `console.log`; the oldest left when `file`'s own was
+/// already dropped (`max-file`). `None` while `file` is still the current one.
 fn replaced(file: &std::fs::File, path: &std::path::Path) -> Option<std::fs::File> {
     use std::os::unix::fs::MetadataExt;
     let open = file.metadata().ok()?;
-    let now = std::fs::metadata(path).ok()?;
-    if (open.dev(), open.ino()) == (now.dev(), now.ino()) {
-        return None;
+    let identity = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let ours = (open.dev(), open.ino());
+    // Another rotation may rename the files between the listing and the open: check that
+    // the file opened is the one listed, and list again if not.
+    for _ in 0..10 {
+        if identity(path) == Some(ours) {
+            return None;
+        }
+        let files: Vec<_> = logrotate::log_files(path)
+            .into_iter()
+            .filter_map(|p| identity(&p).map(|id| (p, id)))
+            .collect();
+        let next = match files.iter().position(|(_, id)| *id == ours) {
+            Some(i) => files.get(i + 1)?,
+            None => files.first()?,
+        };
+        let opened = std::fs::File::open(&next.0).ok()?;
+        let got = opened.metadata().ok().map(|m| (m.dev(), m.ino()));
+        if got == Some(next.1) {
+            return Some(opened);
+        }
     }
-    std::fs::File::open(path).ok()
+    None
 }
 
 /// Where the last `n` lines of `content` begin. A last line without its newline counts

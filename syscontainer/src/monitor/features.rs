@@ -132,14 +132,15 @@ impl Monitor {
         tracing::warn!("the container is unhealthy: stopping it");
         self.extras.health = None;
         let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
-        let spawned = std::process::Command::new(exe)
-            .arg("--root")
+        let mut stop = std::process::Command::new(exe);
+        stop.arg("--root")
             .arg(self.store.root())
             .args(["--log-level", "error", "stop", &self.config.id])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn();
+            .stderr(std::process::Stdio::null());
+        crate::health::keep_only_stdio(&mut stop);
+        let spawned = stop.spawn();
         if let Err(e) = spawned {
             tracing::error!("stop the unhealthy container: {e}");
         }
