@@ -480,7 +480,7 @@ impl Monitor {
     fn event_loop(&mut self) {
         let mut buf = vec![0u8; 16 * 1024];
         loop {
-            let (sig_ready, master_ready, listen_ready, notify_ready, client_ready) = {
+            let (sig_ready, master_ready, listen_ready, notify_ready, client_ready, oom_ready) = {
                 let mut fds = vec![
                     PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.console.master.as_fd(), PollFlags::POLLIN),
@@ -492,6 +492,10 @@ impl Monitor {
                         .iter()
                         .map(|c| PollFd::new(c.as_fd(), PollFlags::POLLIN)),
                 );
+                let clients_end = fds.len();
+                if let Some(fd) = self.oom_fd() {
+                    fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                }
                 let timeout = match self.poll_wait() {
                     Some(wait) => PollTimeout::from(wait.as_millis().clamp(1, 60_000) as u16),
                     None => PollTimeout::NONE,
@@ -510,11 +514,15 @@ impl Monitor {
                     ready(&fds[1]),
                     ready(&fds[2]),
                     ready(&fds[3]),
-                    fds[4..].iter().map(ready).collect::<Vec<_>>(),
+                    fds[4..clients_end].iter().map(ready).collect::<Vec<_>>(),
+                    fds.get(clients_end).is_some_and(ready),
                 )
             };
             self.delegate_controllers();
             self.health_tick();
+            if oom_ready {
+                self.on_oom_notice();
+            }
             if master_ready {
                 self.pump_console(&mut buf);
             }

@@ -426,6 +426,30 @@ fn a_system_container_reports_health_reboot_and_oom_events() {
     let oom = seen.iter().position(|a| a == "oom");
     let die = seen.iter().position(|a| a == "die");
     assert!(oom.is_some() && oom < die, "{seen:?}");
+
+    // A container whose PID 1 survives the OOM killer: the oom event comes as it happens.
+    run_app(
+        &mut host,
+        "survivor",
+        &["-m", "16m", "--memory-swap", "16m"],
+        &[
+            "sh",
+            "-c",
+            "(x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done); echo hog-gone; exec sleep 300",
+        ],
+    );
+    wait_for("the hog killed", Duration::from_secs(60), || {
+        host.ok(["logs", "survivor"]).contains("hog-gone")
+    });
+    wait_for("the oom event", Duration::from_secs(30), || {
+        !events_of(
+            &host,
+            &since,
+            &["--filter", "container=survivor", "--filter", "event=oom"],
+        )
+        .is_empty()
+    });
+    assert_eq!(host.inspect("survivor", "{{.State.Status}}"), "running");
 }
 
 /// A running `syscontainer ARGS` (`events`, `logs -f`), killed when dropped; its lines

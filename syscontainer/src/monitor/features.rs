@@ -2,7 +2,9 @@
 //! boot/reap/console core: the hooks the core calls at a boot, in its poll loop, when it
 //! reaps a child that is not PID 1, and when PID 1 ends.
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::sys::wait::WaitStatus;
@@ -12,11 +14,53 @@ use crate::events;
 use crate::health::{Health, HealthResult, HealthRunner, HealthStatus, ProbeCommand};
 use crate::state::{ExitCause, ExitInfo, Status};
 
-/// The monitor's health-check runner and the OOM count before the current boot.
+/// The monitor's health-check runner, and what it knows of the OOM killer in the
+/// container's memory cgroup: the kills already reported, and what wakes it on a new one.
 #[derive(Default)]
 pub(super) struct Extras {
     health: Option<HealthRunner>,
-    oom_kills_at_boot: Option<u64>,
+    oom_kills_seen: Option<u64>,
+    oom_watch: Option<OomWatch>,
+}
+
+/// What wakes the monitor when the OOM killer acts: an eventfd registered on v1's
+/// `memory.oom_control` (it fires as the cgroup goes out of memory, before the kill is
+/// counted), or an inotify watch on v2's `memory.events` (modified once it is counted).
+struct OomWatch {
+    fd: OwnedFd,
+    /// v1: the control file the eventfd is registered on.
+    v1_control: Option<File>,
+}
+
+fn owned(fd: libc::c_int) -> Option<OwnedFd> {
+    // SAFETY: a descriptor a syscall just returned, owned from here on.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn watch_oom(dir: &Path) -> Option<OomWatch> {
+    use std::os::unix::ffi::OsStrExt;
+    let events = dir.join("memory.events");
+    if events.exists() {
+        // SAFETY: inotify_init1 takes flags only.
+        let fd = owned(unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) })?;
+        let path = std::ffi::CString::new(events.as_os_str().as_bytes()).ok()?;
+        // SAFETY: a valid inotify descriptor and a NUL-terminated path.
+        let added =
+            unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), libc::IN_MODIFY) };
+        return (added >= 0).then_some(OomWatch {
+            fd,
+            v1_control: None,
+        });
+    }
+    let control = File::open(dir.join("memory.oom_control")).ok()?;
+    // SAFETY: eventfd takes an initial value and flags only.
+    let fd = owned(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
+    let registration = format!("{} {}", fd.as_raw_fd(), control.as_raw_fd());
+    std::fs::write(dir.join("cgroup.event_control"), registration).ok()?;
+    Some(OomWatch {
+        fd,
+        v1_control: Some(control),
+    })
 }
 
 const HEALTH_OUTPUT: &str = "health.out";
@@ -25,7 +69,11 @@ impl Monitor {
     /// PID 1 runs: record the start, reset the health status, start the check timer.
     pub(super) fn on_booted(&mut self) {
         events::emit(&self.store, &self.config, "start", &[]);
-        self.extras.oom_kills_at_boot = self.oom_kills();
+        self.extras.oom_kills_seen = self.oom_kills();
+        self.extras.oom_watch = self
+            .cgroup
+            .controller_dir(crate::cgroups::Controller::Memory)
+            .and_then(|dir| watch_oom(&dir));
         let check = self.config.healthcheck.clone();
         if let Some(check) = check {
             let _ = self
@@ -40,6 +88,28 @@ impl Monitor {
             .cgroup
             .controller_dir(crate::cgroups::Controller::Memory)?;
         events::oom_kills(&dir)
+    }
+
+    /// The descriptor that becomes readable when the OOM killer acts (see [`OomWatch`]).
+    pub(super) fn oom_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.extras.oom_watch.as_ref().map(|w| w.fd.as_fd())
+    }
+
+    /// The OOM descriptor is readable: record an `oom` event for each new kill (v2), or
+    /// for the notification itself (v1, where it comes before the kill is counted).
+    pub(super) fn on_oom_notice(&mut self) {
+        let Some(watch) = &self.extras.oom_watch else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        while nix::unistd::read(watch.fd.as_raw_fd(), &mut buf).is_ok_and(|n| n > 0) {}
+        let v1 = watch.v1_control.is_some();
+        let seen = self.extras.oom_kills_seen.unwrap_or(0);
+        let now = self.oom_kills().unwrap_or(0);
+        if v1 || now > seen {
+            self.extras.oom_kills_seen = Some(if v1 { now.max(seen + 1) } else { now });
+            events::emit(&self.store, &self.config, "oom", &[]);
+        }
     }
 
     /// How long the poll loop may sleep: until the next health-check step or, while
@@ -147,13 +217,14 @@ impl Monitor {
     }
 
     /// PID 1 ended: end a running check, and record oom (when the OOM killer acted
-    /// during this boot), die and, for a reboot, reboot.
+    /// since the last one reported), die and, for a reboot, reboot.
     pub(super) fn on_init_died(&mut self, exit: &ExitInfo) {
         if let Some(mut runner) = self.extras.health.take() {
             runner.abandon();
         }
-        let before = self.extras.oom_kills_at_boot.unwrap_or(0);
-        if self.oom_kills().is_some_and(|now| now > before) {
+        self.extras.oom_watch = None;
+        let seen = self.extras.oom_kills_seen.unwrap_or(0);
+        if self.oom_kills().is_some_and(|now| now > seen) {
             events::emit(&self.store, &self.config, "oom", &[]);
         }
         events::emit(
