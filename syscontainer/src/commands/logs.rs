@@ -142,7 +142,43 @@ pub fn tail_start(content: &[u8], n: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::tail_start;
+    use super::{replaced, tail_start};
+    use syscontainer::logrotate::{numbered, ConsoleLog};
+    use syscontainer::options::LogRotation;
+
+    #[test]
+    fn a_follower_goes_on_with_the_next_newer_file() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("console.log");
+        let rotation = LogRotation {
+            max_size: Some(4),
+            max_file: 4,
+        };
+        let mut log = ConsoleLog::open(&path, rotation).unwrap();
+        log.write(b"aaaa").unwrap();
+        let first = std::fs::File::open(&path).unwrap();
+        assert!(replaced(&first, &path).is_none(), "still the current file");
+        // Two rotations while the follower looked away: it must read "bbbb" next,
+        // not jump to the current file.
+        log.write(b"bbbbcc").unwrap();
+        let mut next = replaced(&first, &path).expect("rotated away");
+        let mut text = String::new();
+        next.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "bbbb");
+        let mut last = replaced(&next, &path).expect("rotated away too");
+        text.clear();
+        last.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "cc");
+        assert!(replaced(&last, &path).is_none());
+        // A file max-file dropped: the follower resumes at the oldest one left.
+        log.write(b"ddddeeeeffff").unwrap();
+        assert!(!numbered(&path, 4).exists());
+        let mut oldest = replaced(&first, &path).expect("the oldest left");
+        text.clear();
+        oldest.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "ccdd");
+    }
 
     fn tail(content: &str, n: usize) -> &str {
         &content[tail_start(content.as_bytes(), n)..]
