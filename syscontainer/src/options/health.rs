@@ -116,7 +116,7 @@ impl HealthArgs {
             };
         };
         if cmd.trim().is_empty() {
-            return Err(OptionError::new(cmd, "--health-cmd must not be empty"));
+            return Err(OptionError::new("--health-cmd", "must not be empty"));
         }
         let nanos = |d: Duration| d.as_nanos().min(u128::from(u64::MAX)) as u64;
         Ok(Some(HealthCheck {

@@ -165,7 +165,7 @@ fn record(plan: &Plan, placement: CgroupPlacement) -> Result<ContainerConfig> {
     let healthcheck = opts
         .health
         .check()
-        .map_err(|e| conflict("--health-cmd", e.value, e.reason))?;
+        .map_err(|e| conflict("health check option", e.value, e.reason))?;
     let log_rotation = opts
         .logging
         .rotation()
