@@ -286,6 +286,36 @@ mod tests {
     const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     #[test]
+    fn entrypoint_comes_first_and_the_command_words_follow() {
+        let root = rootfs();
+        let args = |entrypoint: Option<&str>, command: &[&str]| {
+            let mut o = system(&root);
+            o.process.entrypoint = entrypoint.map(str::to_string);
+            o.command = command.iter().map(|s| s.to_string()).collect();
+            let b = build(&o, ID, None).unwrap();
+            let args = b.spec.process().as_ref().unwrap().args().clone().unwrap();
+            (args, b.config.entrypoint)
+        };
+        let systemd = "/usr/lib/systemd/systemd";
+        assert_eq!(
+            args(Some(systemd), &["--log-level=debug"]),
+            (
+                vec![systemd.to_string(), "--log-level=debug".to_string()],
+                Some(systemd.to_string())
+            )
+        );
+        assert_eq!(args(Some(systemd), &[]).0, vec![systemd.to_string()]);
+        // An empty entrypoint is none: the default init.
+        assert_eq!(args(Some(""), &[]), (vec!["/sbin/init".to_string()], None));
+        // The entrypoint must exist in the rootfs.
+        let mut o = system(&root);
+        o.process.entrypoint = Some("/bin/missing".into());
+        let e = build(&o, ID, None).unwrap_err().to_string();
+        assert!(e.contains("/bin/missing"), "{e}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
     fn system_container_boots_sbin_init() {
         let root = rootfs();
         let b = build(&system(&root), ID, None).unwrap();
