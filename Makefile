@@ -8,6 +8,10 @@ PREFIX ?= /usr/local
 BIN_DIR := $(CURDIR)/target/debug
 RELEASE_DIR := $(CURDIR)/target/release
 BINARIES := syscontainer lxcfs-rs lxcfs-toolkit lxcfs-hook syscontainer-tools syscontainer-hooks
+MAN_DIR ?= $(PREFIX)/share/man/man1
+BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETION_DIR ?= $(PREFIX)/share/zsh/site-functions
+FISH_COMPLETION_DIR ?= $(PREFIX)/share/fish/vendor_completions.d
 VM_IMAGE ?= /var/cache/syscontainer/vm/bookworm
 ## libtest arguments for the VM lane's tests, e.g. VM_TESTS='--skip exec_reaches'.
 VM_TESTS ?=
@@ -67,9 +71,19 @@ install: release
 	for f in etc/cni/net.d/*.conflist; do \
 		[ -e $(DESTDIR)/etc/cni/net.d/$$(basename $$f) ] || install -m 0644 $$f $(DESTDIR)/etc/cni/net.d/; \
 	done
+	install -d $(DESTDIR)$(MAN_DIR) $(DESTDIR)$(BASH_COMPLETION_DIR) $(DESTDIR)$(ZSH_COMPLETION_DIR) $(DESTDIR)$(FISH_COMPLETION_DIR)
+	for b in $(BINARIES); do \
+		$(RELEASE_DIR)/$$b --generate-man $(DESTDIR)$(MAN_DIR) && \
+		$(RELEASE_DIR)/$$b --generate-completion bash > $(DESTDIR)$(BASH_COMPLETION_DIR)/$$b && \
+		$(RELEASE_DIR)/$$b --generate-completion zsh > $(DESTDIR)$(ZSH_COMPLETION_DIR)/_$$b && \
+		$(RELEASE_DIR)/$$b --generate-completion fish > $(DESTDIR)$(FISH_COMPLETION_DIR)/$$b.fish || exit 1; \
+	done
 
 uninstall:
-	for b in $(BINARIES); do rm -f $(DESTDIR)$(PREFIX)/bin/$$b; done
+	for b in $(BINARIES); do \
+		rm -f $(DESTDIR)$(PREFIX)/bin/$$b $(DESTDIR)$(MAN_DIR)/$$b.1 $(DESTDIR)$(MAN_DIR)/$$b-*.1 \
+			$(DESTDIR)$(BASH_COMPLETION_DIR)/$$b $(DESTDIR)$(ZSH_COMPLETION_DIR)/_$$b $(DESTDIR)$(FISH_COMPLETION_DIR)/$$b.fish; \
+	done
 	rm -f $(addprefix $(DESTDIR)/lib/systemd/system/,$(notdir $(wildcard systemd/*.service)))
 
 ## Side-by-side performance against LXC, systemd-nspawn and lxcfs 5.0.3; writes

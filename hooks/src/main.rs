@@ -92,6 +92,9 @@ fn run(cli: &Cli) -> Result<()> {
 }
 
 fn main() {
+    if let Some(code) = clidoc::intercept(<Cli as clap::CommandFactory>::command) {
+        std::process::exit(code);
+    }
     let cli = Cli::parse();
     if let Err(e) = sclog::init(cli.log_level, cli.log.as_deref()) {
         eprintln!("syscontainer-hooks: {e:#}");

@@ -53,6 +53,15 @@ pub struct ContainerConfig {
     /// The CNI networks to attach at every boot (`--network NAME`), with `-p`, `--ip`, `--mac-address`.
     #[serde(default)]
     pub cni: Option<crate::cni::CniRequest>,
+    /// `--entrypoint`: the program that replaced the command's first word.
+    #[serde(default)]
+    pub entrypoint: Option<String>,
+    /// The health check the monitor runs (`--health-cmd` and the rest).
+    #[serde(default)]
+    pub healthcheck: Option<crate::options::HealthCheck>,
+    /// How the monitor rotates `console.log` (`--log-opt max-size=…,max-file=…`).
+    #[serde(default)]
+    pub log_rotation: crate::options::LogRotation,
 }
 
 pub use syscontainer_cgroups::CgroupPlacement;

@@ -179,6 +179,7 @@ pub fn create(
         bundle.spec.set_hooks(Some(hooks));
     }
     store.insert(&bundle.config, &bundle.spec, &bundle.files)?;
+    crate::events::emit(store, &bundle.config, "create", &[]);
     Ok(bundle.config)
 }
 
@@ -444,7 +445,10 @@ pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
         s.stop_requested = true;
         s.host_shutdown = false;
     })?;
-    halt(store, id, timeout)
+    let config = store.load_config(id)?;
+    halt(store, id, timeout)?;
+    crate::events::emit(store, &config, "stop", &[]);
+    Ok(())
 }
 
 /// The stop sequence itself, for a user's [`stop`] or the host's [`shutdown`] (the
@@ -567,6 +571,11 @@ fn clean_up_without_monitor(
         if exit.is_some() {
             state.exit = exit;
         }
+        let attrs = state
+            .exit
+            .map(|e| crate::events::exit_attributes(&e))
+            .unwrap_or_default();
+        crate::events::emit(store, &c.config, "die", &attrs);
     }
     state.init = None;
     state.monitor = None;
@@ -631,6 +640,12 @@ fn cleanup_orphan(store: &Store, c: &Container) -> Option<Orphan> {
 pub fn kill(store: &Store, id: &str, signal: i32) -> Result<()> {
     let c = Container::load(store, id)?;
     let pid = c.running_init()?;
+    crate::events::emit(
+        store,
+        &c.config,
+        "kill",
+        &[("signal", crate::options::signal_name(signal))],
+    );
     if signal == libc::SIGKILL {
         store.update_state(id, |s| s.stop_requested = true)?;
         send_signal(pid, signal)?;
@@ -676,6 +691,7 @@ pub fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
     };
     run_orphan_poststop(store, orphan);
     store.remove(id)?;
+    crate::events::emit(store, &c.config, "destroy", &[]);
     Ok(())
 }
 
@@ -690,6 +706,7 @@ pub fn pause(store: &Store, id: &str) -> Result<()> {
     let mut state = c.state;
     state.status = Status::Paused;
     store.save_state(id, &state)?;
+    crate::events::emit(store, &c.config, "pause", &[]);
     Ok(())
 }
 
@@ -704,6 +721,7 @@ pub fn unpause(store: &Store, id: &str) -> Result<()> {
     let mut state = c.state;
     state.status = Status::Running;
     store.save_state(id, &state)?;
+    crate::events::emit(store, &c.config, "unpause", &[]);
     Ok(())
 }
 

@@ -33,7 +33,7 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
         .and_then(|l| l.resources().clone());
     let memory = resources.as_ref().and_then(|r| *r.memory());
     let cpu = resources.as_ref().and_then(|r| r.cpu().clone());
-    json!({
+    let mut value = json!({
         "Id": c.config.id,
         "Name": c.config.name,
         "Created": c.config.created,
@@ -95,5 +95,21 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
             "StopSignal": c.config.stop_signal.map(signal_name),
             "StopTimeout": c.config.stop_timeout,
         },
-    })
+    });
+    add_health_and_logging(&mut value, c);
+    value
+}
+
+/// `State.Health`, `Config.Healthcheck`, `Config.Entrypoint` and `HostConfig.LogConfig`.
+fn add_health_and_logging(value: &mut Value, c: &Container) {
+    value["State"]["Health"] = json!(c.state.health);
+    value["Config"]["Healthcheck"] = json!(c.config.healthcheck);
+    value["Config"]["Entrypoint"] = json!(c.config.entrypoint);
+    let rotation = c.config.log_rotation;
+    let mut opts = serde_json::Map::new();
+    if let Some(size) = rotation.max_size {
+        opts.insert("max-size".into(), json!(size.to_string()));
+        opts.insert("max-file".into(), json!(rotation.max_file.to_string()));
+    }
+    value["HostConfig"]["LogConfig"] = json!({ "Type": "file", "Config": opts });
 }

@@ -77,6 +77,9 @@ fn main() -> ExitCode {
     if let Some((root, level, id)) = monitor_invocation(&args) {
         return run_monitor(root, level, id);
     }
+    if let Some(code) = clidoc::intercept(<Cli as clap::CommandFactory>::command) {
+        return ExitCode::from(code as u8);
+    }
     let cli = Cli::parse();
     if let Err(e) = sclog::init(cli.log_level, cli.log_file.as_deref()) {
         eprintln!("syscontainer: {e:#}");
@@ -125,6 +128,28 @@ mod tests {
         assert_eq!(cli.log_level, sclog::LogLevel::Warn);
         assert!(cli.log_file.is_none());
         assert!(matches!(cli.command, super::commands::Command::Monitor(_)));
+    }
+
+    #[test]
+    fn every_visible_subcommand_gets_a_man_page() {
+        use clap::CommandFactory;
+        let dir = tempfile::tempdir().unwrap();
+        let written = clidoc::write_man_pages(super::Cli::command(), dir.path()).unwrap();
+        let cmd = super::Cli::command();
+        let visible: Vec<&str> = cmd
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .map(|s| s.get_name())
+            .collect();
+        assert!(visible.contains(&"events") && !visible.contains(&"monitor"));
+        for sub in visible {
+            let page = dir.path().join(format!("syscontainer-{sub}.1"));
+            assert!(written.contains(&page), "no page for {sub}");
+        }
+        let run = std::fs::read_to_string(dir.path().join("syscontainer-run.1")).unwrap();
+        for option in ["health\\-cmd", "label\\-file", "log\\-opt", "entrypoint"] {
+            assert!(run.contains(option), "run's page lacks {option}");
+        }
     }
 
     #[test]

@@ -6,8 +6,7 @@
 //! and cleans up. It holds no state the disk does not also hold: if it is killed, `ps`,
 //! `stop` and `rm -f` still find and end the container from the records.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -28,6 +27,8 @@ use crate::process::channel::Readiness;
 use crate::process::{self, InitContext};
 use crate::state::{now_ns, now_rfc3339, ExitCause, ExitInfo, OciStatus, ProcessId, Status};
 use crate::store::Store;
+
+mod features;
 
 pub const ATTACH_SOCKET: &str = "attach.sock";
 pub const NOTIFY_SOCKET: &str = "notify";
@@ -112,7 +113,7 @@ pub struct Monitor {
     spec: Spec,
     cgroup: ContainerCgroup,
     console: Console,
-    log: File,
+    log: crate::logrotate::ConsoleLog,
     listener: UnixListener,
     notify: UnixDatagram,
     clients: Vec<UnixStream>,
@@ -125,6 +126,8 @@ pub struct Monitor {
     /// Until when to keep trying to hand the cgroup's controllers to the container's
     /// subtree ([`Monitor::delegate_controllers`]); `None` once done or given up.
     delegation_deadline: Option<Instant>,
+    /// Health checks and event bookkeeping ([`features`]).
+    extras: features::Extras,
 }
 
 /// How long after a boot the monitor waits for init to leave the container's own cgroup2
@@ -251,10 +254,7 @@ impl Monitor {
             .set_nonblocking(true)
             .map_err(io_error("configure", &run_dir))?;
         let log_path = store.dir(id).join("console.log");
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
+        let log = crate::logrotate::ConsoleLog::open(&log_path, config.log_rotation)
             .map_err(io_error("open", &log_path))?;
         let mut mask = SigSet::empty();
         for s in [
@@ -312,6 +312,7 @@ impl Monitor {
             consecutive_failures: 0,
             fresh_cgroups: Some(fresh_cgroups),
             delegation_deadline: None,
+            extras: Default::default(),
         })
     }
 
@@ -469,6 +470,7 @@ impl Monitor {
             s.error = None;
             s.ready = false;
         })?;
+        self.on_booted();
         let poststart = self.hooks(|h| h.poststart().clone());
         if let Err(e) = hooks::run_hooks(
             HookStage::Poststart,
@@ -483,7 +485,7 @@ impl Monitor {
     fn event_loop(&mut self) {
         let mut buf = vec![0u8; 16 * 1024];
         loop {
-            let (sig_ready, master_ready, listen_ready, notify_ready, client_ready) = {
+            let (sig_ready, master_ready, listen_ready, notify_ready, client_ready, oom_ready) = {
                 let mut fds = vec![
                     PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.console.master.as_fd(), PollFlags::POLLIN),
@@ -495,8 +497,12 @@ impl Monitor {
                         .iter()
                         .map(|c| PollFd::new(c.as_fd(), PollFlags::POLLIN)),
                 );
-                let timeout = match self.delegation_deadline {
-                    Some(_) => PollTimeout::from(DELEGATION_POLL.as_millis() as u16),
+                let clients_end = fds.len();
+                if let Some(fd) = self.oom_fd() {
+                    fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                }
+                let timeout = match self.poll_wait() {
+                    Some(wait) => PollTimeout::from(wait.as_millis().clamp(1, 60_000) as u16),
                     None => PollTimeout::NONE,
                 };
                 match poll(&mut fds, timeout) {
@@ -513,10 +519,15 @@ impl Monitor {
                     ready(&fds[1]),
                     ready(&fds[2]),
                     ready(&fds[3]),
-                    fds[4..].iter().map(ready).collect::<Vec<_>>(),
+                    fds[4..clients_end].iter().map(ready).collect::<Vec<_>>(),
+                    fds.get(clients_end).is_some_and(ready),
                 )
             };
             self.delegate_controllers();
+            self.health_tick();
+            if oom_ready {
+                self.on_oom_notice();
+            }
             if master_ready {
                 self.pump_console(&mut buf);
             }
@@ -578,7 +589,7 @@ impl Monitor {
             match nix::unistd::read(self.console.master.as_raw_fd(), buf) {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
-                    let _ = self.log.write_all(&buf[..n]);
+                    let _ = self.log.write(&buf[..n]);
                     self.clients
                         .retain(|c| write_all_fd(c.as_fd(), &buf[..n]).is_ok());
                 }
@@ -608,6 +619,8 @@ impl Monitor {
                         if let Some(exit) = ExitInfo::from_wait_status(status) {
                             return self.on_init_exit(exit);
                         }
+                    } else {
+                        self.on_child_reaped(status);
                     }
                 }
             }
@@ -617,6 +630,7 @@ impl Monitor {
     fn on_init_exit(&mut self, exit: ExitInfo) -> bool {
         self.init = None;
         self.detach_networks();
+        self.on_init_died(&exit);
         let mut buf = vec![0u8; 16 * 1024];
         self.pump_console(&mut buf);
         let state = self.store.load_state(self.id()).unwrap_or_default();
@@ -715,7 +729,9 @@ impl Monitor {
         });
         if self.config.auto_remove {
             crate::hostside::release(&self.config);
-            let _ = self.store.remove(&id);
+            if self.store.remove(&id).is_ok() {
+                self.on_removed();
+            }
         }
     }
 }

@@ -174,6 +174,9 @@ pub struct State {
     pub created_cgroups: Vec<std::path::PathBuf>,
     /// Why the last start failed, when it did.
     pub error: Option<String>,
+    /// The health-check status (containers with `--health-cmd`), reset at every boot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::health::Health>,
 }
 
 impl State {

@@ -446,6 +446,9 @@ mod tests {
             env_target_file: None,
             rootfs_device: None,
             user_remap: None,
+            entrypoint: None,
+            healthcheck: None,
+            log_rotation: Default::default(),
         }
     }
 

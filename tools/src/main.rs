@@ -46,6 +46,9 @@ fn one_line(e: &clap::Error) -> String {
 }
 
 fn main() {
+    if let Some(code) = clidoc::intercept(<Cli as clap::CommandFactory>::command) {
+        std::process::exit(code);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // --help and --version: printed on stdout, exit 0.

@@ -27,6 +27,9 @@ struct Cli {
 }
 
 fn main() {
+    if let Some(code) = clidoc::intercept(<Cli as clap::CommandFactory>::command) {
+        std::process::exit(code);
+    }
     let cli = Cli::parse();
     if let Err(e) = sclog::init(cli.log_level, cli.log_file.as_deref()) {
         eprintln!("lxcfs-hook: {e}");

@@ -45,6 +45,9 @@ enum Command {
 }
 
 fn main() {
+    if let Some(code) = clidoc::intercept(<Cli as clap::CommandFactory>::command) {
+        std::process::exit(code);
+    }
     let cli = Cli::parse();
     if let Err(e) = sclog::init(cli.log_level, None) {
         eprintln!("lxcfs-toolkit: {e}");

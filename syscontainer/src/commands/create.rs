@@ -19,6 +19,9 @@ pub struct CreateArgs {
     /// File of KEY=VALUE lines.
     #[arg(long, value_name = "FILE")]
     pub env_file: Vec<PathBuf>,
+    /// File of labels: KEY=VALUE lines, `#` comments and blank lines skipped.
+    #[arg(long, value_name = "FILE")]
+    pub label_file: Vec<PathBuf>,
     /// Write the container ID to this file (which must not exist).
     #[arg(long)]
     pub cidfile: Option<PathBuf>,
@@ -30,7 +33,8 @@ pub struct CreateArgs {
 }
 
 impl CreateArgs {
-    /// The options with the `--env-file` variables first (so `-e` wins over them).
+    /// The options with the `--env-file` variables first (so `-e` wins over them), and
+    /// the `--label-file` labels before the `-l` ones.
     pub fn to_options(&self) -> anyhow::Result<ContainerOptions> {
         let mut env = Vec::new();
         for file in &self.env_file {
@@ -44,7 +48,24 @@ impl CreateArgs {
         let mut options = self.options.clone();
         env.append(&mut options.process.env);
         options.process.env = env;
+        let mut labels = self.labels_from_files()?;
+        labels.append(&mut options.lifecycle.labels);
+        options.lifecycle.labels = labels;
         Ok(options)
+    }
+
+    /// The `--label-file` labels, file by file (the `-l` ones come after and win).
+    fn labels_from_files(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let mut labels = Vec::new();
+        for file in &self.label_file {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("read --label-file {}", file.display()))?;
+            labels.extend(
+                opt::parse_label_file_content(&text)
+                    .with_context(|| format!("--label-file {}", file.display()))?,
+            );
+        }
+        Ok(labels)
     }
 }
 

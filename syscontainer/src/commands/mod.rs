@@ -2,6 +2,7 @@
 
 mod attach;
 mod create;
+mod events;
 mod exec;
 mod info;
 mod inspect;
@@ -61,6 +62,8 @@ pub enum Command {
     Attach(attach::AttachArgs),
     /// Show the console output of a container.
     Logs(logs::LogsArgs),
+    /// Show what happens to containers (create, start, die, health_status, …), as docker events.
+    Events(events::EventsArgs),
     /// Block until containers stop; print their exit codes.
     Wait(wait::WaitArgs),
     /// Freeze all processes of containers.
@@ -147,6 +150,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Exec(a) => exec::run(&ctx, a),
         Command::Attach(a) => attach::run(&ctx, a),
         Command::Logs(a) => logs::run(&ctx, a),
+        Command::Events(a) => events::run(&ctx, a),
         Command::Wait(a) => wait::run(&ctx, a),
         Command::Pause(a) => pause::run_pause(&ctx, a),
         Command::Unpause(a) => pause::run_unpause(&ctx, a),

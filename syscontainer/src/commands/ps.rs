@@ -43,7 +43,11 @@ fn status_text(c: &Container) -> String {
             since(c.state.finished_at.as_deref())
         ),
         (Status::Exited, None) if c.state.error.is_some() => "Exited (start failed)".into(),
-        (Status::Running, _) => format!("Up {}", since(c.state.started_at.as_deref())),
+        (Status::Running, _) => format!(
+            "Up {}{}",
+            since(c.state.started_at.as_deref()),
+            c.state.health.as_ref().map_or("", |h| h.status.ps_suffix())
+        ),
         (Status::Paused, _) => format!("Up {} (Paused)", since(c.state.started_at.as_deref())),
         (s, _) => capitalize(s.as_str()),
     }
@@ -99,6 +103,7 @@ pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<u8> {
                         "Created": c.config.created,
                         "Rootfs": c.config.rootfs,
                         "ExitCode": c.state.exit.map(|e| e.code),
+                        "Health": c.state.health.as_ref().filter(|_| c.state.is_active()).map(|h| h.status.as_str()),
                     })
                 })
                 .collect();

@@ -44,6 +44,10 @@ pub struct ContainerOptions {
     pub kernel: KernelArgs,
     #[command(flatten)]
     pub lifecycle: LifecycleArgs,
+    #[command(flatten)]
+    pub health: super::health::HealthArgs,
+    #[command(flatten)]
+    pub logging: super::logopt::LogArgs,
     /// `none` with --external-rootfs.
     pub image: String,
     /// Command and arguments; `init` (the default for system containers) is /sbin/init.
@@ -66,6 +70,9 @@ pub struct ProcessArgs {
     /// Write the container's environment to this file in the rootfs at every start.
     #[arg(long, value_name = "/PATH", value_parser = opt::parse_abs_path)]
     pub env_target_file: Option<PathBuf>,
+    /// Program to run as PID 1; the words after the image become its arguments (`""`: none).
+    #[arg(long, value_name = "CMD")]
+    pub entrypoint: Option<String>,
     /// Working directory of PID 1.
     #[arg(short = 'w', long, value_parser = opt::parse_abs_path)]
     pub workdir: Option<PathBuf>,

@@ -9,11 +9,17 @@
 //! This module is a leaf: it depends on no other module of the crate.
 
 mod args;
+mod health;
+mod label_file;
+mod logopt;
 mod network;
 mod system;
 mod values;
 
 pub use args::*;
+pub use health::*;
+pub use label_file::*;
+pub use logopt::*;
 pub use network::*;
 pub use system::*;
 pub use values::*;

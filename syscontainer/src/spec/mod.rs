@@ -93,7 +93,7 @@ pub fn build(
         part(&plan, &mut spec)?;
     }
     Ok(Bundle {
-        config: record(&plan, placement),
+        config: record(&plan, placement)?,
         spec,
         files: etc_files::render(&plan),
     })
@@ -110,7 +110,9 @@ impl<'a> Plan<'a> {
             return Err(SpecError::ImageWithRootfs(opts.image.clone()));
         }
         let mut command = opts.command.clone();
-        if command.is_empty() {
+        if let Some(entrypoint) = opts.process.entrypoint.as_deref().filter(|e| !e.is_empty()) {
+            command.insert(0, entrypoint.to_string());
+        } else if command.is_empty() {
             if !opts.system_container {
                 return Err(SpecError::NoCommand);
             }
@@ -160,9 +162,17 @@ fn base_spec(plan: &Plan, placement: &CgroupPlacement) -> Result<Spec> {
 }
 
 /// The manager's record of the container.
-fn record(plan: &Plan, placement: CgroupPlacement) -> ContainerConfig {
+fn record(plan: &Plan, placement: CgroupPlacement) -> Result<ContainerConfig> {
     let opts = plan.opts;
-    ContainerConfig {
+    let healthcheck = opts
+        .health
+        .check()
+        .map_err(|e| conflict("health check option", e.value, e.reason))?;
+    let log_rotation = opts
+        .logging
+        .rotation()
+        .map_err(|e| conflict("--log-opt", e.value, e.reason))?;
+    Ok(ContainerConfig {
         id: plan.id.to_string(),
         name: opts
             .name
@@ -188,7 +198,10 @@ fn record(plan: &Plan, placement: CgroupPlacement) -> ContainerConfig {
         rootfs_device: None,
         user_remap: opts.kernel.user_remap,
         cni: network::request(opts),
-    }
+        entrypoint: opts.process.entrypoint.clone().filter(|e| !e.is_empty()),
+        healthcheck,
+        log_rotation,
+    })
 }
 
 /// Check that `rootfs` can be booted: absolute, a directory, with `/etc` and binaries,
@@ -274,6 +287,36 @@ mod tests {
     }
 
     const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn entrypoint_comes_first_and_the_command_words_follow() {
+        let root = rootfs();
+        let args = |entrypoint: Option<&str>, command: &[&str]| {
+            let mut o = system(&root);
+            o.process.entrypoint = entrypoint.map(str::to_string);
+            o.command = command.iter().map(|s| s.to_string()).collect();
+            let b = build(&o, ID, None).unwrap();
+            let args = b.spec.process().as_ref().unwrap().args().clone().unwrap();
+            (args, b.config.entrypoint)
+        };
+        let systemd = "/usr/lib/systemd/systemd";
+        assert_eq!(
+            args(Some(systemd), &["--log-level=debug"]),
+            (
+                vec![systemd.to_string(), "--log-level=debug".to_string()],
+                Some(systemd.to_string())
+            )
+        );
+        assert_eq!(args(Some(systemd), &[]).0, vec![systemd.to_string()]);
+        // An empty entrypoint is none: the default init.
+        assert_eq!(args(Some(""), &[]), (vec!["/sbin/init".to_string()], None));
+        // The entrypoint must exist in the rootfs.
+        let mut o = system(&root);
+        o.process.entrypoint = Some("/bin/missing".into());
+        let e = build(&o, ID, None).unwrap_err().to_string();
+        assert!(e.contains("/bin/missing"), "{e}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
 
     #[test]
     fn system_container_boots_sbin_init() {

@@ -8,7 +8,7 @@ use sctools::ops::device;
 use sctools::record::ThrottleKind;
 use sctools::spec::{self, DeviceArg, ThrottleArg};
 
-use super::{open, print};
+use super::{emit, open, print};
 
 #[derive(Args, Default)]
 pub struct Throttles {
@@ -79,6 +79,7 @@ impl AddDevice {
         };
         let target = open(root, &self.container, !self.update_config_only)?;
         print(device::add(&target, &req)?);
+        emit(&target, "add-device", &self.devices);
         Ok(())
     }
 }
@@ -100,6 +101,7 @@ impl RemoveDevice {
         let devices = parse_devices(&self.devices)?;
         let target = open(root, &self.container, !self.update_config_only)?;
         print(device::remove(&target, &devices, self.follow_partition)?);
+        emit(&target, "remove-device", &self.devices);
         Ok(())
     }
 }
@@ -138,6 +140,7 @@ impl UpdateDevice {
     pub fn run(self, root: &Path) -> Result<()> {
         let target = open(root, &self.container, !self.update_config_only)?;
         print(device::update(&target, &self.throttles.parse()?)?);
+        emit(&target, "update-device", &[]);
         Ok(())
     }
 }

@@ -71,6 +71,21 @@ fn open(root: &Path, container: &str, live: bool) -> Result<Target> {
     Ok(Target::open(root, container, live)?)
 }
 
+/// Record a done hot-add (or removal) in the store's event log, naming what changed.
+fn emit(target: &Target, action: &str, what: &[String]) {
+    let mut attrs = vec![];
+    if !what.is_empty() {
+        attrs.push(("resource", what.join(" ")));
+    }
+    syscontainer::events::record(
+        target.store.root(),
+        action,
+        &target.id,
+        &target.name,
+        &attrs,
+    );
+}
+
 fn print(lines: Vec<String>) {
     for l in lines {
         println!("{l}");

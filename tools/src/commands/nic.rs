@@ -7,7 +7,7 @@ use clap::Args;
 use sctools::ops::nic;
 use sctools::record::NicKind;
 
-use super::open;
+use super::{emit, open};
 
 #[derive(Args)]
 pub struct AddNic {
@@ -46,6 +46,7 @@ impl AddNic {
         };
         let target = open(root, &self.container, !self.update_config_only)?;
         println!("{}", nic::add(&target, &req)?);
+        emit(&target, "add-nic", std::slice::from_ref(&req.name));
         Ok(())
     }
 }
@@ -68,6 +69,7 @@ impl RemoveNic {
             "{}",
             nic::remove(&target, self.kind.as_deref(), &self.name)?
         );
+        emit(&target, "remove-nic", std::slice::from_ref(&self.name));
         Ok(())
     }
 }
@@ -104,6 +106,7 @@ impl UpdateNic {
         };
         let target = open(root, &self.container, !self.update_config_only)?;
         println!("{}", nic::update(&target, &req)?);
+        emit(&target, "update-nic", std::slice::from_ref(&req.name));
         Ok(())
     }
 }

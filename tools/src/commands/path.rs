@@ -7,7 +7,7 @@ use clap::Args;
 use sctools::ops::path;
 use sctools::spec;
 
-use super::{open, print};
+use super::{emit, open, print};
 
 #[derive(Args)]
 pub struct AddPath {
@@ -27,6 +27,7 @@ impl AddPath {
             .collect::<sctools::Result<Vec<_>>>()?;
         let target = open(root, &self.container, !self.update_config_only)?;
         print(path::add(&target, &paths)?);
+        emit(&target, "add-path", &self.paths);
         Ok(())
     }
 }
@@ -49,6 +50,7 @@ impl RemovePath {
             .collect::<sctools::Result<Vec<_>>>()?;
         let target = open(root, &self.container, !self.update_config_only)?;
         print(path::remove(&target, &paths)?);
+        emit(&target, "remove-path", &self.paths);
         Ok(())
     }
 }

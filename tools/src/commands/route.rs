@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 use sctools::ops::route;
 
-use super::{open, print};
+use super::{emit, open, print};
 
 #[derive(Args)]
 pub struct AddRoute {
@@ -20,6 +20,7 @@ impl AddRoute {
     pub fn run(self, root: &Path) -> Result<()> {
         let target = open(root, &self.container, !self.update_config_only)?;
         print(route::add(&target, &self.routes)?);
+        emit(&target, "add-route", std::slice::from_ref(&self.routes));
         Ok(())
     }
 }
@@ -36,6 +37,7 @@ impl RemoveRoute {
     pub fn run(self, root: &Path) -> Result<()> {
         let target = open(root, &self.container, !self.update_config_only)?;
         print(route::remove(&target, &self.routes)?);
+        emit(&target, "remove-route", std::slice::from_ref(&self.routes));
         Ok(())
     }
 }
