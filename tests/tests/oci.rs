@@ -717,3 +717,96 @@ fn a_system_container_boots_systemd_and_halts_on_sigterm() {
     oci.ok(&["delete", "sys"]);
     assert_eq!(oci.leftovers("sys"), Vec::<String>::new());
 }
+
+#[test]
+fn hooks_of_every_stage_run_with_the_state_on_stdin() {
+    let mut oci = Oci::new();
+    let out = oci.root.path().join("hooks");
+    std::fs::create_dir(&out).unwrap();
+    let host_hook = |stage: &str| {
+        json!({"path": "/bin/sh",
+               "args": ["sh", "-c", format!("cat > {}/{stage}.json", out.display())]})
+    };
+    // startContainer runs inside the container: its path and output are the container's.
+    let inside_hook = json!({"path": "/bin/sh", "args": ["sh", "-c", "cat > /tmp/start.json"]});
+    let bundle = oci.busybox_bundle("hk", &["sleep", "1000"], |c| {
+        c["hooks"] = json!({
+            "createRuntime": [host_hook("createRuntime")],
+            "prestart": [host_hook("prestart")],
+            "createContainer": [host_hook("createContainer")],
+            "startContainer": [inside_hook],
+            "poststart": [host_hook("poststart")],
+            "poststop": [host_hook("poststop")]
+        });
+        c["annotations"] = json!({"test.key": "value"});
+    });
+    let pid = oci.create_quiet("hk", &bundle);
+    for stage in ["createRuntime", "prestart", "createContainer"] {
+        let state: Value =
+            serde_json::from_slice(&std::fs::read(out.join(format!("{stage}.json"))).unwrap())
+                .unwrap_or_else(|e| panic!("{stage}: {e}"));
+        assert_eq!(state["id"], "hk", "{stage}");
+        assert_eq!(state["annotations"]["test.key"], "value", "{stage}");
+    }
+    assert!(!out.join("poststart.json").exists());
+    oci.ok(&["start", "hk"]);
+    let poststart: Value =
+        serde_json::from_slice(&std::fs::read(out.join("poststart.json")).unwrap()).unwrap();
+    assert_eq!(poststart["status"], "running");
+    assert_eq!(poststart["pid"], pid);
+    let start = bundle.join("rootfs/tmp/start.json");
+    assert!(start.exists(), "startContainer ran inside the container");
+    oci.ok(&["kill", "hk", "KILL"]);
+    assert!(reap(pid, Duration::from_secs(30)).is_some());
+    oci.ok(&["delete", "hk"]);
+    let poststop: Value =
+        serde_json::from_slice(&std::fs::read(out.join("poststop.json")).unwrap()).unwrap();
+    assert_eq!(poststop["status"], "stopped");
+}
+
+#[test]
+fn namespaces_given_by_path_are_joined() {
+    let mut oci = Oci::new();
+    let sandbox = sleeper(&mut oci, "sandbox");
+    let bundle = oci.busybox_bundle("member", &["hostname"], |c| {
+        c["hostname"] = Value::Null;
+        c["linux"]["namespaces"] = json!([
+            {"type": "pid"}, {"type": "mount"},
+            {"type": "ipc", "path": format!("/proc/{sandbox}/ns/ipc")},
+            {"type": "uts", "path": format!("/proc/{sandbox}/ns/uts")},
+            {"type": "network", "path": format!("/proc/{sandbox}/ns/net")}
+        ]);
+    });
+    let out = oci.root.path().join("member.out");
+    let pid = oci.create(
+        "member",
+        &bundle,
+        (
+            Stdio::null(),
+            Stdio::from(std::fs::File::create(&out).unwrap()),
+            Stdio::null(),
+        ),
+    );
+    for ns in ["ipc", "uts", "net"] {
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap(),
+            std::fs::read_link(format!("/proc/{sandbox}/ns/{ns}")).unwrap(),
+            "{ns}"
+        );
+    }
+    assert_ne!(
+        std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap(),
+        std::fs::read_link(format!("/proc/{sandbox}/ns/mnt")).unwrap()
+    );
+    oci.ok(&["start", "member"]);
+    assert_eq!(
+        reap(pid, Duration::from_secs(30)),
+        Some(WaitStatus::Exited(Pid::from_raw(pid), 0))
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "oci-test\n");
+    oci.ok(&["delete", "member"]);
+    oci.ok(&["delete", "--force", "sandbox"]);
+    assert!(reap(sandbox, Duration::from_secs(30)).is_some());
+    assert_eq!(oci.leftovers("member"), Vec::<String>::new());
+    assert_eq!(oci.leftovers("sandbox"), Vec::<String>::new());
+}
