@@ -810,3 +810,57 @@ fn namespaces_given_by_path_are_joined() {
     assert_eq!(oci.leftovers("member"), Vec::<String>::new());
     assert_eq!(oci.leftovers("sandbox"), Vec::<String>::new());
 }
+
+#[test]
+fn exec_with_a_terminal_sends_a_pty_of_the_containers_devpts() {
+    let mut oci = Oci::new();
+    let init = sleeper(&mut oci, "et");
+    let process = oci.root.path().join("tty-process.json");
+    std::fs::write(
+        &process,
+        serde_json::to_vec(&json!({
+            "terminal": true, "user": {"uid": 0, "gid": 0}, "cwd": "/",
+            "args": ["sh", "-c", "test -t 0 && echo exec-tty-$(hostname); sleep 1"],
+            "env": ["PATH=/bin"]
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let socket = oci.root.path().join("exec-console.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let receiver = std::thread::spawn(move || receive_fd(&listener));
+    let pid_file = oci.root.path().join("exec-tty.pid");
+    let status = oci
+        .command(&[
+            "exec",
+            "--process",
+            &process.display().to_string(),
+            "--detach",
+            "--pid-file",
+            &pid_file.display().to_string(),
+            "--console-socket",
+            &socket.display().to_string(),
+            "et",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "exec --detach --console-socket: {status}");
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    oci.inits.insert(0, pid);
+    let master = receiver.join().unwrap();
+    // Held until the process is reaped: closing the master hangs its session up.
+    let _keep = master.try_clone().unwrap();
+    let seen = read_until(master, "exec-tty-oci-test");
+    assert!(
+        seen.contains("exec-tty-oci-test"),
+        "the pty showed {seen:?}"
+    );
+    assert_eq!(
+        reap(pid, Duration::from_secs(30)),
+        Some(WaitStatus::Exited(Pid::from_raw(pid), 0))
+    );
+    oci.ok(&["delete", "--force", "et"]);
+    assert!(reap(init, Duration::from_secs(30)).is_some());
+}
