@@ -112,7 +112,7 @@ impl Oci {
         let bundle = self.bundles.path().join(id);
         let bin_dir = bundle.join("rootfs/bin");
         std::fs::create_dir_all(&bin_dir).unwrap();
-        for dir in ["proc", "sys", "dev", "tmp", "etc"] {
+        for dir in ["proc", "sys", "dev", "tmp", "etc", "run"] {
             std::fs::create_dir_all(bundle.join("rootfs").join(dir)).unwrap();
         }
         std::fs::copy(BUSYBOX, bin_dir.join("busybox")).expect("busybox-static is installed");
@@ -863,4 +863,44 @@ fn exec_with_a_terminal_sends_a_pty_of_the_containers_devpts() {
     );
     oci.ok(&["delete", "--force", "et"]);
     assert!(reap(init, Duration::from_secs(30)).is_some());
+}
+
+#[test]
+fn a_user_namespace_maps_the_containers_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut oci = Oci::new();
+    // The remapped root must reach the rootfs: the bundles dir is readable by all.
+    std::fs::set_permissions(oci.bundles.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bundle = oci.busybox_bundle(
+        "userns",
+        &["sh", "-c", "cat /proc/self/uid_map; id -u"],
+        |c| {
+            let namespaces = c["linux"]["namespaces"].as_array_mut().unwrap();
+            namespaces.push(json!({"type": "user"}));
+            c["linux"]["uidMappings"] =
+                json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+            c["linux"]["gidMappings"] =
+                json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        },
+    );
+    let out = oci.root.path().join("userns.out");
+    let pid = oci.create(
+        "userns",
+        &bundle,
+        (
+            Stdio::null(),
+            Stdio::from(std::fs::File::create(&out).unwrap()),
+            Stdio::null(),
+        ),
+    );
+    oci.ok(&["start", "userns"]);
+    assert_eq!(
+        reap(pid, Duration::from_secs(30)),
+        Some(WaitStatus::Exited(Pid::from_raw(pid), 0))
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(words, ["0", "200000", "65536", "0"], "{text}");
+    oci.ok(&["delete", "userns"]);
+    assert_eq!(oci.leftovers("userns"), Vec::<String>::new());
 }
