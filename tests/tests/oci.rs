@@ -904,3 +904,55 @@ fn a_user_namespace_maps_the_containers_root() {
     oci.ok(&["delete", "userns"]);
     assert_eq!(oci.leftovers("userns"), Vec::<String>::new());
 }
+
+#[test]
+fn sysctls_oom_score_rlimits_capabilities_and_seccomp_of_the_spec_apply() {
+    let mut oci = Oci::new();
+    let script = "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax \
+                  /proc/self/oom_score_adj; ulimit -n; \
+                  grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; \
+                  mkdir /tmp/d 2>/dev/null && echo mkdir-ok || echo mkdir-refused";
+    let bundle = oci.busybox_bundle("knobs", &["sh", "-c", script], |c| {
+        c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.msgmax": "12345"});
+        c["process"]["oomScoreAdj"] = json!(321);
+        c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 600, "soft": 512}]);
+        c["process"]["capabilities"] = json!({
+            "bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]
+        });
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                          "errnoRet": 1}]
+        });
+    });
+    let out = oci.root.path().join("knobs.out");
+    let pid = oci.create(
+        "knobs",
+        &bundle,
+        (
+            Stdio::null(),
+            Stdio::from(std::fs::File::create(&out).unwrap()),
+            Stdio::null(),
+        ),
+    );
+    oci.ok(&["start", "knobs"]);
+    assert_eq!(
+        reap(pid, Duration::from_secs(30)),
+        Some(WaitStatus::Exited(Pid::from_raw(pid), 0))
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    // CAP_KILL is bit 5.
+    let expected = [
+        "1",
+        "12345",
+        "321",
+        "512",
+        "CapEff:\t0000000000000020",
+        "NoNewPrivs:\t1",
+        "mkdir-refused",
+    ];
+    assert_eq!(lines, expected, "{text}");
+    oci.ok(&["delete", "knobs"]);
+}
