@@ -22,6 +22,7 @@ pub mod inspect;
 pub mod logrotate;
 pub mod machine;
 pub mod monitor;
+pub mod oci;
 pub mod options;
 pub mod process;
 pub mod seccomp;
