@@ -172,6 +172,7 @@ pub fn create(
     if let Some(hooks) = crate::hooks::merge(daemon_hooks, own_hooks) {
         bundle.spec.set_hooks(Some(hooks));
     }
+    sclog::crash_point("create:after-build");
     store.insert(&bundle.config, &bundle.spec, &bundle.files)?;
     Ok(bundle.config)
 }
@@ -298,6 +299,7 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
         state.init = None;
         state.monitor = None;
         store.save_state(id, &state)?;
+        sclog::crash_point("start:after-starting");
         (c, orphan)
     };
     let (container, orphan) = container;
@@ -333,6 +335,7 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
     }
     let spawned = cmd.spawn();
     drop(write_end);
+    sclog::crash_point("start:after-spawn");
     if let Err(e) = spawned {
         let _ = store.update_state(id, |s| {
             s.status = Status::Exited;
@@ -438,6 +441,7 @@ pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
         s.stop_requested = true;
         s.host_shutdown = false;
     })?;
+    sclog::crash_point("stop:after-request");
     halt(store, id, timeout)
 }
 
@@ -478,6 +482,7 @@ fn halt(store: &Store, id: &str, timeout: Duration) -> Result<()> {
     }
     if !timeout.is_zero() {
         send_signal(init.pid, stop_signal(&c.config, init.pid))?;
+        sclog::crash_point("stop:after-signal");
     }
     let mut last_signal = stop_signal(&c.config, init.pid);
     if !wait_for_exit(init, timeout) {
@@ -486,6 +491,7 @@ fn halt(store: &Store, id: &str, timeout: Duration) -> Result<()> {
         c.cgroup().signal_all(libc::SIGKILL);
         wait_for_exit(init, Duration::from_secs(10));
     }
+    sclog::crash_point("stop:after-exit");
     finish_after_exit(store, id, c.state.monitor, last_signal)
 }
 
@@ -515,6 +521,7 @@ fn finish_after_exit(
         {
             return Ok(());
         }
+        sclog::crash_point("stop:before-cleanup");
         c.cgroup().signal_all(libc::SIGKILL);
         let exit = ExitInfo {
             cause: ExitCause::Signaled,
@@ -644,6 +651,7 @@ pub fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
             });
         }
         stop(store, id, Duration::ZERO)?;
+        sclog::crash_point("rm:after-stop");
     } else if let Some(m) = c.state.monitor.filter(|m| m.is_alive()) {
         // The monitor is finishing (poststop hooks, clean-up): let it.
         wait_for_exit(m, Duration::from_secs(15));
@@ -660,6 +668,7 @@ pub fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
             Err(e) => return Err(e),
         }
     };
+    sclog::crash_point("rm:before-remove");
     run_orphan_poststop(store, orphan);
     store.remove(id)?;
     Ok(())
@@ -673,6 +682,7 @@ pub fn pause(store: &Store, id: &str) -> Result<()> {
         return Ok(());
     }
     c.cgroup().freeze()?;
+    sclog::crash_point("pause:after-freeze");
     let mut state = c.state;
     state.status = Status::Paused;
     store.save_state(id, &state)?;
@@ -687,6 +697,7 @@ pub fn unpause(store: &Store, id: &str) -> Result<()> {
         return Err(Error::NotPaused(c.config.name.clone()));
     }
     c.cgroup().thaw()?;
+    sclog::crash_point("unpause:after-thaw");
     let mut state = c.state;
     state.status = Status::Running;
     store.save_state(id, &state)?;
@@ -759,6 +770,7 @@ pub fn update(store: &Store, id: &str, u: &ResourceArgs) -> Result<()> {
             return Err(e.into());
         }
     }
+    sclog::crash_point("update:after-cgroup");
     linux.set_resources(Some(resources));
     spec.set_linux(Some(linux));
     store.save_spec(id, &spec)?;

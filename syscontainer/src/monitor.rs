@@ -286,6 +286,7 @@ impl Monitor {
         } else {
             Vec::new()
         };
+        sclog::crash_point("monitor:after-cgroups");
         let recorded = store.update_state(id, |s| {
             s.monitor = ProcessId::of(std::process::id() as i32);
             if !fresh_cgroups.is_empty() {
@@ -297,6 +298,7 @@ impl Monitor {
             let _ = std::fs::remove_dir_all(&run_dir);
             return Err(e.into());
         }
+        sclog::crash_point("monitor:after-record");
         Ok(Monitor {
             store,
             config,
@@ -349,6 +351,7 @@ impl Monitor {
             .and_then(|p| p.env().clone())
             .unwrap_or_default();
         crate::hostside::prepare(&self.config, &env)?;
+        sclog::crash_point("monitor:after-prepare");
         let mut created_now = Vec::new();
         match self.fresh_cgroups.take() {
             // The first boot: `new` created them (and recorded them) if needed.
@@ -428,6 +431,7 @@ impl Monitor {
                 if move_it {
                     cgroup.add_process(pid)?;
                 }
+                sclog::crash_point("monitor:after-placing");
                 if let Some(resources) = resources.filter(|_| limits_after_placing) {
                     cgroup.apply(resources)?;
                 }
@@ -449,8 +453,10 @@ impl Monitor {
                 .map_err(|e| process::ProcessError::Hook(e.to_string()))
             },
         )?;
+        sclog::crash_point("monitor:after-prestart");
         let pid = created.start()?.as_raw();
         let exec_ns = now_ns();
+        sclog::crash_point("monitor:after-exec");
         self.init = Some(pid);
         self.delegation_deadline = Some(Instant::now() + DELEGATION_WAIT);
         crate::machine::register(&self.config, pid);
@@ -464,6 +470,7 @@ impl Monitor {
             s.error = None;
             s.ready = false;
         })?;
+        sclog::crash_point("monitor:after-running");
         let poststart = self.hooks(|h| h.poststart().clone());
         if let Err(e) = hooks::run_hooks(
             HookStage::Poststart,
@@ -688,6 +695,7 @@ impl Monitor {
         if let Err(e) = self.cgroup.destroy(&created) {
             tracing::warn!("removing cgroups: {e}");
         }
+        sclog::crash_point("monitor:finish-after-cgroups");
         let _ = std::fs::remove_dir_all(self.store.run_dir(&id));
         crate::hostside::stopped(&self.config);
         let _ = self.store.update_state(&id, |s| {
@@ -700,6 +708,7 @@ impl Monitor {
             s.created_cgroups.clear();
             s.ready = false;
         });
+        sclog::crash_point("monitor:finish-after-state");
         if self.config.auto_remove {
             crate::hostside::release(&self.config);
             let _ = self.store.remove(&id);

@@ -112,6 +112,7 @@ pub fn prestart(bundle: &Path, pid: i32, rootfs: &Path) -> Result<Vec<String>> {
             devices.extend(r.device_rule());
         }
     }
+    sclog::crash_point("hook:prestart-after-resources");
     // The monitor installed the spec's device filter; the devices re-made above join it
     // before PID 1 runs.
     one(&mut errors, "device filter".into(), |_| {
@@ -172,6 +173,7 @@ pub fn poststop(bundle: &Path) -> Result<Vec<String>> {
     let net = Net::new()?;
     if each().any(|r| r.pins_netns()) {
         errors.extend(return_pinned(&net, &resources, &target.id));
+        sclog::crash_point("hook:poststop-after-return");
     } else {
         errors.extend(give_back_all(&net, None, &resources));
     }
