@@ -3,9 +3,11 @@
 //! A multi-step operation calls [`crash_point`] between its steps. In a debug build (the
 //! integration tests run the debug binaries) the process whose
 //! `SYSCONTAINER_CRASH_POINT` names the point SIGKILLs itself there, as a power cut or an
-//! OOM kill would; if `SYSCONTAINER_CRASH_MARK` names a file, the point's name is
-//! appended to it first, so the test knows the point was reached. A release build
-//! compiles every point to nothing.
+//! OOM kill would. If `SYSCONTAINER_CRASH_MARK` names a file, the point's name is
+//! appended to it first, so the test knows the point was reached, and a point the file
+//! lists already is passed: each point kills once, so the commands that repair the crash
+//! can run with the same environment (a hook's environment is fixed in the container's
+//! spec). A release build compiles every point to nothing.
 //!
 //! The test finds the points by reading the sources for `crash_point("…")`, so a new
 //! point cannot be left out of the matrix.
@@ -19,11 +21,18 @@ pub const CRASH_MARK_ENV: &str = "SYSCONTAINER_CRASH_MARK";
 #[inline]
 pub fn crash_point(name: &str) {
     #[cfg(debug_assertions)]
-    if std::env::var_os(CRASH_POINT_ENV).is_some_and(|p| p == name) {
+    if std::env::var_os(CRASH_POINT_ENV).is_some_and(|p| p == name) && !reached_before(name) {
         die_at(name);
     }
     #[cfg(not(debug_assertions))]
     let _ = name;
+}
+
+#[cfg(debug_assertions)]
+fn reached_before(name: &str) -> bool {
+    std::env::var_os(CRASH_MARK_ENV)
+        .and_then(|mark| std::fs::read_to_string(mark).ok())
+        .is_some_and(|text| text.lines().any(|l| l == name))
 }
 
 #[cfg(debug_assertions)]
@@ -74,6 +83,14 @@ mod tests {
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
         assert_eq!(std::fs::read_to_string(&mark).unwrap(), "test:here\n");
+        // Once marked, the point is passed.
+        let again = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "crash::tests::child_dies_at_its_point"])
+            .env(CRASH_POINT_ENV, "test:here")
+            .env(CRASH_MARK_ENV, &mark)
+            .status()
+            .unwrap();
+        assert!(again.success(), "{again:?}");
     }
 
     /// Run by the test above in a child process with the point named.

@@ -115,8 +115,17 @@ impl Container {
         &self.config.id
     }
 
+    /// The status to show. Running and paused are what the freezer says: a `pause` or
+    /// `unpause` killed between the freezer and the record leaves the record behind.
     pub fn status(&self) -> Status {
-        self.state.effective_status()
+        match self.state.effective_status() {
+            s @ (Status::Running | Status::Paused) => match self.cgroup().frozen() {
+                Some(true) => Status::Paused,
+                Some(false) => Status::Running,
+                None => s,
+            },
+            s => s,
+        }
     }
 
     /// PID 1, if it is running.
@@ -333,9 +342,23 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
             Ok(())
         });
     }
-    let spawned = cmd.spawn();
-    drop(write_end);
-    sclog::crash_point("start:after-spawn");
+    // Spawned and recorded under the lock: a concurrent `start` that also found the
+    // container stopped sees this monitor (or its own, first) and refuses.
+    let spawned = {
+        let _lock = store.lock(id)?;
+        let mut state = store.load_state(id)?;
+        if state.monitor_alive() || state.init_alive() {
+            return Err(Error::AlreadyRunning(container.config.name.clone()));
+        }
+        let spawned = cmd.spawn();
+        drop(write_end);
+        sclog::crash_point("start:after-spawn");
+        if let Ok(child) = &spawned {
+            state.monitor = ProcessId::of(child.id() as i32);
+            store.save_state(id, &state)?;
+        }
+        spawned
+    };
     if let Err(e) = spawned {
         let _ = store.update_state(id, |s| {
             s.status = Status::Exited;
@@ -477,9 +500,10 @@ fn halt(store: &Store, id: &str, timeout: Duration) -> Result<()> {
         run_orphan_poststop(store, orphan);
         return Ok(());
     };
-    if c.state.status == Status::Paused {
-        let _ = c.cgroup().thaw();
-    }
+    // Thawed whatever the record says: a `pause` killed between freezing and recording
+    // leaves a frozen cgroup under a record saying running, and frozen tasks would not
+    // take the stop signal.
+    let _ = c.cgroup().thaw();
     if !timeout.is_zero() {
         send_signal(init.pid, stop_signal(&c.config, init.pid))?;
         sclog::crash_point("stop:after-signal");
@@ -551,7 +575,15 @@ fn clean_up_without_monitor(
     c: &Container,
     exit: Option<ExitInfo>,
 ) -> Result<Orphan> {
-    let _ = c.cgroup().destroy(&c.state.created_cgroups);
+    // An init that a monitor killed at the wrong moment never recorded may still run
+    // there: it goes too, or the cgroups could not.
+    let cgroup = c.cgroup();
+    cgroup.signal_all(libc::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cgroup.pids().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = cgroup.destroy(&c.state.created_cgroups);
     let _ = std::fs::remove_dir_all(store.run_dir(c.id()));
     crate::hostside::stopped(&c.config);
     let mut state = store.load_state(c.id())?;
@@ -678,7 +710,7 @@ pub fn pause(store: &Store, id: &str) -> Result<()> {
     let _lock = store.lock(id)?;
     let c = Container::load(store, id)?;
     c.running_init()?;
-    if c.state.status == Status::Paused {
+    if c.status() == Status::Paused && c.state.status == Status::Paused {
         return Ok(());
     }
     c.cgroup().freeze()?;
@@ -693,7 +725,7 @@ pub fn unpause(store: &Store, id: &str) -> Result<()> {
     let _lock = store.lock(id)?;
     let c = Container::load(store, id)?;
     c.running_init()?;
-    if c.state.status != Status::Paused {
+    if c.status() != Status::Paused && c.state.status != Status::Paused {
         return Err(Error::NotPaused(c.config.name.clone()));
     }
     c.cgroup().thaw()?;

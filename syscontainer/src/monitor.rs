@@ -453,6 +453,10 @@ impl Monitor {
                 .map_err(|e| process::ProcessError::Hook(e.to_string()))
             },
         )?;
+        // Recorded before it runs, so that a monitor killed from here on leaves a record
+        // naming the init (`rm -f`, `stop` and `start` then find it).
+        self.store
+            .update_state(self.id(), |s| s.init = ProcessId::of(created.pid.as_raw()))?;
         sclog::crash_point("monitor:after-prestart");
         let pid = created.start()?.as_raw();
         let exec_ns = now_ns();

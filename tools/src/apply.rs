@@ -173,10 +173,10 @@ pub fn poststop(bundle: &Path) -> Result<Vec<String>> {
     let net = Net::new()?;
     if each().any(|r| r.pins_netns()) {
         errors.extend(return_pinned(&net, &resources, &target.id));
-        sclog::crash_point("hook:poststop-after-return");
     } else {
         errors.extend(give_back_all(&net, None, &resources));
     }
+    sclog::crash_point("hook:poststop-after-give-back");
     nic::unpin_netns(&target.id);
     Ok(errors)
 }
