@@ -164,6 +164,7 @@ pub fn poststop(bundle: &Path) -> Result<Vec<String>> {
             errors.push(format!("remove {}: {e}", stage.display()));
         }
     }
+    sclog::crash_point("hook:poststop-after-stage");
     let resources = resource::all(&rec);
     let each = || resources.iter().flat_map(|(_, list)| list.iter());
     if !each().any(|r| r.in_netns()) {
@@ -176,7 +177,6 @@ pub fn poststop(bundle: &Path) -> Result<Vec<String>> {
     } else {
         errors.extend(give_back_all(&net, None, &resources));
     }
-    sclog::crash_point("hook:poststop-after-give-back");
     nic::unpin_netns(&target.id);
     Ok(errors)
 }
