@@ -292,8 +292,7 @@ pub fn shutdown(store: &Store, timeout: Option<Duration>) -> Result<Restored> {
 /// `start`: spawn the container's monitor and wait until PID 1 has exec'd.
 pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Result<()> {
     let container = {
-        let _lock = store.lock(id)?;
-        let c = Container::load(store, id)?;
+        let (_lock, c) = lock_when_monitor_gone(store, id)?;
         if c.state.is_active() {
             return Err(Error::AlreadyRunning(c.config.name.clone()));
         }
@@ -382,6 +381,28 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
         name: container.config.name,
         message,
     })
+}
+
+/// The container lock, once the monitor of a stopped container has finished its clean-up
+/// (poststop hooks, cgroups): a new boot started before then would see the cgroups it is
+/// about to remove.
+fn lock_when_monitor_gone(store: &Store, id: &str) -> Result<(store::Lock, Container)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let lock = store.lock(id)?;
+        let c = Container::load(store, id)?;
+        let finishing = c
+            .state
+            .monitor
+            .filter(|m| m.is_alive() && !c.state.is_active());
+        match finishing {
+            Some(m) if Instant::now() < deadline => {
+                drop(lock);
+                wait_for_exit(m, Duration::from_secs(15));
+            }
+            _ => return Ok((lock, c)),
+        }
+    }
 }
 
 /// Open a pidfd for `pid` (`None` if it is gone).
@@ -475,10 +496,7 @@ fn halt(store: &Store, id: &str, timeout: Duration) -> Result<()> {
     // A monitor that is still booting PID 1 records it shortly: wait for that rather than
     // racing it (a record removed under a booting monitor would orphan the container).
     let deadline = Instant::now() + Duration::from_secs(30);
-    while c.state.init.filter(|p| p.is_alive()).is_none()
-        && c.state.status == Status::Starting
-        && c.state.monitor_alive()
-        && Instant::now() < deadline
+    while c.state.status == Status::Starting && c.state.monitor_alive() && Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(20));
         c = Container::load(store, id)?;

@@ -228,7 +228,14 @@ impl Store {
     }
 
     pub fn lock(&self, id: &str) -> Result<Lock> {
-        Lock::acquire(&self.dir(id).join("lock"))
+        // Removed by a concurrent `rm` since it was looked up: say so, not "open lock".
+        Lock::acquire(&self.dir(id).join("lock")).map_err(|e| {
+            if self.dir(id).is_dir() {
+                e
+            } else {
+                StoreError::NotFound(id.to_string())
+            }
+        })
     }
 
     pub fn ids(&self) -> Result<Vec<String>> {

@@ -128,14 +128,24 @@ fn cgroup_procs(host: &Host, id: &str) -> Vec<i32> {
     pids
 }
 
-/// Monitors of the container running on the host (they name themselves `scmon-<id8>`).
-fn monitors_of(id: &str) -> usize {
-    let want = format!("scmon-{}", &id[..8]);
+/// Live monitors of the container (`syscontainer … monitor ID`), by PID.
+fn monitors(id: &str) -> Vec<i32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
-        .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == want))
-        .count()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            args.windows(2)
+                .any(|w| w[0] == b"monitor" && w[1] == id.as_bytes())
+                && pid_alive(*pid)
+        })
+        .collect()
+}
+
+fn monitors_of(id: &str) -> usize {
+    monitors(id).len()
 }
 
 /// `inspect` agrees with the kernel: running means a live PID 1 in the cgroup and one
@@ -151,7 +161,22 @@ fn assert_agrees(host: &Host, name: &str) -> String {
                 pid > 0 && pid_alive(pid) && procs.contains(&pid),
                 "{name} shows {status} with PID {pid}; its cgroup holds {procs:?}"
             );
-            assert_eq!(monitors_of(id), 1, "{name} has not exactly one monitor");
+            let found = monitors(id);
+            let described: Vec<String> = found
+                .iter()
+                .map(|p| {
+                    let stat =
+                        std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+                    let cgroup =
+                        std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap_or_default();
+                    format!("{stat} {}", cgroup.lines().next().unwrap_or(""))
+                })
+                .collect();
+            assert_eq!(
+                found.len(),
+                1,
+                "{name} has not exactly one monitor: {described:#?}"
+            );
         }
         _ => {
             let deadline = Instant::now() + Duration::from_secs(20);
