@@ -74,6 +74,8 @@ pub trait Manager: Send + Sync {
     /// Freeze every process and wait until the kernel reports the cgroup frozen.
     fn freeze(&self) -> Result<()>;
     fn thaw(&self) -> Result<()>;
+    /// Whether the kernel holds the cgroup frozen (`None`: no freezer to ask).
+    fn frozen(&self) -> Option<bool>;
     /// Every process in the cgroup and its descendants.
     fn pids(&self) -> Vec<i32>;
     /// Send a signal to every process in the subtree; SIGKILL goes through `cgroup.kill`

@@ -234,6 +234,10 @@ impl Manager for SystemdManager {
         self.inner.thaw()
     }
 
+    fn frozen(&self) -> Option<bool> {
+        self.inner.frozen()
+    }
+
     fn pids(&self) -> Vec<i32> {
         self.inner.pids()
     }

@@ -22,6 +22,9 @@
 //! # Ok::<(), sclog::LogError>(())
 //! ```
 
+mod crash;
+pub use crash::{crash_point, CRASH_MARK_ENV, CRASH_POINT_ENV};
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -381,6 +381,7 @@ fn attach_one(
         path: root.join(relative),
         source,
     })?;
+    sclog::crash_point("lxcfs:after-one-view");
     Ok(OutcomeKind::Mounted)
 }
 

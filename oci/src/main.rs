@@ -43,6 +43,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = clidoc::intercept(<Cli as clap::CommandFactory>::command) {
+        return ExitCode::from(code as u8);
+    }
     let cli = Cli::parse();
     let logger = log::Logger::new(cli.log.clone(), cli.log_format, cli.debug);
     let ctx = commands::Context {

@@ -118,8 +118,17 @@ impl Container {
         &self.config.id
     }
 
+    /// The status to show. Running and paused are what the freezer says: a `pause` or
+    /// `unpause` killed between the freezer and the record leaves the record behind.
     pub fn status(&self) -> Status {
-        self.state.effective_status()
+        match self.state.effective_status() {
+            s @ (Status::Running | Status::Paused) => match self.cgroup().frozen() {
+                Some(true) => Status::Paused,
+                Some(false) => Status::Running,
+                None => s,
+            },
+            s => s,
+        }
     }
 
     /// PID 1, if it is running.
@@ -178,6 +187,7 @@ pub fn create(
     if let Some(hooks) = crate::hooks::merge(daemon_hooks, own_hooks) {
         bundle.spec.set_hooks(Some(hooks));
     }
+    sclog::crash_point("create:after-build");
     store.insert(&bundle.config, &bundle.spec, &bundle.files)?;
     crate::events::emit(store, &bundle.config, "create", &[]);
     Ok(bundle.config)
@@ -289,8 +299,7 @@ pub fn shutdown(store: &Store, timeout: Option<Duration>) -> Result<Restored> {
 /// `start`: spawn the container's monitor and wait until PID 1 has exec'd.
 pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Result<()> {
     let container = {
-        let _lock = store.lock(id)?;
-        let c = Container::load(store, id)?;
+        let (_lock, c) = lock_when_monitor_gone(store, id)?;
         if c.state.is_active() {
             return Err(Error::AlreadyRunning(c.config.name.clone()));
         }
@@ -305,6 +314,7 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
         state.init = None;
         state.monitor = None;
         store.save_state(id, &state)?;
+        sclog::crash_point("start:after-starting");
         (c, orphan)
     };
     let (container, orphan) = container;
@@ -338,8 +348,23 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
             Ok(())
         });
     }
-    let spawned = cmd.spawn();
-    drop(write_end);
+    // Spawned and recorded under the lock: a concurrent `start` that also found the
+    // container stopped sees this monitor (or its own, first) and refuses.
+    let spawned = {
+        let _lock = store.lock(id)?;
+        let mut state = store.load_state(id)?;
+        if state.monitor_alive() || state.init_alive() {
+            return Err(Error::AlreadyRunning(container.config.name.clone()));
+        }
+        let spawned = cmd.spawn();
+        drop(write_end);
+        sclog::crash_point("start:after-spawn");
+        if let Ok(child) = &spawned {
+            state.monitor = ProcessId::of(child.id() as i32);
+            store.save_state(id, &state)?;
+        }
+        spawned
+    };
     if let Err(e) = spawned {
         let _ = store.update_state(id, |s| {
             s.status = Status::Exited;
@@ -363,6 +388,28 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
         name: container.config.name,
         message,
     })
+}
+
+/// The container lock, once the monitor of a stopped container has finished its clean-up
+/// (poststop hooks, cgroups): a new boot started before then would see the cgroups it is
+/// about to remove.
+fn lock_when_monitor_gone(store: &Store, id: &str) -> Result<(store::Lock, Container)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let lock = store.lock(id)?;
+        let c = Container::load(store, id)?;
+        let finishing = c
+            .state
+            .monitor
+            .filter(|m| m.is_alive() && !c.state.is_active());
+        match finishing {
+            Some(m) if Instant::now() < deadline => {
+                drop(lock);
+                wait_for_exit(m, Duration::from_secs(15));
+            }
+            _ => return Ok((lock, c)),
+        }
+    }
 }
 
 /// Open a pidfd for `pid` (`None` if it is gone).
@@ -446,6 +493,7 @@ pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
         s.host_shutdown = false;
     })?;
     let config = store.load_config(id)?;
+    sclog::crash_point("stop:after-request");
     halt(store, id, timeout)?;
     crate::events::emit(store, &config, "stop", &[]);
     Ok(())
@@ -458,10 +506,7 @@ fn halt(store: &Store, id: &str, timeout: Duration) -> Result<()> {
     // A monitor that is still booting PID 1 records it shortly: wait for that rather than
     // racing it (a record removed under a booting monitor would orphan the container).
     let deadline = Instant::now() + Duration::from_secs(30);
-    while c.state.init.filter(|p| p.is_alive()).is_none()
-        && c.state.status == Status::Starting
-        && c.state.monitor_alive()
-        && Instant::now() < deadline
+    while c.state.status == Status::Starting && c.state.monitor_alive() && Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(20));
         c = Container::load(store, id)?;
@@ -483,11 +528,13 @@ fn halt(store: &Store, id: &str, timeout: Duration) -> Result<()> {
         run_orphan_poststop(store, orphan);
         return Ok(());
     };
-    if c.state.status == Status::Paused {
-        let _ = c.cgroup().thaw();
-    }
+    // Thawed whatever the record says: a `pause` killed between freezing and recording
+    // leaves a frozen cgroup under a record saying running, and frozen tasks would not
+    // take the stop signal.
+    let _ = c.cgroup().thaw();
     if !timeout.is_zero() {
         send_signal(init.pid, stop_signal(&c.config, init.pid))?;
+        sclog::crash_point("stop:after-signal");
     }
     let mut last_signal = stop_signal(&c.config, init.pid);
     if !wait_for_exit(init, timeout) {
@@ -496,6 +543,7 @@ fn halt(store: &Store, id: &str, timeout: Duration) -> Result<()> {
         c.cgroup().signal_all(libc::SIGKILL);
         wait_for_exit(init, Duration::from_secs(10));
     }
+    sclog::crash_point("stop:after-exit");
     finish_after_exit(store, id, c.state.monitor, last_signal)
 }
 
@@ -525,6 +573,7 @@ fn finish_after_exit(
         {
             return Ok(());
         }
+        sclog::crash_point("stop:before-cleanup");
         c.cgroup().signal_all(libc::SIGKILL);
         let exit = ExitInfo {
             cause: ExitCause::Signaled,
@@ -554,7 +603,15 @@ fn clean_up_without_monitor(
     c: &Container,
     exit: Option<ExitInfo>,
 ) -> Result<Orphan> {
-    let _ = c.cgroup().destroy(&c.state.created_cgroups);
+    // An init that a monitor killed at the wrong moment never recorded may still run
+    // there: it goes too, or the cgroups could not.
+    let cgroup = c.cgroup();
+    cgroup.signal_all(libc::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cgroup.pids().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = cgroup.destroy(&c.state.created_cgroups);
     if let Err(e) = crate::cni::detach(store, c.id()) {
         tracing::warn!("{e}");
     }
@@ -668,6 +725,7 @@ pub fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
             });
         }
         stop(store, id, Duration::ZERO)?;
+        sclog::crash_point("rm:after-stop");
     } else if let Some(m) = c.state.monitor.filter(|m| m.is_alive()) {
         // The monitor is finishing (poststop hooks, clean-up): let it.
         wait_for_exit(m, Duration::from_secs(15));
@@ -689,6 +747,7 @@ pub fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
             Err(e) => return Err(e),
         }
     };
+    sclog::crash_point("rm:before-remove");
     run_orphan_poststop(store, orphan);
     store.remove(id)?;
     crate::events::emit(store, &c.config, "destroy", &[]);
@@ -699,10 +758,11 @@ pub fn pause(store: &Store, id: &str) -> Result<()> {
     let _lock = store.lock(id)?;
     let c = Container::load(store, id)?;
     c.running_init()?;
-    if c.state.status == Status::Paused {
+    if c.status() == Status::Paused && c.state.status == Status::Paused {
         return Ok(());
     }
     c.cgroup().freeze()?;
+    sclog::crash_point("pause:after-freeze");
     let mut state = c.state;
     state.status = Status::Paused;
     store.save_state(id, &state)?;
@@ -714,10 +774,11 @@ pub fn unpause(store: &Store, id: &str) -> Result<()> {
     let _lock = store.lock(id)?;
     let c = Container::load(store, id)?;
     c.running_init()?;
-    if c.state.status != Status::Paused {
+    if c.status() != Status::Paused && c.state.status != Status::Paused {
         return Err(Error::NotPaused(c.config.name.clone()));
     }
     c.cgroup().thaw()?;
+    sclog::crash_point("unpause:after-thaw");
     let mut state = c.state;
     state.status = Status::Running;
     store.save_state(id, &state)?;
@@ -791,6 +852,7 @@ pub fn update(store: &Store, id: &str, u: &ResourceArgs) -> Result<()> {
             return Err(e.into());
         }
     }
+    sclog::crash_point("update:after-cgroup");
     linux.set_resources(Some(resources));
     spec.set_linux(Some(linux));
     store.save_spec(id, &spec)?;

@@ -108,6 +108,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
     let flags = namespaces_to_join(&c);
     setns(pidfd.as_fd(), CloneFlags::CLONE_NEWPID)
         .map_err(|e| Error::Invalid(format!("join pid namespace: {e}")))?;
+    sclog::crash_point("exec:after-join-pid");
 
     let cgroup = c.cgroup();
     let process = spec.process().clone().unwrap_or_default();
@@ -151,7 +152,10 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
             unsafe { libc::_exit(code) }
         }
         ForkResult::Parent { .. } if opts.detach => Ok(0),
-        ForkResult::Parent { child } => wait_for_exec(child, pty.as_ref().map(|p| &p.0), opts),
+        ForkResult::Parent { child } => {
+            sclog::crash_point("exec:after-fork");
+            wait_for_exec(child, pty.as_ref().map(|p| &p.0), opts)
+        }
     }
 }
 
@@ -255,6 +259,7 @@ fn exec_child(
         Placement::Move(cgroup) => cgroup.add_exec_process(std::process::id() as i32),
     }
     .map_err(|e| fail("join cgroup", &e))?;
+    sclog::crash_point("exec:child-after-cgroup");
     setns(pidfd.as_fd(), flags).map_err(|e| fail("join namespaces", &e))?;
     nix::unistd::chdir(cwd).map_err(|e| fail(&format!("chdir {}", cwd.display()), &e))?;
 

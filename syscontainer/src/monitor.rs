@@ -286,6 +286,7 @@ impl Monitor {
         } else {
             Vec::new()
         };
+        sclog::crash_point("monitor:after-cgroups");
         let recorded = store.update_state(id, |s| {
             s.monitor = ProcessId::of(std::process::id() as i32);
             if !fresh_cgroups.is_empty() {
@@ -297,6 +298,7 @@ impl Monitor {
             let _ = std::fs::remove_dir_all(&run_dir);
             return Err(e.into());
         }
+        sclog::crash_point("monitor:after-record");
         Ok(Monitor {
             store,
             config,
@@ -350,6 +352,7 @@ impl Monitor {
             .and_then(|p| p.env().clone())
             .unwrap_or_default();
         crate::hostside::prepare(&self.config, &env)?;
+        sclog::crash_point("monitor:after-prepare");
         let mut created_now = Vec::new();
         match self.fresh_cgroups.take() {
             // The first boot: `new` created them (and recorded them) if needed.
@@ -432,6 +435,7 @@ impl Monitor {
                 if move_it {
                     cgroup.add_process(pid)?;
                 }
+                sclog::crash_point("monitor:after-placing");
                 if let Some(resources) = resources.filter(|_| limits_after_placing) {
                     cgroup.apply(resources)?;
                 }
@@ -457,8 +461,14 @@ impl Monitor {
                 .map_err(|e| process::ProcessError::Hook(e.to_string()))
             },
         )?;
+        // Recorded before it runs, so that a monitor killed from here on leaves a record
+        // naming the init (`rm -f`, `stop` and `start` then find it).
+        self.store
+            .update_state(self.id(), |s| s.init = ProcessId::of(created.pid.as_raw()))?;
+        sclog::crash_point("monitor:after-prestart");
         let pid = created.start()?.as_raw();
         let exec_ns = now_ns();
+        sclog::crash_point("monitor:after-exec");
         self.init = Some(pid);
         self.delegation_deadline = Some(Instant::now() + DELEGATION_WAIT);
         crate::machine::register(&self.config, pid);
@@ -473,6 +483,7 @@ impl Monitor {
             s.ready = false;
         })?;
         self.on_booted();
+        sclog::crash_point("monitor:after-running");
         let poststart = self.hooks(|h| h.poststart().clone());
         if let Err(e) = hooks::run_hooks(
             HookStage::Poststart,
@@ -717,6 +728,7 @@ impl Monitor {
         if let Err(e) = self.cgroup.destroy(&created) {
             tracing::warn!("removing cgroups: {e}");
         }
+        sclog::crash_point("monitor:finish-after-cgroups");
         let _ = std::fs::remove_dir_all(self.store.run_dir(&id));
         crate::hostside::stopped(&self.config);
         let _ = self.store.update_state(&id, |s| {
@@ -729,6 +741,7 @@ impl Monitor {
             s.created_cgroups.clear();
             s.ready = false;
         });
+        sclog::crash_point("monitor:finish-after-state");
         if self.config.auto_remove {
             crate::hostside::release(&self.config);
             if self.store.remove(&id).is_ok() {

@@ -200,6 +200,8 @@ impl State {
                     Status::Exited
                 }
             }
+            // The monitor died between starting PID 1 and recording it running.
+            Status::Starting if !self.monitor_alive() => Status::Running,
             s => s,
         }
     }
@@ -416,5 +418,23 @@ mod tests {
             );
         }
         assert!(serde_json::from_str::<Status>("\"Running\"").is_err());
+    }
+
+    #[test]
+    fn a_starting_record_reads_by_who_is_still_there() {
+        let me = ProcessId::of(std::process::id() as i32);
+        let starting = |init, monitor| State {
+            status: Status::Starting,
+            init,
+            monitor,
+            ..State::default()
+        };
+        // The monitor boots PID 1.
+        assert_eq!(starting(None, me).effective_status(), Status::Starting);
+        assert_eq!(starting(me, me).effective_status(), Status::Starting);
+        // The monitor died after starting PID 1, before recording it running.
+        assert_eq!(starting(me, None).effective_status(), Status::Running);
+        // Both gone, or a start killed before its monitor: nothing runs.
+        assert_eq!(starting(None, None).effective_status(), Status::Exited);
     }
 }

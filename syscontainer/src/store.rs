@@ -228,7 +228,14 @@ impl Store {
     }
 
     pub fn lock(&self, id: &str) -> Result<Lock> {
-        Lock::acquire(&self.dir(id).join("lock"))
+        // Removed by a concurrent `rm` since it was looked up: say so, not "open lock".
+        Lock::acquire(&self.dir(id).join("lock")).map_err(|e| {
+            if self.dir(id).is_dir() {
+                e
+            } else {
+                StoreError::NotFound(id.to_string())
+            }
+        })
     }
 
     pub fn ids(&self) -> Result<Vec<String>> {
@@ -354,8 +361,10 @@ impl Store {
                 f.sync_all().map_err(io_err("fsync", path))?;
             }
             sync_dir(&tmp)?;
+            sclog::crash_point("create:after-files");
             let dest = self.dir(&config.id);
             fs::rename(&tmp, &dest).map_err(io_err("rename", &dest))?;
+            sclog::crash_point("create:after-rename");
             let _ = sync_dir(&self.root);
             Ok(())
         })();
@@ -372,6 +381,7 @@ impl Store {
         // Rename first so that a half-finished removal never looks like a container.
         let doomed = self.root.join(format!(".rm-{id}"));
         fs::rename(&dir, &doomed).map_err(io_err("rename", &dir))?;
+        sclog::crash_point("rm:after-rename");
         fs::remove_dir_all(&doomed).map_err(io_err("remove", &doomed))?;
         let _ = fs::remove_dir_all(self.run_dir(id));
         Ok(())

@@ -620,6 +620,7 @@ fn listed_subcommands(bin_path: &Path) -> Vec<String> {
 fn every_binary_has_man_pages_for_each_subcommand_and_completions() {
     let binaries = [
         "syscontainer",
+        "syscontainer-oci",
         "syscontainer-tools",
         "syscontainer-hooks",
         "lxcfs-rs",

@@ -112,6 +112,7 @@ pub fn prestart(bundle: &Path, pid: i32, rootfs: &Path) -> Result<Vec<String>> {
             devices.extend(r.device_rule());
         }
     }
+    sclog::crash_point("hook:prestart-after-resources");
     // The monitor installed the spec's device filter; the devices re-made above join it
     // before PID 1 runs.
     one(&mut errors, "device filter".into(), |_| {
@@ -163,6 +164,7 @@ pub fn poststop(bundle: &Path) -> Result<Vec<String>> {
             errors.push(format!("remove {}: {e}", stage.display()));
         }
     }
+    sclog::crash_point("hook:poststop-after-stage");
     let resources = resource::all(&rec);
     let each = || resources.iter().flat_map(|(_, list)| list.iter());
     if !each().any(|r| r.in_netns()) {

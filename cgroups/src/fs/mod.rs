@@ -520,6 +520,16 @@ impl Manager for FsManager {
         f.thaw().map_err(|e| self.error(e))
     }
 
+    fn frozen(&self) -> Option<bool> {
+        if let (Version::V2, Some(dir)) = (self.version(), self.v2_dir()) {
+            let events = fs::read_to_string(dir.join("cgroup.events")).ok()?;
+            return Some(events.lines().any(|l| l.trim() == "frozen 1"));
+        }
+        let f: &FreezerController = self.controller().ok()?;
+        // FREEZING counts: the tasks are being stopped.
+        f.state().ok().map(|s| !matches!(s, FreezerState::Thawed))
+    }
+
     fn pids(&self) -> Vec<i32> {
         let Some(dir) = self.dirs().into_iter().next() else {
             return Vec::new();

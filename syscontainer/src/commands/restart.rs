@@ -23,6 +23,7 @@ pub fn run(ctx: &Ctx, args: RestartArgs) -> anyhow::Result<u8> {
             None => ctx.store.load_config(id)?.stop_timeout,
         };
         syscontainer::container::stop(&ctx.store, id, Duration::from_secs(timeout))?;
+        sclog::crash_point("restart:after-stop");
         Ok(syscontainer::container::start(
             &ctx.store,
             id,

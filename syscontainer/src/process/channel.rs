@@ -68,6 +68,11 @@ pub struct Channel {
 }
 
 impl Channel {
+    /// The descriptor, for a cloned child to close its copy of the other end.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+
     pub fn pair() -> nix::Result<(Channel, Channel)> {
         let (a, b) = socketpair(
             AddressFamily::Unix,

@@ -195,6 +195,10 @@ pub fn create(
     join_pid_namespace(ctx.spec)?;
     let (parent_end, child_end) = Channel::pair().map_err(|e| ProcessError::Channel(e.into()))?;
     let flags = clone_flags(ctx.spec);
+    // The child closes its copy of the monitor's end first thing: a monitor that dies
+    // then (kill -9) must read as EOF to the waiting init, which exits, instead of
+    // leaving it waiting forever (and `start` with it, on the readiness pipe it holds).
+    let monitor_end = parent_end.raw_fd();
     let placement = placement.filter(|_| !flags.contains(CloneFlags::CLONE_NEWUSER));
     let mut self_placed = None;
     if let Some(p) = &placement {
@@ -204,7 +208,11 @@ pub fn create(
             // SAFETY: the monitor is single-threaded; the child never returns into our
             // code (init::run exits or execs).
             match unsafe { fork_into(flags, fd.map(std::os::fd::AsFd::as_fd)) } {
-                Ok(0) => init::run(ctx, &child_end, Some(p.v1_tasks)),
+                Ok(0) => {
+                    // SAFETY: closing the child's copy of a descriptor it never uses.
+                    unsafe { libc::close(monitor_end) };
+                    init::run(ctx, &child_end, Some(p.v1_tasks))
+                }
                 Ok(pid) => self_placed = Some(Pid::from_raw(pid)),
                 Err(e) => tracing::debug!("clone3 into the cgroup: {e}; cloning, then moving"),
             }
@@ -215,6 +223,8 @@ pub fn create(
         None => {
             let mut stack = vec![0u8; INIT_STACK_SIZE];
             let child = Box::new(|| -> isize {
+                // SAFETY: as above, the child's copy of the monitor's end.
+                unsafe { libc::close(monitor_end) };
                 init::run(ctx, &child_end, None);
             });
             // SAFETY: the monitor is single-threaded, so the child's copy of the address

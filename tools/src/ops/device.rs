@@ -528,12 +528,14 @@ pub fn add(target: &Target, req: &AddDevice) -> Result<Vec<String>> {
                 d.path_on_host, target.name, d.path
             ));
         }
+        sclog::crash_point("add-device:after-nodes");
         if let Some(live) = &target.live {
             replace_filter(live, &before, &rec.devices, undo)?;
         }
         for (kind, t) in &throttles {
             set_throttle(target, rec, *kind, t.clone(), undo)?;
         }
+        sclog::crash_point("add-device:after-apply");
         Ok(lines)
     })
 }
@@ -571,6 +573,7 @@ pub fn remove(
                 if let Some(live) = &target.live {
                     unapply_device(live, x, undo)?;
                 }
+                sclog::crash_point("remove-device:after-nodes");
                 for kind in ThrottleKind::ALL {
                     if rec
                         .throttles(kind)
@@ -595,6 +598,7 @@ pub fn remove(
         if let Some(live) = &target.live {
             replace_filter(live, &before, &rec.devices, undo)?;
         }
+        sclog::crash_point("remove-device:after-apply");
         Ok(lines)
     })
 }

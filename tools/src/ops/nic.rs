@@ -389,6 +389,7 @@ pub fn add(target: &Target, req: &AddNic) -> Result<String> {
             }
             apply_nic(net, ctr, &nic, undo)?;
         }
+        sclog::crash_point("add-nic:after-apply");
         nic.record(rec);
         Ok(format!(
             "Add network interface ({}) to container ({},{}) done",
@@ -437,6 +438,7 @@ pub fn remove(target: &Target, kind: Option<&str>, name: &str) -> Result<String>
         if !rec.has_eth() {
             unpin_netns(&target.id);
         }
+        sclog::crash_point("remove-nic:after-apply");
         Ok(format!(
             "Remove network interface ({}) from container ({},{}) done",
             nic.host_nic_name, target.name, nic.ctr_nic_name

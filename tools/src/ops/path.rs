@@ -116,6 +116,7 @@ pub fn add(target: &Target, paths: &[PathArg]) -> Result<Vec<String>> {
             if let Some(live) = &target.live {
                 apply_bind(live, b, undo)?;
             }
+            sclog::crash_point("add-path:after-apply");
             b.record(rec);
             lines.push(format!(
                 "Add path ({}) to container({},{}) done.",
@@ -150,6 +151,7 @@ pub fn remove(target: &Target, paths: &[(String, String)]) -> Result<Vec<String>
             if let Some(live) = &target.live {
                 unapply_bind(live, &b, undo)?;
             }
+            sclog::crash_point("remove-path:after-apply");
             lines.push(format!(
                 "Remove path ({}) from container({},{}) done.",
                 b.host_path, target.name, b.container_path

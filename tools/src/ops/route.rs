@@ -103,6 +103,7 @@ pub fn add(target: &Target, json: &str) -> Result<Vec<String>> {
             if let Some((net, ctr)) = &live {
                 apply_route(net, ctr, norm, undo)?;
             }
+            sclog::crash_point("add-route:after-apply");
             norm.record(rec);
             lines.push(format!(
                 "Add route to container {}, route: {text} done",
@@ -130,6 +131,7 @@ pub fn remove(target: &Target, json: &str) -> Result<Vec<String>> {
             if let Some((net, ctr)) = &live {
                 unapply_route(net, ctr, norm, undo)?;
             }
+            sclog::crash_point("remove-route:after-apply");
             lines.push(format!(
                 "Remove route from container {}, route: {text} done",
                 target.name
