@@ -256,7 +256,9 @@ fn exec_child(
     }
     .map_err(|e| fail("join cgroup", &e))?;
     setns(pidfd.as_fd(), flags).map_err(|e| fail("join namespaces", &e))?;
-    nix::unistd::chdir(cwd).map_err(|e| fail(&format!("chdir {}", cwd.display()), &e))?;
+    // Nothing of the CLI's may be reachable from here on, not even by `-w /proc/self/fd/N`.
+    close_fds_from(3);
+    crate::process::init::chdir_inside(cwd).map_err(|e| (126, e))?;
 
     if let Some(n) = pty_number {
         nix::unistd::setsid().map_err(|e| fail("setsid", &e))?;
@@ -329,6 +331,12 @@ fn exec_child(
         126
     };
     Err((code, format!("exec {}: {err}", path.display())))
+}
+
+/// Close every descriptor from `first` up (the exec'd child needs none of the CLI's).
+fn close_fds_from(first: u32) {
+    // SAFETY: close_range on our own descriptor table; nothing below uses a closed fd.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
 }
 
 /// The container's `--ulimit`/`--files-limit` (the stored spec's `process.rlimits`), so

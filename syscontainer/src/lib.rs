@@ -9,6 +9,7 @@ pub mod capabilities;
 pub use syscontainer_cgroups as cgroups;
 pub mod config;
 pub mod console;
+pub mod console_log;
 pub mod container;
 pub mod error;
 pub mod exec;

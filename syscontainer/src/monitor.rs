@@ -6,8 +6,7 @@
 //! and cleans up. It holds no state the disk does not also hold: if it is killed, `ps`,
 //! `stop` and `rm -f` still find and end the container from the records.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -112,7 +111,7 @@ pub struct Monitor {
     spec: Spec,
     cgroup: ContainerCgroup,
     console: Console,
-    log: File,
+    log: crate::console_log::ConsoleLog,
     listener: UnixListener,
     notify: UnixDatagram,
     clients: Vec<UnixStream>,
@@ -251,11 +250,12 @@ impl Monitor {
             .set_nonblocking(true)
             .map_err(io_error("configure", &run_dir))?;
         let log_path = store.dir(id).join("console.log");
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(io_error("open", &log_path))?;
+        let log = crate::console_log::ConsoleLog::open(
+            &log_path,
+            crate::console_log::DEFAULT_MAX_SIZE,
+            crate::console_log::DEFAULT_MAX_FILES,
+        )
+        .map_err(io_error("open", &log_path))?;
         let mut mask = SigSet::empty();
         for s in [
             Signal::SIGCHLD,
@@ -573,7 +573,7 @@ impl Monitor {
             match nix::unistd::read(self.console.master.as_raw_fd(), buf) {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
-                    let _ = self.log.write_all(&buf[..n]);
+                    let _ = self.log.write(&buf[..n]);
                     self.clients
                         .retain(|c| write_all_fd(c.as_fd(), &buf[..n]).is_ok());
                 }
