@@ -276,18 +276,21 @@ pub fn open_mount_target(
     path: &Path,
     create: Option<bool>,
 ) -> std::io::Result<MountTarget> {
+    use nix::fcntl::OFlag;
     use std::os::fd::{FromRawFd, OwnedFd};
-    let path = Path::new("/").join(path);
+    let mut path = Path::new("/").join(path);
     for _ in 0..MAX_FINAL_LINKS {
-        let (dir, name) = match resolve_parent_in_root(root, &path) {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(std::io::Error::from_raw_os_error(libc::EISDIR));
+        };
+        let dir = match open_in_root(root, parent, OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
             Err(e) if create.is_some() && e.raw_os_error() == Some(libc::ENOENT) => {
-                let parent = path.parent().unwrap_or(Path::new("/"));
                 open_mount_target(root, parent, Some(true))?;
                 continue;
             }
             other => other?,
         };
-        let c = cstring(&name)?;
+        let c = cstring(name)?;
         // SAFETY: openat on our dir fd with a NUL-terminated name.
         let fd = unsafe {
             libc::openat(
@@ -296,23 +299,52 @@ pub fn open_mount_target(
                 libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
             )
         };
-        if fd >= 0 {
-            // SAFETY: a fresh descriptor we own.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
-            if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
-                // A link appeared after the resolution: resolve again.
-                continue;
+        if fd < 0 {
+            let e = std::io::Error::last_os_error();
+            match (e.raw_os_error(), create) {
+                (Some(libc::ENOENT), Some(as_dir)) => create_at(&dir, &c, as_dir)?,
+                _ => return Err(e),
             }
-            return Ok(MountTarget { dir, name, fd });
+            continue;
         }
-        let e = std::io::Error::last_os_error();
-        match (e.raw_os_error(), create) {
-            (Some(libc::ENOENT), Some(as_dir)) => create_at(&dir, &c, as_dir)?,
-            _ => return Err(e),
+        // SAFETY: a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        match link_target(&fd)? {
+            // A link at the end is followed, inside the root again.
+            Some(target) => path = parent.join(target),
+            None => {
+                return Ok(MountTarget {
+                    dir,
+                    name: name.to_os_string(),
+                    fd,
+                })
+            }
         }
     }
     Err(std::io::Error::from_raw_os_error(libc::ELOOP))
+}
+
+/// The target of the symlink `fd` (opened `O_PATH | O_NOFOLLOW`), or `None` for anything else.
+fn link_target(fd: &std::os::fd::OwnedFd) -> std::io::Result<Option<PathBuf>> {
+    let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
+        return Ok(None);
+    }
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: readlinkat of the link fd itself (empty path) into a sized buffer.
+    let n = unsafe {
+        libc::readlinkat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    buf.truncate(n as usize);
+    Ok(Some(PathBuf::from(std::ffi::OsString::from_vec(buf))))
 }
 
 /// Make an empty directory or file `name` in `dir` (never through a link); one that
