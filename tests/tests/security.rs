@@ -156,8 +156,7 @@ fn proc_and_sys_are_masked_and_read_only_by_default() {
         let options = mountinfo
             .lines()
             .map(|l| l.split_whitespace().collect::<Vec<_>>())
-            .filter(|f| f.get(4) == Some(&path))
-            .last()
+            .rfind(|f| f.get(4) == Some(&path))
             .map(|f| f[5].to_string());
         if path == "/proc/bus" && options.is_none() {
             continue;
