@@ -21,6 +21,7 @@ pub mod machine;
 pub mod monitor;
 pub mod options;
 pub mod process;
+pub mod sealed_exe;
 pub mod seccomp;
 pub mod spec;
 pub mod state;

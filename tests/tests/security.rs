@@ -291,3 +291,82 @@ fn endless_console_output_stays_within_the_log_cap() {
     assert!(logs.iter().all(|(_, size)| *size <= CAP), "{logs:?}");
     host.ok(["rm", "-f", "noisy"]);
 }
+
+/// What a container root does to catch the runtime's `exec` child (CVE-2019-5736): it makes
+/// `/etc/passwd` a FIFO, so that `exec -u` stops in the child while it reads it; grabs the
+/// child's `/proc/PID/exe`; lets the exec go on; and, once told every runtime process is
+/// gone, tries to write the binary through its handle.
+const EXE_ATTACK: &str = r#"
+mv /etc/passwd /etc/passwd.real && mkfifo /etc/passwd || exit 1
+found=
+while [ -z "$found" ]; do
+  for p in /proc/[0-9]*; do
+    case "$(tr '\0' ' ' < $p/cmdline 2>/dev/null)" in *"exec -u root exe true"*) found=$p ;; esac
+  done
+done
+exec 7<"$found/exe"
+echo "$(stat -f -L -c %T "$found/exe")" > /sc-seen
+cat /etc/passwd.real > /etc/passwd
+rm /etc/passwd && mv /etc/passwd.real /etc/passwd
+while [ ! -e /sc-go ]; do sleep 0.1; done
+if ( echo overwritten >> /proc/self/fd/7 ) 2>/sc-err; then echo written; else echo refused; fi > /sc-result
+"#;
+
+/// CVE-2019-5736: the process `exec` puts into the container's PID namespace runs from a
+/// copy the container cannot write. The runtime here is a private copy of the binary, so
+/// that no monitor keeps it busy (`ETXTBSY` would hide the hole).
+#[test]
+fn the_exec_child_never_exposes_a_writable_runtime_binary() {
+    let mut host = Host::new();
+    let rootfs = host.rootfs();
+    // A system container keeps CAP_SYS_PTRACE, which opening another root process's
+    // `/proc/PID/exe` needs; this one gets it without booting systemd.
+    app(&host, &rootfs, "exe", &["--cap-add", "SYS_PTRACE"], &["sleep", "300"]);
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = dir.path().join("syscontainer");
+    std::fs::copy(syscontainer_tests::bin("syscontainer"), &runtime).unwrap();
+    let original = std::fs::read(&runtime).unwrap();
+
+    host.ok(["exec", "-d", "exe", "sh", "-c", EXE_ATTACK]);
+    wait_for("the planted FIFO", Duration::from_secs(60), || {
+        host.run(["exec", "exe", "test", "-p", "/etc/passwd"])
+            .status
+            .success()
+    });
+    let mut exec = std::process::Command::new(&runtime)
+        .arg("--root")
+        .arg(host.store())
+        .args(["--log-level", "warn", "exec", "-u", "root", "exe", "true"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = exec.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = exec.kill();
+            let _ = exec.wait();
+            panic!("the exec never got past the planted /etc/passwd");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exec -u root: {status}");
+    assert_eq!(host.exec("exe", &["cat", "/sc-seen"]), "overlayfs");
+
+    host.exec("exe", &["touch", "/sc-go"]);
+    wait_for("the write attempt", Duration::from_secs(60), || {
+        host.run(["exec", "exe", "test", "-s", "/sc-result"])
+            .status
+            .success()
+    });
+    let result = host.exec("exe", &["cat", "/sc-result"]);
+    let err = host.exec_out("exe", &["cat", "/sc-err"]);
+    assert_eq!(result, "refused", "{err}");
+    assert!(
+        std::fs::read(&runtime).unwrap() == original,
+        "the runtime binary changed"
+    );
+    host.ok(["rm", "-f", "exe"]);
+}
