@@ -307,6 +307,10 @@ while [ -z "$found" ]; do
   done
 done
 exec 7<"$found/exe"
+own_root=$(stat -c %d:%i /)
+for q in /proc/[0-9]*; do
+  r=$(stat -L -c %d:%i $q/root 2>/dev/null) && [ "$r" != "$own_root" ] && echo "$q" >> /sc-foreign
+done
 echo "$(stat -f -L -c %T "$found/exe")" > /sc-seen
 cat /etc/passwd.real > /etc/passwd
 rm /etc/passwd && mv /etc/passwd.real /etc/passwd
@@ -378,5 +382,8 @@ fn the_exec_child_never_exposes_a_writable_runtime_binary() {
     );
     // It was caught, and what it showed was the protected view.
     assert_eq!(seen, "overlayfs");
+    // No process the container could see had a root other than the container's.
+    let foreign = host.exec_out("exe", &["cat", "/sc-foreign"]);
+    assert_eq!(foreign, "", "processes with the host's root");
     host.ok(["rm", "-f", "exe"]);
 }
