@@ -267,6 +267,25 @@ fn endless_console_output_stays_within_the_log_cap() {
     );
     let id = host.inspect("noisy", "{{.Id}}");
     let dir = host.store().join(&id);
+    // `logs -f` follows the output across rotations.
+    let mut follow = host
+        .command()
+        .args(["logs", "-f", "noisy"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = follow.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0u64;
+        while total < CAP * 3 / 2 {
+            match std::io::Read::read(&mut stdout, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n as u64,
+            }
+        }
+        total
+    });
     wait_for(
         "the console log to rotate twice",
         Duration::from_secs(300),
@@ -289,6 +308,18 @@ fn endless_console_output_stays_within_the_log_cap() {
         .collect();
     assert!(logs.len() <= 2, "{logs:?}");
     assert!(logs.iter().all(|(_, size)| *size <= CAP), "{logs:?}");
+    wait_for(
+        "logs -f to read past a rotation",
+        Duration::from_secs(300),
+        || reader.is_finished(),
+    );
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let followed = reader.join().unwrap();
+    assert!(
+        followed >= CAP * 3 / 2,
+        "logs -f stopped after {followed} bytes"
+    );
     host.ok(["rm", "-f", "noisy"]);
 }
 

@@ -51,10 +51,27 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<u8> {
             pos += n as u64;
             continue;
         }
+        if replaced(&file, &path) {
+            // The monitor rotated the log (console_log.rs): this one is complete, go on
+            // with the new one from its start.
+            file =
+                std::fs::File::open(&path).with_context(|| format!("open {}", path.display()))?;
+            pos = 0;
+            continue;
+        }
         if !active {
             return Ok(0);
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether `path` now names another file than the open `file`.
+fn replaced(file: &std::fs::File, path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(open), Ok(now)) => open.ino() != now.ino() || open.dev() != now.dev(),
+        _ => false,
     }
 }
 
