@@ -90,14 +90,15 @@ fn a_working_directory_through_proc_self_fd_stays_inside() {
         let out = run_app(&host, &rootfs, &name, &["-w", &dir], &["sleep", "300"]);
         if out.status.success() {
             // Allowed only if that directory is one the container itself can reach.
-            let same = host.exec(
+            let same = host.ok([
+                "exec",
+                "-w",
+                "/",
                 &name,
-                &[
-                    "sh",
-                    "-c",
-                    "[ \"$(stat -L -c %d:%i /proc/1/cwd)\" = \"$(stat -c %d:%i \"$(readlink /proc/1/cwd)\")\" ] && echo inside",
-                ],
-            );
+                "sh",
+                "-c",
+                "[ \"$(stat -L -c %d:%i /proc/1/cwd)\" = \"$(stat -c %d:%i \"$(readlink /proc/1/cwd)\")\" ] && echo inside",
+            ]);
             assert_eq!(
                 same, "inside",
                 "run -w {dir}: PID 1 works outside the container"
