@@ -394,6 +394,42 @@ mod tests {
             std::fs::rename(base.join("ns/pid"), kept).unwrap();
             std::fs::remove_dir_all(base).unwrap();
         }
+        /// The init's /proc entry goes away, namespace file and all.
+        fn exit_keeping_nothing(&self, pid: i32) {
+            std::fs::remove_dir_all(self.dir.path().join(pid.to_string())).unwrap();
+        }
+    }
+
+    /// The cache key (the PID namespace's inode) comes back with the same init pid, but the
+    /// process behind it is another one, in another cgroup: the view follows the new owner
+    /// and never serves the old container's cgroup.
+    #[test]
+    fn a_reused_namespace_key_and_init_pid_follow_the_new_owner() {
+        let fake = FakeProc::new();
+        let resolver = Resolver::new(fake.dir.path()).unwrap();
+        fake.add_process(3000, 30, 0);
+        let Caller::Container(old) = resolver.resolve(3000).unwrap() else {
+            panic!("3000 resolved as the host");
+        };
+        assert_eq!(old.cgroups.v1[&crate::cgroup::Controller::Memory], "/ctr");
+        // The init exits; a new process gets pid 3000, and the namespace file (the key)
+        // keeps its inode.
+        let ns = fake.dir.path().join("3000/ns/pid");
+        let kept = fake.dir.path().join("kept-ns");
+        std::fs::rename(&ns, &kept).unwrap();
+        fake.exit_keeping_nothing(3000);
+        fake.add_process(3000, 31, 0);
+        std::fs::rename(&kept, &ns).unwrap();
+        std::fs::write(
+            fake.dir.path().join("3000/cgroup"),
+            "4:memory:/other/init.scope\n0::/other\n",
+        )
+        .unwrap();
+        let Caller::Container(new) = resolver.resolve(3000).unwrap() else {
+            panic!("3000 resolved as the host");
+        };
+        assert_eq!(new.init_start_ticks, 31);
+        assert_eq!(new.cgroups.v1[&crate::cgroup::Controller::Memory], "/other");
     }
 
     #[test]

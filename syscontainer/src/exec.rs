@@ -1,9 +1,11 @@
 //! `exec`: run a process inside a running container, joining its namespaces and cgroup
 //! directly (no round trip through the monitor).
 //!
-//! The caller joins only the container's PID namespace (which affects its children,
-//! not itself) and forks; the child joins the cgroup, then the other namespaces through
-//! a pidfd in one `setns`, and execs. So the caller can wait for the child itself.
+//! The caller forks a child that joins the cgroup, then every namespace through a pidfd
+//! in one `setns` (the PID namespace applies to its children only), and forks the process
+//! that execs: it is born inside all of them, so the container never sees a process of
+//! the runtime that is still in the host's mount namespace. The middle process relays its
+//! exit status, so the caller waits for its own child.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -106,9 +108,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
     };
 
     let flags = namespaces_to_join(&c);
-    setns(pidfd.as_fd(), CloneFlags::CLONE_NEWPID)
-        .map_err(|e| Error::Invalid(format!("join pid namespace: {e}")))?;
-    sclog::crash_point("exec:after-join-pid");
+    sclog::crash_point("exec:before-fork");
 
     let cgroup = c.cgroup();
     let process = spec.process().clone().unwrap_or_default();
@@ -260,8 +260,19 @@ fn exec_child(
     }
     .map_err(|e| fail("join cgroup", &e))?;
     sclog::crash_point("exec:child-after-cgroup");
-    setns(pidfd.as_fd(), flags).map_err(|e| fail("join namespaces", &e))?;
-    nix::unistd::chdir(cwd).map_err(|e| fail(&format!("chdir {}", cwd.display()), &e))?;
+    // This process stays in the host's PID namespace, so the container never sees it; the
+    // one it forks is born in every namespace of the container at once (visible there
+    // before joining the mount namespace, its /proc/PID/root would be the host's root).
+    setns(pidfd.as_fd(), flags | CloneFlags::CLONE_NEWPID)
+        .map_err(|e| fail("join namespaces", &e))?;
+    // Nothing of the CLI's may be reachable from here on, not even by `-w /proc/self/fd/N`.
+    close_fds_from(3);
+    // SAFETY: this forked CLI is single-threaded; the child only execs or _exits.
+    match unsafe { fork() }.map_err(|e| fail("fork", &e))? {
+        ForkResult::Child => {}
+        ForkResult::Parent { child } => relay_exit(child, opts.detach),
+    }
+    crate::process::init::chdir_inside(cwd).map_err(|e| (126, e))?;
 
     if let Some(n) = pty_number {
         nix::unistd::setsid().map_err(|e| fail("setsid", &e))?;
@@ -334,6 +345,30 @@ fn exec_child(
         126
     };
     Err((code, format!("exec {}: {err}", path.display())))
+}
+
+/// The exit of the process forked into the container, as this process's own.
+fn relay_exit(child: nix::unistd::Pid, detach: bool) -> ! {
+    let code = if detach {
+        0
+    } else {
+        loop {
+            match waitpid(child, None) {
+                Ok(WaitStatus::Exited(_, code)) => break code,
+                Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => break 126,
+            }
+        }
+    };
+    // SAFETY: leaving the forked CLI without running its destructors.
+    unsafe { libc::_exit(code) }
+}
+
+/// Close every descriptor from `first` up (the exec'd child needs none of the CLI's).
+fn close_fds_from(first: u32) {
+    // SAFETY: close_range on our own descriptor table; nothing below uses a closed fd.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
 }
 
 /// The container's `--ulimit`/`--files-limit` (the stored spec's `process.rlimits`), so

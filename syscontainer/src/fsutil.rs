@@ -196,6 +196,187 @@ pub fn resolve_parent_in_root(
     Err(std::io::Error::from_raw_os_error(libc::ELOOP))
 }
 
+/// `/proc/self/fd/N`: `mount(2)` follows this magic link to exactly the object `fd` is,
+/// whatever happens to its name afterwards.
+pub fn proc_fd_path(fd: std::os::fd::BorrowedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// The mount ID of the mount `fd` lies on and whether `fd` is that mount's root.
+fn mount_of(fd: std::os::fd::BorrowedFd) -> std::io::Result<(u64, bool)> {
+    // SAFETY: a zeroed statx is a valid out-buffer.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: statx of our fd itself (AT_EMPTY_PATH) into our buffer.
+    cvt(unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            libc::STATX_MNT_ID,
+            &mut stx,
+        )
+    })?;
+    let is_root = stx.stx_attributes & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0;
+    Ok((stx.stx_mnt_id, is_root))
+}
+
+/// A mount point inside a container's root, held open (`O_PATH`) with the directory it is
+/// in. Mounting through [`MountTarget::proc_path`] puts the mount on this very object: a
+/// directory swapped for a symlink after the check (CVE-2021-30465) cannot redirect it.
+#[derive(Debug)]
+pub struct MountTarget {
+    dir: std::os::fd::OwnedFd,
+    name: std::ffi::OsString,
+    fd: std::os::fd::OwnedFd,
+}
+
+impl MountTarget {
+    pub fn proc_path(&self) -> PathBuf {
+        use std::os::fd::AsFd;
+        proc_fd_path(self.fd.as_fd())
+    }
+
+    pub fn is_dir(&self) -> std::io::Result<bool> {
+        Ok(nix::sys::stat::fstat(self.fd.as_raw_fd())?.st_mode & libc::S_IFMT == libc::S_IFDIR)
+    }
+
+    /// The root of the mount just made on this target (a remount or a propagation change
+    /// needs the mount's root, which the held fd lies below). Refused unless the name now
+    /// leads to a mount root other than the mount the target was on.
+    pub fn mounted_root(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+        let (under, _) = mount_of(self.fd.as_fd())?;
+        let c = cstring(&self.name)?;
+        // SAFETY: openat on our dir fd with a NUL-terminated name.
+        let fd = cvt(unsafe {
+            libc::openat(
+                self.dir.as_raw_fd(),
+                c.as_ptr(),
+                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        })?;
+        // SAFETY: a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        match mount_of(fd.as_fd())? {
+            (id, true) if id != under => Ok(fd),
+            _ => Err(std::io::Error::other(
+                "the mount point changed while it was mounted on",
+            )),
+        }
+    }
+}
+
+/// Open the mount point `path` (as the container sees it) below `root` for a mount:
+/// resolved inside `root` like [`resolve_parent_in_root`] (a symlink at the end is followed,
+/// inside `root`), created when missing if `create` says as what (`Some(true)`: a directory,
+/// with missing parents), and opened with `O_PATH | O_NOFOLLOW` relative to its directory,
+/// so nothing the container swaps in meanwhile can make it a host path.
+pub fn open_mount_target(
+    root: &Path,
+    path: &Path,
+    create: Option<bool>,
+) -> std::io::Result<MountTarget> {
+    use nix::fcntl::OFlag;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut path = Path::new("/").join(path);
+    for _ in 0..MAX_FINAL_LINKS {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(std::io::Error::from_raw_os_error(libc::EISDIR));
+        };
+        let dir = match open_in_root(root, parent, OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
+            Err(e) if create.is_some() && e.raw_os_error() == Some(libc::ENOENT) => {
+                open_mount_target(root, parent, Some(true))?;
+                continue;
+            }
+            other => other?,
+        };
+        let c = cstring(name)?;
+        // SAFETY: openat on our dir fd with a NUL-terminated name.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            let e = std::io::Error::last_os_error();
+            match (e.raw_os_error(), create) {
+                (Some(libc::ENOENT), Some(as_dir)) => create_at(&dir, &c, as_dir)?,
+                _ => return Err(e),
+            }
+            continue;
+        }
+        // SAFETY: a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        match link_target(&fd)? {
+            // A link at the end is followed, inside the root again.
+            Some(target) => path = parent.join(target),
+            None => {
+                return Ok(MountTarget {
+                    dir,
+                    name: name.to_os_string(),
+                    fd,
+                })
+            }
+        }
+    }
+    Err(std::io::Error::from_raw_os_error(libc::ELOOP))
+}
+
+/// The target of the symlink `fd` (opened `O_PATH | O_NOFOLLOW`), or `None` for anything else.
+fn link_target(fd: &std::os::fd::OwnedFd) -> std::io::Result<Option<PathBuf>> {
+    let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
+        return Ok(None);
+    }
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: readlinkat of the link fd itself (empty path) into a sized buffer.
+    let n = unsafe {
+        libc::readlinkat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    buf.truncate(n as usize);
+    Ok(Some(PathBuf::from(std::ffi::OsString::from_vec(buf))))
+}
+
+/// Make an empty directory or file `name` in `dir` (never through a link); one that
+/// appeared meanwhile is fine.
+fn create_at(
+    dir: &std::os::fd::OwnedFd,
+    name: &std::ffi::CStr,
+    as_dir: bool,
+) -> std::io::Result<()> {
+    // SAFETY: mkdirat/openat on our dir fd with a NUL-terminated name.
+    let ret = unsafe {
+        if as_dir {
+            libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755)
+        } else {
+            let fd = libc::openat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                0o644 as libc::c_uint,
+            );
+            if fd >= 0 {
+                libc::close(fd);
+            }
+            fd.min(0)
+        }
+    };
+    match cvt(ret) {
+        Err(e) if e.raw_os_error() != Some(libc::EEXIST) => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Metadata of `name` in `dir`, without following a symlink.
 pub fn stat_at(dir: std::os::fd::BorrowedFd, name: &OsStr) -> std::io::Result<libc::stat> {
     let c = cstring(name)?;

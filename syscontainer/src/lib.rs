@@ -25,6 +25,7 @@ pub mod monitor;
 pub mod oci;
 pub mod options;
 pub mod process;
+pub mod sealed_exe;
 pub mod seccomp;
 pub mod spec;
 pub mod state;

@@ -254,8 +254,9 @@ impl Monitor {
             .set_nonblocking(true)
             .map_err(io_error("configure", &run_dir))?;
         let log_path = store.dir(id).join("console.log");
-        let log = crate::logrotate::ConsoleLog::open(&log_path, config.log_rotation)
-            .map_err(io_error("open", &log_path))?;
+        let log =
+            crate::logrotate::ConsoleLog::open(&log_path, config.log_rotation.or_default_cap())
+                .map_err(io_error("open", &log_path))?;
         let mut mask = SigSet::empty();
         for s in [
             Signal::SIGCHLD,
@@ -466,6 +467,7 @@ impl Monitor {
         self.store
             .update_state(self.id(), |s| s.init = ProcessId::of(created.pid.as_raw()))?;
         sclog::crash_point("monitor:after-prestart");
+        self.start_oom_watch();
         let pid = created.start()?.as_raw();
         let exec_ns = now_ns();
         sclog::crash_point("monitor:after-exec");

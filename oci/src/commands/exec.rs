@@ -68,6 +68,9 @@ fn process(ctx: &Context, args: &Args) -> Result<Process> {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<u8> {
+    // The exec'd child is visible in the container until it execs: not as the host binary
+    // (CVE-2019-5736).
+    syscontainer::sealed_exe::reexec_sealed()?;
     let process = process(ctx, &args)?;
     let code = syscontainer::oci::exec(
         &ctx.open_root()?,

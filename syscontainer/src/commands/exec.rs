@@ -34,6 +34,8 @@ pub struct ExecArgs {
 }
 
 pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<u8> {
+    // The exec'd child is visible in the container until it execs: not as the host binary.
+    syscontainer::sealed_exe::reexec_sealed()?;
     let id = ctx.resolve(&args.container)?;
     let opts = ExecOptions {
         args: args.command,

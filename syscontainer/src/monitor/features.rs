@@ -66,14 +66,19 @@ fn watch_oom(dir: &Path) -> Option<OomWatch> {
 const HEALTH_OUTPUT: &str = "health.out";
 
 impl Monitor {
-    /// PID 1 runs: record the start, reset the health status, start the check timer.
-    pub(super) fn on_booted(&mut self) {
-        events::emit(&self.store, &self.config, "start", &[]);
+    /// Before PID 1 runs its program: the OOM count so far and the descriptor that tells of
+    /// new kills (set up later, a program that runs out of memory at once would be missed).
+    pub(super) fn start_oom_watch(&mut self) {
         self.extras.oom_kills_seen = self.oom_kills();
         self.extras.oom_watch = self
             .cgroup
             .controller_dir(crate::cgroups::Controller::Memory)
             .and_then(|dir| watch_oom(&dir));
+    }
+
+    /// PID 1 runs: record the start, reset the health status, start the check timer.
+    pub(super) fn on_booted(&mut self) {
+        events::emit(&self.store, &self.config, "start", &[]);
         let check = self.config.healthcheck.clone();
         if let Some(check) = check {
             let _ = self

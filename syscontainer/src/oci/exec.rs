@@ -206,12 +206,22 @@ fn set_up_and_exec(child: &Child, placement: Placement) -> std::result::Result<N
     }
     crate::exec::apply_rlimits(process)?;
     let user = process.user();
+    let no_new_privileges = process.no_new_privileges().unwrap_or(false);
+    // Loading a filter takes CAP_SYS_ADMIN or no_new_privs: without no_new_privs it is
+    // loaded while the capabilities are still held, as runc does (CRI's exec process of a
+    // system container carries CRI's default capabilities, without CAP_SYS_ADMIN).
+    let seccomp_first = !no_new_privileges;
+    if seccomp_first {
+        if let Some(profile) = child.seccomp {
+            crate::seccomp::apply(profile).map_err(|e| fail("seccomp", &e))?;
+        }
+    }
     crate::process::identity::apply(
         user.uid(),
         user.gid(),
         user.additional_gids().as_deref().unwrap_or(&[]),
         process.capabilities().as_ref(),
-        process.no_new_privileges().unwrap_or(false),
+        no_new_privileges,
     )?;
     // SAFETY: the new program starts with SIGPIPE's default action.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
@@ -221,8 +231,10 @@ fn set_up_and_exec(child: &Child, placement: Placement) -> std::result::Result<N
     let program = &args[0];
     let path = crate::process::init::find_executable(program, &env)
         .ok_or_else(|| format!("{program}: executable file not found in the container's PATH"))?;
-    if let Some(profile) = child.seccomp {
-        crate::seccomp::apply(profile).map_err(|e| fail("seccomp", &e))?;
+    if !seccomp_first {
+        if let Some(profile) = child.seccomp {
+            crate::seccomp::apply(profile).map_err(|e| fail("seccomp", &e))?;
+        }
     }
     let err = nix::unistd::execve(
         &crate::fsutil::c_path(&path),

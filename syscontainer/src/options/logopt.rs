@@ -33,6 +33,24 @@ impl Default for LogRotation {
     }
 }
 
+/// The bound on `console.log` when `--log-opt` sets none: a container printing without end
+/// must not fill the host's disk (16 MiB, and one older file kept).
+pub const DEFAULT_CONSOLE_LOG_CAP: LogRotation = LogRotation {
+    max_size: Some(16 << 20),
+    max_file: 2,
+};
+
+impl LogRotation {
+    /// This rotation, or [`DEFAULT_CONSOLE_LOG_CAP`] if it sets no size.
+    pub fn or_default_cap(self) -> LogRotation {
+        if self.max_size.is_some() {
+            self
+        } else {
+            DEFAULT_CONSOLE_LOG_CAP
+        }
+    }
+}
+
 /// One `--log-opt` value: `KEY=VALUE` pairs separated by commas.
 pub fn parse_log_opt(s: &str) -> Result<Vec<(String, String)>> {
     s.split(',')
@@ -84,6 +102,19 @@ impl LogArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_a_size_the_console_log_still_has_the_default_cap() {
+        assert_eq!(
+            LogRotation::default().or_default_cap(),
+            DEFAULT_CONSOLE_LOG_CAP
+        );
+        let set = LogRotation {
+            max_size: Some(1024),
+            max_file: 3,
+        };
+        assert_eq!(set.or_default_cap(), set);
+    }
 
     fn args(values: &[&str]) -> Result<LogArgs> {
         Ok(LogArgs {

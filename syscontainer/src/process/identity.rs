@@ -45,12 +45,18 @@ pub fn apply(
         .map_err(|e| format!("read permitted capabilities: {e}"))?;
     let held_only =
         |set: HashSet<HostCap>| -> HashSet<HostCap> { set.intersection(&held).copied().collect() };
-    let (effective, permitted, inheritable, ambient) = (
+    let (effective, permitted, inheritable) = (
         held_only(effective),
         held_only(permitted),
         held_only(inheritable),
-        held_only(ambient),
     );
+    // The kernel raises an ambient capability only if it is both permitted and
+    // inheritable; runc skips the others (`runc spec` lists ambient ones without an
+    // inheritable set), and so do we instead of failing the start.
+    let ambient: HashSet<HostCap> = ambient
+        .into_iter()
+        .filter(|c| permitted.contains(c) && inheritable.contains(c))
+        .collect();
     for cap in caps::all() {
         if !bounding.contains(&cap) {
             caps::drop(None, CapSet::Bounding, cap)

@@ -355,8 +355,21 @@ fn set_up_process(process: &Process) -> Result<(), String> {
         process.capabilities().as_ref(),
         process.no_new_privileges().unwrap_or(false),
     )?;
-    let cwd = process.cwd();
-    step(&format!("chdir {}", cwd.display()), chdir(cwd.as_path()))
+    chdir_inside(process.cwd())
+}
+
+/// `chdir` to the working directory, which must then lie inside the container's root: a
+/// `/proc/self/fd/N` naming a directory fd of the runtime (CVE-2024-21626) would otherwise
+/// leave the process with a host working directory.
+pub(crate) fn chdir_inside(cwd: &Path) -> Result<(), String> {
+    step(&format!("chdir {}", cwd.display()), chdir(cwd))?;
+    match nix::unistd::getcwd() {
+        Ok(now) if now.is_absolute() => Ok(()),
+        _ => Err(format!(
+            "chdir {}: the working directory is outside the container",
+            cwd.display()
+        )),
+    }
 }
 
 /// `execve` arguments or environment (a string with a NUL byte becomes empty).

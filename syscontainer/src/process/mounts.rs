@@ -2,6 +2,7 @@
 //! `pivot_root`: every target is resolved inside the rootfs.
 
 use std::fs;
+use std::os::fd::AsFd;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,9 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use oci_spec::runtime::{LinuxDevice, Mount};
 
-use crate::fsutil::{ensure_mount_point, secure_join};
+use crate::fsutil::{
+    ensure_mount_point, open_mount_target, proc_fd_path, secure_join, MountTarget,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
@@ -35,6 +38,43 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MountError + '_ {
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// Open (creating it as `create` says) the mount point `dest` inside `rootfs`.
+fn target(rootfs: &Path, dest: &Path, create: Option<bool>) -> Result<MountTarget> {
+    open_mount_target(rootfs, dest, create).map_err(io(dest))
+}
+
+/// Mount on `target` itself (through its fd), naming `dest` in errors.
+fn mount_on(
+    source: Option<&Path>,
+    target: &MountTarget,
+    dest: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<()> {
+    do_mount(source, &target.proc_path(), fstype, flags, data).map_err(|e| match e {
+        MountError::Mount { what, errno, .. } => MountError::Mount {
+            what,
+            target: dest.to_path_buf(),
+            errno,
+        },
+        other => other,
+    })
+}
+
+/// Change flags or propagation of the mount just made on `target`.
+fn change_mounted(target: &MountTarget, dest: &Path, flags: MsFlags) -> Result<()> {
+    let root = target.mounted_root().map_err(io(dest))?;
+    do_mount(None, &proc_fd_path(root.as_fd()), None, flags, None).map_err(|e| match e {
+        MountError::Mount { what, errno, .. } => MountError::Mount {
+            what,
+            target: dest.to_path_buf(),
+            errno,
+        },
+        other => other,
+    })
 }
 
 fn do_mount(
@@ -106,11 +146,11 @@ pub fn parse_options(options: &[String]) -> ParsedOptions {
 pub fn mount_entry(rootfs: &Path, bundle: &Path, m: &Mount) -> Result<()> {
     let typ = m.typ().as_deref().unwrap_or("none");
     let options = parse_options(m.options().as_deref().unwrap_or(&[]));
-    let target = secure_join(rootfs, m.destination())?;
-    if typ == "cgroup" {
-        return mount_cgroups(&target, &options);
-    }
-    if options.bind || typ == "bind" {
+    let dest = m.destination();
+    let target = if typ == "cgroup" {
+        let target = self::target(rootfs, dest, Some(true))?;
+        return mount_cgroups(&target, dest, &options);
+    } else if options.bind || typ == "bind" {
         let source = m.source().clone().unwrap_or_default();
         let source = if source.is_absolute() {
             source
@@ -118,38 +158,40 @@ pub fn mount_entry(rootfs: &Path, bundle: &Path, m: &Mount) -> Result<()> {
             bundle.join(source)
         };
         let is_dir = fs::metadata(&source).map_err(io(&source))?.is_dir();
-        ensure_mount_point(&target, is_dir).map_err(io(&target))?;
-        do_mount(
+        let target = self::target(rootfs, dest, Some(is_dir))?;
+        mount_on(
             Some(&source),
             &target,
+            dest,
             None,
             MsFlags::MS_BIND | (options.flags & MsFlags::MS_REC),
             None,
         )?;
         let remount_flags = options.flags & !MsFlags::MS_REC;
         if !remount_flags.is_empty() {
-            do_mount(
-                None,
+            change_mounted(
                 &target,
-                None,
+                dest,
                 MsFlags::MS_BIND | MsFlags::MS_REMOUNT | remount_flags,
-                None,
             )?;
         }
+        target
     } else {
-        ensure_mount_point(&target, true).map_err(io(&target))?;
+        let target = self::target(rootfs, dest, Some(true))?;
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let data = options.data.join(",");
-        do_mount(
+        mount_on(
             Some(&source),
             &target,
+            dest,
             Some(typ),
             options.flags,
             (!data.is_empty()).then_some(data.as_str()),
         )?;
-    }
+        target
+    };
     if !options.propagation.is_empty() {
-        do_mount(None, &target, None, options.propagation, None)?;
+        change_mounted(&target, dest, options.propagation)?;
     }
     Ok(())
 }
@@ -192,14 +234,13 @@ pub fn parse_cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
 /// Mount the container's view of every host cgroup hierarchy at `target`
 /// (`<rootfs>/sys/fs/cgroup`). Runs inside the new cgroup namespace, so each fresh
 /// mount shows the container's cgroup as its root.
-fn mount_cgroups(target: &Path, options: &ParsedOptions) -> Result<()> {
+fn mount_cgroups(at: &MountTarget, dest: &Path, options: &ParsedOptions) -> Result<()> {
     let host_root = Path::new("/sys/fs/cgroup");
     let mountinfo = fs::read_to_string("/proc/self/mountinfo")
         .map_err(io(Path::new("/proc/self/mountinfo")))?;
     let mounts = parse_cgroup_mounts(&mountinfo);
     let flags = options.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
     let readonly = options.flags.contains(MsFlags::MS_RDONLY);
-    ensure_mount_point(target, true).map_err(io(target))?;
 
     if let Some(unified) = mounts
         .iter()
@@ -211,22 +252,27 @@ fn mount_cgroups(target: &Path, options: &ParsedOptions) -> Result<()> {
             MsFlags::empty()
         };
         let _ = unified;
-        return do_mount(
+        return mount_on(
             Some(Path::new("cgroup2")),
-            target,
+            at,
+            dest,
             Some("cgroup2"),
             flags | ro,
             None,
         );
     }
 
-    do_mount(
+    mount_on(
         Some(Path::new("tmpfs")),
-        target,
+        at,
+        dest,
         Some("tmpfs"),
         flags,
         Some("mode=755"),
     )?;
+    // Below here everything is in that fresh tmpfs, which nothing else can reach.
+    let root = at.mounted_root().map_err(io(dest))?;
+    let target = &proc_fd_path(root.as_fd());
     for m in mounts
         .iter()
         .filter(|m| m.mount_point.parent() == Some(host_root))
@@ -320,31 +366,35 @@ pub fn create_dev_symlinks(rootfs: &Path) -> Result<()> {
 
 /// Bind a host file (console pty, notify socket) onto a path inside the rootfs.
 pub fn bind_file(rootfs: &Path, host: &Path, inside: &Path) -> Result<()> {
-    let target = secure_join(rootfs, inside)?;
-    ensure_mount_point(&target, false).map_err(io(&target))?;
-    do_mount(Some(host), &target, None, MsFlags::MS_BIND, None)
+    let target = target(rootfs, inside, Some(false))?;
+    mount_on(Some(host), &target, inside, None, MsFlags::MS_BIND, None)
 }
 
 /// Hide paths: /dev/null over files, an empty read-only tmpfs over directories.
 pub fn mask_paths(rootfs: &Path, paths: &[String]) -> Result<()> {
     for p in paths {
-        let target = secure_join(rootfs, Path::new(p))?;
-        match fs::metadata(&target) {
-            Ok(m) if m.is_dir() => do_mount(
+        let dest = Path::new(p);
+        let Some(target) = existing(rootfs, dest)? else {
+            continue;
+        };
+        if target.is_dir().map_err(io(dest))? {
+            mount_on(
                 Some(Path::new("tmpfs")),
                 &target,
+                dest,
                 Some("tmpfs"),
                 MsFlags::MS_RDONLY,
                 Some("size=0"),
-            )?,
-            Ok(_) => do_mount(
+            )?;
+        } else {
+            mount_on(
                 Some(Path::new("/dev/null")),
                 &target,
+                dest,
                 None,
                 MsFlags::MS_BIND,
                 None,
-            )?,
-            Err(_) => {}
+            )?;
         }
     }
     Ok(())
@@ -355,18 +405,19 @@ pub fn mask_paths(rootfs: &Path, paths: &[String]) -> Result<()> {
 /// writable: that is how `--ns-change-opt` reopens parts of a read-only `/proc/sys`.
 fn rebind_paths(rootfs: &Path, paths: &[String], readonly: bool) -> Result<()> {
     for p in paths {
-        let target = secure_join(rootfs, Path::new(p))?;
-        if fs::symlink_metadata(&target).is_err() {
+        let dest = Path::new(p);
+        let Some(target) = existing(rootfs, dest)? else {
             continue;
-        }
+        };
         let recursive = if readonly {
             MsFlags::MS_REC
         } else {
             MsFlags::empty()
         };
-        do_mount(
-            Some(&target),
+        mount_on(
+            Some(&target.proc_path()),
             &target,
+            dest,
             None,
             MsFlags::MS_BIND | recursive,
             None,
@@ -379,9 +430,18 @@ fn rebind_paths(rootfs: &Path, paths: &[String], readonly: bool) -> Result<()> {
         if readonly {
             flags |= MsFlags::MS_RDONLY;
         }
-        do_mount(None, &target, None, flags, None)?;
+        change_mounted(&target, dest, flags)?;
     }
     Ok(())
+}
+
+/// The mount point `dest` if it exists in the rootfs.
+fn existing(rootfs: &Path, dest: &Path) -> Result<Option<MountTarget>> {
+    match open_mount_target(rootfs, dest, None) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR)) => Ok(None),
+        Err(e) => Err(io(dest)(e)),
+    }
 }
 
 /// Make paths read-only (with what is mounted below them).
@@ -416,6 +476,88 @@ mod tests {
         assert!(!parse_options(&["ro".into(), "rw".into()])
             .flags
             .contains(MsFlags::MS_RDONLY));
+    }
+
+    /// CVE-2021-30465: while the mounts are set up, something that shares the rootfs (another
+    /// container with the same volume) swaps a directory on the mount target's path with a
+    /// symlink to a host directory, as fast as it can. No mount may land outside the rootfs.
+    #[test]
+    fn a_directory_swapped_with_a_symlink_never_redirects_a_mount_out_of_the_rootfs() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root for mounts");
+            return;
+        }
+        const ROUNDS: usize = 3000;
+        let base = tempfile::tempdir().unwrap();
+        let rootfs = base.path().join("rootfs");
+        let outside = base.path().join("outside");
+        fs::create_dir_all(rootfs.join("vol/dir/sub")).unwrap();
+        fs::create_dir_all(outside.join("sub")).unwrap();
+        // Where the link leads when it is resolved inside the root, as it must be.
+        fs::create_dir_all(rootfs.join(outside.strip_prefix("/").unwrap()).join("sub")).unwrap();
+        symlink(&outside, rootfs.join("vol/link")).unwrap();
+        let entry = oci_spec::runtime::MountBuilder::default()
+            .destination("/vol/dir/sub")
+            .typ("tmpfs")
+            .source("sc-race")
+            .options(vec!["nosuid".to_string(), "ro".to_string()])
+            .build()
+            .unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let (mounted, mountinfo) = std::thread::scope(|s| {
+            s.spawn(|| {
+                let dir = nix::NixPath::with_nix_path(&rootfs.join("vol/dir"), |p| p.to_owned());
+                let link = nix::NixPath::with_nix_path(&rootfs.join("vol/link"), |p| p.to_owned());
+                let (dir, link) = (dir.unwrap(), link.unwrap());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // SAFETY: renameat2 with two NUL-terminated paths.
+                    unsafe {
+                        libc::renameat2(
+                            libc::AT_FDCWD,
+                            dir.as_ptr(),
+                            libc::AT_FDCWD,
+                            link.as_ptr(),
+                            libc::RENAME_EXCHANGE,
+                        )
+                    };
+                }
+            });
+            let mounter = s.spawn(|| {
+                // SAFETY: only this thread's fs context and mount namespace change.
+                let unshared = unsafe { libc::unshare(libc::CLONE_FS | libc::CLONE_NEWNS) };
+                assert_eq!(unshared, 0, "unshare: {}", std::io::Error::last_os_error());
+                mount(
+                    None::<&str>,
+                    "/",
+                    None::<&str>,
+                    MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+                    None::<&str>,
+                )
+                .unwrap();
+                let mounted = (0..ROUNDS)
+                    .filter(|_| mount_entry(&rootfs, &rootfs, &entry).is_ok())
+                    .count();
+                let info = fs::read_to_string("/proc/thread-self/mountinfo").unwrap();
+                (mounted, info)
+            });
+            let result = mounter.join();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            result.unwrap()
+        });
+        let ours: Vec<&str> = mountinfo
+            .lines()
+            .filter(|l| l.contains(" - tmpfs sc-race "))
+            .filter_map(|l| l.split(' ').nth(4))
+            .collect();
+        assert_eq!(ours.len(), mounted, "{mountinfo}");
+        assert!(
+            mounted > ROUNDS / 2,
+            "only {mounted} of {ROUNDS} mounts were made"
+        );
+        let root = rootfs.to_string_lossy().to_string() + "/";
+        let escaped: Vec<&&str> = ours.iter().filter(|m| !m.starts_with(&root)).collect();
+        assert!(escaped.is_empty(), "mounts outside the rootfs: {escaped:?}");
+        assert_eq!(fs::read_dir(outside.join("sub")).unwrap().count(), 0);
     }
 
     #[test]
