@@ -5,6 +5,7 @@ set -euo pipefail
 
 profile=${1:-test}
 packages=(mmdebstrap iproute2 procps util-linux e2fsprogs kmod fuse3 lxcfs bridge-utils libseccomp-dev pkg-config)
+packages+=(g++) # fuzz/ (make fuzz, fuzz-smoke): libfuzzer-sys compiles libFuzzer
 if [ "$profile" = bench ]; then
     packages+=(lxc systemd-container)
 fi
