@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Runs the cargo-fuzz targets of fuzz/ one after the other and prints one line per target.
-#   scripts/fuzz-smoke.sh [--seconds S | --runs N] [TARGET...]
+#   scripts/fuzz-smoke.sh [--seconds S | --runs N] [--max-seconds S] [TARGET...]
 # `make test` runs every target for a few seconds (--seconds 5, the default) so none rots;
-# `make fuzz` runs each for 10^6 executions (--runs 1000000). New inputs go to
+# `make fuzz` runs each for 10^6 executions (--runs 1000000); --max-seconds caps each
+# target's time as well (a short run on a busy machine). New inputs go to
 # fuzz/target/corpus/TARGET; the committed seeds in fuzz/corpus/TARGET are only read.
 # Installs the nightly toolchain and cargo-fuzz when missing. Exit status 1 if any target
 # crashed, leaked or timed out (libFuzzer saves the input under fuzz/artifacts/TARGET/).
 set -euo pipefail
 
 mode=(-max_total_time=5)
+cap=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --seconds) mode=(-max_total_time="$2"); shift 2 ;;
         --runs) mode=(-runs="$2"); shift 2 ;;
-        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        --max-seconds) cap=(-max_total_time="$2"); shift 2 ;;
+        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
         -*) echo "fuzz-smoke: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
@@ -43,7 +46,7 @@ for target in "${targets[@]}"; do
     log="target/fuzz-$target.log"
     started=$(date +%s.%N)
     if cargo +nightly fuzz run -O "$target" "$work" "corpus/$target" -- \
-        "${mode[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+        "${mode[@]}" "${cap[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
         result=ok
     else
         result="FAILED (see fuzz/$log)"
