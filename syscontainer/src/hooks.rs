@@ -92,7 +92,7 @@ pub fn parse_hook_spec(
         reason,
     };
     let file: HookSpecFile =
-        serde_json::from_slice(&text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+        serde_json::from_slice(text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
     let convert = |entries: Vec<HookEntry>| -> Result<Vec<Hook>, HookError> {
         entries
             .into_iter()
