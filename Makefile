@@ -16,7 +16,7 @@ VM_IMAGE ?= /var/cache/syscontainer/vm/bookworm
 ## libtest arguments for the VM lane's tests, e.g. VM_TESTS='--skip exec_reaches'.
 VM_TESTS ?=
 
-.PHONY: all deps rootfs build release demo test test-host unit integration vm lint install uninstall bench clean
+.PHONY: all deps rootfs build release demo test test-host unit integration vm lint install uninstall bench clean fuzz fuzz-smoke
 
 all: build
 
@@ -41,7 +41,7 @@ demo: deps rootfs build
 test: test-host vm
 
 ## The quick loop for development: everything but the VM lane.
-test-host: deps rootfs build lint unit integration
+test-host: deps rootfs build lint unit integration fuzz-smoke
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -54,6 +54,15 @@ unit:
 integration:
 	SYSCONTAINER_BIN_DIR=$(BIN_DIR) SYSCONTAINER_TEST_ROOTFS=$(ROOTFS) \
 		$(CARGO) test --workspace --locked --tests -- --test-threads 2
+
+## Fuzzing (fuzz/, nightly + cargo-fuzz, both installed when missing): every target for
+## FUZZ_RUNS executions (docs/reliability.md reports a run); fuzz-smoke runs each for 5 s.
+FUZZ_RUNS ?= 1000000
+fuzz:
+	@bash scripts/fuzz-smoke.sh --runs $(FUZZ_RUNS)
+
+fuzz-smoke:
+	@bash scripts/fuzz-smoke.sh --seconds 5
 
 ## The VM lane (scripts/vm/): builds a cached bookworm VM image, boots it with QEMU and runs
 ## the `vm`-feature tests (tests/tests/cgroup2.rs, hotadd_v2.rs) inside; 3-5 minutes under TCG once cached.

@@ -7,6 +7,7 @@ profile=${1:-test}
 packages=(mmdebstrap iproute2 procps util-linux e2fsprogs kmod fuse3 lxcfs bridge-utils libseccomp-dev pkg-config)
 packages+=(containernetworking-plugins iptables)  # CNI networking (--network NAME, -p): tests/tests/cni.rs
 packages+=(busybox-static)  # tests/tests/oci.rs: the busybox bundle of syscontainer-oci
+packages+=(g++) # fuzz/ (make fuzz, fuzz-smoke): libfuzzer-sys compiles libFuzzer
 if [ "$profile" = bench ]; then
     packages+=(lxc systemd-container)
 fi

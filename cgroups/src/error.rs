@@ -51,9 +51,17 @@ pub type Result<T> = std::result::Result<T, CgroupError>;
 
 impl CgroupError {
     pub(crate) fn parse(file: &'static str, reason: &'static str, line: &str) -> Self {
-        let mut line = line.to_string();
-        line.truncate(200);
-        CgroupError::Parse { file, reason, line }
+        // At most 200 bytes, cut at a character boundary: a container names its own cgroups,
+        // so /proc/PID/cgroup lines may hold any UTF-8.
+        let mut end = line.len().min(200);
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        CgroupError::Parse {
+            file,
+            reason,
+            line: line[..end].to_string(),
+        }
     }
 
     pub(crate) fn read(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -74,5 +82,24 @@ impl CgroupError {
             }
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `cgroup_files` fuzz target: a bad line of more than 200 bytes whose 200th
+    /// byte falls inside a character panicked while building the error.
+    #[test]
+    fn a_long_bad_line_is_cut_at_a_character_boundary() {
+        let line = format!("a{}", "é".repeat(150));
+        let err = crate::stats::parse_cpu_max(&line).unwrap_err();
+        let CgroupError::Parse { line: shown, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(shown.len(), 199);
+        assert!(line.starts_with(shown.as_str()));
+        assert!(crate::ProcessCgroups::parse(&format!("4:memory:{line}\nx\n")).is_err());
     }
 }

@@ -46,12 +46,17 @@ fn unescape_mountinfo(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
+        // `\NNN` with three octal digits; compared as bytes, since what follows a
+        // backslash need not start a character.
         if bytes[i] == b'\\' && i + 3 < bytes.len() {
-            let oct = &field[i + 1..i + 4];
-            if let Ok(v) = u8::from_str_radix(oct, 8) {
-                out.push(v);
-                i += 4;
-                continue;
+            let oct = &bytes[i + 1..i + 4];
+            if oct.iter().all(|b| (b'0'..=b'7').contains(b)) {
+                let value = oct.iter().fold(0u32, |v, b| v * 8 + u32::from(b - b'0'));
+                if let Ok(v) = u8::try_from(value) {
+                    out.push(v);
+                    i += 4;
+                    continue;
+                }
             }
         }
         out.push(bytes[i]);
@@ -267,6 +272,18 @@ impl CgroupDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `mountinfo` fuzz target: a backslash followed by a multi-byte character
+    /// panicked on a slice inside that character.
+    #[test]
+    fn unescape_takes_only_three_octal_digits_and_any_utf8_after_a_backslash() {
+        assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
+        assert_eq!(unescape_mountinfo("/a\\é1"), "/a\\é1");
+        assert_eq!(unescape_mountinfo("/a\\+12"), "/a\\+12");
+        assert_eq!(unescape_mountinfo("/a\\777"), "/a\\777");
+        let text = "24 1 0:22 / /sys/f\\é:60 rw - cgroup2 cgroup2 rw\n";
+        assert!(CgroupLayout::parse_mountinfo(text).is_ok());
+    }
 
     const MOUNTINFO: &str = "\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755

@@ -2,7 +2,9 @@
 //! one container renders it once per [`VIEW_TTL`] instead of once per open.
 //!
 //! Bounds: an entry is served for at most [`VIEW_TTL`] after it was rendered, only to the
-//! same container (same init process, same cgroup paths) and for the same view; entries older
+//! same container (same init process, same cgroup paths), for the same view, and only while
+//! the limits the view depends on (read afresh by the caller at every open) are unchanged, so
+//! a limit change such as `update --memory` shows at the very next read; entries older
 //! than that are dropped at the next insertion, so the cache holds at most the (container,
 //! view) pairs rendered within the last [`VIEW_TTL`], and never more than [`MAX_ENTRIES`].
 
@@ -10,10 +12,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::render::{Container, ViewFile};
+use crate::render::{Container, Limits, ViewFile};
 use crate::Result;
 
-/// How stale a served view may be.
+/// How stale the usage counters of a served view may be (its limits are never stale).
 pub const VIEW_TTL: Duration = Duration::from_millis(100);
 
 /// Hard cap on entries; reaching it empties the cache.
@@ -26,6 +28,7 @@ type Key = (i32, u64, ViewFile);
 struct Entry {
     rendered: Instant,
     container: Arc<Container>,
+    limits: Limits,
     content: Arc<Vec<u8>>,
 }
 
@@ -49,13 +52,14 @@ impl ViewCache {
         }
     }
 
-    /// The content of `view` for `container` rendered at most `ttl` before `now`, else the
-    /// output of `render` (stored when `now` is later than everything cached). Errors are
-    /// never cached.
+    /// The content of `view` for `container` rendered at most `ttl` before `now` under the
+    /// same `limits`, else the output of `render` (stored when `now` is later than everything
+    /// cached). Errors are never cached.
     pub fn get_or_render(
         &self,
         view: ViewFile,
         container: &Arc<Container>,
+        limits: &Limits,
         now: Instant,
         render: impl FnOnce() -> Result<Vec<u8>>,
     ) -> Result<Arc<Vec<u8>>> {
@@ -65,6 +69,7 @@ impl ViewCache {
                 .checked_duration_since(entry.rendered)
                 .is_some_and(|age| age < self.ttl);
             if fresh
+                && entry.limits == *limits
                 && (Arc::ptr_eq(&entry.container, container) || *entry.container == **container)
             {
                 return Ok(entry.content.clone());
@@ -85,6 +90,7 @@ impl ViewCache {
             Entry {
                 rendered: now,
                 container: container.clone(),
+                limits: limits.clone(),
                 content: content.clone(),
             },
         );
@@ -119,6 +125,14 @@ mod tests {
         })
     }
 
+    fn none() -> Limits {
+        Limits::default()
+    }
+
+    fn memory_limit(bytes: &str) -> Limits {
+        Limits(vec![Some(format!("{bytes}\n")), None])
+    }
+
     /// Renders "name-N", N counting the renders.
     fn renderer<'a>(count: &'a Cell<u32>, name: &'a str) -> impl FnOnce() -> Result<Vec<u8>> + 'a {
         move || {
@@ -135,7 +149,13 @@ mod tests {
         let t0 = Instant::now();
         let get = |at: Duration| {
             cache
-                .get_or_render(ViewFile::Meminfo, &c, t0 + at, renderer(&renders, "m"))
+                .get_or_render(
+                    ViewFile::Meminfo,
+                    &c,
+                    &none(),
+                    t0 + at,
+                    renderer(&renders, "m"),
+                )
                 .unwrap()
         };
         assert_eq!(*get(Duration::ZERO), b"m-1");
@@ -156,7 +176,7 @@ mod tests {
         let a = container(10, 1, "/a");
         let get = |view, c: &Arc<Container>| {
             cache
-                .get_or_render(view, c, now, renderer(&renders, "v"))
+                .get_or_render(view, c, &none(), now, renderer(&renders, "v"))
                 .unwrap()
         };
         assert_eq!(*get(ViewFile::Meminfo, &a), b"v-1");
@@ -177,7 +197,7 @@ mod tests {
         let cache = ViewCache::new(Duration::from_millis(100));
         let t0 = Instant::now();
         let c = container(10, 1, "/a");
-        let failed = cache.get_or_render(ViewFile::Meminfo, &c, t0, || {
+        let failed = cache.get_or_render(ViewFile::Meminfo, &c, &none(), t0, || {
             Err(crate::Error::NoProcess(10))
         });
         assert!(failed.is_err());
@@ -188,6 +208,7 @@ mod tests {
                 .get_or_render(
                     ViewFile::Stat,
                     &container(pid, 1, "/a"),
+                    &none(),
                     t0,
                     renderer(&renders, "s"),
                 )
@@ -199,6 +220,7 @@ mod tests {
             .get_or_render(
                 ViewFile::Stat,
                 &c,
+                &none(),
                 t0 + Duration::from_millis(100),
                 renderer(&renders, "s"),
             )
@@ -212,11 +234,35 @@ mod tests {
         let now = Instant::now();
         for pid in 0..(MAX_ENTRIES as i32 + 10) {
             cache
-                .get_or_render(ViewFile::Stat, &container(pid, 1, "/a"), now, || {
-                    Ok(Vec::new())
-                })
+                .get_or_render(
+                    ViewFile::Stat,
+                    &container(pid, 1, "/a"),
+                    &none(),
+                    now,
+                    || Ok(Vec::new()),
+                )
                 .unwrap();
             assert!(cache.len() <= MAX_ENTRIES);
         }
+    }
+
+    #[test]
+    fn a_limit_change_is_rendered_at_the_next_read() {
+        let cache = ViewCache::new(Duration::from_secs(60));
+        let c = container(10, 1, "/a");
+        let renders = Cell::new(0);
+        let now = Instant::now();
+        let get = |limits: &Limits| {
+            cache
+                .get_or_render(ViewFile::Meminfo, &c, limits, now, renderer(&renders, "m"))
+                .unwrap()
+        };
+        assert_eq!(*get(&memory_limit("268435456")), b"m-1");
+        assert_eq!(*get(&memory_limit("268435456")), b"m-1");
+        assert_eq!(*get(&memory_limit("536870912")), b"m-2");
+        // Back to the first limit: the entry now holds the second rendering, so render again.
+        assert_eq!(*get(&memory_limit("268435456")), b"m-3");
+        assert_eq!(*get(&none()), b"m-4");
+        assert_eq!(renders.get(), 4);
     }
 }

@@ -27,9 +27,17 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn parse(file: &'static str, reason: &'static str, line: &str) -> Self {
-        let mut line = line.to_string();
-        line.truncate(200);
-        Error::Parse { file, reason, line }
+        // At most 200 bytes, cut at a character boundary: a container names its own cgroups,
+        // so /proc/PID/cgroup lines may hold any UTF-8.
+        let mut end = line.len().min(200);
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        Error::Parse {
+            file,
+            reason,
+            line: line[..end].to_string(),
+        }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -96,6 +104,19 @@ pub fn describe(error: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Like the cgroups crate's: a bad line of more than 200 bytes whose 200th byte falls
+    /// inside a character must not panic while building the error.
+    #[test]
+    fn a_long_bad_line_is_cut_at_a_character_boundary() {
+        let line = format!("a{}", "é".repeat(150));
+        let err = crate::host::Meminfo::parse(&line).unwrap_err();
+        let Error::Parse { line: shown, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(shown.len(), 199);
+        assert!(line.starts_with(shown.as_str()));
+    }
 
     #[test]
     fn describe_does_not_repeat_causes() {

@@ -127,15 +127,24 @@ impl LxcFs {
     }
 
     /// Renders `view` for the process `pid` (a container's view may come from the
-    /// [`ViewCache`], at most [`crate::cache::VIEW_TTL`] old).
+    /// [`ViewCache`]: its usage counters at most [`crate::cache::VIEW_TTL`] old, its limits
+    /// re-read at this call).
     pub fn content_for(&self, view: ViewFile, pid: u32) -> crate::Result<Arc<Vec<u8>>> {
         match self.resolver.resolve(pid)? {
             Caller::Host => self.renderer.render_host(view).map(Arc::new),
             Caller::Container(container) if view.cacheable() => {
-                self.views
-                    .get_or_render(view, &container, Instant::now(), || {
-                        self.renderer.render(view, &container)
-                    })
+                match self.renderer.limits(view, &container) {
+                    Ok(limits) => {
+                        self.views
+                            .get_or_render(view, &container, &limits, Instant::now(), || {
+                                self.renderer.render(view, &container)
+                            })
+                    }
+                    Err(e) => {
+                        tracing::debug!(?view, "rendering uncached, limits unreadable: {e}");
+                        self.renderer.render(view, &container).map(Arc::new)
+                    }
+                }
             }
             Caller::Container(container) => self.renderer.render(view, &container).map(Arc::new),
         }

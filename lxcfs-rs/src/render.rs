@@ -47,6 +47,36 @@ impl ViewFile {
         !matches!(self, ViewFile::Uptime | ViewFile::Loadavg)
     }
 
+    /// The cgroup limit files a container's rendering depends on, as (controller, the files
+    /// in v1, the files in v2, whether the ancestors' files count too). Usage counters are
+    /// not listed: they may be up to [`crate::cache::VIEW_TTL`] old, a limit never.
+    fn limit_files(self, cfs: bool) -> Vec<LimitFiles> {
+        const MEMORY: LimitFiles = LimitFiles {
+            controller: Controller::Memory,
+            v1: &["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"],
+            v2: &["memory.max", "memory.swap.max"],
+            ancestors: true,
+        };
+        const CPUSET: LimitFiles = LimitFiles {
+            controller: Controller::Cpuset,
+            v1: &["cpuset.effective_cpus", "cpuset.cpus"],
+            v2: &["cpuset.cpus.effective"],
+            ancestors: false,
+        };
+        const CFS: LimitFiles = LimitFiles {
+            controller: Controller::Cpu,
+            v1: &["cpu.cfs_quota_us", "cpu.cfs_period_us"],
+            v2: &["cpu.max"],
+            ancestors: true,
+        };
+        match self {
+            ViewFile::Meminfo | ViewFile::Swaps => vec![MEMORY],
+            ViewFile::Cpuinfo | ViewFile::CpuOnline | ViewFile::Stat if cfs => vec![CPUSET, CFS],
+            ViewFile::Cpuinfo | ViewFile::CpuOnline | ViewFile::Stat => vec![CPUSET],
+            _ => Vec::new(),
+        }
+    }
+
     /// Path below the mount point, which is also the path below `/` in a container.
     pub fn relative_path(self) -> &'static str {
         match self {
@@ -115,6 +145,19 @@ impl HostPaths {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
+struct LimitFiles {
+    controller: Controller,
+    v1: &'static [&'static str],
+    v2: &'static [&'static str],
+    ancestors: bool,
+}
+
+/// The contents of the limit files a view depends on (`None` for an absent file), read at
+/// one moment: two equal [`Limits`] mean the view's limits did not change in between.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits(pub Vec<Option<String>>);
+
 /// A container as seen through its init process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Container {
@@ -181,6 +224,14 @@ impl LoadTracker {
     }
 }
 
+fn read_optional(path: &Path) -> Result<Option<String>> {
+    match read_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// (runnable or uninterruptible tasks, all tasks) of a cgroup subtree, as the kernel counts load.
 fn count_tasks(version: Version, dir: &CgroupDir, proc: &Path) -> (u64, u64) {
     let tasks = cgroup::list_tasks(version, dir).unwrap_or_default();
@@ -242,6 +293,40 @@ impl Renderer {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Reads afresh the limits `view` depends on for `container` (memory and swap limits,
+    /// cpuset, CFS quota, the host's online CPUs), so that a cached rendering is served only
+    /// while they are unchanged.
+    pub fn limits(&self, view: ViewFile, container: &Container) -> Result<Limits> {
+        let mut values = Vec::new();
+        for files in view.limit_files(self.options.cfs) {
+            let Some((version, dir)) = self.layout.dir(files.controller, &container.cgroups) else {
+                values.push(None);
+                continue;
+            };
+            let names = match version {
+                Version::V1 => files.v1,
+                Version::V2 => files.v2,
+            };
+            let dirs = if files.ancestors {
+                dir.self_and_ancestors()
+            } else {
+                vec![dir.path()]
+            };
+            for dir in &dirs {
+                for name in names {
+                    values.push(read_optional(&dir.join(name))?);
+                }
+            }
+        }
+        if matches!(
+            view,
+            ViewFile::Cpuinfo | ViewFile::CpuOnline | ViewFile::Stat
+        ) {
+            values.push(read_optional(&self.host.file(ViewFile::CpuOnline))?);
+        }
+        Ok(Limits(values))
     }
 
     fn host_text(&self, name: &str) -> Result<String> {

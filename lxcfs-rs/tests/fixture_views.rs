@@ -391,3 +391,103 @@ fn swap_disabled_hides_swap() {
     assert_eq!((m.get("SwapTotal"), m.get("SwapFree")), (Some(0), Some(0)));
     assert_eq!(render(&r, ViewFile::Swaps, &c).lines().count(), 1);
 }
+
+/// The limits a cached view is keyed on change with every limit file the view reads (the
+/// container's own and its ancestors'), and not with usage counters.
+#[test]
+fn limits_follow_every_limit_file_and_ignore_usage() {
+    let cases: [(&str, ViewFile, &str, &str); 10] = [
+        (
+            "v1",
+            ViewFile::Meminfo,
+            "memory/parent/ctr/memory.limit_in_bytes",
+            "536870912\n",
+        ),
+        (
+            "v1",
+            ViewFile::Swaps,
+            "memory/parent/memory.memsw.limit_in_bytes",
+            "402653184\n",
+        ),
+        (
+            "v1",
+            ViewFile::CpuOnline,
+            "cpuset/cs/cpuset.effective_cpus",
+            "0-3\n",
+        ),
+        (
+            "v1",
+            ViewFile::Cpuinfo,
+            "cpu/cpuq/cpu.cfs_quota_us",
+            "200000\n",
+        ),
+        (
+            "v1",
+            ViewFile::Stat,
+            "sys/devices/system/cpu/online",
+            "0-1\n",
+        ),
+        (
+            "v2",
+            ViewFile::Meminfo,
+            "unified/parent/memory.max",
+            "536870912\n",
+        ),
+        (
+            "v2",
+            ViewFile::Meminfo,
+            "unified/parent/ctr/memory.swap.max",
+            "0\n",
+        ),
+        (
+            "v2",
+            ViewFile::Stat,
+            "unified/parent/ctr/cpuset.cpus.effective",
+            "2\n",
+        ),
+        (
+            "v2",
+            ViewFile::CpuOnline,
+            "unified/parent/ctr/cpu.max",
+            "max 100000\n",
+        ),
+        (
+            "v2",
+            ViewFile::Cpuinfo,
+            "unified/parent/ctr/cpu.max",
+            "300000 100000\n",
+        ),
+    ];
+    let options = Options {
+        cfs: true,
+        ..Options::default()
+    };
+    for (version, view, file, new) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let (layout, cgroups) = if version == "v1" {
+            v1_fixture(tmp.path())
+        } else {
+            v2_fixture(tmp.path())
+        };
+        let r = renderer(layout, host_paths(tmp.path()), options);
+        let c = container(cgroups);
+        let before = r.limits(view, &c).unwrap();
+        let usage = if version == "v1" {
+            "memory/parent/ctr/memory.usage_in_bytes"
+        } else {
+            "unified/parent/ctr/memory.current"
+        };
+        write(&tmp.path().join(usage), &format!("{}\n", 200 * MIB));
+        assert_eq!(
+            r.limits(view, &c).unwrap(),
+            before,
+            "{version} {view:?}: usage"
+        );
+        write(&tmp.path().join(file), new);
+        assert_ne!(
+            r.limits(view, &c).unwrap(),
+            before,
+            "{version} {view:?}: {file}"
+        );
+    }
+}

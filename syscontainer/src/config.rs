@@ -67,8 +67,29 @@ pub struct ContainerConfig {
 pub use syscontainer_cgroups::CgroupPlacement;
 
 impl ContainerConfig {
-    /// The first 12 hex digits: the short ID shown by `ps`.
+    /// The first 12 hex digits: the short ID shown by `ps` (the whole ID of a damaged
+    /// `container.json` whose ID is shorter, or not ASCII).
     pub fn short_id(&self) -> &str {
-        &self.id[..12]
+        self.id.get(..12).unwrap_or(&self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A damaged `container.json` with a short or non-ASCII ID made `ps` panic on a slice.
+    #[test]
+    fn short_id_of_a_damaged_record_does_not_panic() {
+        let real = include_str!("../../fuzz/corpus/config_json/container.json");
+        let mut config: ContainerConfig = serde_json::from_str(real).unwrap();
+        assert_eq!(config.short_id(), &config.id[..12]);
+        // Shorter than 12 bytes, or byte 12 inside a character: the whole ID.
+        for id in ["", "abc", "0123456789aé"] {
+            config.id = id.to_string();
+            assert_eq!(config.short_id(), id);
+        }
+        config.id = "ééééééé".to_string();
+        assert_eq!(config.short_id(), "éééééé");
     }
 }

@@ -72,18 +72,32 @@ pub fn check_hook_program(path: &Path) -> Result<(), HookError> {
 /// Parse and check a hook spec file (a root-owned file of at most 10 MB that nobody else can
 /// write, as its programs), returning OCI hooks.
 pub fn load_hook_spec(path: &Path) -> Result<Hooks, HookError> {
+    let text = read_trusted_file(path, MAX_SPEC_BYTES).map_err(|e| HookError::Spec {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    parse_hook_spec(path, &text, check_hook_program)
+}
+
+/// The pure part of [`load_hook_spec`]: the JSON of the spec at `path`, each hook's program
+/// checked by `check_program`. Public for the fuzz targets.
+#[doc(hidden)]
+pub fn parse_hook_spec(
+    path: &Path,
+    text: &[u8],
+    check_program: impl Fn(&Path) -> Result<(), HookError>,
+) -> Result<Hooks, HookError> {
     let bad = |reason: String| HookError::Spec {
         path: path.to_path_buf(),
         reason,
     };
-    let text = read_trusted_file(path, MAX_SPEC_BYTES).map_err(|e| bad(e.to_string()))?;
     let file: HookSpecFile =
-        serde_json::from_slice(&text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+        serde_json::from_slice(text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
     let convert = |entries: Vec<HookEntry>| -> Result<Vec<Hook>, HookError> {
         entries
             .into_iter()
             .map(|e| {
-                check_hook_program(&e.path)?;
+                check_program(&e.path)?;
                 let timeout = match e.timeout {
                     None => None,
                     Some(serde_json::Value::Number(n)) if n.as_i64().is_some_and(|t| t > 0) => {

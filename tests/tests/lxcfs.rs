@@ -42,9 +42,15 @@ struct Daemon {
 impl Daemon {
     /// `lxcfs-rs MOUNTPOINT`, waiting until the mount serves `proc/meminfo`.
     fn ours(mount: &MountDir) -> Daemon {
+        Daemon::ours_with(mount, &[])
+    }
+
+    /// `lxcfs-rs OPTIONS... MOUNTPOINT`.
+    fn ours_with(mount: &MountDir, options: &[&str]) -> Daemon {
         let log = std::fs::File::create(mount.file("lxcfs-rs.log")).unwrap();
         let child = Command::new(bin("lxcfs-rs"))
             .args(["--log-level", "warn"])
+            .args(options)
             .arg(mount.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -311,6 +317,56 @@ fn booted_container_sees_its_limits_and_live_updates() {
         free_total(&host, "lxview") == 512 * MIB
     });
     assert_eq!(lxcfs_mounts(&host, "lxview"), sorted_view_targets());
+}
+
+/// A limit change shows at the very next read of a view, not once a cached rendering
+/// expires: memory through `update` and through the cgroup file itself (two reads a few
+/// milliseconds apart, well inside the cache's 100 ms), cpuset and CFS quota.
+#[test]
+fn limit_changes_show_at_the_next_read() {
+    let mount = MountDir::new();
+    let _daemon = Daemon::ours_with(&mount, &["--enable-cfs"]);
+    let mut host = Host::new();
+    let id = host.boot("lxfresh", &["-m", "256M", "--cpuset-cpus", "0"]);
+    let init = host.state("lxfresh")["Pid"].as_i64().unwrap() as i32;
+    let mem_total = || meminfo_kb(&read_as_container(init, &mount, "proc/meminfo"), "MemTotal");
+    let online = || {
+        read_as_container(init, &mount, "sys/devices/system/cpu/online")
+            .trim()
+            .to_string()
+    };
+    let processors = || {
+        read_as_container(init, &mount, "proc/cpuinfo")
+            .lines()
+            .filter(|l| l.starts_with("processor"))
+            .count()
+    };
+
+    assert_eq!(mem_total(), 256 * 1024);
+    host.ok(["update", "--memory", "512M", "lxfresh"]);
+    assert_eq!(mem_total(), 512 * 1024);
+
+    let limit_file = host
+        .cgroup_file(&id, "memory.limit_in_bytes")
+        .or_else(|| host.cgroup_file(&id, "memory.max"))
+        .expect("no memory limit file of the container");
+    assert_eq!(mem_total(), 512 * 1024);
+    let written = Instant::now();
+    std::fs::write(&limit_file, (768 * MIB).to_string()).unwrap();
+    assert_eq!(
+        mem_total(),
+        768 * 1024,
+        "read {:?} after the write",
+        written.elapsed()
+    );
+
+    assert_eq!((online(), processors()), ("0".to_string(), 1));
+    host.ok(["update", "--cpuset-cpus", "0-1", "lxfresh"]);
+    assert_eq!((online(), processors()), ("0-1".to_string(), 2));
+    host.ok(["update", "--cpus", "1", "lxfresh"]);
+    assert_eq!((online(), processors()), ("0".to_string(), 1));
+    host.ok(["update", "--cpus", "2", "lxfresh"]);
+    assert_eq!((online(), processors()), ("0-1".to_string(), 2));
 }
 
 #[test]
