@@ -86,7 +86,8 @@ pub fn host_network_pod(name: &str, cgroup_parent: &str, log_dir: &Path) -> PodS
             namespace: "sctest".into(),
             attempt: 0,
         }),
-        hostname: name.into(),
+        // The host's UTS namespace comes with the host network: no hostname of its own.
+        hostname: String::new(),
         log_directory: log_dir.display().to_string(),
         linux: Some(LinuxPodSandboxConfig {
             cgroup_parent: cgroup_parent.into(),

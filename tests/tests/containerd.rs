@@ -14,9 +14,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use syscontainer_tests::containerd::{
-    busybox_image, busybox_rootfs, pause_image, systemd_image, Containerd, CRI_NAMESPACE,
-    CTR_NAMESPACE, PAUSE_IMAGE, RUNTIME_HANDLER, SYSTEMD_IMAGE, SYSTEM_ANNOTATION,
-    SYSTEM_ANNOTATION_VALUE,
+    busybox_rootfs, pause_image, systemd_image, Containerd, CRI_NAMESPACE, CTR_NAMESPACE,
+    PAUSE_IMAGE, RUNTIME_HANDLER, SYSTEMD_IMAGE, SYSTEM_ANNOTATION, SYSTEM_ANNOTATION_VALUE,
 };
 use syscontainer_tests::cri::{self, v1};
 use syscontainer_tests::{rootfs_cache, wait_for};
@@ -138,6 +137,47 @@ fn ctr_run_with_tty_gives_the_container_a_terminal() {
     assert_shutdown_clean(ctrd);
 }
 
+/// A `ctr run --rm` in the background: its exit code is the container's. Killed on drop
+/// if the test fails before waiting for it.
+struct CtrRun(Option<std::process::Child>);
+
+impl CtrRun {
+    fn spawn(ctrd: &Containerd, args: &[String]) -> CtrRun {
+        let child = ctrd
+            .ctr_command(CTR_NAMESPACE, args)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn ctr run");
+        CtrRun(Some(child))
+    }
+
+    /// The exit code of `ctr run`, once the container is gone; panics after `timeout`.
+    fn wait(mut self, timeout: Duration) -> Option<i32> {
+        let child = self.0.as_mut().expect("waited once");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for ctr run") {
+                self.0 = None;
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ctr run still runs after {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for CtrRun {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn exec(ctrd: &Containerd, id: &str, exec_id: &str, cmd: &[&str]) -> std::process::Output {
     let mut args = vec!["tasks", "exec", "--exec-id", exec_id, id];
     args.extend_from_slice(cmd);
@@ -149,15 +189,14 @@ fn ctr_task_exec_ps_pause_resume_and_kill() {
     let ctrd = Containerd::start();
     let rootfs = busybox_rootfs(&ctrd.dir().join("busybox"));
     let id = "sleeper";
-    let mut args = vec!["run".to_string(), "-d".into(), "--null-io".into()];
+    let mut args = vec!["run".to_string(), "--rm".into(), "--null-io".into()];
     args.extend(ctrd.run_flags(id));
     args.extend(busybox_rootfs_args(&rootfs, id));
     args.extend(["sh".into(), "-c".into(), TERM_AWARE.into()]);
-    ctrd.ctr_ok(CTR_NAMESPACE, &args);
-    assert_eq!(
-        ctrd.task_status(CTR_NAMESPACE, id).as_deref(),
-        Some("RUNNING")
-    );
+    let run = CtrRun::spawn(&ctrd, &args);
+    wait_for("the task to run", Duration::from_secs(60), || {
+        ctrd.task_status(CTR_NAMESPACE, id).as_deref() == Some("RUNNING")
+    });
     let pid = ctrd.task_pid(CTR_NAMESPACE, id).expect("the task's pid");
 
     let out = exec(&ctrd, id, "e1", &["sh", "-c", "echo exec-$((2+3)); exit 4"]);
@@ -190,18 +229,11 @@ fn ctr_task_exec_ps_pause_resume_and_kill() {
     assert_eq!(stdout_of(&out), "after-resume\n");
 
     ctrd.ctr_ok(CTR_NAMESPACE, ["tasks", "kill", id]);
-    wait_for(
-        "the task to stop on SIGTERM",
-        Duration::from_secs(30),
-        || ctrd.task_status(CTR_NAMESPACE, id).as_deref() == Some("STOPPED"),
-    );
-    let deleted = ctrd.ctr(CTR_NAMESPACE, ["tasks", "delete", id]);
     assert_eq!(
-        deleted.status.code(),
+        run.wait(Duration::from_secs(30)),
         Some(7),
         "the trap's exit code comes back"
     );
-    ctrd.ctr_ok(CTR_NAMESPACE, ["containers", "delete", id]);
     assert_clean(&ctrd, CTR_NAMESPACE, id);
     assert_shutdown_clean(ctrd);
 }
@@ -231,7 +263,7 @@ fn ctr_runs_the_systemd_image_as_a_system_container() {
     let ctrd = Containerd::start();
     ctrd.import_image(CTR_NAMESPACE, &rootfs_cache(), &systemd_image());
     let id = "system";
-    let mut args = vec!["run".to_string(), "-d".into(), "--null-io".into()];
+    let mut args = vec!["run".to_string(), "--rm".into(), "--null-io".into()];
     args.extend(ctrd.run_flags(id));
     args.extend([
         "--annotation".into(),
@@ -239,7 +271,10 @@ fn ctr_runs_the_systemd_image_as_a_system_container() {
         SYSTEMD_IMAGE.into(),
         id.into(),
     ]);
-    ctrd.ctr_ok(CTR_NAMESPACE, &args);
+    let run = CtrRun::spawn(&ctrd, &args);
+    wait_for("the task to run", Duration::from_secs(120), || {
+        ctrd.task_status(CTR_NAMESPACE, id).as_deref() == Some("RUNNING")
+    });
 
     let mut n = 0;
     wait_until_running("the ctr system container", |cmd| {
@@ -252,17 +287,11 @@ fn ctr_runs_the_systemd_image_as_a_system_container() {
 
     // SIGTERM: systemd as PID 1 would re-execute itself; the runtime makes it a halt.
     ctrd.ctr_ok(CTR_NAMESPACE, ["tasks", "kill", id]);
-    wait_for("the system container to halt", HALT_TIMEOUT, || {
-        ctrd.task_status(CTR_NAMESPACE, id).as_deref() == Some("STOPPED")
-    });
-    let deleted = ctrd.ctr(CTR_NAMESPACE, ["tasks", "delete", id]);
-    assert!(
-        deleted.status.success(),
-        "systemd halted cleanly (exit 0), not killed: {:?} {}",
-        deleted.status.code(),
-        String::from_utf8_lossy(&deleted.stderr)
+    assert_eq!(
+        run.wait(HALT_TIMEOUT),
+        Some(0),
+        "systemd halted cleanly, not killed"
     );
-    ctrd.ctr_ok(CTR_NAMESPACE, ["containers", "delete", id]);
     assert_clean(&ctrd, CTR_NAMESPACE, id);
     assert_shutdown_clean(ctrd);
 }
@@ -270,7 +299,6 @@ fn ctr_runs_the_systemd_image_as_a_system_container() {
 fn import_cri_images(ctrd: &Containerd) {
     let busybox = busybox_rootfs(&ctrd.dir().join("busybox"));
     ctrd.import_image(CRI_NAMESPACE, &busybox, &pause_image());
-    ctrd.import_image(CRI_NAMESPACE, &busybox, &busybox_image());
     ctrd.import_image(CRI_NAMESPACE, &rootfs_cache(), &systemd_image());
 }
 
