@@ -81,6 +81,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   systemd_cgroup = false
+  # Never ask for an oom_score_adj below containerd's own (the pause container's -998):
+  # lowering it needs CAP_SYS_RESOURCE, which a nested test host may not grant.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{d}/cni/bin"
     conf_dir = "{d}/cni/conf"

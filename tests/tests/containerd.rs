@@ -316,25 +316,33 @@ fn cri_runs_a_system_container_pod() {
     assert_shutdown_clean(ctrd);
 }
 
+/// ExecSync's stdout; on failure, panics with the container's status and log.
 async fn exec_sync(
     client: &mut cri::Clients,
     container_id: &str,
     cmd: &[&str],
-) -> (Option<i32>, String) {
-    let reply = client
-        .runtime
-        .exec_sync(v1::ExecSyncRequest {
-            container_id: container_id.into(),
-            cmd: cmd.iter().map(|s| s.to_string()).collect(),
-            timeout: 60,
-        })
-        .await
-        .expect("CRI ExecSync")
-        .into_inner();
-    (
-        Some(reply.exit_code),
-        String::from_utf8_lossy(&reply.stdout).into_owned(),
-    )
+    log: &Path,
+) -> String {
+    let request = v1::ExecSyncRequest {
+        container_id: container_id.into(),
+        cmd: cmd.iter().map(|s| s.to_string()).collect(),
+        timeout: 60,
+    };
+    match client.runtime.exec_sync(request).await {
+        Ok(reply) => String::from_utf8_lossy(&reply.into_inner().stdout).into_owned(),
+        Err(e) => {
+            let status = client
+                .runtime
+                .container_status(v1::ContainerStatusRequest {
+                    container_id: container_id.into(),
+                    verbose: false,
+                })
+                .await
+                .map(|s| format!("{:?}", s.into_inner().status));
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("CRI ExecSync {cmd:?}: {e}\nstatus: {status:?}\ncontainer log:\n{log}");
+        }
+    }
 }
 
 async fn run_system_pod(ctrd: &Containerd, log_dir: &Path) -> (String, String) {
@@ -375,13 +383,15 @@ async fn run_system_pod(ctrd: &Containerd, log_dir: &Path) -> (String, String) {
         .await
         .unwrap_or_else(|e| panic!("StartContainer: {e}\n{}", ctrd.log_tail(30)));
 
+    let container_log = log_dir.join("systemd.log");
     let mut states = Vec::new();
     let deadline = Instant::now() + BOOT_TIMEOUT;
     loop {
-        let (_, state) = exec_sync(
+        let state = exec_sync(
             &mut client,
             &container_id,
             &["systemctl", "is-system-running"],
+            &container_log,
         )
         .await;
         let state = state.trim().to_string();
@@ -389,10 +399,11 @@ async fn run_system_pod(ctrd: &Containerd, log_dir: &Path) -> (String, String) {
             break;
         }
         if matches!(state.as_str(), "degraded" | "maintenance" | "stopping") {
-            let (_, failed) = exec_sync(
+            let failed = exec_sync(
                 &mut client,
                 &container_id,
                 &["systemctl", "--failed", "--no-legend", "--plain"],
+                &container_log,
             )
             .await;
             panic!("the CRI system container settled on {state}; failed units:\n{failed}");
