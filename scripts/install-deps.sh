@@ -5,6 +5,7 @@ set -euo pipefail
 
 profile=${1:-test}
 packages=(mmdebstrap iproute2 procps util-linux e2fsprogs kmod fuse3 lxcfs bridge-utils libseccomp-dev pkg-config)
+packages+=(busybox-static)  # tests/tests/oci.rs: the busybox bundle of syscontainer-oci
 packages+=(containerd busybox-static protobuf-compiler) # tests/tests/containerd.rs: ctr, a busybox image, the k8s-cri crate's build
 if [ "$profile" = bench ]; then
     packages+=(lxc systemd-container)

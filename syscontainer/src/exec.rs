@@ -30,7 +30,7 @@ pub struct ExecOptions {
     pub detach_keys: Vec<u8>,
 }
 
-fn pidfd_open(pid: i32) -> Result<OwnedFd> {
+pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd> {
     // SAFETY: pidfd_open returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
@@ -44,7 +44,7 @@ fn pidfd_open(pid: i32) -> Result<OwnedFd> {
 }
 
 /// A new pty in the container's devpts instance: (master, slave number).
-fn container_pty(init_pid: i32) -> Result<(OwnedFd, u32)> {
+pub(crate) fn container_pty(init_pid: i32) -> Result<(OwnedFd, u32)> {
     // The container controls its /dev: resolve inside its root and insist on a devpts
     // node, so a planted symlink cannot make us open a host file.
     let root = std::path::PathBuf::from(format!("/proc/{init_pid}/root"));
@@ -333,7 +333,9 @@ fn exec_child(
 
 /// The container's `--ulimit`/`--files-limit` (the stored spec's `process.rlimits`), so
 /// an exec'd process gets the same limits as PID 1 rather than the caller's.
-fn apply_rlimits(process: &oci_spec::runtime::Process) -> std::result::Result<(), String> {
+pub(crate) fn apply_rlimits(
+    process: &oci_spec::runtime::Process,
+) -> std::result::Result<(), String> {
     for limit in process.rlimits().as_deref().unwrap_or(&[]) {
         crate::process::init::set_rlimit(limit).map_err(|e| {
             format!(

@@ -147,6 +147,16 @@ pub fn merge(first: Option<Hooks>, second: Option<Hooks>) -> Option<Hooks> {
 pub enum HookStage {
     /// After the rootfs is mounted, before the pivot into it.
     Prestart,
+    /// OCI `createRuntime`: as prestart, in the runtime's namespaces.
+    #[serde(rename = "createRuntime")]
+    CreateRuntime,
+    /// OCI `createContainer`: after createRuntime, in the container's namespaces, before
+    /// the pivot.
+    #[serde(rename = "createContainer")]
+    CreateContainer,
+    /// OCI `startContainer`: in the container, after `start`, before the exec.
+    #[serde(rename = "startContainer")]
+    StartContainer,
     /// After PID 1 exec'd.
     Poststart,
     /// After PID 1 ended, or after a failed create.
@@ -157,6 +167,9 @@ impl HookStage {
     pub fn as_str(self) -> &'static str {
         match self {
             HookStage::Prestart => "prestart",
+            HookStage::CreateRuntime => "createRuntime",
+            HookStage::CreateContainer => "createContainer",
+            HookStage::StartContainer => "startContainer",
             HookStage::Poststart => "poststart",
             HookStage::Poststop => "poststop",
         }

@@ -18,6 +18,7 @@ pub mod hostside;
 pub mod inspect;
 pub mod machine;
 pub mod monitor;
+pub mod oci;
 pub mod options;
 pub mod process;
 pub mod seccomp;

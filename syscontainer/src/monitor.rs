@@ -408,9 +408,11 @@ impl Monitor {
         let ctx = InitContext {
             spec: &self.spec,
             bundle: &bundle,
-            console: &self.console.slave_path,
+            console: Some(&self.console.slave_path),
             notify_socket: Some(&notify_path),
             writable_proc_paths: &self.config.writable_proc_paths,
+            exec_fifo: None,
+            container_hooks: None,
         };
         let prestart = self.hooks(|h| h.prestart().clone());
         let cgroup = &self.cgroup;

@@ -16,18 +16,35 @@ use oci_spec::runtime::{Linux, LinuxNamespaceType, Process, Root, Spec};
 use super::channel::{Channel, Message};
 use super::mounts;
 use crate::fsutil::{c_path, secure_join};
+use crate::hooks::HookStage;
 
 /// What the init needs besides the spec.
 pub struct InitContext<'a> {
     pub spec: &'a Spec,
     /// The container's directory: relative bind sources (hostname, hosts…) live there.
     pub bundle: &'a Path,
-    /// The console pty slave on the host, which becomes `/dev/console` and stdio.
-    pub console: &'a Path,
+    /// The console pty slave on the host, which becomes `/dev/console` and stdio. Without
+    /// one the init keeps the stdio it inherited (the OCI runtime's caller's).
+    pub console: Option<&'a Path>,
     /// A host unix socket bound to `/run/host/notify` inside for sd_notify.
     pub notify_socket: Option<&'a Path>,
     /// Paths under `/proc/sys` that stay writable after it is made read-only.
     pub writable_proc_paths: &'a [String],
+    /// Park at "created" on this FIFO instead of waiting for `Start` on the channel: the
+    /// init opens it for writing (which blocks until `start` opens it for reading) and
+    /// then execs. So the process that created it may exit meanwhile (the OCI runtime).
+    pub exec_fifo: Option<&'a Path>,
+    /// OCI hooks the init runs itself, in the container's namespaces.
+    pub container_hooks: Option<&'a ContainerHooks>,
+}
+
+/// The hooks that run inside the container: `createContainer` after the mounts (before
+/// `pivot_root`), `startContainer` once started, right before the exec.
+#[derive(Debug, Clone)]
+pub struct ContainerHooks {
+    pub create_container: Vec<oci_spec::runtime::Hook>,
+    pub start_container: Vec<oci_spec::runtime::Hook>,
+    pub state: crate::hooks::OciState,
 }
 
 pub const NOTIFY_SOCKET_INSIDE: &str = "/run/host/notify";
@@ -67,6 +84,14 @@ fn has_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
         .is_some_and(|ns| ns.iter().any(|n| n.typ() == typ))
 }
 
+/// A namespace of this type the init makes (rather than joins by path).
+fn has_new_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == typ && n.path().is_none()))
+}
+
 enum Never {}
 
 fn setup_and_exec(
@@ -84,13 +109,24 @@ fn setup_and_exec(
     join_cgroups_and_namespaces(spec, v1_tasks)?;
     reset_signals();
     step("setsid", setsid())?;
-    attach_console(ctx.console)?;
+    if let Some(console) = ctx.console {
+        attach_console(console)?;
+    }
     mount_rootfs(ctx, &rootfs, &linux)?;
 
     channel
         .send(&Message::MountsReady)
         .map_err(|e| e.to_string())?;
     expect(channel, Message::HooksDone)?;
+    if let Some(hooks) = ctx.container_hooks {
+        run_container_hooks(HookStage::CreateContainer, &hooks.create_container, hooks)?;
+    }
+    // Opened before the pivot, while the host path resolves; reopened for writing
+    // through /proc/self/fd once parked.
+    let fifo = ctx
+        .exec_fifo
+        .map(|path| step("open the exec fifo", open_path(path)))
+        .transpose()?;
 
     restrict_and_enter_rootfs(ctx, root, &linux)?;
     if has_namespace(spec, LinuxNamespaceType::Uts) {
@@ -102,7 +138,13 @@ fn setup_and_exec(
     set_up_process(process)?;
 
     channel.send(&Message::Created).map_err(|e| e.to_string())?;
-    expect(channel, Message::Start)?;
+    match fifo {
+        Some(fifo) => wait_on_exec_fifo(fifo)?,
+        None => expect(channel, Message::Start)?,
+    }
+    if let Some(hooks) = ctx.container_hooks {
+        run_container_hooks(HookStage::StartContainer, &hooks.start_container, hooks)?;
+    }
     // As late as possible: the filter may forbid what the set-up above needed.
     if let Some(profile) = linux.seccomp() {
         step("seccomp", crate::seccomp::apply(profile))?;
@@ -114,11 +156,74 @@ fn setup_and_exec(
     Err(format!("exec {}: {err}", executable.display()))
 }
 
+fn open_path(path: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(path)
+        .map(std::os::fd::OwnedFd::from)
+}
+
+/// Block until `start` opens the FIFO for reading, then tell it we go on.
+fn wait_on_exec_fifo(fifo: std::os::fd::OwnedFd) -> Result<(), String> {
+    use std::io::Write;
+    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let mut writer = step(
+        "open the exec fifo for writing",
+        std::fs::OpenOptions::new().write(true).open(&path),
+    )?;
+    step("write the exec fifo", writer.write_all(b"0"))?;
+    Ok(())
+}
+
+fn run_container_hooks(
+    stage: HookStage,
+    hooks: &[oci_spec::runtime::Hook],
+    all: &ContainerHooks,
+) -> Result<(), String> {
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    crate::hooks::run_hooks(stage, hooks, &all.state).map_err(|e| e.to_string())
+}
+
+/// The namespaces the spec names by path, joined in the order that keeps each join
+/// permitted: the user namespace first (it grants the rights for the others), the PID
+/// namespace never (it applies to children only: [`super::create`] joins it before the
+/// clone), the cgroup namespace last (after the cgroups are joined).
+fn join_namespaces_by_path(spec: &Spec, cgroup: bool) -> Result<(), String> {
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    let mut pathed: Vec<_> = namespaces
+        .iter()
+        .filter_map(|ns| Some((ns.typ(), ns.path().clone()?)))
+        .filter(|(typ, _)| *typ != LinuxNamespaceType::Pid)
+        .filter(|(typ, _)| (*typ == LinuxNamespaceType::Cgroup) == cgroup)
+        .collect();
+    pathed.sort_by_key(|(typ, _)| *typ != LinuxNamespaceType::User);
+    for (typ, path) in pathed {
+        let fd = step(
+            &format!("open namespace {}", path.display()),
+            std::fs::File::open(&path),
+        )?;
+        step(
+            &format!("join {typ:?} namespace {}", path.display()),
+            nix::sched::setns(&fd, super::namespace_flag(typ)),
+        )?;
+    }
+    Ok(())
+}
+
 /// The v1 cgroups, then root of a user namespace and a cgroup namespace of its own.
 fn join_cgroups_and_namespaces(spec: &Spec, v1_tasks: Option<&[PathBuf]>) -> Result<(), String> {
     if let Some(tasks) = v1_tasks {
         step("join the v1 cgroups", crate::cgroups::join_v1_self(tasks))?;
     }
+    join_namespaces_by_path(spec, false)?;
     if has_namespace(spec, LinuxNamespaceType::User) {
         // Become the namespace's root: host root is unmapped in it.
         let root_gid = nix::unistd::Gid::from_raw(0);
@@ -132,13 +237,13 @@ fn join_cgroups_and_namespaces(spec: &Spec, v1_tasks: Option<&[PathBuf]>) -> Res
             nix::unistd::setresuid(root_uid, root_uid, root_uid),
         )?;
     }
-    if has_namespace(spec, LinuxNamespaceType::Cgroup) {
+    if has_new_namespace(spec, LinuxNamespaceType::Cgroup) {
         step(
             "unshare cgroup namespace",
             unshare(CloneFlags::CLONE_NEWCGROUP),
         )?;
     }
-    Ok(())
+    join_namespaces_by_path(spec, true)
 }
 
 /// Everything mounted before the prestart hooks run: the spec's mounts, devices, the console,
@@ -172,10 +277,12 @@ fn mount_rootfs(ctx: &InitContext, rootfs: &Path, linux: &Linux) -> Result<(), S
         mounts::create_devices(rootfs, linux.devices().as_deref().unwrap_or(&[])),
     )?;
     step("create /dev links", mounts::create_dev_symlinks(rootfs))?;
-    step(
-        "bind console",
-        mounts::bind_file(rootfs, ctx.console, Path::new("/dev/console")),
-    )?;
+    if let Some(console) = ctx.console {
+        step(
+            "bind console",
+            mounts::bind_file(rootfs, console, Path::new("/dev/console")),
+        )?;
+    }
     if let Some(sock) = ctx.notify_socket {
         step(
             "bind notify socket",

@@ -111,6 +111,21 @@ pub struct SelfPlacement<'a> {
     pub v1_tasks: &'a [std::path::PathBuf],
 }
 
+/// The `setns`/`clone` flag of a namespace type.
+pub fn namespace_flag(typ: LinuxNamespaceType) -> CloneFlags {
+    match typ {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        // CLONE_NEWTIME (nix has no constant for it).
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(0x80),
+    }
+}
+
 fn clone_flags(spec: &Spec) -> CloneFlags {
     let mut flags = CloneFlags::empty();
     let namespaces = spec
@@ -123,18 +138,34 @@ fn clone_flags(spec: &Spec) -> CloneFlags {
             continue;
         }
         flags |= match ns.typ() {
-            LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
-            LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
-            LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
-            LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
-            LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
-            LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
             // Unshared by the init itself once it is in its cgroup.
             LinuxNamespaceType::Cgroup => CloneFlags::empty(),
             LinuxNamespaceType::Time => CloneFlags::empty(),
+            other => namespace_flag(other),
         };
     }
     flags
+}
+
+/// A PID namespace given by path is joined by the caller before the clone (it applies to
+/// the caller's children, so the init is born in it); the init joins the others itself.
+fn join_pid_namespace(spec: &Spec) -> Result<()> {
+    let path = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .and_then(|ns| {
+            ns.iter()
+                .find(|n| n.typ() == LinuxNamespaceType::Pid)
+                .and_then(|n| n.path().clone())
+        });
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let fail =
+        |e: String| ProcessError::Init(format!("join pid namespace {}: {e}", path.display()));
+    let fd = std::fs::File::open(&path).map_err(|e| fail(e.to_string()))?;
+    nix::sched::setns(&fd, CloneFlags::CLONE_NEWPID).map_err(|e| fail(e.to_string()))
 }
 
 /// A container init that has been cloned and set up, waiting to exec.
@@ -159,6 +190,7 @@ pub fn create(
     in_cgroup: impl FnOnce(i32, bool) -> Result<()>,
     prestart: impl FnOnce(i32) -> Result<()>,
 ) -> Result<CreatedInit> {
+    join_pid_namespace(ctx.spec)?;
     let (parent_end, child_end) = Channel::pair().map_err(|e| ProcessError::Channel(e.into()))?;
     let flags = clone_flags(ctx.spec);
     let placement = placement.filter(|_| !flags.contains(CloneFlags::CLONE_NEWUSER));
@@ -274,6 +306,12 @@ impl CreatedInit {
                 Err(e)
             }
         }
+    }
+
+    /// Leave the init parked at "created" on its exec FIFO ([`InitContext::exec_fifo`]) and
+    /// let go of it: the caller may exit, the init's parent (or subreaper) reaps it.
+    pub fn release(self) -> Pid {
+        self.pid
     }
 
     /// Kill and reap a init that will not be started.

@@ -30,6 +30,7 @@ use crate::options::{ContainerOptions, RestartPolicy};
 pub(crate) use error::conflict;
 pub use error::{Result, SpecError};
 pub use mounts::{system_mounts, MASKED_PATHS, READONLY_PATHS};
+pub use process::system_container_capabilities;
 pub use resources::{check_cpusets, host_online, CpusetKind, DEFAULT_CGROUP_PARENT};
 
 pub const DEFAULT_STOP_TIMEOUT: u64 = 10;

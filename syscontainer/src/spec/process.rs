@@ -116,6 +116,15 @@ fn environment(plan: &Plan) -> Vec<String> {
     env
 }
 
+/// The capabilities of a system container (everything but what no container may have),
+/// as the OCI runtime grants them to one marked with the `system.container` annotation.
+pub fn system_container_capabilities() -> Vec<Capability> {
+    capabilities::all_spec()
+        .into_iter()
+        .filter(|c| !DENIED_CAPS_SYSTEM.contains(c))
+        .collect()
+}
+
 fn capability_set(opts: &ContainerOptions) -> Vec<Capability> {
     let all = capabilities::all_spec();
     if opts.privileged {
