@@ -329,8 +329,12 @@ impl Containerd {
             }
         }
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        for line in mountinfo.lines().filter(|l| l.contains(id)) {
-            found.push(format!("mount {line}"));
+        let component = format!("/{id}");
+        for line in mountinfo.lines() {
+            let point = line.split_whitespace().nth(4).unwrap_or("");
+            if point.contains(&format!("{component}/")) || point.ends_with(&component) {
+                found.push(format!("mount {line}"));
+            }
         }
         for dir in own_cgroup_dirs() {
             let cgroup = dir.join(&self.cgroup_parent).join(id);

@@ -26,6 +26,11 @@ const TERM_AWARE: &str = "trap 'exit 7' TERM; while :; do sleep 1; done";
 const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
 const HALT_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// A container ID no other process on the host uses.
+fn test_id(name: &str) -> String {
+    format!("sctest-{name}-{}", std::process::id())
+}
+
 fn assert_clean(ctrd: &Containerd, namespace: &str, id: &str) {
     let left = ctrd.leftovers(namespace, id);
     assert!(left.is_empty(), "{id} left behind: {left:#?}");
@@ -58,7 +63,7 @@ fn stdout_of(out: &std::process::Output) -> String {
 fn ctr_run_rootfs_returns_output_and_exit_code() {
     let ctrd = Containerd::start();
     let rootfs = busybox_rootfs(&ctrd.dir().join("busybox"));
-    let id = "run-plain";
+    let id = &test_id("run-plain");
     let mut args = vec!["run".to_string(), "--rm".into()];
     args.extend(ctrd.run_flags(id));
     args.extend(busybox_rootfs_args(&rootfs, id));
@@ -115,14 +120,14 @@ fn ctr_on_pty(ctrd: &Containerd, args: &[String]) -> (String, Option<i32>) {
 fn ctr_run_with_tty_gives_the_container_a_terminal() {
     let ctrd = Containerd::start();
     let rootfs = busybox_rootfs(&ctrd.dir().join("busybox"));
-    let id = "run-tty";
+    let id = &test_id("run-tty");
     let mut args = vec!["run".to_string(), "--rm".into(), "-t".into()];
     args.extend(ctrd.run_flags(id));
     args.extend(busybox_rootfs_args(&rootfs, id));
     args.extend([
         "sh".into(),
         "-c".into(),
-        "tty; [ -t 0 ] && echo stdin-is-tty; exit 5".into(),
+        "tty; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo stdio-is-tty; exit 5".into(),
     ]);
     let (text, code) = ctr_on_pty(&ctrd, &args);
     assert_eq!(
@@ -131,8 +136,10 @@ fn ctr_run_with_tty_gives_the_container_a_terminal() {
         "exit code; output: {text}\n{}",
         ctrd.log_tail(30)
     );
-    assert!(text.contains("/dev/pts/"), "tty output: {text}");
-    assert!(text.contains("stdin-is-tty"), "tty output: {text}");
+    // runc names the terminal /dev/pts/N, a runtime that reopens it through /dev/console
+    // names it that; either way it is a terminal.
+    assert!(text.starts_with("/dev/"), "tty output: {text}");
+    assert!(text.contains("stdio-is-tty"), "tty output: {text}");
     assert_clean(&ctrd, CTR_NAMESPACE, id);
     assert_shutdown_clean(ctrd);
 }
@@ -188,7 +195,7 @@ fn exec(ctrd: &Containerd, id: &str, exec_id: &str, cmd: &[&str]) -> std::proces
 fn ctr_task_exec_ps_pause_resume_and_kill() {
     let ctrd = Containerd::start();
     let rootfs = busybox_rootfs(&ctrd.dir().join("busybox"));
-    let id = "sleeper";
+    let id = &test_id("sleeper");
     let mut args = vec!["run".to_string(), "--rm".into(), "--null-io".into()];
     args.extend(ctrd.run_flags(id));
     args.extend(busybox_rootfs_args(&rootfs, id));
@@ -238,6 +245,13 @@ fn ctr_task_exec_ps_pause_resume_and_kill() {
     assert_shutdown_clean(ctrd);
 }
 
+/// A halted systemd: it either exits 0, or calls reboot(2) with CAP_SYS_BOOT in its PID
+/// namespace, which the kernel turns into SIGINT for the namespace's init (exit code
+/// 128 + 2). A SIGKILL after a stop timeout shows as 137.
+fn halted(exit_code: i32) -> bool {
+    exit_code == 0 || exit_code == 128 + libc::SIGINT
+}
+
 /// Polls `systemctl is-system-running` through `exec` until `running`; panics with the
 /// failed units when it settles on anything else.
 fn wait_until_running(what: &str, mut exec: impl FnMut(&[&str]) -> (Option<i32>, String)) {
@@ -262,7 +276,7 @@ fn wait_until_running(what: &str, mut exec: impl FnMut(&[&str]) -> (Option<i32>,
 fn ctr_runs_the_systemd_image_as_a_system_container() {
     let ctrd = Containerd::start();
     ctrd.import_image(CTR_NAMESPACE, &rootfs_cache(), &systemd_image());
-    let id = "system";
+    let id = &test_id("system");
     let mut args = vec!["run".to_string(), "--rm".into(), "--null-io".into()];
     args.extend(ctrd.run_flags(id));
     args.extend([
@@ -287,10 +301,11 @@ fn ctr_runs_the_systemd_image_as_a_system_container() {
 
     // SIGTERM: systemd as PID 1 would re-execute itself; the runtime makes it a halt.
     ctrd.ctr_ok(CTR_NAMESPACE, ["tasks", "kill", id]);
-    assert_eq!(
-        run.wait(HALT_TIMEOUT),
-        Some(0),
-        "systemd halted cleanly, not killed"
+    let code = run.wait(HALT_TIMEOUT);
+    assert!(
+        code.is_some_and(halted),
+        "systemd halted cleanly (exit 0, or SIGINT from reboot(2) in its PID namespace), \
+         not killed: exit code {code:?}"
     );
     assert_clean(&ctrd, CTR_NAMESPACE, id);
     assert_shutdown_clean(ctrd);
@@ -438,10 +453,11 @@ async fn run_system_pod(ctrd: &Containerd, log_dir: &Path) -> (String, String) {
         .status
         .expect("a container status");
     assert_eq!(status.state, v1::ContainerState::ContainerExited as i32);
-    assert_eq!(
-        (status.exit_code, status.reason.as_str()),
-        (0, "Completed"),
-        "systemd halted on the stop signal instead of being killed after {:?}",
+    assert!(
+        halted(status.exit_code),
+        "exit code {}, reason {}: systemd was killed after {:?} instead of halting",
+        status.exit_code,
+        status.reason,
         started.elapsed()
     );
     assert!(
