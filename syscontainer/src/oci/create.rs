@@ -111,7 +111,9 @@ fn create_in(
         Some(_) if terminal_of(&bundle.spec) => Some(console::open_pty()?),
         _ => None,
     };
-    let pid = start_init(bundle, cgroup, &fifo, pty.as_ref(), record)?;
+    let fifo = open_path(&fifo)?;
+    let pid = start_init(bundle, cgroup, fifo.as_fd(), pty.as_ref(), record)?;
+    drop(fifo);
     let mut finish = || -> Result<()> {
         record.init = ProcessId::of(pid)
             .ok_or_else(|| OciError::Invalid(format!("the init {pid} vanished at create")))?;
@@ -145,7 +147,7 @@ fn terminal_of(spec: &Spec) -> bool {
 fn start_init(
     bundle: &Bundle,
     cgroup: &ContainerCgroup,
-    fifo: &Path,
+    fifo: std::os::fd::BorrowedFd,
     pty: Option<&console::Pty>,
     record: &Record,
 ) -> Result<i32> {
@@ -234,6 +236,16 @@ fn add_hook_specs(spec: &mut Spec, daemon_config: &Path) -> Result<()> {
     }
     spec.set_hooks(merged);
     Ok(())
+}
+
+fn open_path(path: &Path) -> Result<std::os::fd::OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(path)
+        .map(std::os::fd::OwnedFd::from)
+        .map_err(io_error("open", path))
 }
 
 fn make_fifo(path: &Path) -> Result<()> {

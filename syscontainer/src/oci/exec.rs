@@ -84,6 +84,14 @@ pub fn exec(root: &OciRoot, id: &str, opts: &ExecOptions) -> Result<i32> {
             .map_err(|e| OciError::Invalid(format!("join the pid namespace of {init}: {e}")))?;
     }
     let cgroup = ContainerCgroup::load(&record.cgroup);
+    if record.system_container {
+        // With no monitor to poll for it, hand the controllers to systemd's units once its
+        // init has left the container's own cgroup2 directory (pure v2; see the
+        // architecture notes), whenever an exec happens to come by.
+        if let Err(e) = cgroup.delegate_subtree() {
+            tracing::debug!("handing controllers to the container's subtree: {e}");
+        }
+    }
     let child = Child {
         pidfd: &pidfd,
         flags,

@@ -30,10 +30,12 @@ pub struct InitContext<'a> {
     pub notify_socket: Option<&'a Path>,
     /// Paths under `/proc/sys` that stay writable after it is made read-only.
     pub writable_proc_paths: &'a [String],
-    /// Park at "created" on this FIFO instead of waiting for `Start` on the channel: the
-    /// init opens it for writing (which blocks until `start` opens it for reading) and
-    /// then execs. So the process that created it may exit meanwhile (the OCI runtime).
-    pub exec_fifo: Option<&'a Path>,
+    /// Park at "created" on this FIFO (an `O_PATH` descriptor, opened by the caller so that
+    /// a remapped root needs no access to the state directory) instead of waiting for
+    /// `Start` on the channel: the init reopens it for writing, which blocks until `start`
+    /// opens it for reading, and then execs. So the process that created it may exit
+    /// meanwhile (the OCI runtime).
+    pub exec_fifo: Option<std::os::fd::BorrowedFd<'a>>,
     /// OCI hooks the init runs itself, in the container's namespaces.
     pub container_hooks: Option<&'a ContainerHooks>,
 }
@@ -121,12 +123,6 @@ fn setup_and_exec(
     if let Some(hooks) = ctx.container_hooks {
         run_container_hooks(HookStage::CreateContainer, &hooks.create_container, hooks)?;
     }
-    // Opened before the pivot, while the host path resolves; reopened for writing
-    // through /proc/self/fd once parked.
-    let fifo = ctx
-        .exec_fifo
-        .map(|path| step("open the exec fifo", open_path(path)))
-        .transpose()?;
 
     restrict_and_enter_rootfs(ctx, root, &linux)?;
     if has_namespace(spec, LinuxNamespaceType::Uts) {
@@ -138,7 +134,7 @@ fn setup_and_exec(
     set_up_process(process)?;
 
     channel.send(&Message::Created).map_err(|e| e.to_string())?;
-    match fifo {
+    match ctx.exec_fifo {
         Some(fifo) => wait_on_exec_fifo(fifo)?,
         None => expect(channel, Message::Start)?,
     }
@@ -156,17 +152,8 @@ fn setup_and_exec(
     Err(format!("exec {}: {err}", executable.display()))
 }
 
-fn open_path(path: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
-        .open(path)
-        .map(std::os::fd::OwnedFd::from)
-}
-
 /// Block until `start` opens the FIFO for reading, then tell it we go on.
-fn wait_on_exec_fifo(fifo: std::os::fd::OwnedFd) -> Result<(), String> {
+fn wait_on_exec_fifo(fifo: std::os::fd::BorrowedFd) -> Result<(), String> {
     use std::io::Write;
     let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
     let mut writer = step(

@@ -1,0 +1,958 @@
+//! `syscontainer-oci` driven exactly as containerd's runc shim drives runc: global flags
+//! before the subcommand, `--log FILE --log-format json`, `create --bundle --pid-file`,
+//! then `start`, `kill`, `exec`, `ps`, `delete`. The test process is a subreaper (as the
+//! shim is) and reaps the containers' inits itself. Bundles are built in temp dirs from
+//! the host's static busybox; the system-container test uses the cached bookworm rootfs.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use serde_json::{json, Value};
+use syscontainer_tests::{bin, own_cgroup_dirs, remove_cgroup_tree, require_root, Rootfs};
+
+const BUSYBOX: &str = "/bin/busybox";
+const APPLETS: &[&str] = &[
+    "sh", "echo", "cat", "sleep", "ls", "id", "true", "false", "hostname", "test", "kill", "grep",
+    "wc", "env", "stat",
+];
+
+fn become_subreaper() {
+    // SAFETY: plain prctl on ourselves.
+    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    assert_eq!(rc, 0, "PR_SET_CHILD_SUBREAPER");
+}
+
+/// A runtime root, a bundle dir and a cgroup parent private to one test; everything is
+/// deleted (containers force-deleted, inits reaped, cgroups removed) on drop.
+struct Oci {
+    root: tempfile::TempDir,
+    bundles: tempfile::TempDir,
+    cgroup_parent: String,
+    ids: Vec<String>,
+    inits: Vec<i32>,
+    rootfs: Vec<Rootfs>,
+}
+
+impl Oci {
+    fn new() -> Oci {
+        require_root();
+        become_subreaper();
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Oci {
+            root: tempfile::Builder::new()
+                .prefix("sctest-oci-root-")
+                .tempdir()
+                .unwrap(),
+            bundles: tempfile::Builder::new()
+                .prefix("sctest-oci-bundles-")
+                .tempdir()
+                .unwrap(),
+            cgroup_parent: format!("sctest-oci-{}-{n}", std::process::id()),
+            ids: Vec::new(),
+            inits: Vec::new(),
+            rootfs: Vec::new(),
+        }
+    }
+
+    fn log(&self) -> PathBuf {
+        self.root.path().join("log.json")
+    }
+
+    /// `syscontainer-oci --root R --log L --log-format json ARGS`, stdin from /dev/null.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin("syscontainer-oci"));
+        c.arg("--root")
+            .arg(self.root.path())
+            .arg("--log")
+            .arg(self.log())
+            .args(["--log-format", "json"])
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("spawn syscontainer-oci")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "syscontainer-oci {args:?} failed ({}):\nstdout: {}\nstderr: {}\nlog: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(self.log()).unwrap_or_default()
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Run and require exit status 1; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "syscontainer-oci {args:?} should have failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).trim().to_string()
+    }
+
+    /// A busybox bundle running `args`; `patch` edits its config.json.
+    fn busybox_bundle(&self, id: &str, args: &[&str], patch: impl FnOnce(&mut Value)) -> PathBuf {
+        let bundle = self.bundles.path().join(id);
+        let bin_dir = bundle.join("rootfs/bin");
+        std::fs::create_dir_all(&bin_dir).unwrap();
+        for dir in ["proc", "sys", "dev", "tmp", "etc", "run"] {
+            std::fs::create_dir_all(bundle.join("rootfs").join(dir)).unwrap();
+        }
+        std::fs::copy(BUSYBOX, bin_dir.join("busybox")).expect("busybox-static is installed");
+        for applet in APPLETS {
+            std::os::unix::fs::symlink("busybox", bin_dir.join(applet)).unwrap();
+        }
+        let mut config = containerd_like_config(args, &format!("{}/{id}", self.cgroup_parent));
+        config["root"]["path"] = json!("rootfs");
+        patch(&mut config);
+        write_config(&bundle, &config);
+        bundle
+    }
+
+    /// `create --bundle B --pid-file F ID` with the given stdio; the init's PID.
+    fn create(&mut self, id: &str, bundle: &Path, stdio: (Stdio, Stdio, Stdio)) -> i32 {
+        self.ids.push(id.to_string());
+        let pid_file = self.root.path().join(format!("{id}.pid"));
+        let bundle = bundle.display().to_string();
+        let pid_arg = pid_file.display().to_string();
+        let mut c = self.command(&["create", "--bundle", &bundle, "--pid-file", &pid_arg, id]);
+        c.stdin(stdio.0).stdout(stdio.1).stderr(stdio.2);
+        let status = c.status().unwrap();
+        assert!(
+            status.success(),
+            "create {id}: {status}; log: {}",
+            std::fs::read_to_string(self.log()).unwrap_or_default()
+        );
+        let text = std::fs::read_to_string(&pid_file).unwrap();
+        assert!(
+            !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()),
+            "pid file holds {text:?}"
+        );
+        let pid: i32 = text.parse().unwrap();
+        self.inits.push(pid);
+        pid
+    }
+
+    fn create_quiet(&mut self, id: &str, bundle: &Path) -> i32 {
+        self.create(id, bundle, (Stdio::null(), Stdio::null(), Stdio::null()))
+    }
+
+    fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["state", id])).unwrap()
+    }
+
+    fn status(&self, id: &str) -> String {
+        self.state(id)["status"].as_str().unwrap().to_string()
+    }
+
+    /// The container's cgroup directory in the hierarchy mounted at `/sys/fs/cgroup/NAME`.
+    fn cgroup_dir(&self, id: &str, hierarchy: &str) -> PathBuf {
+        let prefix = Path::new("/sys/fs/cgroup").join(hierarchy);
+        own_cgroup_dirs()
+            .into_iter()
+            .find(|d| d.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no {hierarchy} hierarchy"))
+            .join(&self.cgroup_parent)
+            .join(id)
+    }
+
+    /// What a container left behind: its state dir, its cgroups, mounts naming it.
+    fn leftovers(&self, id: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        if self.root.path().join(id).exists() {
+            found.push(format!("state dir of {id}"));
+        }
+        for dir in own_cgroup_dirs() {
+            let dir = dir.join(&self.cgroup_parent).join(id);
+            if dir.exists() {
+                found.push(format!("cgroup {}", dir.display()));
+            }
+        }
+        let bundle = self.bundles.path().display().to_string();
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        found.extend(
+            mountinfo
+                .lines()
+                .filter(|l| l.contains(&bundle))
+                .map(|l| format!("mount {l}")),
+        );
+        found
+    }
+}
+
+impl Drop for Oci {
+    fn drop(&mut self) {
+        // Kill, reap (detached exec'd processes first: a namespace's init finishes dying
+        // only after the rest), then delete.
+        for id in &self.ids {
+            let _ = self.run(&["kill", "--all", id, "9"]);
+        }
+        for pid in &self.inits {
+            let _ = reap(*pid, Duration::from_secs(10));
+        }
+        for id in &self.ids {
+            let _ = self.run(&["delete", "--force", id]);
+        }
+        for dir in own_cgroup_dirs() {
+            remove_cgroup_tree(&dir.join(&self.cgroup_parent));
+        }
+        self.rootfs.clear();
+    }
+}
+
+/// A config.json shaped like the one containerd 1.6 writes for `ctr run`.
+fn containerd_like_config(args: &[&str], cgroups_path: &str) -> Value {
+    json!({
+        "ociVersion": "1.0.2-dev",
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0},
+            "args": args,
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "cwd": "/",
+            "capabilities": {
+                "bounding": ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL",
+                             "CAP_SETGID", "CAP_SETUID", "CAP_NET_BIND_SERVICE"],
+                "effective": ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL",
+                              "CAP_SETGID", "CAP_SETUID", "CAP_NET_BIND_SERVICE"],
+                "permitted": ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL",
+                              "CAP_SETGID", "CAP_SETUID", "CAP_NET_BIND_SERVICE"]
+            },
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": true
+        },
+        "root": {"path": "rootfs"},
+        "hostname": "oci-test",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
+                         "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/run", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}
+        ],
+        "linux": {
+            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+            "cgroupsPath": cgroups_path,
+            "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"},
+                           {"type": "mount"}, {"type": "network"}],
+            "maskedPaths": ["/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+                            "/sys/firmware", "/proc/scsi"],
+            "readonlyPaths": ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq",
+                              "/proc/sys", "/proc/sysrq-trigger"]
+        }
+    })
+}
+
+fn write_config(bundle: &Path, config: &Value) {
+    std::fs::create_dir_all(bundle).unwrap();
+    std::fs::write(
+        bundle.join("config.json"),
+        serde_json::to_vec_pretty(config).unwrap(),
+    )
+    .unwrap();
+}
+
+/// Reap `pid` (our child, as its subreaper); its wait status, or `None` on timeout.
+fn reap(pid: i32, timeout: Duration) -> Option<WaitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {}
+            Ok(status) => return Some(status),
+            Err(_) => return None,
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn parent_of(pid: i32) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn last_log_line(oci: &Oci) -> Value {
+    let text = std::fs::read_to_string(oci.log()).unwrap_or_default();
+    let line = text.lines().last().expect("a line in the --log file");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?} is not JSON: {e}"))
+}
+
+#[test]
+fn created_running_stopped_with_the_pid_file_and_the_exit_code() {
+    let mut oci = Oci::new();
+    let bundle = oci.busybox_bundle(
+        "life",
+        &["sh", "-c", "echo out-$(hostname); exit 3"],
+        |_| {},
+    );
+    let out = oci.root.path().join("life.out");
+    let stdout = std::fs::File::create(&out).unwrap();
+    let pid = oci.create(
+        "life",
+        &bundle,
+        (Stdio::null(), Stdio::from(stdout), Stdio::null()),
+    );
+    assert_eq!(
+        parent_of(pid),
+        std::process::id() as i32,
+        "the init is a child of the caller (its subreaper)"
+    );
+    let state = oci.state("life");
+    assert_eq!(state["status"], "created");
+    assert_eq!(state["pid"], pid);
+    assert_eq!(state["id"], "life");
+    assert_eq!(
+        state["bundle"].as_str().unwrap(),
+        bundle.canonicalize().unwrap().display().to_string()
+    );
+    assert!(state["created"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "",
+        "nothing runs before start"
+    );
+
+    oci.ok(&["start", "life"]);
+    let status = reap(pid, Duration::from_secs(30)).expect("the init exits");
+    assert_eq!(status, WaitStatus::Exited(Pid::from_raw(pid), 3));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "out-oci-test\n");
+    assert_eq!(oci.status("life"), "stopped");
+    assert!(oci
+        .fails(&["start", "life"])
+        .contains("container not running"));
+    oci.ok(&["delete", "life"]);
+    assert_eq!(oci.leftovers("life"), Vec::<String>::new());
+}
+
+#[test]
+fn stdin_and_stderr_are_the_callers() {
+    let mut oci = Oci::new();
+    let bundle = oci.busybox_bundle("stdio", &["sh", "-c", "cat; echo err >&2"], |_| {});
+    let input = oci.root.path().join("in");
+    std::fs::write(&input, "from-stdin\n").unwrap();
+    let out = oci.root.path().join("out");
+    let err = oci.root.path().join("err");
+    let pid = oci.create(
+        "stdio",
+        &bundle,
+        (
+            Stdio::from(std::fs::File::open(&input).unwrap()),
+            Stdio::from(std::fs::File::create(&out).unwrap()),
+            Stdio::from(std::fs::File::create(&err).unwrap()),
+        ),
+    );
+    oci.ok(&["start", "stdio"]);
+    assert_eq!(
+        reap(pid, Duration::from_secs(30)),
+        Some(WaitStatus::Exited(Pid::from_raw(pid), 0))
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "from-stdin\n");
+    assert_eq!(std::fs::read_to_string(&err).unwrap(), "err\n");
+    oci.ok(&["delete", "stdio"]);
+}
+
+fn receive_fd(listener: &UnixListener) -> OwnedFd {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([i32; 1]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let fds: Vec<i32> = msg
+        .cmsgs()
+        .unwrap()
+        .filter_map(|c| match c {
+            ControlMessageOwned::ScmRights(fds) => Some(fds),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(fds.len(), 1, "one descriptor in one SCM_RIGHTS message");
+    // SAFETY: the descriptor just received is ours.
+    unsafe { OwnedFd::from_raw_fd(fds[0]) }
+}
+
+/// Read a pty master until `want` shows up (or EIO once the slave side is gone).
+fn read_until(master: OwnedFd, want: &str) -> String {
+    let mut file = std::fs::File::from(master);
+    let mut seen = String::new();
+    let mut buf = [0u8; 1024];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !seen.contains(want) && Instant::now() < deadline {
+        match file.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    seen
+}
+
+#[test]
+fn a_terminal_is_a_pty_master_sent_over_the_console_socket() {
+    let mut oci = Oci::new();
+    let bundle = oci.busybox_bundle(
+        "tty",
+        &[
+            "sh",
+            "-c",
+            "test -t 0 && test -t 1 && echo is-a-tty; sleep 1",
+        ],
+        |c| c["process"]["terminal"] = json!(true),
+    );
+    let socket = oci.root.path().join("console.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let receiver = std::thread::spawn(move || receive_fd(&listener));
+    let pid_file = oci.root.path().join("tty.pid");
+    oci.ids.push("tty".into());
+    let out = oci
+        .command(&[
+            "create",
+            "--bundle",
+            &bundle.display().to_string(),
+            "--pid-file",
+            &pid_file.display().to_string(),
+            "--console-socket",
+            &socket.display().to_string(),
+            "tty",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    let master = receiver.join().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    oci.inits.push(pid);
+    oci.ok(&["start", "tty"]);
+    let seen = read_until(master, "is-a-tty");
+    assert!(seen.contains("is-a-tty"), "the pty showed {seen:?}");
+    assert_eq!(
+        reap(pid, Duration::from_secs(30)),
+        Some(WaitStatus::Exited(Pid::from_raw(pid), 0))
+    );
+    oci.ok(&["delete", "tty"]);
+}
+
+/// A started container whose PID 1 sleeps; its init's PID.
+fn sleeper(oci: &mut Oci, id: &str) -> i32 {
+    let bundle = oci.busybox_bundle(id, &["sleep", "1000"], |_| {});
+    let pid = oci.create_quiet(id, &bundle);
+    oci.ok(&["start", id]);
+    assert_eq!(oci.status(id), "running");
+    pid
+}
+
+#[test]
+fn exec_detached_and_inline_ps_and_kill_all() {
+    let mut oci = Oci::new();
+    let init = sleeper(&mut oci, "ex");
+    let process = oci.root.path().join("process.json");
+    std::fs::write(
+        &process,
+        serde_json::to_vec(&json!({
+            "terminal": false, "user": {"uid": 0, "gid": 0}, "cwd": "/tmp",
+            "args": ["sh", "-c", "echo exec-out > marker; exec sleep 1000"],
+            "env": ["PATH=/bin"]
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let exec_pid_file = oci.root.path().join("exec.pid");
+    // The detached process keeps the stdio it was given (as the shim's fifos): not pipes
+    // this test would wait on.
+    let status = oci
+        .command(&[
+            "exec",
+            "--process",
+            &process.display().to_string(),
+            "--detach",
+            "--pid-file",
+            &exec_pid_file.display().to_string(),
+            "ex",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "exec --detach: {status}");
+    let exec_pid: i32 = std::fs::read_to_string(&exec_pid_file)
+        .unwrap()
+        .parse()
+        .unwrap();
+    oci.inits.insert(0, exec_pid);
+    assert_eq!(
+        parent_of(exec_pid),
+        std::process::id() as i32,
+        "a detached exec is reparented to the subreaper"
+    );
+    let pids: Vec<i32> = serde_json::from_str(&oci.ok(&["ps", "--format", "json", "ex"])).unwrap();
+    assert!(pids.contains(&init) && pids.contains(&exec_pid), "{pids:?}");
+
+    syscontainer_tests::wait_for("the exec'd marker", Duration::from_secs(10), || {
+        oci.run(&["exec", "ex", "cat", "/tmp/marker"])
+            .status
+            .success()
+    });
+    assert_eq!(oci.ok(&["exec", "ex", "cat", "/tmp/marker"]), "exec-out");
+    let code = oci.run(&["exec", "ex", "sh", "-c", "exit 7"]).status.code();
+    assert_eq!(code, Some(7), "exec passes the exit code on");
+    assert_eq!(oci.ok(&["exec", "ex", "hostname"]), "oci-test");
+
+    oci.ok(&["kill", "--all", "ex", "9"]);
+    // The namespace's init finishes dying only once every other process of the
+    // namespace is reaped, and the detached one is ours (as the shim's) to reap.
+    assert!(reap(exec_pid, Duration::from_secs(30)).is_some());
+    assert!(reap(init, Duration::from_secs(30)).is_some());
+    assert_eq!(oci.status("ex"), "stopped");
+    assert!(oci
+        .fails(&["kill", "ex", "15"])
+        .contains("container not running"));
+    oci.ok(&["kill", "--all", "ex", "9"]);
+    oci.ok(&["delete", "ex"]);
+    assert_eq!(oci.leftovers("ex"), Vec::<String>::new());
+}
+
+#[test]
+fn kill_signals_the_init() {
+    let mut oci = Oci::new();
+    let init = sleeper(&mut oci, "k");
+    oci.ok(&["kill", "k", "KILL"]);
+    assert_eq!(
+        reap(init, Duration::from_secs(30)),
+        Some(WaitStatus::Signaled(
+            Pid::from_raw(init),
+            nix::sys::signal::Signal::SIGKILL,
+            false
+        ))
+    );
+    oci.ok(&["delete", "k"]);
+}
+
+#[test]
+fn pause_resume_and_update() {
+    let mut oci = Oci::new();
+    let init = sleeper(&mut oci, "pu");
+    oci.ok(&["pause", "pu"]);
+    assert_eq!(oci.status("pu"), "paused");
+    let freezer = oci.cgroup_dir("pu", "freezer").join("freezer.state");
+    assert_eq!(std::fs::read_to_string(&freezer).unwrap().trim(), "FROZEN");
+    assert!(oci.fails(&["pause", "pu"]).contains("paused"));
+    oci.ok(&["resume", "pu"]);
+    assert_eq!(oci.status("pu"), "running");
+    assert_eq!(std::fs::read_to_string(&freezer).unwrap().trim(), "THAWED");
+
+    let mut update = oci.command(&["update", "--resources", "-", "pu"]);
+    update
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = update.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(br#"{"memory": {"limit": 67108864}, "pids": {"limit": 50}}"#)
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let memory = oci.cgroup_dir("pu", "memory").join("memory.limit_in_bytes");
+    assert_eq!(std::fs::read_to_string(memory).unwrap().trim(), "67108864");
+    let pids = oci.cgroup_dir("pu", "pids").join("pids.max");
+    assert_eq!(std::fs::read_to_string(pids).unwrap().trim(), "50");
+
+    assert!(oci.fails(&["delete", "pu"]).contains("not stopped"));
+    oci.ok(&["delete", "--force", "pu"]);
+    assert!(reap(init, Duration::from_secs(30)).is_some());
+    assert_eq!(oci.leftovers("pu"), Vec::<String>::new());
+}
+
+#[test]
+fn a_created_container_that_never_started_deletes() {
+    let mut oci = Oci::new();
+    let bundle = oci.busybox_bundle("never", &["sh", "-c", "echo never-ran"], |_| {});
+    let pid = oci.create_quiet("never", &bundle);
+    oci.ok(&["delete", "never"]);
+    assert!(matches!(
+        reap(pid, Duration::from_secs(30)),
+        Some(WaitStatus::Signaled(..))
+    ));
+    assert_eq!(oci.leftovers("never"), Vec::<String>::new());
+}
+
+#[test]
+fn errors_are_json_lines_in_the_log_and_unknown_ids_do_not_exist() {
+    let mut oci = Oci::new();
+    let err = oci.fails(&["state", "nope"]);
+    assert!(err.contains("does not exist"), "{err}");
+    let line = last_log_line(&oci);
+    assert_eq!(line["level"], "error");
+    assert!(
+        line["msg"].as_str().unwrap().contains("does not exist"),
+        "{line}"
+    );
+    assert!(line["time"].as_str().unwrap().ends_with('Z'), "{line}");
+    assert!(oci.fails(&["kill", "nope", "9"]).contains("does not exist"));
+    assert!(oci.fails(&["delete", "nope"]).contains("does not exist"));
+    oci.ok(&["delete", "--force", "nope"]);
+
+    // create's stdio is the container's: the error goes to the log only.
+    let bundle = oci.bundles.path().join("broken");
+    write_config(&bundle, &containerd_like_config(&["true"], "x"));
+    oci.ids.push("broken".into());
+    let out = oci.run(&[
+        "create",
+        "--bundle",
+        &bundle.display().to_string(),
+        "broken",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    let line = last_log_line(&oci);
+    assert!(line["msg"].as_str().unwrap().contains("rootfs"), "{line}");
+    assert_eq!(oci.leftovers("broken"), Vec::<String>::new());
+
+    let bundle = oci.busybox_bundle("twice", &["true"], |_| {});
+    oci.create_quiet("twice", &bundle);
+    let again = oci.run(&["create", "--bundle", &bundle.display().to_string(), "twice"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(last_log_line(&oci)["msg"]
+        .as_str()
+        .unwrap()
+        .contains("already exists"));
+    oci.ok(&["delete", "twice"]);
+}
+
+#[test]
+fn a_system_container_boots_systemd_and_halts_on_sigterm() {
+    let mut oci = Oci::new();
+    let rootfs = Rootfs::new();
+    let rootfs_path = rootfs.path();
+    oci.rootfs.push(rootfs);
+    let bundle = oci.bundles.path().join("sys");
+    let mut config = containerd_like_config(&["/sbin/init"], &format!("{}/sys", oci.cgroup_parent));
+    config["root"]["path"] = json!(rootfs_path.display().to_string());
+    config["annotations"] = json!({"system.container": "true"});
+    config["process"]["noNewPrivileges"] = json!(false);
+    config["process"]["rlimits"] = json!([]);
+    write_config(&bundle, &config);
+    let pid = oci.create_quiet("sys", &bundle);
+    oci.ok(&["start", "sys"]);
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let state = loop {
+        let out = oci.run(&["exec", "sys", "systemctl", "is-system-running"]);
+        let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if state == "running" || state == "degraded" {
+            break state;
+        }
+        assert!(Instant::now() < deadline, "systemd did not boot: {state:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let failed = oci.run(&["exec", "sys", "systemctl", "--failed", "--no-legend"]);
+    assert_eq!(
+        state,
+        "running",
+        "failed units: {}",
+        String::from_utf8_lossy(&failed.stdout)
+    );
+    assert_eq!(
+        oci.ok(&["exec", "sys", "sh", "-c", "echo $container"]),
+        "syscontainer"
+    );
+
+    oci.ok(&["kill", "sys", "15"]);
+    let status = reap(pid, Duration::from_secs(90)).expect("systemd halts on SIGTERM");
+    assert!(
+        matches!(
+            status,
+            WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGINT, _)
+        ),
+        "a halt ends the PID namespace's init with SIGINT, got {status:?}"
+    );
+    oci.ok(&["delete", "sys"]);
+    assert_eq!(oci.leftovers("sys"), Vec::<String>::new());
+}
+
+#[test]
+fn hooks_of_every_stage_run_with_the_state_on_stdin() {
+    let mut oci = Oci::new();
+    let out = oci.root.path().join("hooks");
+    std::fs::create_dir(&out).unwrap();
+    let host_hook = |stage: &str| {
+        json!({"path": "/bin/sh",
+               "args": ["sh", "-c", format!("cat > {}/{stage}.json", out.display())]})
+    };
+    // startContainer runs inside the container: its path and output are the container's.
+    let inside_hook = json!({"path": "/bin/sh", "args": ["sh", "-c", "cat > /tmp/start.json"]});
+    let bundle = oci.busybox_bundle("hk", &["sleep", "1000"], |c| {
+        c["hooks"] = json!({
+            "createRuntime": [host_hook("createRuntime")],
+            "prestart": [host_hook("prestart")],
+            "createContainer": [host_hook("createContainer")],
+            "startContainer": [inside_hook],
+            "poststart": [host_hook("poststart")],
+            "poststop": [host_hook("poststop")]
+        });
+        c["annotations"] = json!({"test.key": "value"});
+    });
+    let pid = oci.create_quiet("hk", &bundle);
+    for stage in ["createRuntime", "prestart", "createContainer"] {
+        let state: Value =
+            serde_json::from_slice(&std::fs::read(out.join(format!("{stage}.json"))).unwrap())
+                .unwrap_or_else(|e| panic!("{stage}: {e}"));
+        assert_eq!(state["id"], "hk", "{stage}");
+        assert_eq!(state["annotations"]["test.key"], "value", "{stage}");
+    }
+    assert!(!out.join("poststart.json").exists());
+    oci.ok(&["start", "hk"]);
+    let poststart: Value =
+        serde_json::from_slice(&std::fs::read(out.join("poststart.json")).unwrap()).unwrap();
+    assert_eq!(poststart["status"], "running");
+    assert_eq!(poststart["pid"], pid);
+    let start = bundle.join("rootfs/tmp/start.json");
+    assert!(start.exists(), "startContainer ran inside the container");
+    oci.ok(&["kill", "hk", "KILL"]);
+    assert!(reap(pid, Duration::from_secs(30)).is_some());
+    oci.ok(&["delete", "hk"]);
+    let poststop: Value =
+        serde_json::from_slice(&std::fs::read(out.join("poststop.json")).unwrap()).unwrap();
+    assert_eq!(poststop["status"], "stopped");
+}
+
+#[test]
+fn namespaces_given_by_path_are_joined() {
+    let mut oci = Oci::new();
+    let sandbox = sleeper(&mut oci, "sandbox");
+    let bundle = oci.busybox_bundle("member", &["hostname"], |c| {
+        c["hostname"] = Value::Null;
+        c["linux"]["namespaces"] = json!([
+            {"type": "pid"}, {"type": "mount"},
+            {"type": "ipc", "path": format!("/proc/{sandbox}/ns/ipc")},
+            {"type": "uts", "path": format!("/proc/{sandbox}/ns/uts")},
+            {"type": "network", "path": format!("/proc/{sandbox}/ns/net")}
+        ]);
+    });
+    let out = oci.root.path().join("member.out");
+    let pid = oci.create(
+        "member",
+        &bundle,
+        (
+            Stdio::null(),
+            Stdio::from(std::fs::File::create(&out).unwrap()),
+            Stdio::null(),
+        ),
+    );
+    for ns in ["ipc", "uts", "net"] {
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap(),
+            std::fs::read_link(format!("/proc/{sandbox}/ns/{ns}")).unwrap(),
+            "{ns}"
+        );
+    }
+    assert_ne!(
+        std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap(),
+        std::fs::read_link(format!("/proc/{sandbox}/ns/mnt")).unwrap()
+    );
+    oci.ok(&["start", "member"]);
+    assert_eq!(
+        reap(pid, Duration::from_secs(30)),
+        Some(WaitStatus::Exited(Pid::from_raw(pid), 0))
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "oci-test\n");
+    oci.ok(&["delete", "member"]);
+    oci.ok(&["delete", "--force", "sandbox"]);
+    assert!(reap(sandbox, Duration::from_secs(30)).is_some());
+    assert_eq!(oci.leftovers("member"), Vec::<String>::new());
+    assert_eq!(oci.leftovers("sandbox"), Vec::<String>::new());
+}
+
+#[test]
+fn exec_with_a_terminal_sends_a_pty_of_the_containers_devpts() {
+    let mut oci = Oci::new();
+    let init = sleeper(&mut oci, "et");
+    let process = oci.root.path().join("tty-process.json");
+    std::fs::write(
+        &process,
+        serde_json::to_vec(&json!({
+            "terminal": true, "user": {"uid": 0, "gid": 0}, "cwd": "/",
+            "args": ["sh", "-c", "test -t 0 && echo exec-tty-$(hostname); sleep 1"],
+            "env": ["PATH=/bin"]
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let socket = oci.root.path().join("exec-console.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let receiver = std::thread::spawn(move || receive_fd(&listener));
+    let pid_file = oci.root.path().join("exec-tty.pid");
+    let status = oci
+        .command(&[
+            "exec",
+            "--process",
+            &process.display().to_string(),
+            "--detach",
+            "--pid-file",
+            &pid_file.display().to_string(),
+            "--console-socket",
+            &socket.display().to_string(),
+            "et",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "exec --detach --console-socket: {status}");
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    oci.inits.insert(0, pid);
+    let master = receiver.join().unwrap();
+    // Held until the process is reaped: closing the master hangs its session up.
+    let _keep = master.try_clone().unwrap();
+    let seen = read_until(master, "exec-tty-oci-test");
+    assert!(
+        seen.contains("exec-tty-oci-test"),
+        "the pty showed {seen:?}"
+    );
+    assert_eq!(
+        reap(pid, Duration::from_secs(30)),
+        Some(WaitStatus::Exited(Pid::from_raw(pid), 0))
+    );
+    oci.ok(&["delete", "--force", "et"]);
+    assert!(reap(init, Duration::from_secs(30)).is_some());
+}
+
+#[test]
+fn a_user_namespace_maps_the_containers_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut oci = Oci::new();
+    // The remapped root must reach the rootfs: the bundles dir is readable by all.
+    std::fs::set_permissions(oci.bundles.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bundle = oci.busybox_bundle(
+        "userns",
+        &["sh", "-c", "cat /proc/self/uid_map; id -u"],
+        |c| {
+            let namespaces = c["linux"]["namespaces"].as_array_mut().unwrap();
+            namespaces.push(json!({"type": "user"}));
+            c["linux"]["uidMappings"] =
+                json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+            c["linux"]["gidMappings"] =
+                json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        },
+    );
+    let out = oci.root.path().join("userns.out");
+    let pid = oci.create(
+        "userns",
+        &bundle,
+        (
+            Stdio::null(),
+            Stdio::from(std::fs::File::create(&out).unwrap()),
+            Stdio::null(),
+        ),
+    );
+    oci.ok(&["start", "userns"]);
+    assert_eq!(
+        reap(pid, Duration::from_secs(30)),
+        Some(WaitStatus::Exited(Pid::from_raw(pid), 0))
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(words, ["0", "200000", "65536", "0"], "{text}");
+    oci.ok(&["delete", "userns"]);
+    assert_eq!(oci.leftovers("userns"), Vec::<String>::new());
+}
+
+#[test]
+fn sysctls_oom_score_rlimits_capabilities_and_seccomp_of_the_spec_apply() {
+    let mut oci = Oci::new();
+    let script = "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax \
+                  /proc/self/oom_score_adj; ulimit -n; \
+                  grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; \
+                  mkdir /tmp/d 2>/dev/null && echo mkdir-ok || echo mkdir-refused";
+    let bundle = oci.busybox_bundle("knobs", &["sh", "-c", script], |c| {
+        c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.msgmax": "12345"});
+        c["process"]["oomScoreAdj"] = json!(321);
+        c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 600, "soft": 512}]);
+        c["process"]["capabilities"] = json!({
+            "bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]
+        });
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                          "errnoRet": 1}]
+        });
+    });
+    let out = oci.root.path().join("knobs.out");
+    let pid = oci.create(
+        "knobs",
+        &bundle,
+        (
+            Stdio::null(),
+            Stdio::from(std::fs::File::create(&out).unwrap()),
+            Stdio::null(),
+        ),
+    );
+    oci.ok(&["start", "knobs"]);
+    assert_eq!(
+        reap(pid, Duration::from_secs(30)),
+        Some(WaitStatus::Exited(Pid::from_raw(pid), 0))
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    // CAP_KILL is bit 5.
+    let expected = [
+        "1",
+        "12345",
+        "321",
+        "512",
+        "CapEff:\t0000000000000020",
+        "NoNewPrivs:\t1",
+        "mkdir-refused",
+    ];
+    assert_eq!(lines, expected, "{text}");
+    oci.ok(&["delete", "knobs"]);
+}
