@@ -29,6 +29,10 @@ pub const CTR_NAMESPACE: &str = "sctest";
 pub const SYSTEM_ANNOTATION: &str = "system.container";
 pub const SYSTEM_ANNOTATION_VALUE: &str = "true";
 
+/// ctr's own limit for one command (an image import of the bookworm rootfs included) on a
+/// slow, shared machine.
+pub const CTR_TIMEOUT: &str = "300s";
+
 pub const BUSYBOX_IMAGE: &str = "localhost/sctest/busybox:1";
 pub const PAUSE_IMAGE: &str = "localhost/sctest/pause:1";
 pub const SYSTEMD_IMAGE: &str = "localhost/sctest/bookworm-systemd:1";
@@ -186,28 +190,39 @@ impl Containerd {
         format!("{}/{id}", self.cgroup_parent)
     }
 
-    /// `ctr --address SOCK --namespace NS ARGS…` with stdin closed.
-    pub fn ctr_command<I, S>(&self, namespace: &str, args: I) -> Command
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
+    fn ctr_base(&self, namespace: &str) -> Command {
         let mut c = Command::new("ctr");
         c.arg("--address")
             .arg(self.socket())
             .arg("--namespace")
             .arg(namespace)
-            .args(args)
             .stdin(Stdio::null());
         c
     }
 
+    /// `ctr --address SOCK --namespace NS ARGS…` with stdin closed, for commands the caller
+    /// waits for itself (`ctr run` of a system container lasts as long as the container).
+    pub fn ctr_command<I, S>(&self, namespace: &str, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut c = self.ctr_base(namespace);
+        c.args(args);
+        c
+    }
+
+    /// Runs a ctr command to completion; ctr gives up after [`CTR_TIMEOUT`], so a stuck
+    /// runtime fails the test instead of hanging it.
     pub fn ctr<I, S>(&self, namespace: &str, args: I) -> Output
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.ctr_command(namespace, args)
+        self.ctr_base(namespace)
+            .arg("--timeout")
+            .arg(CTR_TIMEOUT)
+            .args(args)
             .output()
             .expect("spawn ctr")
     }
