@@ -519,14 +519,19 @@ fn kill_cgroup_tree(dir: &Path) {
     }
 }
 
-/// A busybox-static rootfs at `dir`: /bin/busybox, a symlink per applet, and the
-/// directories and files a container runtime expects.
-pub fn busybox_rootfs(dir: &Path) -> PathBuf {
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+/// The host's busybox-static binary.
+pub fn host_busybox() -> &'static Path {
+    ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
         .map(Path::new)
         .find(|p| p.exists())
-        .expect("busybox-static is not installed (scripts/install-deps.sh installs it)");
+        .expect("busybox-static is not installed (scripts/install-deps.sh installs it)")
+}
+
+/// A busybox-static rootfs at `dir`: /bin/busybox, a symlink per applet, and the
+/// directories and files a container runtime expects.
+pub fn busybox_rootfs(dir: &Path) -> PathBuf {
+    let busybox = host_busybox();
     for sub in ["bin", "proc", "sys", "dev", "tmp", "etc", "root"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
@@ -572,5 +577,59 @@ pub fn systemd_image() -> ImageSpec {
         name: SYSTEMD_IMAGE.into(),
         cmd: vec!["/sbin/init".into()],
         env: vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_keeps_containerd_in_its_directory_and_names_the_runtime() {
+        let toml = config_toml(Path::new("/t/d"), Path::new("/bin/rt"));
+        for line in [
+            r#"root = "/t/d/root""#,
+            r#"state = "/t/d/state""#,
+            r#"address = "/t/d/containerd.sock""#,
+            r#"address = "/t/d/containerd.sock.ttrpc""#,
+            r#"path = "/t/d/opt""#,
+            r#"sandbox_image = "localhost/sctest/pause:1""#,
+            r#"[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.syscontainer]"#,
+            r#"container_annotations = ["system.container"]"#,
+            r#"BinaryName = "/bin/rt""#,
+            r#"Root = "/t/d/runtime-root""#,
+        ] {
+            assert!(
+                toml.lines().any(|l| l.trim() == line),
+                "missing {line} in:\n{toml}"
+            );
+        }
+        assert!(!toml.contains("/var/lib/containerd") && !toml.contains("/run/containerd"));
+    }
+
+    #[test]
+    fn pause_command_sleeps_until_sigterm_then_exits_0() {
+        let spec = pause_image();
+        // The image's /bin/sh is busybox's.
+        let mut child = Command::new(host_busybox())
+            .arg("sh")
+            .args(&spec.cmd[1..])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the pause command keeps running"
+        );
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "no exit 10 s after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(0));
     }
 }
