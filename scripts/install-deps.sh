@@ -8,6 +8,7 @@ packages=(mmdebstrap iproute2 procps util-linux e2fsprogs kmod fuse3 lxcfs bridg
 packages+=(containernetworking-plugins iptables)  # CNI networking (--network NAME, -p): tests/tests/cni.rs
 packages+=(busybox-static)  # tests/tests/oci.rs: the busybox bundle of syscontainer-oci
 packages+=(g++) # fuzz/ (make fuzz, fuzz-smoke): libfuzzer-sys compiles libFuzzer
+packages+=(containerd busybox-static protobuf-compiler) # tests/tests/containerd.rs: ctr, a busybox image, the k8s-cri crate's build
 if [ "$profile" = bench ]; then
     packages+=(lxc systemd-container)
 fi

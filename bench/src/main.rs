@@ -63,7 +63,7 @@ struct RunArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "boot,exec,density,lxcfs,hotadd"
+        default_value = "boot,exec,density,lxcfs,hotadd,oci"
     )]
     suites: Vec<Suite>,
     /// One iteration of everything, syscontainer only: proves the harness works.
@@ -84,6 +84,7 @@ enum Suite {
     Density,
     Lxcfs,
     Hotadd,
+    Oci,
 }
 
 fn main() -> Result<()> {
@@ -202,7 +203,7 @@ fn run_in(args: &RunArgs, work: &Path) -> Result<()> {
 type SuiteFn = fn(&mut Bench) -> Result<()>;
 
 fn run_suites(bench: &mut Bench, chosen: &[Suite]) -> Result<()> {
-    let all: [(Suite, &str, SuiteFn); 5] = [
+    let all: [(Suite, &str, SuiteFn); 6] = [
         (
             Suite::Boot,
             "boot, runtime share, footprint, stop",
@@ -212,6 +213,7 @@ fn run_suites(bench: &mut Bench, chosen: &[Suite]) -> Result<()> {
         (Suite::Density, "density", suites::density::run),
         (Suite::Lxcfs, "lxcfs", suites::lxcfs::run),
         (Suite::Hotadd, "hot-add", suites::hotadd::run),
+        (Suite::Oci, "OCI runtimes", suites::oci::run),
     ];
     for (suite, what, run) in all {
         if chosen.contains(&suite) {

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use crate::results::{Metric, Results};
 use crate::stats::Summary;
-use crate::suites::{exec::FLOOR, hotadd, lxcfs};
+use crate::suites::{exec::FLOOR, hotadd, lxcfs, oci};
 use crate::svg::{self, Line, Series};
 
 const US: &str = "syscontainer";
@@ -108,6 +108,13 @@ pub fn targets(r: &Results) -> Vec<Target> {
         None => not_measured("monitor RSS", "≤ 2 MiB"),
     });
 
+    for (metric, what) in [
+        (Metric::OciLifecycle, "OCI create → start → delete"),
+        (Metric::OciExec, "OCI exec"),
+    ] {
+        out.push(oci_target(r, metric, what));
+    }
+
     for file in ["proc/meminfo", "proc/stat", "proc/cpuinfo"] {
         let what = format!("lxcfs-rs reads/s, {file}");
         let goal = "≥ 3 × lxcfs 5.0.3";
@@ -132,6 +139,23 @@ pub fn targets(r: &Results) -> Vec<Target> {
         );
     }
     out
+}
+
+/// syscontainer-oci against runc on one metric: within 1.2× of runc's median.
+fn oci_target(r: &Results, metric: Metric, what: &str) -> Target {
+    let goal = "≤ 1.2 × runc";
+    match (
+        median(r, metric, oci::OURS, None),
+        median(r, metric, oci::RUNC, None),
+    ) {
+        (Some(ours), Some(runc)) if runc > 0.0 => Target {
+            what: what.into(),
+            goal: goal.into(),
+            measured: format!("{:.2}× ({} vs {} ms)", ours / runc, num(ours), num(runc)),
+            met: Some(ours <= 1.2 * runc),
+        },
+        _ => not_measured(what, goal),
+    }
 }
 
 /// At most 3 significant digits, no exponent for the ranges seen here.
@@ -291,6 +315,7 @@ pub fn render(r: &Results, results_file: &str) -> (String, Vec<(String, String)>
     density(&mut md, r, &mut chart);
     lxcfs_section(&mut md, r, &mut chart);
     hotadd_section(&mut md, r);
+    oci_section(&mut md, r);
 
     if !r.notes.is_empty() {
         let _ = writeln!(md, "## Notes\n");
@@ -442,6 +467,43 @@ fn hotadd_section(md: &mut String, r: &Results) {
             _ => "–".into(),
         };
         let _ = writeln!(md, "| {op} | {} | {} | {ratio} |", cell(ours), cell(theirs));
+    }
+    md.push('\n');
+}
+
+fn oci_section(md: &mut String, r: &Results) {
+    let rows = [
+        (Metric::OciLifecycle, "create → start → delete"),
+        (Metric::OciExec, "exec /bin/true"),
+    ];
+    if rows.iter().all(|(m, _)| r.peers_of(*m).is_empty()) {
+        return;
+    }
+    let _ = writeln!(md, "## OCI runtimes (what containerd calls)\n");
+    let _ = writeln!(
+        md,
+        "The same busybox bundle (runc's default spec, `/bin/true`), each runtime called as \
+         containerd's shim calls it, interleaved.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| operation | {} ms (median / p90) | {} ms (median / p90) | ratio |",
+        oci::OURS,
+        oci::RUNC
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|");
+    for (metric, what) in rows {
+        let cell = |s: Option<Summary>| {
+            s.map(|s| format!("{} / {}", num(s.median), num(s.p90)))
+                .unwrap_or_else(|| "–".into())
+        };
+        let ours = r.summary(metric, oci::OURS, None, None);
+        let runc = r.summary(metric, oci::RUNC, None, None);
+        let ratio = match (ours, runc) {
+            (Some(o), Some(t)) if t.median > 0.0 => format!("{:.2}", o.median / t.median),
+            _ => "–".into(),
+        };
+        let _ = writeln!(md, "| {what} | {} | {} | {ratio} |", cell(ours), cell(runc));
     }
     md.push('\n');
 }

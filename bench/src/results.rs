@@ -37,6 +37,10 @@ pub enum Metric {
     LxcfsThroughput,
     /// One hot-add command, the whole command's wall time (ms); `subject` is the operation.
     Hotadd,
+    /// An OCI runtime's create → start → delete of a busybox `/bin/true` bundle (ms).
+    OciLifecycle,
+    /// An OCI runtime's `exec ID /bin/true` into a running busybox container (ms).
+    OciExec,
 }
 
 /// One set of samples of one metric for one peer.

@@ -73,6 +73,12 @@ fn smoke_run_measures_every_suite_and_leaves_nothing() {
         );
     }
     assert_eq!(samples(&results, "exec", "nsenter").len(), 1);
+    for metric in ["oci-lifecycle", "oci-exec"] {
+        for peer in ["syscontainer-oci", "runc"] {
+            let found = samples(&results, metric, peer);
+            assert_eq!(found.len(), 1, "{metric} of {peer}: {found:?}");
+        }
+    }
     let boot = samples(&results, "boot", "syscontainer")[0]["samples"][0]
         .as_f64()
         .unwrap();

@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
+pub mod containerd;
+pub mod cri;
+pub mod oci_image;
+
 /// Where `make test` (scripts/mkrootfs.sh) caches the bookworm rootfs.
 pub const DEFAULT_ROOTFS_CACHE: &str = "/var/cache/syscontainer/rootfs/bookworm";
 

@@ -14,6 +14,7 @@ pub mod density;
 pub mod exec;
 pub mod hotadd;
 pub mod lxcfs;
+pub mod oci;
 
 /// Everything a suite needs: the peers, the cached rootfs, a scratch directory, the results.
 pub struct Bench {
