@@ -11,12 +11,12 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    LinuxCapabilities, LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup,
-    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxNamespaceBuilder, LinuxNamespaceType, Mount,
-    Spec,
+    LinuxCapabilities, LinuxDevice, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+    LinuxNamespaceBuilder, LinuxNamespaceType, Mount, Spec,
 };
 
 use super::{OciError, Result};
+use crate::spec::{char_device, DEFAULT_DEVICES};
 
 /// iSulad's annotation for a system container (`isula run --system-container` sets
 /// `system.container=true` in the spec); the same key here turns on the same semantics.
@@ -77,16 +77,6 @@ pub fn is_system_container(spec: &Spec) -> bool {
         .is_some_and(|v| v == "true")
 }
 
-/// runc's default device nodes: (path, major, minor).
-const DEFAULT_DEVICES: &[(&str, i64, i64)] = &[
-    ("/dev/null", 1, 3),
-    ("/dev/zero", 1, 5),
-    ("/dev/full", 1, 7),
-    ("/dev/random", 1, 8),
-    ("/dev/urandom", 1, 9),
-    ("/dev/tty", 5, 0),
-];
-
 fn char_rule(major: Option<i64>, minor: Option<i64>) -> LinuxDeviceCgroup {
     let mut b = LinuxDeviceCgroupBuilder::default()
         .allow(true)
@@ -116,18 +106,7 @@ pub fn add_default_devices(spec: &mut Spec) {
             if devices.iter().any(|d| d.path() == Path::new(path)) {
                 continue;
             }
-            devices.push(
-                LinuxDeviceBuilder::default()
-                    .path(*path)
-                    .typ(LinuxDeviceType::C)
-                    .major(*major)
-                    .minor(*minor)
-                    .file_mode(0o666u32)
-                    .uid(0u32)
-                    .gid(0u32)
-                    .build()
-                    .expect("a device with every field set"),
-            );
+            devices.push(char_device(path, *major, *minor));
         }
         linux.set_devices(Some(devices));
     }

@@ -11,8 +11,8 @@ use oci_spec::runtime::{
 
 use super::{conflict, Plan, Result};
 
-/// Character devices every container gets: (path, major, minor).
-const DEFAULT_DEVICES: &[(&str, i64, i64)] = &[
+/// Character devices every container gets (runc's defaults too): (path, major, minor).
+pub(crate) const DEFAULT_DEVICES: &[(&str, i64, i64)] = &[
     ("/dev/null", 1, 3),
     ("/dev/zero", 1, 5),
     ("/dev/full", 1, 7),
@@ -34,22 +34,25 @@ const ALLOWED_DEVICE_RULES: &[(LinuxDeviceType, i64, i64, &str)] = &[
     (LinuxDeviceType::C, 136, -1, "rwm"),
 ];
 
+/// A character device node, `rw-rw-rw-` and owned by root, as the default devices are made.
+pub(crate) fn char_device(path: &str, major: i64, minor: i64) -> LinuxDevice {
+    let mut device = LinuxDevice::default();
+    device.set_path(path.into());
+    device.set_typ(LinuxDeviceType::C);
+    device.set_major(major);
+    device.set_minor(minor);
+    device.set_file_mode(Some(0o666));
+    device.set_uid(Some(0));
+    device.set_gid(Some(0));
+    device
+}
+
 pub(super) fn apply(plan: &Plan, spec: &mut Spec) -> Result<()> {
     let host = host_devices();
-    let mut devices = host
+    let mut devices: Vec<LinuxDevice> = host
         .iter()
-        .map(|(path, major, minor)| {
-            LinuxDeviceBuilder::default()
-                .path(*path)
-                .typ(LinuxDeviceType::C)
-                .major(*major)
-                .minor(*minor)
-                .file_mode(0o666u32)
-                .uid(0u32)
-                .gid(0u32)
-                .build()
-        })
-        .collect::<std::result::Result<Vec<LinuxDevice>, _>>()?;
+        .map(|(path, major, minor)| char_device(path, *major, *minor))
+        .collect();
     let mut rules = default_rules(plan.opts.privileged, &host)?;
     for d in &plan.opts.devices.devices {
         let (typ, major, minor, mode) = device_numbers(&d.host, "--device")?;

@@ -10,6 +10,7 @@
 
 pub mod cgroup_driver;
 mod devices;
+pub(crate) use devices::{char_device, DEFAULT_DEVICES};
 mod error;
 mod etc_files;
 mod mounts;
