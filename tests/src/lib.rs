@@ -354,6 +354,27 @@ impl Host {
             .collect()
     }
 
+    /// Every PID in the container's cgroups (and their children), in any hierarchy.
+    pub fn cgroup_procs(&self, id: &str) -> Vec<i32> {
+        fn walk(dir: &Path, out: &mut Vec<i32>) {
+            if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+                out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+            }
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    walk(&e.path(), out);
+                }
+            }
+        }
+        let mut pids = Vec::new();
+        for dir in self.cgroup_parent_dirs() {
+            walk(&dir.join(id), &mut pids);
+        }
+        pids.sort();
+        pids.dedup();
+        pids
+    }
+
     /// The container's cgroup directory in the hierarchy holding `file`
     /// (e.g. `memory.limit_in_bytes` on v1, `memory.max` on v2).
     pub fn cgroup_file(&self, id: &str, file: &str) -> Option<PathBuf> {

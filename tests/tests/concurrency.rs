@@ -107,27 +107,6 @@ fn create_args(host: &Host, name: &str, rootfs: &Path, extra: &[&str]) -> Vec<St
     args
 }
 
-/// Every PID in the container's cgroups, in any hierarchy.
-fn cgroup_procs(host: &Host, id: &str) -> Vec<i32> {
-    fn walk(dir: &Path, out: &mut Vec<i32>) {
-        if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
-            out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
-        }
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                walk(&e.path(), out);
-            }
-        }
-    }
-    let mut pids = Vec::new();
-    for dir in host.cgroup_parent_dirs() {
-        walk(&dir.join(id), &mut pids);
-    }
-    pids.sort();
-    pids.dedup();
-    pids
-}
-
 /// Live monitors of the container (`syscontainer … monitor ID`), by PID.
 fn monitors(id: &str) -> Vec<i32> {
     std::fs::read_dir("/proc")
@@ -154,7 +133,7 @@ fn assert_agrees(host: &Host, name: &str) -> String {
     let shown = host.inspect(name, "{{.Id}} {{.State.Status}} {{.State.Pid}}");
     let parts: Vec<&str> = shown.split_whitespace().collect();
     let (id, status, pid) = (parts[0], parts[1], parts[2].parse::<i32>().unwrap_or(0));
-    let procs = cgroup_procs(host, id);
+    let procs = host.cgroup_procs(id);
     match status {
         "running" | "paused" => {
             assert!(
@@ -180,11 +159,11 @@ fn assert_agrees(host: &Host, name: &str) -> String {
         }
         _ => {
             let deadline = Instant::now() + Duration::from_secs(20);
-            while !(cgroup_procs(host, id).is_empty() && monitors_of(id) == 0) {
+            while !(host.cgroup_procs(id).is_empty() && monitors_of(id) == 0) {
                 assert!(
                     Instant::now() < deadline,
                     "{name} shows {status}, but cgroup {:?} and {} monitors",
-                    cgroup_procs(host, id),
+                    host.cgroup_procs(id),
                     monitors_of(id)
                 );
                 std::thread::sleep(Duration::from_millis(100));

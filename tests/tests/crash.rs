@@ -215,7 +215,7 @@ impl Case<'_> {
             .as_array()
             .and_then(|r| r.iter().find(|c| c["Name"] == name).cloned())
             .unwrap_or_default();
-        let procs = cgroup_procs(self.host, &id);
+        let procs = self.host.cgroup_procs(&id);
         match status.as_str() {
             "running" | "paused" => {
                 if !(pid > 0 && pid_alive(pid) && procs.contains(&pid)) {
@@ -232,12 +232,12 @@ impl Case<'_> {
             }
             "created" | "exited" => {
                 let settled = wait_until(Duration::from_secs(15), || {
-                    cgroup_procs(self.host, &id).is_empty()
+                    self.host.cgroup_procs(&id).is_empty()
                 });
                 if !settled {
                     self.problems.push(format!(
                         "{name} shows {status} but its cgroup holds {:?}",
-                        cgroup_procs(self.host, &id)
+                        self.host.cgroup_procs(&id)
                     ));
                 }
             }
@@ -314,29 +314,6 @@ fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// Every PID in the container's cgroups, in any hierarchy.
-fn cgroup_procs(host: &Host, id: &str) -> Vec<i32> {
-    fn walk(dir: &Path, out: &mut Vec<i32>) {
-        if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
-            out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
-        }
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for e in entries.flatten() {
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    walk(&e.path(), out);
-                }
-            }
-        }
-    }
-    let mut pids = Vec::new();
-    for dir in host.cgroup_parent_dirs() {
-        walk(&dir.join(id), &mut pids);
-    }
-    pids.sort();
-    pids.dedup();
-    pids
 }
 
 /// Whether the container's freezer (v1 `freezer.state` or v2 `cgroup.freeze`) is frozen.
