@@ -779,9 +779,13 @@ impl Monitor {
         sclog::crash_point("monitor:finish-after-cgroups");
         // Not synced: a crash that loses it leaves a dead monitor and cgroups listed, which
         // the next command's clean-up finds gone.
+        let own = std::process::id() as i32;
         let _ = self.store.update_state_unsynced(&id, |s| {
-            s.monitor = None;
-            s.created_cgroups.clear();
+            // Unless a `start` that gave up waiting for us has recorded its own monitor.
+            if s.monitor.is_none_or(|m| m.pid == own) {
+                s.monitor = None;
+                s.created_cgroups.clear();
+            }
         });
         if self.config.auto_remove {
             crate::hostside::release(&self.config);
