@@ -462,7 +462,8 @@ pub fn wait_for_exit(process: ProcessId, timeout: Duration) -> bool {
 /// monitor has ended, or `timeout` passed. Woken by the monitor's exit FIFO (a byte once the
 /// record is durable, see [`crate::monitor::exit_fifo`]) and by its pidfd, so no polling
 /// interval adds to a stop. A monitor without the FIFO (an older binary) is waited for.
-fn wait_for_recorded_exit(store: &Store, id: &str, monitor: ProcessId, timeout: Duration) {
+/// True when the FIFO holds the byte: the record is durable, no sync is left to do.
+fn wait_for_recorded_exit(store: &Store, id: &str, monitor: ProcessId, timeout: Duration) -> bool {
     use std::os::unix::fs::OpenOptionsExt;
     // Opened before the record is read: the monitor writes the byte before it unlinks the
     // FIFO, so a FIFO that is gone means the record was final before this look.
@@ -473,18 +474,27 @@ fn wait_for_recorded_exit(store: &Store, id: &str, monitor: ProcessId, timeout: 
         .ok();
     let monitor_fd = pidfd(monitor.pid);
     let deadline = Instant::now() + timeout;
+    let durable = || {
+        fifo.as_ref().is_some_and(|f| {
+            let mut fds = [nix::poll::PollFd::new(
+                std::os::fd::AsFd::as_fd(f),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).is_ok_and(|n| n > 0)
+        })
+    };
     loop {
         match store.load_state(id) {
             Ok(s) if s.recorded_active() => {}
-            _ => return,
+            _ => return durable(),
         }
         // The pidfd may name a recycled PID if the monitor ended before it was opened.
         if !monitor.is_alive() {
-            return;
+            return false;
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return;
+            return false;
         }
         let fds: Vec<std::os::fd::BorrowedFd> = [
             fifo.as_ref().map(std::os::fd::AsFd::as_fd),
@@ -504,9 +514,14 @@ fn wait_for_recorded_exit(store: &Store, id: &str, monitor: ProcessId, timeout: 
             .collect();
         let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
         let timeout = nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX);
-        // The byte stays in the FIFO for every other waiter; the caller reads the record.
-        if nix::poll::poll(&mut polled, timeout) != Err(nix::errno::Errno::EINTR) {
-            return;
+        if let Err(e) = nix::poll::poll(&mut polled, timeout) {
+            if e != nix::errno::Errno::EINTR {
+                return false;
+            }
+        }
+        // The byte stays in the FIFO for every other waiter, and comes once per monitor.
+        if durable() {
+            return store.load_state(id).is_ok_and(|s| !s.recorded_active());
         }
     }
 }
@@ -624,8 +639,9 @@ fn finish_after_exit(
     signal: i32,
 ) -> Result<()> {
     if let Some(m) = monitor {
-        wait_for_recorded_exit(store, id, m, Duration::from_secs(15));
+        let durable = wait_for_recorded_exit(store, id, m, Duration::from_secs(15));
         match store.load_state(id) {
+            Ok(s) if !s.recorded_active() && durable => return Ok(()),
             // The monitor renamed the record into place after syncing it, and syncs the
             // directory; this sync returns once that rename is durable too.
             Ok(s) if !s.recorded_active() => return Ok(store.sync_dir(id)?),
