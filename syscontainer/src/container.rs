@@ -458,6 +458,74 @@ pub fn wait_for_exit(process: ProcessId, timeout: Duration) -> bool {
     }
 }
 
+/// Wait until the record no longer says running (the monitor recorded the exit), the
+/// monitor has ended, or `timeout` passed. Woken by the monitor's exit FIFO (a byte once the
+/// record is durable, see [`crate::monitor::exit_fifo`]) and by its pidfd, so no polling
+/// interval adds to a stop. A monitor without the FIFO (an older binary) is waited for.
+/// True when the FIFO holds the byte: the record is durable, no sync is left to do.
+fn wait_for_recorded_exit(store: &Store, id: &str, monitor: ProcessId, timeout: Duration) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    // Opened before the record is read: the monitor writes the byte before it unlinks the
+    // FIFO, so a FIFO that is gone means the record was final before this look.
+    let fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(crate::monitor::exit_fifo(store, id))
+        .ok();
+    let monitor_fd = pidfd(monitor.pid);
+    let deadline = Instant::now() + timeout;
+    let durable = || {
+        fifo.as_ref().is_some_and(|f| {
+            let mut fds = [nix::poll::PollFd::new(
+                std::os::fd::AsFd::as_fd(f),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).is_ok_and(|n| n > 0)
+        })
+    };
+    loop {
+        match store.load_state(id) {
+            Ok(s) if s.recorded_active() => {}
+            _ => return durable(),
+        }
+        // The pidfd may name a recycled PID if the monitor ended before it was opened.
+        if !monitor.is_alive() {
+            return false;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let fds: Vec<std::os::fd::BorrowedFd> = [
+            fifo.as_ref().map(std::os::fd::AsFd::as_fd),
+            monitor_fd.as_ref().map(std::os::fd::AsFd::as_fd),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if fds.is_empty() {
+            // Neither the FIFO nor a pidfd: look again shortly.
+            std::thread::sleep(left.min(Duration::from_millis(10)));
+            continue;
+        }
+        let mut polled: Vec<nix::poll::PollFd> = fds
+            .iter()
+            .map(|fd| nix::poll::PollFd::new(*fd, nix::poll::PollFlags::POLLIN))
+            .collect();
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        let timeout = nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX);
+        if let Err(e) = nix::poll::poll(&mut polled, timeout) {
+            if e != nix::errno::Errno::EINTR {
+                return false;
+            }
+        }
+        // The byte stays in the FIFO for every other waiter, and comes once per monitor.
+        if durable() {
+            return store.load_state(id).is_ok_and(|s| !s.recorded_active());
+        }
+    }
+}
+
 /// The signal that asks this container's PID 1 to shut down cleanly.
 pub fn stop_signal(config: &ContainerConfig, init_pid: i32) -> i32 {
     if let Some(s) = config.stop_signal {
@@ -488,13 +556,27 @@ fn send_signal(pid: i32, signal: i32) -> Result<()> {
 /// `stop`: the stop signal, `timeout` to end, then SIGKILL. Waits for the monitor's
 /// clean-up, or cleans up itself if the monitor is gone.
 pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
-    store.update_state(id, |s| {
+    // The request must be visible before the signal (the monitor reads it when PID 1
+    // ends) and durable before `stop` returns; the directory's sync runs meanwhile, beside
+    // the halt, instead of before the signal.
+    store.update_state_unsynced(id, |s| {
         s.stop_requested = true;
         s.host_shutdown = false;
     })?;
     let config = store.load_config(id)?;
     sclog::crash_point("stop:after-request");
-    halt(store, id, timeout)?;
+    std::thread::scope(|scope| {
+        let durable = scope.spawn(|| store.sync_dir(id));
+        let halted = halt(store, id, timeout);
+        let synced = match durable.join() {
+            Ok(synced) => synced.map_err(Error::from),
+            Err(_) => Err(Error::Invalid(format!(
+                "sync {}: the syncing thread panicked",
+                store.dir(id).display()
+            ))),
+        };
+        halted.and(synced)
+    })?;
     crate::events::emit(store, &config, "stop", &[]);
     Ok(())
 }
@@ -547,8 +629,9 @@ fn halt(store: &Store, id: &str, timeout: Duration) -> Result<()> {
     finish_after_exit(store, id, c.state.monitor, last_signal)
 }
 
-/// After PID 1 ended: give the monitor time to record and clean up; do it ourselves if
-/// the monitor is gone.
+/// After PID 1 ended: give the monitor time to record the exit; clean up ourselves if the
+/// monitor is gone. Returns once the record saying exited is durable: the monitor goes on
+/// removing the cgroups after that, and whoever takes the container next waits for it.
 fn finish_after_exit(
     store: &Store,
     id: &str,
@@ -556,7 +639,16 @@ fn finish_after_exit(
     signal: i32,
 ) -> Result<()> {
     if let Some(m) = monitor {
-        wait_for_exit(m, Duration::from_secs(15));
+        let durable = wait_for_recorded_exit(store, id, m, Duration::from_secs(15));
+        match store.load_state(id) {
+            Ok(s) if !s.recorded_active() && durable => return Ok(()),
+            // The monitor renamed the record into place after syncing it, and syncs the
+            // directory; this sync returns once that rename is durable too.
+            Ok(s) if !s.recorded_active() => return Ok(store.sync_dir(id)?),
+            // The monitor removed it (--rm).
+            Err(store::StoreError::NotFound(_)) => return Ok(()),
+            _ => {}
+        }
     }
     let orphan = {
         let _lock = store.lock(id)?;
@@ -566,11 +658,7 @@ fn finish_after_exit(
             Err(Error::Store(store::StoreError::NotFound(_))) => return Ok(()),
             Err(e) => return Err(e),
         };
-        if !matches!(
-            c.state.status,
-            Status::Running | Status::Paused | Status::Starting
-        ) || c.state.monitor_alive()
-        {
+        if !c.state.recorded_active() || c.state.monitor_alive() {
             return Ok(());
         }
         sclog::crash_point("stop:before-cleanup");
@@ -726,8 +814,13 @@ pub fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
         }
         stop(store, id, Duration::ZERO)?;
         sclog::crash_point("rm:after-stop");
-    } else if let Some(m) = c.state.monitor.filter(|m| m.is_alive()) {
-        // The monitor is finishing (poststop hooks, clean-up): let it.
+    }
+    // The monitor is finishing (poststop hooks, cgroup removal after `stop` returned): let it.
+    let monitor = match store.load_state(id) {
+        Ok(s) => s.monitor,
+        Err(_) => c.state.monitor,
+    };
+    if let Some(m) = monitor.filter(|m| m.is_alive()) {
         wait_for_exit(m, Duration::from_secs(15));
     }
     let orphan = {

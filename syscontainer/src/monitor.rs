@@ -32,6 +32,11 @@ mod features;
 
 pub const ATTACH_SOCKET: &str = "attach.sock";
 pub const NOTIFY_SOCKET: &str = "notify";
+/// A FIFO in the run directory that gets one byte once the monitor has durably recorded
+/// the end of the run: what a `stop` waits on (a byte, not the FIFO's end, because a FIFO
+/// reader that opened after the writer sees no hang-up; inotify would cost the waiter an
+/// SRCU grace period, ~20 ms, when it closes the watch).
+pub const EXIT_FIFO: &str = "exited";
 
 /// The console pty, kept for the monitor's life.
 struct Console {
@@ -118,6 +123,8 @@ pub struct Monitor {
     notify: UnixDatagram,
     clients: Vec<UnixStream>,
     signals: SignalFd,
+    /// [`EXIT_FIFO`], held open read-write so that the byte stays for every reader.
+    exit_fifo: Option<File>,
     init: Option<i32>,
     consecutive_failures: u32,
     /// The cgroup directories [`Monitor::new`] created for the first boot (`None` once
@@ -226,6 +233,22 @@ fn droppable_mappings(smaps: &str) -> Vec<(usize, usize)> {
     out
 }
 
+/// Make and open [`EXIT_FIFO`]; without it a `stop` waits for the monitor's exit instead.
+fn open_exit_fifo(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let made = nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600));
+    let opened = made.map_err(std::io::Error::from).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+    });
+    opened
+        .map_err(|e| tracing::warn!("exit fifo {}: {e}", path.display()))
+        .ok()
+}
+
 fn fail_start(store: &Store, id: &str, message: &str) {
     let _ = store.update_state(id, |s| {
         s.status = Status::Exited;
@@ -253,6 +276,7 @@ impl Monitor {
         notify
             .set_nonblocking(true)
             .map_err(io_error("configure", &run_dir))?;
+        let exit_fifo = open_exit_fifo(&run_dir.join(EXIT_FIFO));
         let log_path = store.dir(id).join("console.log");
         let log =
             crate::logrotate::ConsoleLog::open(&log_path, config.log_rotation.or_default_cap())
@@ -311,6 +335,7 @@ impl Monitor {
             notify,
             clients: Vec::new(),
             signals,
+            exit_fifo,
             init: None,
             consecutive_failures: 0,
             fresh_cgroups: Some(fresh_cgroups),
@@ -715,35 +740,53 @@ impl Monitor {
         }
     }
 
-    /// Final clean-up: cgroups, run directory, state; removal with `--rm`.
+    /// Final clean-up, in two parts. First what a user sees once `stop` returns: the run
+    /// directory, host-side mounts, and the record saying exited, written durably; `stop`
+    /// returns as soon as that record is durable. Then, off that path, the cgroups go and a
+    /// second record drops the monitor and the cgroup list. Until then the record still names
+    /// this monitor (and the cgroups), so a `start`, `rm` or `restart` waits for it to exit,
+    /// and a monitor killed in between leaves the cgroups listed for the next command to
+    /// remove. Removal with `--rm`.
     fn finish(&mut self, exit: Option<ExitInfo>, error: Option<String>) {
         let id = self.id().to_string();
-        let created = self
-            .store
-            .load_state(&id)
-            .map(|s| s.created_cgroups)
-            .unwrap_or_default();
         // Anything still in the cgroup (there should be nothing once PID 1 of a PID
         // namespace is gone) is killed so that the cgroup can go.
         self.cgroup.signal_all(libc::SIGKILL);
         crate::machine::terminate(&self.config);
-        if let Err(e) = self.cgroup.destroy(&created) {
-            tracing::warn!("removing cgroups: {e}");
-        }
-        sclog::crash_point("monitor:finish-after-cgroups");
-        let _ = std::fs::remove_dir_all(self.store.run_dir(&id));
         crate::hostside::stopped(&self.config);
-        let _ = self.store.update_state(&id, |s| {
+        let recorded = self.store.update_state(&id, |s| {
             s.status = Status::Exited;
             s.exit = exit.or(s.exit);
             s.error = error.clone();
             s.finished_at = Some(now_rfc3339());
             s.init = None;
-            s.monitor = None;
-            s.created_cgroups.clear();
             s.ready = false;
+            s.created_cgroups.clone()
         });
+        if let Err(e) = &recorded {
+            tracing::warn!("recording the exit: {e}");
+        }
+        if let Some(fifo) = &self.exit_fifo {
+            let _ = nix::unistd::write(fifo, b"x");
+        }
         sclog::crash_point("monitor:finish-after-state");
+        // After the byte: a waiter that finds the FIFO gone knows the record is final.
+        let _ = std::fs::remove_dir_all(self.store.run_dir(&id));
+        let created = recorded.unwrap_or_default();
+        if let Err(e) = self.cgroup.destroy(&created) {
+            tracing::warn!("removing cgroups: {e}");
+        }
+        sclog::crash_point("monitor:finish-after-cgroups");
+        // Not synced: a crash that loses it leaves a dead monitor and cgroups listed, which
+        // the next command's clean-up finds gone.
+        let own = std::process::id() as i32;
+        let _ = self.store.update_state_unsynced(&id, |s| {
+            // Unless a `start` that gave up waiting for us has recorded its own monitor.
+            if s.monitor.is_none_or(|m| m.pid == own) {
+                s.monitor = None;
+                s.created_cgroups.clear();
+            }
+        });
         if self.config.auto_remove {
             crate::hostside::release(&self.config);
             if self.store.remove(&id).is_ok() {
@@ -830,6 +873,11 @@ fn write_all_fd(fd: BorrowedFd, mut data: &[u8]) -> nix::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where a container's exit FIFO is ([`EXIT_FIFO`]).
+pub fn exit_fifo(store: &Store, id: &str) -> PathBuf {
+    store.run_dir(id).join(EXIT_FIFO)
 }
 
 /// Where a container's attach socket is.

@@ -206,6 +206,15 @@ impl State {
         }
     }
 
+    /// Whether the record itself says the run goes on, whatever PID 1's liveness: nobody
+    /// has recorded its end yet.
+    pub fn recorded_active(&self) -> bool {
+        matches!(
+            self.status,
+            Status::Running | Status::Paused | Status::Starting
+        )
+    }
+
     pub fn is_active(&self) -> bool {
         matches!(
             self.effective_status(),

@@ -64,8 +64,20 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
-/// Write a file so that readers see the old or the new content, never a mix.
+/// Write a file so that readers see the old or the new content, never a mix, and make
+/// the new content durable (the directory is synced after the rename).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_atomic_unsynced(path, data)?;
+    if let Ok(d) = File::open(path.parent().unwrap_or(Path::new("."))) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// [`write_atomic`] without the directory sync: readers, and a crash, see the old or the
+/// new content, never a mix (the file is synced before the rename), but a crash may keep
+/// the old one until the directory is synced ([`Store::sync_dir`]).
+pub fn write_atomic_unsynced(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp{}",
@@ -82,9 +94,6 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     f.write_all(data).map_err(io_err("write", &tmp))?;
     f.sync_all().map_err(io_err("fsync", &tmp))?;
     fs::rename(&tmp, path).map_err(io_err("rename", path))?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
     Ok(())
 }
 
@@ -283,6 +292,26 @@ impl Store {
         let r = change(&mut state);
         self.save_state(id, &state)?;
         Ok(r)
+    }
+
+    /// [`Store::update_state`] whose new record is visible at once and atomic, but durable
+    /// only once [`Store::sync_dir`] returns: for a writer that syncs later, off its path.
+    pub fn update_state_unsynced<R>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut State) -> R,
+    ) -> Result<R> {
+        let _lock = self.lock(id)?;
+        let path = self.dir(id).join("state.json");
+        let mut state: State = read_json(&path)?;
+        let r = change(&mut state);
+        write_atomic_unsynced(&path, &to_json(&path, &state)?)?;
+        Ok(r)
+    }
+
+    /// Make every record renamed into a container's directory so far durable.
+    pub fn sync_dir(&self, id: &str) -> Result<()> {
+        sync_dir(&self.dir(id))
     }
 
     /// Find a container by full ID, name, or unique ID prefix (in that order).

@@ -160,13 +160,18 @@ impl Case<'_> {
     /// Run the crashing command; the point must have been reached.
     fn crash(&mut self, cmd: Command) -> Option<Ran> {
         let ran = self.run(cmd, self.point)?;
-        let reached = std::fs::read_to_string(&self.mark)
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l == self.point)
-            || ran
-                .stderr
-                .contains(&format!("crash point {}: SIGKILL", self.point));
+        // The monitor's last clean-up steps run after `stop` has returned (it returns once
+        // the exit is recorded): give them time to reach their point.
+        let marked = || {
+            std::fs::read_to_string(&self.mark)
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l == self.point)
+        };
+        let reached = ran
+            .stderr
+            .contains(&format!("crash point {}: SIGKILL", self.point))
+            || wait_until(Duration::from_secs(15), marked);
         if !reached {
             self.problems.push(format!(
                 "the scenario never reached the point (exit ok={}, stderr: {})",

@@ -1328,3 +1328,78 @@ fn the_openeuler_guide_spellings_boot_a_system_container() {
         .unwrap();
     assert_eq!(bounding & (1 << 16), 0, "{status}");
 }
+
+/// `stop` returns once the exit is durably recorded, while the monitor may still be removing
+/// the cgroups: a `start`, `restart` or `rm` right after it waits for that clean-up instead
+/// of racing it, the record is already final when `stop` returns, and nothing is left.
+#[test]
+fn start_restart_and_rm_right_after_stop_wait_for_the_clean_up() {
+    let mut host = Host::new();
+    let rootfs = host.rootfs();
+    let rootfs = rootfs.display().to_string();
+    let run = |host: &Host, name: &str| {
+        host.ok([
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--cgroup-parent",
+            host.cgroup_parent.as_str(),
+            "--external-rootfs",
+            rootfs.as_str(),
+            "none",
+            "sleep",
+            "100000",
+        ])
+    };
+    let id = run(&host, "quick");
+    for round in 0..3 {
+        let pid = host.inspect("quick", "{{.State.Pid}}");
+        host.ok(["stop", "-t", "0", "quick"]);
+        let state = host.state("quick");
+        assert_eq!(state["Status"], "exited", "round {round}: {state}");
+        assert_eq!(state["ExitCause"], "signaled", "round {round}: {state}");
+        assert!(!pid_alive(pid.parse().unwrap()), "round {round}: {pid}");
+        host.ok(["start", "quick"]);
+        assert_eq!(host.inspect("quick", "{{.State.Status}}"), "running");
+        assert_eq!(host.cgroup_procs(&id).len(), 1, "round {round}");
+        let before = host.inspect("quick", "{{.State.Pid}}");
+        host.ok(["restart", "-t", "0", "quick"]);
+        assert_eq!(host.inspect("quick", "{{.State.Status}}"), "running");
+        assert_ne!(host.inspect("quick", "{{.State.Pid}}"), before);
+    }
+    host.ok(["stop", "-t", "0", "quick"]);
+    host.ok(["rm", "quick"]);
+    assert!(
+        leftovers(&host, &id).is_empty(),
+        "{:#?}",
+        leftovers(&host, &id)
+    );
+
+    let forced = run(&host, "forced");
+    host.ok(["rm", "-f", "forced"]);
+    assert!(
+        leftovers(&host, &forced).is_empty(),
+        "{:#?}",
+        leftovers(&host, &forced)
+    );
+
+    // A booted systemd: the halt, then the monitor's clean-up after `stop` returned.
+    let booted = host.boot("booted", &[]);
+    host.ok(["stop", "booted"]);
+    assert_eq!(host.state("booted")["ExitCause"], "poweroff");
+    wait_for("the monitor to finish", Duration::from_secs(30), || {
+        host.inspect("booted", "{{.State.MonitorPid}}") == "0"
+    });
+    assert!(
+        host.cgroup_procs(&booted).is_empty(),
+        "{:?}",
+        host.cgroup_procs(&booted)
+    );
+    host.ok(["rm", "booted"]);
+    assert!(
+        leftovers(&host, &booted).is_empty(),
+        "{:#?}",
+        leftovers(&host, &booted)
+    );
+}
