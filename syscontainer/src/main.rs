@@ -76,9 +76,12 @@ fn run_monitor(root: PathBuf, log_level: sclog::LogLevel, id: &str) -> ExitCode 
 /// the protected binary done before any other work, so that the process that re-executes
 /// does as little as possible. The rest is what `commands::run` does for `exec`.
 fn run_exec(exec: commands::exec::LeanExec) -> ExitCode {
-    let done = sclog::init(exec.log_level, exec.log_file.as_deref())
+    if let Err(e) = sclog::init(exec.log_level, exec.log_file.as_deref()) {
+        eprintln!("syscontainer: {e:#}");
+        return ExitCode::from(125);
+    }
+    let done = syscontainer::sealed_exe::reexec_sealed()
         .map_err(anyhow::Error::from)
-        .and_then(|()| Ok(syscontainer::sealed_exe::reexec_sealed()?))
         .and_then(|()| {
             let ctx = commands::Ctx::open(&exec.root, exec.log_level, exec.daemon_config)?;
             commands::exec::run(&ctx, exec.args)

@@ -189,13 +189,13 @@ pub fn lean_invocation(
         if !token.starts_with('-') {
             break;
         }
-        if token.starts_with("--") {
+        if let Some(long) = token.strip_prefix("--") {
             if let Some((name, value, next)) = long_option(&args, i) {
                 set_global(&mut globals, name, &value)
                     .or_else(|| set_exec_value(&mut a, name, &value))?;
                 i = next;
             } else {
-                set_exec_flag(&mut a, &token[2..])?;
+                set_exec_flag(&mut a, long)?;
                 i += 1;
             }
         } else {
