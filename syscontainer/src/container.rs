@@ -121,8 +121,14 @@ impl Container {
     /// The status to show. Running and paused are what the freezer says: a `pause` or
     /// `unpause` killed between the freezer and the record leaves the record behind.
     pub fn status(&self) -> Status {
+        self.status_with(&self.cgroup())
+    }
+
+    /// [`Container::status`] with the container's cgroup already loaded (loading it reads
+    /// the host's mount table).
+    pub fn status_with(&self, cgroup: &ContainerCgroup) -> Status {
         match self.state.effective_status() {
-            s @ (Status::Running | Status::Paused) => match self.cgroup().frozen() {
+            s @ (Status::Running | Status::Paused) => match cgroup.frozen() {
                 Some(true) => Status::Paused,
                 Some(false) => Status::Running,
                 None => s,

@@ -93,7 +93,8 @@ fn copy_winsize(from: i32, to: i32) {
 pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
     let c = Container::load(store, id)?;
     let init_pid = c.running_init()?;
-    if c.status() == crate::state::Status::Paused {
+    let cgroup = c.cgroup();
+    if c.status_with(&cgroup) == crate::state::Status::Paused {
         return Err(Error::Paused(c.config.name.clone()));
     }
     if opts.args.is_empty() {
@@ -110,7 +111,6 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
     let flags = namespaces_to_join(&c);
     sclog::crash_point("exec:before-fork");
 
-    let cgroup = c.cgroup();
     let process = spec.process().clone().unwrap_or_default();
     let mut env = process.env().clone().unwrap_or_default();
     for (k, v) in &opts.env {

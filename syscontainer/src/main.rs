@@ -72,10 +72,36 @@ fn run_monitor(root: PathBuf, log_level: sclog::LogLevel, id: &str) -> ExitCode 
     ExitCode::from(syscontainer::monitor::run(store, id, ready) as u8)
 }
 
+/// `exec`'s own entry: the command line parsed without clap, and the re-execution from
+/// the protected binary done before any other work, so that the process that re-executes
+/// does as little as possible. The rest is what `commands::run` does for `exec`.
+fn run_exec(exec: commands::exec::LeanExec) -> ExitCode {
+    if let Err(e) = sclog::init(exec.log_level, exec.log_file.as_deref()) {
+        eprintln!("syscontainer: {e:#}");
+        return ExitCode::from(125);
+    }
+    let done = syscontainer::sealed_exe::reexec_sealed()
+        .map_err(anyhow::Error::from)
+        .and_then(|()| {
+            let ctx = commands::Ctx::open(&exec.root, exec.log_level, exec.daemon_config)?;
+            commands::exec::run(&ctx, exec.args)
+        });
+    match done {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("syscontainer: {e:#}");
+            ExitCode::from(125)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     if let Some((root, level, id)) = monitor_invocation(&args) {
         return run_monitor(root, level, id);
+    }
+    if let Some(exec) = commands::exec::lean_invocation(&args, |name| std::env::var_os(name)) {
+        return run_exec(exec);
     }
     if let Some(code) = clidoc::intercept(<Cli as clap::CommandFactory>::command) {
         return ExitCode::from(code as u8);
@@ -128,6 +154,153 @@ mod tests {
         assert_eq!(cli.log_level, sclog::LogLevel::Warn);
         assert!(cli.log_file.is_none());
         assert!(matches!(cli.command, super::commands::Command::Monitor(_)));
+    }
+
+    /// What clap makes of `line`, in the lean entry's terms (`None` if clap refuses it or
+    /// it is not an `exec`).
+    fn through_clap(line: &[std::ffi::OsString]) -> Option<super::commands::exec::LeanExec> {
+        use clap::Parser;
+        let mut full = vec![std::ffi::OsString::from("syscontainer")];
+        full.extend(line.iter().cloned());
+        let cli = super::Cli::try_parse_from(full).ok()?;
+        match cli.command {
+            super::commands::Command::Exec(args) => Some(super::commands::exec::LeanExec {
+                root: cli.root,
+                log_level: cli.log_level,
+                log_file: cli.log_file,
+                daemon_config: cli.daemon_config,
+                args,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Every line the lean exec entry takes parses through clap to exactly the same
+    /// thing; `lean` lists the lines it must take, `other` some it must leave to clap
+    /// (clap refuses them, or they are not the usual form).
+    fn check_exec_lines(lean: &[&[&str]], other: &[&[&str]]) {
+        let os = |v: &[&str]| -> Vec<std::ffi::OsString> { v.iter().map(Into::into).collect() };
+        for line in lean {
+            let args = os(line);
+            let quick = super::commands::exec::lean_invocation(&args, |n| std::env::var_os(n));
+            assert!(quick.is_some(), "the lean entry does not take {line:?}");
+            assert_eq!(quick, through_clap(&args), "{line:?}");
+        }
+        for line in other {
+            let args = os(line);
+            let quick = super::commands::exec::lean_invocation(&args, |n| std::env::var_os(n));
+            assert_eq!(quick, None, "{line:?} is for clap");
+        }
+    }
+
+    #[test]
+    fn the_lean_exec_entry_parses_exactly_as_clap() {
+        let id = "0123456789abcdef".repeat(4);
+        let lean: &[&[&str]] = &[
+            &["exec", "ct", "/bin/true"],
+            &["exec", &id, "true"],
+            &["--root", "/r", "exec", "ct", "/bin/true"],
+            &[
+                "--root=/r",
+                "--log-level=debug",
+                "exec",
+                "ct",
+                "ls",
+                "-l",
+                "/",
+            ],
+            &[
+                "--log-level",
+                "trace",
+                "--log-file",
+                "/tmp/l",
+                "exec",
+                "-i",
+                "ct",
+                "sh",
+            ],
+            &[
+                "--daemon-config",
+                "/d.json",
+                "exec",
+                "ct",
+                "sh",
+                "-c",
+                "exit 7",
+            ],
+            &["exec", "--root", "/r", "--log-level", "error", "ct", "true"],
+            &["exec", "-it", "ct", "bash"],
+            &["exec", "-ti", "-d", "ct", "sleep", "1"],
+            &["exec", "-itd", "ct", "sleep", "1"],
+            &["exec", "--interactive", "--tty", "--detach", "ct", "x"],
+            &[
+                "exec",
+                "-e",
+                "A=1",
+                "-eB=2",
+                "--env",
+                "C=3",
+                "--env=D=4=5",
+                "ct",
+                "env",
+            ],
+            &["exec", "-ie", "A=1", "ct", "env"],
+            &["exec", "-u", "1000:1000", "-w", "/tmp", "ct", "id"],
+            &["exec", "--user=nobody", "--workdir=/", "ct", "id"],
+            &["exec", "-unobody", "-w/srv", "ct", "id"],
+            &["exec", "ct", "sh", "-c", "echo --root x -- -i"],
+            &["exec", "ct", "cmd", "--", "-x", "--root", "/r"],
+            &["exec", "ct", "exec"],
+            &["--root", "exec", "exec", "exec", "exec"],
+        ];
+        let other: &[&[&str]] = &[
+            &["exec"],
+            &["exec", "ct"],
+            &["exec", "--help"],
+            &["exec", "-h"],
+            &["--version"],
+            &["run", "ct", "true"],
+            &["ps", "exec"],
+            &["exec", "--", "ct", "true"],
+            &["exec", "ct", "--", "true"],
+            &["exec", "ct", "-i", "true"],
+            &["exec", "-x", "ct", "true"],
+            &["exec", "--bogus", "ct", "true"],
+            &["exec", "-i", "-i", "ct", "true"],
+            &["exec", "-u", "a", "-u", "b", "ct", "true"],
+            &["--root", "/a", "exec", "--root", "/b", "ct", "true"],
+            &["--root", "", "exec", "ct", "true"],
+            &["--root=", "exec", "ct", "true"],
+            &["--log-level", "loud", "exec", "ct", "true"],
+            &["exec", "-w", "relative", "ct", "true"],
+            &["exec", "-w", "/a/../b", "ct", "true"],
+            &["exec", "-e", "=x", "ct", "true"],
+            &["exec", "-e", "-x", "ct", "true"],
+            &["exec", "-e=A=1", "ct", "true"],
+            &["exec", "--tty=true", "ct", "true"],
+            &["exec", "-", "true"],
+            &["exec", "-e"],
+            &["--log-file", "exec", "ct", "true"],
+        ];
+        check_exec_lines(lean, other);
+        // The variables clap reads for absent options, and the options that override them.
+        // The other tests of this binary give --root or do not look at these values.
+        std::env::set_var("SYSCONTAINER_ROOT", "/from-env");
+        std::env::set_var("SYSCONTAINER_DAEMON_CONFIG", "/env/daemon.json");
+        check_exec_lines(
+            &[
+                &["exec", "ct", "true"],
+                &["--root", "/flag", "exec", "ct", "true"],
+                &["exec", "--daemon-config", "/flag.json", "ct", "true"],
+            ],
+            &[],
+        );
+        std::env::set_var("SYSCONTAINER_ROOT", "");
+        let flag: &[&str] = &["--root", "/flag", "exec", "ct", "true"];
+        check_exec_lines(&[], &[&["exec", "ct", "true"], flag]);
+        assert!(through_clap(&flag.iter().map(Into::into).collect::<Vec<_>>()).is_none());
+        std::env::remove_var("SYSCONTAINER_ROOT");
+        std::env::remove_var("SYSCONTAINER_DAEMON_CONFIG");
     }
 
     #[test]

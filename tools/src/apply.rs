@@ -117,8 +117,8 @@ pub fn prestart(bundle: &Path, pid: i32, rootfs: &Path) -> Result<Vec<String>> {
     // before PID 1 runs.
     one(&mut errors, "device filter".into(), |_| {
         Ok(live
-            .cgroups
-            .replace_device_filter(&device::full_rules(live, &devices))?)
+            .cgroups()
+            .replace_device_filter(&device::full_rules(live, &devices)?)?)
     });
     Ok(errors)
 }

@@ -3,7 +3,7 @@
 mod attach;
 mod create;
 mod events;
-mod exec;
+pub mod exec;
 mod info;
 mod inspect;
 mod kill;
@@ -95,6 +95,21 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Open the store (sweeping leftovers of interrupted creations and removals).
+    pub fn open(
+        root: &std::path::Path,
+        log_level: sclog::LogLevel,
+        daemon_config: std::path::PathBuf,
+    ) -> anyhow::Result<Ctx> {
+        let store = Store::open(root).with_context(|| format!("open store {}", root.display()))?;
+        store.sweep();
+        Ok(Ctx {
+            store,
+            log_level: log_level.to_string(),
+            daemon_config,
+        })
+    }
+
     /// Resolve a name, ID or unique ID prefix.
     pub fn resolve(&self, query: &str) -> anyhow::Result<String> {
         Ok(self.store.resolve(query)?)
@@ -121,20 +136,14 @@ pub fn for_each(
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
-    let store =
-        Store::open(&cli.root).with_context(|| format!("open store {}", cli.root.display()))?;
-    store.sweep();
     let Cli {
+        root,
         log_level,
         daemon_config,
         command,
         ..
     } = cli;
-    let ctx = Ctx {
-        store,
-        log_level: log_level.to_string(),
-        daemon_config,
-    };
+    let ctx = Ctx::open(&root, log_level, daemon_config)?;
     match command {
         Command::Create(a) => create::run(&ctx, a),
         Command::Start(a) => start::run(&ctx, a),

@@ -108,10 +108,10 @@ fn spec_names(spec: &[(bool, DeviceRule)], d: &Device) -> bool {
 
 /// The container's whole device rule list: its spec's, then an allow for each hot-added
 /// device (so that a later deny in the spec cannot hide one the user added).
-pub fn full_rules(live: &Live, devices: &[DeviceRule]) -> Vec<(bool, DeviceRule)> {
-    let mut rules = live.spec_devices.clone();
+pub fn full_rules(live: &Live, devices: &[DeviceRule]) -> Result<Vec<(bool, DeviceRule)>> {
+    let mut rules = live.spec_devices()?.to_vec();
     rules.extend(devices.iter().map(|r| (true, r.clone())));
-    rules
+    Ok(rules)
 }
 
 /// cgroup v2 has no per-device allow: rebuild the container's device filter from its whole
@@ -124,10 +124,10 @@ fn replace_filter<'a>(
 ) -> Result<()> {
     let rules =
         |list: &[Device]| full_rules(live, &list.iter().map(Device::rule).collect::<Vec<_>>());
-    live.cgroups.replace_device_filter(&rules(after))?;
-    let old = rules(before);
+    let old = rules(before)?;
+    live.cgroups().replace_device_filter(&rules(after)?)?;
     undo.push("restore the device filter", move || {
-        Ok(live.cgroups.replace_device_filter(&old)?)
+        Ok(live.cgroups().replace_device_filter(&old)?)
     });
     Ok(())
 }
@@ -222,9 +222,9 @@ pub fn apply_device<'a>(
     if live.root.in_userns() {
         apply_userns_device(live, d, force, undo)?;
         let rule = d.rule();
-        live.cgroups.allow_device(&rule)?;
+        live.cgroups().allow_device(&rule)?;
         undo.push(format!("deny {rule}"), move || {
-            Ok(live.cgroups.deny_device(&rule)?)
+            Ok(live.cgroups().deny_device(&rule)?)
         });
         return Ok(());
     }
@@ -281,9 +281,9 @@ pub fn apply_device<'a>(
         undo.push(format!("remove {}", d.path), move || live.root.unlink(&p));
     }
     let rule = d.rule();
-    live.cgroups.allow_device(&rule)?;
+    live.cgroups().allow_device(&rule)?;
     undo.push(format!("deny {rule}"), move || {
-        Ok(live.cgroups.deny_device(&rule)?)
+        Ok(live.cgroups().deny_device(&rule)?)
     });
     Ok(())
 }
@@ -291,10 +291,10 @@ pub fn apply_device<'a>(
 /// Remove the node (if it is still the recorded device) and deny it.
 pub fn unapply_device<'a>(live: &'a Live, d: &Device, undo: &mut Undo<'a>) -> Result<()> {
     let rule = d.rule();
-    live.cgroups.deny_device(&rule)?;
+    live.cgroups().deny_device(&rule)?;
     let r = rule.clone();
     undo.push(format!("allow {rule}"), move || {
-        Ok(live.cgroups.allow_device(&r)?)
+        Ok(live.cgroups().allow_device(&r)?)
     });
     let path = PathBuf::from(&d.path);
     if live.root.in_userns() {
@@ -387,9 +387,9 @@ impl Throttled {
     fn set<'a>(&self, env: &Env<'a>, rate: u64, old: u64, undo: &mut Undo<'a>) -> Result<()> {
         let (kind, live) = (self.kind, env.live);
         let (major, minor) = (self.throttle.major, self.throttle.minor);
-        live.cgroups.set_throttle(kind, major, minor, rate)?;
+        live.cgroups().set_throttle(kind, major, minor, rate)?;
         undo.push(format!("restore {}", kind.option()), move || {
-            Ok(live.cgroups.set_throttle(kind, major, minor, old)?)
+            Ok(live.cgroups().set_throttle(kind, major, minor, old)?)
         });
         Ok(())
     }
@@ -439,10 +439,11 @@ fn set_throttle<'a>(
         .map(|x| x.rate)
         .unwrap_or(0);
     if let Some(live) = &target.live {
-        live.cgroups.set_throttle(kind, t.major, t.minor, t.rate)?;
+        live.cgroups()
+            .set_throttle(kind, t.major, t.minor, t.rate)?;
         let (maj, min) = (t.major, t.minor);
         undo.push(format!("restore {}", kind.option()), move || {
-            Ok(live.cgroups.set_throttle(kind, maj, min, old_rate)?)
+            Ok(live.cgroups().set_throttle(kind, maj, min, old_rate)?)
         });
     }
     rec.set_throttle(kind, t);
@@ -512,8 +513,8 @@ pub fn add(target: &Target, req: &AddDevice) -> Result<Vec<String>> {
             }
             if let Some(live) = &target.live {
                 // Removing it later would deny what the runtime gave the container.
-                if live.cgroups.device_allowed(d.major, d.minor)
-                    || spec_names(&live.spec_devices, d)
+                if live.cgroups().device_allowed(d.major, d.minor)
+                    || spec_names(live.spec_devices()?, d)
                 {
                     return Err(Error::Conflict(format!(
                         "device {} ({}:{}) is already available in container {}",

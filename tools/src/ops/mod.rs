@@ -7,6 +7,7 @@ pub mod nic;
 pub mod path;
 pub mod route;
 
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 use syscontainer::container::Container;
@@ -15,7 +16,7 @@ use syscontainer::store::{Lock, Store};
 use crate::error::Result;
 use crate::inroot::ContainerRoot;
 use crate::record::Record;
-use syscontainer_cgroups::{ContainerCgroup, DeviceRule};
+use syscontainer_cgroups::{CgroupPlacement, ContainerCgroup, DeviceRule};
 
 /// The records of the other containers of the store, with their names.
 pub type Others = Vec<(String, Record)>;
@@ -36,16 +37,46 @@ pub struct Target {
 pub struct Live {
     pub pid: i32,
     pub root: ContainerRoot,
-    pub cgroups: ContainerCgroup,
     /// Host directory for device nodes of a user-namespaced container
     /// (`<store>/<id>/devnodes`), bind-mounted into it.
     pub stage: PathBuf,
-    /// The device rules of the container's spec (the runtime's defaults and `--device`),
-    /// which the cgroup v2 device filter is rebuilt from with the hot-added devices.
-    pub spec_devices: Vec<(bool, DeviceRule)>,
+    /// Loaded on first use: only the device operations need the cgroups (finding them
+    /// reads the host's mount table) and the spec's device rules (a parse of the spec).
+    placement: CgroupPlacement,
+    cgroups: OnceCell<ContainerCgroup>,
+    spec: (Store, String),
+    spec_devices: OnceCell<Vec<(bool, DeviceRule)>>,
 }
 
 impl Live {
+    fn new(store: &Store, id: &str, c: &Container, pid: i32, root: ContainerRoot) -> Live {
+        Live {
+            pid,
+            root,
+            stage: store.dir(id).join(device::STAGE_DIR),
+            placement: c.config.cgroup.clone(),
+            cgroups: OnceCell::new(),
+            spec: (store.clone(), id.to_string()),
+            spec_devices: OnceCell::new(),
+        }
+    }
+
+    /// The container's cgroups.
+    pub fn cgroups(&self) -> &ContainerCgroup {
+        self.cgroups
+            .get_or_init(|| ContainerCgroup::load(&self.placement))
+    }
+
+    /// The device rules of the container's spec (the runtime's defaults and `--device`),
+    /// which the cgroup v2 device filter is rebuilt from with the hot-added devices.
+    pub fn spec_devices(&self) -> Result<&[(bool, DeviceRule)]> {
+        if let Some(rules) = self.spec_devices.get() {
+            return Ok(rules);
+        }
+        let rules = device::spec_rules(&self.spec.0, &self.spec.1)?;
+        Ok(self.spec_devices.get_or_init(|| rules))
+    }
+
     /// The host uid that shows as `uid` inside (a `--user-remap` container shifts ids);
     /// an unmapped id is left as it is.
     pub fn host_uid(&self, uid: u32) -> u32 {
@@ -69,13 +100,13 @@ impl Target {
         let c = Container::load(&store, &id)?;
         let running = c.running_init().is_ok();
         let live = match (live, c.running_init()) {
-            (true, Ok(pid)) => Some(Live {
+            (true, Ok(pid)) => Some(Live::new(
+                &store,
+                &id,
+                &c,
                 pid,
-                root: ContainerRoot::open(pid, None)?,
-                cgroups: c.cgroup(),
-                stage: store.dir(&id).join(device::STAGE_DIR),
-                spec_devices: device::spec_rules(&store, &id)?,
-            }),
+                ContainerRoot::open(pid, None)?,
+            )),
             _ => None,
         };
         Ok(Target {
@@ -98,13 +129,13 @@ impl Target {
         let store = Store::open(root)?;
         let c = Container::load(&store, &id)?;
         let live = if pid > 0 && Path::new(&format!("/proc/{pid}")).exists() {
-            Some(Live {
+            Some(Live::new(
+                &store,
+                &id,
+                &c,
                 pid,
-                root: ContainerRoot::open(pid, rootfs)?,
-                cgroups: c.cgroup(),
-                stage: store.dir(&id).join(device::STAGE_DIR),
-                spec_devices: device::spec_rules(&store, &id)?,
-            })
+                ContainerRoot::open(pid, rootfs)?,
+            ))
         } else {
             None
         };
