@@ -68,6 +68,11 @@ impl Syscontainer {
             .with_context(|| format!("inspect {field} of {name}: {text:?}"))
     }
 
+    /// The cgroup (below the benchmark's own) every container of this peer is placed under.
+    pub fn cgroup_parent(&self) -> &str {
+        &self.cgroup_parent
+    }
+
     pub fn store(&self) -> &Path {
         &self.store
     }
