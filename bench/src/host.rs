@@ -316,26 +316,18 @@ impl Drop for HostLimits {
     }
 }
 
-/// What containers of this run left on the host: cgroups below ours named for them (`scb-…`
-/// for LXC's and nspawn's, anything below syscontainer's `parent`) and mounts below `work`
-/// (the overlay copies). Empty once everything is cleaned up.
-pub fn leftovers(work: &Path, parent: &str) -> Vec<String> {
+/// What containers of this run left on the host: cgroups below ours named for them (`scb-…`:
+/// LXC's `lxc.payload.NAME`, nspawn's and syscontainer's per-container parents) and mounts
+/// below `work` (the overlay copies). Empty once everything is cleaned up.
+pub fn leftovers(work: &Path) -> Vec<String> {
     let mut found = Vec::new();
     for dir in syscontainer_tests::own_cgroup_dirs() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for e in entries.flatten().filter(|e| e.path().is_dir()) {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.contains("scb-") {
+            if e.file_name().to_string_lossy().contains("scb-") {
                 found.push(format!("cgroup {}", e.path().display()));
-            } else if name == parent {
-                let children = std::fs::read_dir(e.path()).into_iter().flatten().flatten();
-                found.extend(
-                    children
-                        .filter(|c| c.path().is_dir())
-                        .map(|c| format!("cgroup {}", c.path().display())),
-                );
             }
         }
     }

@@ -61,10 +61,9 @@ pub fn run(bench: &mut Bench) -> Result<()> {
 
 /// Whatever the containers of a run left on the host, once the runtimes had time to go.
 fn wait_for_cleanup(bench: &Bench) -> Vec<String> {
-    let parent = bench.syscontainer.cgroup_parent();
     let deadline = Instant::now() + CLEANUP_GRACE;
     loop {
-        let left = host::leftovers(&bench.work, parent);
+        let left = host::leftovers(&bench.work);
         if left.is_empty() || Instant::now() > deadline {
             return left;
         }
