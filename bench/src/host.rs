@@ -277,14 +277,15 @@ pub fn wait_booted(init_pid: i32, timeout: Duration) -> Result<String> {
 /// Host limits that systemd containers exhaust long before memory runs out: each systemd
 /// takes several inotify instances and a kernel keyring per service, all charged to root.
 /// Debian's defaults (128 instances, 200 keys) stop about 20 containers from booting,
-/// whatever the runtime. Raised for the run (as LXD's production settings do) and restored
-/// on drop.
+/// whatever the runtime. A booted bookworm container holds 8 inotify instances (PID 1,
+/// journald, logind, dbus), so 100 of them need 800 of the 1024 LXD's production settings
+/// give, leaving the host too little: the run raises it to 8192. Restored on drop.
 pub struct HostLimits {
     saved: Vec<(&'static str, String)>,
 }
 
 pub const RAISED_LIMITS: [(&str, u64); 3] = [
-    ("/proc/sys/fs/inotify/max_user_instances", 1024),
+    ("/proc/sys/fs/inotify/max_user_instances", 8192),
     ("/proc/sys/kernel/keys/maxkeys", 2000),
     ("/proc/sys/kernel/keys/maxbytes", 2_000_000),
 ];
@@ -313,6 +314,32 @@ impl Drop for HostLimits {
             let _ = std::fs::write(path, old);
         }
     }
+}
+
+/// What containers of this run left on the host: cgroups below ours named for them (`scb-…`:
+/// LXC's `lxc.payload.NAME`, nspawn's and syscontainer's per-container parents) and mounts
+/// below `work` (the overlay copies). Empty once everything is cleaned up.
+pub fn leftovers(work: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for dir in syscontainer_tests::own_cgroup_dirs() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten().filter(|e| e.path().is_dir()) {
+            if e.file_name().to_string_lossy().contains("scb-") {
+                found.push(format!("cgroup {}", e.path().display()));
+            }
+        }
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    found.extend(
+        mountinfo
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| Path::new(m).starts_with(work))
+            .map(|m| format!("mount {m}")),
+    );
+    found
 }
 
 /// Poll `probe` until it yields a value or `timeout` passes.
@@ -366,6 +393,12 @@ impl OwnCgroup {
     /// (allocation-free, so safe between fork and exec).
     pub fn procs_fds(&self) -> Vec<i32> {
         self.procs.iter().map(|f| f.as_raw_fd()).collect()
+    }
+
+    /// Close the `cgroup.procs` files once the process has joined: one per hierarchy and
+    /// container would otherwise add up to a thousand open files with 100 containers.
+    pub fn close_procs(&mut self) {
+        self.procs.clear();
     }
 }
 

@@ -57,7 +57,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 200)]
     exec_runs: u32,
     /// Container counts for the density suite, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "10,25,50")]
+    #[arg(long, value_delimiter = ',', default_value = "10,25,50,100")]
     density: Vec<u32>,
     /// Suites to run, comma-separated.
     #[arg(
@@ -178,6 +178,9 @@ fn run_in(args: &RunArgs, work: &Path) -> Result<()> {
     let outcome = run_suites(&mut bench, &args.suites);
     drop(limits);
     bench.syscontainer.remove_cgroup_parent();
+    if let Some(lxc) = &bench.lxc {
+        lxc.remove_pivot();
+    }
     outcome?;
 
     std::fs::create_dir_all(&args.results_dir)?;

@@ -121,6 +121,51 @@ fn boots_systemd_and_exec_sees_the_container() {
     assert!(logs.contains("Reached target"), "console log: {logs}");
 }
 
+/// The runtime mounts hugetlbfs and fusectl where systemd's own mount units would, so
+/// systemd finds them in place and runs no `mount` for them (it did before: both units
+/// showed in `systemd-analyze blame`); `--cap-drop SYS_ADMIN` leaves them to nobody, as
+/// systemd's `ConditionCapability=CAP_SYS_ADMIN` would.
+#[test]
+fn systemd_finds_hugetlbfs_and_fusectl_mounted_and_mounts_neither_itself() {
+    let expected: Vec<(&str, &str, &str)> = [
+        ("/dev/hugepages", "hugetlbfs", "/sys/kernel/mm/hugepages"),
+        (
+            "/sys/fs/fuse/connections",
+            "fusectl",
+            "/sys/fs/fuse/connections",
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, _, host_path)| std::path::Path::new(host_path).exists())
+    .collect();
+    if expected.is_empty() {
+        eprintln!("skipped: the host has neither hugepages nor the FUSE control file system");
+        return;
+    }
+    let mut host = Host::new();
+    host.boot("api1", &[]);
+    let blame = host.exec("api1", &["systemd-analyze", "blame"]);
+    for (dest, fstype, _) in &expected {
+        let found = host.exec("api1", &["findmnt", "-n", "-o", "FSTYPE", dest]);
+        assert_eq!(found, *fstype, "{dest}");
+        let unit = host.exec("api1", &["systemd-escape", "-p", "--suffix=mount", dest]);
+        assert_eq!(
+            host.exec("api1", &["systemctl", "is-active", &unit]),
+            "active"
+        );
+        assert!(
+            !blame.contains(&unit),
+            "systemd mounted {unit} itself:\n{blame}"
+        );
+    }
+
+    host.boot("api2", &["--cap-drop", "SYS_ADMIN"]);
+    for (dest, _, _) in &expected {
+        let found = host.exec_out("api2", &["findmnt", "-n", "-o", "FSTYPE", dest]);
+        assert_eq!(found, "", "{dest} is mounted without CAP_SYS_ADMIN");
+    }
+}
+
 #[test]
 fn stop_halts_systemd_cleanly_and_start_boots_again() {
     let mut host = Host::new();

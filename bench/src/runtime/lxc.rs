@@ -42,6 +42,15 @@ impl Lxc {
         self.tool("lxc-device", name, rest)
     }
 
+    /// Remove the empty `lxc.pivot` cgroups LXC's monitors leave below ours (each moves
+    /// itself there on exit so that its container's cgroups can go). An LXC container still
+    /// running elsewhere keeps its pivot busy, and rmdir then leaves it alone.
+    pub fn remove_pivot(&self) {
+        for dir in syscontainer_tests::own_cgroup_dirs() {
+            let _ = std::fs::remove_dir(dir.join("lxc.pivot"));
+        }
+    }
+
     /// Run a command in the container with `lxc-attach`.
     pub fn attach(&self, name: &str, argv: &[&str]) -> Result<()> {
         let mut rest = vec!["--"];

@@ -34,7 +34,7 @@ impl Runtime for Nspawn {
     }
 
     fn start(&self, name: &str, rootfs: &Path) -> Result<Started> {
-        let cgroup = OwnCgroup::create(&format!("scbench-{name}"))?;
+        let mut cgroup = OwnCgroup::create(&format!("scbench-{name}"))?;
         let fds = cgroup.procs_fds();
         let mut command = Command::new("systemd-nspawn");
         command
@@ -57,6 +57,7 @@ impl Runtime for Nspawn {
             });
         }
         let child = command.spawn().context("cannot run systemd-nspawn")?;
+        cgroup.close_procs();
         Ok(Started {
             name: name.to_string(),
             child: Some(child),

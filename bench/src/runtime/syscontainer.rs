@@ -11,7 +11,8 @@ pub struct Syscontainer {
     binary: PathBuf,
     store: PathBuf,
     daemon_config: PathBuf,
-    /// Relative, so containers land below the benchmark's own cgroup.
+    /// Prefix of each container's cgroup parent, which is relative, so containers land
+    /// below the benchmark's own cgroup.
     cgroup_parent: String,
 }
 
@@ -68,6 +69,13 @@ impl Syscontainer {
             .with_context(|| format!("inspect {field} of {name}: {text:?}"))
     }
 
+    /// The cgroup parent (below the benchmark's own) of one container: one per container,
+    /// as LXC's `lxc.payload.NAME` and nspawn's own cgroup are, so that N containers are N
+    /// groups to the CPU scheduler as theirs are, not one group sharing one weight.
+    fn parent_of(&self, name: &str) -> String {
+        format!("{}-{name}", self.cgroup_parent)
+    }
+
     pub fn store(&self) -> &Path {
         &self.store
     }
@@ -75,8 +83,9 @@ impl Syscontainer {
     /// Start with extra `run` options (volumes, limits) for suites that need them.
     pub fn start_with(&self, name: &str, rootfs: &Path, extra: &[&str]) -> Result<Started> {
         let rootfs = rootfs.to_str().context("rootfs path is not UTF-8")?;
+        let parent = self.parent_of(name);
         let mut args = vec!["run", "-tid", "--name", name, "--cgroup-parent"];
-        args.push(&self.cgroup_parent);
+        args.push(&parent);
         args.extend_from_slice(extra);
         args.extend_from_slice(&[
             "--system-container",
@@ -93,10 +102,18 @@ impl Syscontainer {
         })
     }
 
-    /// Remove the (empty) cgroup parent this peer's containers were placed under.
+    /// Remove the (empty) cgroup parents this peer's containers were placed under.
     pub fn remove_cgroup_parent(&self) {
+        let prefix = format!("{}-", self.cgroup_parent);
         for dir in syscontainer_tests::own_cgroup_dirs() {
-            syscontainer_tests::remove_cgroup_tree(&dir.join(&self.cgroup_parent));
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&prefix) {
+                    syscontainer_tests::remove_cgroup_tree(&e.path());
+                }
+            }
         }
     }
 }
@@ -155,5 +172,9 @@ impl Runtime for Syscontainer {
 
     fn destroy(&self, c: &mut Started) {
         let _ = self.ok(&["rm", "-f", &c.name]);
+        let parent = self.parent_of(&c.name);
+        for dir in syscontainer_tests::own_cgroup_dirs() {
+            syscontainer_tests::remove_cgroup_tree(&dir.join(&parent));
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! attributable to it whatever else the machine runs), for each N and each peer.
 
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 
@@ -12,8 +12,13 @@ use crate::host;
 use crate::results::{Metric, Results};
 use crate::runtime::{Runtime, TIMEOUT};
 
-/// Host memory a booted idle container may need at most, for the "as memory allows" check.
-const BUDGET_MIB_PER_CONTAINER: f64 = 200.0;
+/// Host memory a booted idle container may need at most, for the "as memory allows" check:
+/// about 15 times what one takes (6–8 MiB of anon and shmem, its supervisor, a few MiB of
+/// page cache for its overlay's journal), so that N = 100 fits a 24 GiB host.
+const BUDGET_MIB_PER_CONTAINER: f64 = 100.0;
+
+/// How long the runtimes may take to remove a stopped container's cgroups.
+const CLEANUP_GRACE: Duration = Duration::from_secs(10);
 
 pub fn run(bench: &mut Bench) -> Result<()> {
     let mut found = Results::default();
@@ -40,10 +45,30 @@ pub fn run(bench: &mut Bench) -> Result<()> {
                     peer.name()
                 )),
             }
+            let left = wait_for_cleanup(bench);
+            if !left.is_empty() {
+                found.note(format!(
+                    "density: {} N = {n} left behind after stopping: {}",
+                    peer.name(),
+                    left.join(", ")
+                ));
+            }
         }
     }
     bench.results.merge(found);
     Ok(())
+}
+
+/// Whatever the containers of a run left on the host, once the runtimes had time to go.
+fn wait_for_cleanup(bench: &Bench) -> Vec<String> {
+    let deadline = Instant::now() + CLEANUP_GRACE;
+    loop {
+        let left = host::leftovers(&bench.work);
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Boot `n` containers of one peer concurrently: (seconds until all run, MiB per

@@ -376,6 +376,51 @@ mod tests {
     }
 
     #[test]
+    fn systemd_api_file_systems_are_mounted_for_a_systemd_that_would_mount_them() {
+        let all = mounts::systemd_api_mounts(|_| true);
+        let dests: Vec<String> = all
+            .iter()
+            .map(|m| m.destination().display().to_string())
+            .collect();
+        assert_eq!(dests, ["/dev/hugepages", "/sys/fs/fuse/connections"]);
+        assert_eq!(all[0].typ().as_deref(), Some("hugetlbfs"));
+        assert_eq!(all[1].typ().as_deref(), Some("fusectl"));
+        let only_fuse = mounts::systemd_api_mounts(|p| p == "/sys/fs/fuse/connections");
+        assert_eq!(only_fuse.len(), 1);
+        assert_eq!(
+            only_fuse[0].destination(),
+            Path::new("/sys/fs/fuse/connections")
+        );
+        assert!(mounts::systemd_api_mounts(|_| false).is_empty());
+
+        let root = rootfs();
+        let dests = |o: &ContainerOptions| -> Vec<PathBuf> {
+            let spec = build(o, ID, None).unwrap().spec;
+            spec.mounts()
+                .as_ref()
+                .unwrap()
+                .iter()
+                .filter(|m| matches!(m.typ().as_deref(), Some("hugetlbfs" | "fusectl")))
+                .map(|m| m.destination().clone())
+                .collect()
+        };
+        let on_host: Vec<PathBuf> = mounts::systemd_api_mounts(|p| Path::new(p).exists())
+            .iter()
+            .map(|m| m.destination().clone())
+            .collect();
+        assert_eq!(dests(&system(&root)), on_host);
+        // Without CAP_SYS_ADMIN systemd would mount neither; nor for an application.
+        let mut o = system(&root);
+        o.process.cap_drop = vec![CapabilityName::One(caps::Capability::CAP_SYS_ADMIN)];
+        assert!(dests(&o).is_empty());
+        let mut o = system(&root);
+        o.system_container = false;
+        o.command = vec!["/sbin/init".into()];
+        assert!(dests(&o).is_empty());
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
     fn limits_go_to_resources() {
         let root = rootfs();
         let mut o = system(&root);

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{Mount, MountBuilder, Spec};
+use oci_spec::runtime::{Capability, Mount, MountBuilder, Spec};
 
 use super::{conflict, Plan, Result};
 use crate::options::{HostChannel, MountKind, MountRequest};
@@ -27,6 +27,27 @@ pub const ETC_FILES: &[&str] = &["hostname", "hosts", "resolv.conf"];
 
 const DEFAULT_SHM_SIZE: u64 = 64 << 20;
 
+/// API file systems systemd mounts at boot with a `/bin/mount` child each (its
+/// `dev-hugepages.mount` and `sys-fs-fuse-connections.mount`) when it holds CAP_SYS_ADMIN
+/// outside a user namespace and the host path of its condition exists. Mounted by the
+/// runtime instead, with the options systemd's units use, systemd finds them in place and
+/// starts no process: the same mounts, about 25 ms sooner to `running` (docs/perf-perf-boot.md).
+/// (destination, file system, options, host path that must exist)
+pub const SYSTEMD_API_MOUNTS: &[(&str, &str, &[&str], &str)] = &[
+    (
+        "/dev/hugepages",
+        "hugetlbfs",
+        &[],
+        "/sys/kernel/mm/hugepages",
+    ),
+    (
+        "/sys/fs/fuse/connections",
+        "fusectl",
+        &["nosuid", "nodev", "noexec"],
+        "/sys/fs/fuse/connections",
+    ),
+];
+
 pub(super) fn apply(plan: &Plan, spec: &mut Spec) -> Result<()> {
     let opts = plan.opts;
     let mut mounts = system_mounts(
@@ -44,6 +65,18 @@ pub(super) fn apply(plan: &Plan, spec: &mut Spec) -> Result<()> {
         }
         // Source is relative to the bundle: the init resolves it against the container dir.
         mounts.push(mount(&dest, "bind", file, &["rbind", "rw"]));
+    }
+    if opts.system_container && opts.kernel.user_remap.is_none() && keeps_sys_admin(spec) {
+        let taken = |dest: &str| {
+            opts.mounts
+                .requests()
+                .any(|m| m.destination == Path::new(dest))
+        };
+        mounts.extend(
+            systemd_api_mounts(|p| Path::new(p).exists())
+                .into_iter()
+                .filter(|m| !taken(&m.destination().to_string_lossy())),
+        );
     }
     mounts.extend(opts.mounts.requests().map(user_mount));
     if let Some(hc) = &opts.mounts.host_channel {
@@ -133,6 +166,24 @@ pub fn system_mounts(shm_size: u64, cgroup_rw: bool) -> Vec<Mount> {
         ),
         mount("/tmp", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=1777"]),
     ]
+}
+
+/// The entries of [`SYSTEMD_API_MOUNTS`] whose host path `exists`.
+pub fn systemd_api_mounts(exists: impl Fn(&str) -> bool) -> Vec<Mount> {
+    SYSTEMD_API_MOUNTS
+        .iter()
+        .filter(|(_, _, _, host_path)| exists(host_path))
+        .map(|(dest, fstype, options, _)| mount(dest, fstype, fstype, options))
+        .collect()
+}
+
+/// Whether PID 1 keeps CAP_SYS_ADMIN, without which systemd mounts none of these itself.
+fn keeps_sys_admin(spec: &Spec) -> bool {
+    spec.process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref())
+        .and_then(|c| c.bounding().as_ref())
+        .is_some_and(|set| set.contains(&Capability::SysAdmin))
 }
 
 fn user_mount(req: &MountRequest) -> Mount {
