@@ -15,7 +15,8 @@ use fuser::{
 
 use crate::cache::ViewCache;
 use crate::process::{Caller, Resolver};
-use crate::render::{Renderer, ViewFile};
+use crate::render::{LimitSet, Renderer, ViewFile};
+use crate::watch::LimitWatch;
 
 const TTL: Duration = Duration::from_secs(1);
 const ROOT_INO: u64 = 1;
@@ -78,6 +79,8 @@ pub struct LxcFs {
     renderer: Arc<Renderer>,
     resolver: Resolver,
     views: ViewCache,
+    /// `None` if inotify is unavailable: then every limit file is re-read at every open.
+    watch: Option<LimitWatch>,
     nodes: Vec<Node>,
     handles: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
     next_handle: AtomicU64,
@@ -90,6 +93,11 @@ impl LxcFs {
             renderer,
             resolver,
             views: ViewCache::default(),
+            watch: LimitWatch::new()
+                .inspect_err(|e| {
+                    tracing::warn!("no inotify, limits are re-read at every open: {e}")
+                })
+                .ok(),
             nodes: build_tree(),
             handles: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
@@ -128,26 +136,45 @@ impl LxcFs {
 
     /// Renders `view` for the process `pid` (a container's view may come from the
     /// [`ViewCache`]: its usage counters at most [`crate::cache::VIEW_TTL`] old, its limits
-    /// re-read at this call).
+    /// checked at this call).
     pub fn content_for(&self, view: ViewFile, pid: u32) -> crate::Result<Arc<Vec<u8>>> {
         match self.resolver.resolve(pid)? {
             Caller::Host => self.renderer.render_host(view).map(Arc::new),
             Caller::Container(container) if view.cacheable() => {
-                match self.renderer.limits(view, &container) {
-                    Ok(limits) => {
-                        self.views
-                            .get_or_render(view, &container, &limits, Instant::now(), || {
-                                self.renderer.render(view, &container)
-                            })
-                    }
-                    Err(e) => {
-                        tracing::debug!(?view, "rendering uncached, limits unreadable: {e}");
-                        self.renderer.render(view, &container).map(Arc::new)
-                    }
-                }
+                self.cached_content(view, &container)
             }
             Caller::Container(container) => self.renderer.render(view, &container).map(Arc::new),
         }
+    }
+
+    /// A container's view from the cache if no limit it depends on changed since it was
+    /// rendered: the watched limit files by the watch's generation, the others re-read.
+    fn cached_content(
+        &self,
+        view: ViewFile,
+        container: &Arc<crate::render::Container>,
+    ) -> crate::Result<Arc<Vec<u8>>> {
+        let set = match self.watch {
+            Some(_) => LimitSet::Unwatchable,
+            None => LimitSet::All,
+        };
+        let limits = match self.renderer.limits(view, container, set) {
+            Ok(limits) => limits,
+            Err(e) => {
+                tracing::debug!(?view, "rendering uncached, limits unreadable: {e}");
+                return self.renderer.render(view, container).map(Arc::new);
+            }
+        };
+        let generation = self.watch.as_ref().map_or(0, LimitWatch::generation);
+        self.views
+            .get_or_render(view, container, &limits, generation, Instant::now(), || {
+                // Watch before rendering: a write after this point shows as a new generation.
+                let valid_for = match &self.watch {
+                    Some(watch) => watch.watch(&self.renderer.watched_limit_files(view, container)),
+                    None => Some(0),
+                };
+                Ok((self.renderer.render(view, container)?, valid_for))
+            })
     }
 
     fn handles(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Vec<u8>>>> {

@@ -48,26 +48,32 @@ impl ViewFile {
     }
 
     /// The cgroup limit files a container's rendering depends on, as (controller, the files
-    /// in v1, the files in v2, whether the ancestors' files count too). Usage counters are
-    /// not listed: they may be up to [`crate::cache::VIEW_TTL`] old, a limit never.
+    /// in v1, the files in v2, whether the ancestors' files count too, whether a change is
+    /// always a write to one of them). Usage counters are not listed: they may be up to
+    /// [`crate::cache::VIEW_TTL`] old, a limit never.
     fn limit_files(self, cfs: bool) -> Vec<LimitFiles> {
         const MEMORY: LimitFiles = LimitFiles {
             controller: Controller::Memory,
             v1: &["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"],
             v2: &["memory.max", "memory.swap.max"],
             ancestors: true,
+            written: true,
         };
+        // The effective cpuset also changes without a write to it: a parent's cpuset
+        // shrinking (v1 and v2) and CPU hotplug.
         const CPUSET: LimitFiles = LimitFiles {
             controller: Controller::Cpuset,
             v1: &["cpuset.effective_cpus", "cpuset.cpus"],
             v2: &["cpuset.cpus.effective"],
             ancestors: false,
+            written: false,
         };
         const CFS: LimitFiles = LimitFiles {
             controller: Controller::Cpu,
             v1: &["cpu.cfs_quota_us", "cpu.cfs_period_us"],
             v2: &["cpu.max"],
             ancestors: true,
+            written: true,
         };
         match self {
             ViewFile::Meminfo | ViewFile::Swaps => vec![MEMORY],
@@ -75,6 +81,14 @@ impl ViewFile {
             ViewFile::Cpuinfo | ViewFile::CpuOnline | ViewFile::Stat => vec![CPUSET],
             _ => Vec::new(),
         }
+    }
+
+    /// Whether the view depends on the host's online CPUs (changed by hotplug, no write).
+    fn reads_online_cpus(self) -> bool {
+        matches!(
+            self,
+            ViewFile::Cpuinfo | ViewFile::CpuOnline | ViewFile::Stat
+        )
     }
 
     /// Path below the mount point, which is also the path below `/` in a container.
@@ -151,6 +165,18 @@ struct LimitFiles {
     v1: &'static [&'static str],
     v2: &'static [&'static str],
     ancestors: bool,
+    /// Every change of these limits is a write(2) to one of the files, which inotify sees
+    /// ([`crate::watch::LimitWatch`]); otherwise the files are re-read at every open.
+    written: bool,
+}
+
+/// Which limit files [`Renderer::limits`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitSet {
+    /// Every limit file (no watch available).
+    All,
+    /// Only those whose changes a watch cannot see.
+    Unwatchable,
 }
 
 /// The contents of the limit files a view depends on (`None` for an absent file), read at
@@ -296,37 +322,56 @@ impl Renderer {
     }
 
     /// Reads afresh the limits `view` depends on for `container` (memory and swap limits,
-    /// cpuset, CFS quota, the host's online CPUs), so that a cached rendering is served only
-    /// while they are unchanged.
-    pub fn limits(&self, view: ViewFile, container: &Container) -> Result<Limits> {
+    /// cpuset, CFS quota, the host's online CPUs), or with [`LimitSet::Unwatchable`] those of
+    /// them a watch cannot follow, so that a cached rendering is served only while they are
+    /// unchanged.
+    pub fn limits(&self, view: ViewFile, container: &Container, set: LimitSet) -> Result<Limits> {
         let mut values = Vec::new();
         for files in view.limit_files(self.options.cfs) {
-            let Some((version, dir)) = self.layout.dir(files.controller, &container.cgroups) else {
-                values.push(None);
+            if set == LimitSet::Unwatchable && files.written {
                 continue;
-            };
-            let names = match version {
-                Version::V1 => files.v1,
-                Version::V2 => files.v2,
-            };
-            let dirs = if files.ancestors {
-                dir.self_and_ancestors()
-            } else {
-                vec![dir.path()]
-            };
-            for dir in &dirs {
-                for name in names {
-                    values.push(read_optional(&dir.join(name))?);
-                }
+            }
+            for path in self.limit_paths(&files, container) {
+                values.push(match path {
+                    Some(path) => read_optional(&path)?,
+                    None => None,
+                });
             }
         }
-        if matches!(
-            view,
-            ViewFile::Cpuinfo | ViewFile::CpuOnline | ViewFile::Stat
-        ) {
+        if view.reads_online_cpus() {
             values.push(read_optional(&self.host.file(ViewFile::CpuOnline))?);
         }
         Ok(Limits(values))
+    }
+
+    /// The limit files of `view` for `container` whose every change is a write to them:
+    /// what a [`crate::watch::LimitWatch`] must watch.
+    pub fn watched_limit_files(&self, view: ViewFile, container: &Container) -> Vec<PathBuf> {
+        view.limit_files(self.options.cfs)
+            .iter()
+            .filter(|files| files.written)
+            .flat_map(|files| self.limit_paths(files, container))
+            .flatten()
+            .collect()
+    }
+
+    /// The paths of `files` for `container` (`None` where the controller is not mounted).
+    fn limit_paths(&self, files: &LimitFiles, container: &Container) -> Vec<Option<PathBuf>> {
+        let Some((version, dir)) = self.layout.dir(files.controller, &container.cgroups) else {
+            return vec![None];
+        };
+        let names = match version {
+            Version::V1 => files.v1,
+            Version::V2 => files.v2,
+        };
+        let dirs = if files.ancestors {
+            dir.self_and_ancestors()
+        } else {
+            vec![dir.path()]
+        };
+        dirs.iter()
+            .flat_map(|dir| names.iter().map(move |name| Some(dir.join(name))))
+            .collect()
     }
 
     fn host_text(&self, name: &str) -> Result<String> {

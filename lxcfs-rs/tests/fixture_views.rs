@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use lxcfs_rs::cgroup::{CgroupLayout, Controller, Hierarchy, ProcessCgroups};
 use lxcfs_rs::host::{CpuTimes, Cpuinfo, Meminfo, Stat, Uptime};
-use lxcfs_rs::render::{Container, HostPaths, Options, Renderer, ViewFile};
+use lxcfs_rs::render::{Container, HostPaths, LimitSet, Options, Renderer, ViewFile};
+use lxcfs_rs::watch::LimitWatch;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -471,7 +472,14 @@ fn limits_follow_every_limit_file_and_ignore_usage() {
         };
         let r = renderer(layout, host_paths(tmp.path()), options);
         let c = container(cgroups);
-        let before = r.limits(view, &c).unwrap();
+        let before = r.limits(view, &c, LimitSet::All).unwrap();
+        // What the daemon checks at every open: the watched files through inotify, the
+        // others re-read.
+        let watch = LimitWatch::new().unwrap();
+        let generation = watch
+            .watch(&r.watched_limit_files(view, &c))
+            .expect("every limit file can be watched");
+        let before_unwatched = r.limits(view, &c, LimitSet::Unwatchable).unwrap();
         let usage = if version == "v1" {
             "memory/parent/ctr/memory.usage_in_bytes"
         } else {
@@ -479,15 +487,26 @@ fn limits_follow_every_limit_file_and_ignore_usage() {
         };
         write(&tmp.path().join(usage), &format!("{}\n", 200 * MIB));
         assert_eq!(
-            r.limits(view, &c).unwrap(),
+            r.limits(view, &c, LimitSet::All).unwrap(),
             before,
+            "{version} {view:?}: usage"
+        );
+        assert_eq!(watch.generation(), generation, "{version} {view:?}: usage");
+        assert_eq!(
+            r.limits(view, &c, LimitSet::Unwatchable).unwrap(),
+            before_unwatched,
             "{version} {view:?}: usage"
         );
         write(&tmp.path().join(file), new);
         assert_ne!(
-            r.limits(view, &c).unwrap(),
+            r.limits(view, &c, LimitSet::All).unwrap(),
             before,
             "{version} {view:?}: {file}"
+        );
+        assert!(
+            watch.generation() != generation
+                || r.limits(view, &c, LimitSet::Unwatchable).unwrap() != before_unwatched,
+            "{version} {view:?}: a change of {file} is neither watched nor re-read"
         );
     }
 }
