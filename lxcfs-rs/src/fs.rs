@@ -169,11 +169,15 @@ impl LxcFs {
         self.views
             .get_or_render(view, container, &limits, generation, Instant::now(), || {
                 // Watch before rendering: a write after this point shows as a new generation.
-                let valid_for = match &self.watch {
-                    Some(watch) => watch.watch(&self.renderer.watched_limit_files(view, container)),
-                    None => Some(0),
+                let Some(watch) = &self.watch else {
+                    return Ok((self.renderer.render(view, container)?, Some(0)));
                 };
-                Ok((self.renderer.render(view, container)?, valid_for))
+                let valid_for = watch.watch(
+                    &self.renderer.watched_limit_files(view, container),
+                    (container.init_pid, container.init_start_ticks),
+                );
+                let content = self.renderer.render_at(view, container, valid_for)?;
+                Ok((content, valid_for))
             })
     }
 

@@ -10,9 +10,12 @@
 //! watch cannot see is left to the caller to re-read: a cpuset narrowed by a parent or by CPU
 //! hotplug writes no watched file.
 //!
-//! A watch pins the inode: removing a cgroup raises no event while it is watched. So watches
-//! are re-added (which resolves the path afresh) at every render, and watches nobody
-//! rendered with for [`WATCH_IDLE_EXPIRY`] are removed.
+//! A watch pins the inode: removing a cgroup raises no event while it is watched. So a watch
+//! is re-added (which resolves the path afresh) when another container renders with it, or
+//! [`REWATCH_AFTER`] after it was added (a cgroup that holds the container's init cannot be
+//! removed; re-adding bounds the case of an init that left it, and came back to a re-created
+//! cgroup of the same path, by the time the daemon trusts a container's cgroup paths anyway),
+//! and watches nobody rendered with for [`WATCH_IDLE_EXPIRY`] are removed.
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -25,11 +28,19 @@ use std::time::{Duration, Instant};
 /// Watches unused by any rendering for this long are removed.
 pub const WATCH_IDLE_EXPIRY: Duration = Duration::from_secs(60);
 
+/// A watch is re-added (its path resolved afresh) at a render this long after it was added.
+pub const REWATCH_AFTER: Duration = Duration::from_secs(1);
+
+/// The container a watch was added for: its init's pid and start time.
+pub type Owner = (i32, u64);
+
 const EVENTS: u32 = libc::IN_MODIFY | libc::IN_ATTRIB | libc::IN_DELETE_SELF | libc::IN_MOVE_SELF;
 
 #[derive(Debug)]
 struct Watched {
     wd: i32,
+    owner: Owner,
+    added: Instant,
     last_used: Instant,
 }
 
@@ -73,16 +84,26 @@ impl LimitWatch {
     /// limit, and one that appears later holds the default, no limit either) and returns the
     /// generation a rendering made from now on is valid for, or `None` if a file could not
     /// be watched (then the rendering must not be reused).
-    pub fn watch(&self, paths: &[PathBuf]) -> Option<u64> {
+    pub fn watch(&self, paths: &[PathBuf], owner: Owner) -> Option<u64> {
         let mut state = self.lock();
         let now = Instant::now();
         let mut complete = true;
         for path in paths {
+            if let Some(watched) = state.by_path.get_mut(path) {
+                if watched.owner == owner && now.duration_since(watched.added) < REWATCH_AFTER {
+                    watched.last_used = now;
+                    continue;
+                }
+            }
             match self.add_watch(path) {
                 Ok(Some(wd)) => {
-                    state
-                        .by_path
-                        .insert(path.clone(), Watched { wd, last_used: now });
+                    let watched = Watched {
+                        wd,
+                        owner,
+                        added: now,
+                        last_used: now,
+                    };
+                    state.by_path.insert(path.clone(), watched);
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -183,7 +204,7 @@ mod tests {
         std::fs::write(&limit, "268435456\n").unwrap();
         let watch = LimitWatch::new().unwrap();
         let missing = dir.path().join("memory.memsw.limit_in_bytes");
-        let g0 = watch.watch(&[limit.clone(), missing]).unwrap();
+        let g0 = watch.watch(&[limit.clone(), missing], (1, 1)).unwrap();
         assert_eq!(watch.len(), 1, "absent files are not watched");
         assert_eq!(watch.generation(), g0);
         std::fs::write(&limit, "536870912\n").unwrap();
@@ -198,7 +219,7 @@ mod tests {
         let limit = dir.path().join("cpu.max");
         std::fs::write(&limit, "max 100000\n").unwrap();
         let watch = LimitWatch::new().unwrap();
-        let g0 = watch.watch(std::slice::from_ref(&limit)).unwrap();
+        let g0 = watch.watch(std::slice::from_ref(&limit), (1, 1)).unwrap();
         std::fs::remove_file(&limit).unwrap();
         assert_ne!(watch.generation(), g0);
     }
@@ -211,6 +232,21 @@ mod tests {
         let watch = LimitWatch::new().unwrap();
         // A path with a NUL byte cannot be watched.
         let bad = PathBuf::from(std::ffi::OsStr::from_bytes(b"/tmp/a\0b"));
-        assert_eq!(watch.watch(&[file, bad]), None);
+        assert_eq!(watch.watch(&[file, bad], (1, 1)), None);
+    }
+
+    #[test]
+    fn another_container_re_adds_the_watch_of_a_re_created_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let limit = dir.path().join("memory.max");
+        std::fs::write(&limit, "max\n").unwrap();
+        let watch = LimitWatch::new().unwrap();
+        watch.watch(std::slice::from_ref(&limit), (1, 1)).unwrap();
+        // The file is replaced by a new inode (a cgroup removed and created again).
+        std::fs::remove_file(&limit).unwrap();
+        std::fs::write(&limit, "max\n").unwrap();
+        let g1 = watch.watch(std::slice::from_ref(&limit), (2, 1)).unwrap();
+        std::fs::write(&limit, "268435456\n").unwrap();
+        assert_ne!(watch.generation(), g1, "the new inode is watched");
     }
 }

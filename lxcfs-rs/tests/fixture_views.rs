@@ -477,7 +477,10 @@ fn limits_follow_every_limit_file_and_ignore_usage() {
         // others re-read.
         let watch = LimitWatch::new().unwrap();
         let generation = watch
-            .watch(&r.watched_limit_files(view, &c))
+            .watch(
+                &r.watched_limit_files(view, &c),
+                (c.init_pid, c.init_start_ticks),
+            )
             .expect("every limit file can be watched");
         let before_unwatched = r.limits(view, &c, LimitSet::Unwatchable).unwrap();
         let usage = if version == "v1" {
