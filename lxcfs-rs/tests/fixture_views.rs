@@ -513,3 +513,42 @@ fn limits_follow_every_limit_file_and_ignore_usage() {
         );
     }
 }
+
+/// The memory limits read at a watch generation are reused at that generation only (the
+/// daemon moves to a new one as soon as a limit file is written); usage is read every time,
+/// and without a generation nothing is reused.
+#[test]
+fn memory_limits_are_reused_only_at_the_generation_they_were_read_at() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, cgroups) = v1_fixture(tmp.path());
+    let r = renderer(layout, host_paths(tmp.path()), Options::default());
+    let c = container(cgroups);
+    let meminfo = |generation: Option<u64>| {
+        let text = r.render_at(ViewFile::Meminfo, &c, generation).unwrap();
+        Meminfo::parse(std::str::from_utf8(&text).unwrap()).unwrap()
+    };
+    let first = meminfo(Some(7));
+    assert_eq!(first.get("MemTotal"), Some(256 * 1024));
+    write(
+        &tmp.path().join("memory/parent/memory.limit_in_bytes"),
+        &format!("{}\n", 128 * MIB),
+    );
+    write(
+        &tmp.path().join("memory/parent/ctr/memory.usage_in_bytes"),
+        &format!("{}\n", 50 * MIB),
+    );
+    let same_generation = meminfo(Some(7));
+    assert_eq!(same_generation.get("MemTotal"), Some(256 * 1024));
+    assert_eq!(
+        same_generation.get("MemFree"),
+        Some(206 * 1024),
+        "usage is fresh"
+    );
+    assert_eq!(meminfo(Some(8)).get("MemTotal"), Some(128 * 1024));
+    assert_eq!(meminfo(None).get("MemTotal"), Some(128 * 1024));
+    write(
+        &tmp.path().join("memory/parent/memory.limit_in_bytes"),
+        &format!("{}\n", 64 * MIB),
+    );
+    assert_eq!(meminfo(None).get("MemTotal"), Some(64 * 1024));
+}
