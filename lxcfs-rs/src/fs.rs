@@ -22,6 +22,10 @@ use crate::watch::LimitWatch;
 /// change while mounted (size 0, the mount's times), so a reader idle for longer than a
 /// short TTL would only pay LOOKUP and GETATTR round trips for nothing.
 const TTL: Duration = Duration::from_secs(3600);
+
+/// The root's attributes expire sooner: `stat` of the mount point must reach the daemon, so
+/// that a restarted daemon sees a dead mount left there (ENOTCONN) and clears it.
+const ROOT_ATTR_TTL: Duration = Duration::from_secs(1);
 const ROOT_INO: u64 = 1;
 const FIRST_FILE_INO: u64 = 100;
 
@@ -211,6 +215,7 @@ impl Filesystem for LxcFs {
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         match self.node(ino) {
+            Some(node) if node.ino == ROOT_INO => reply.attr(&ROOT_ATTR_TTL, &self.attr(node)),
             Some(node) => reply.attr(&TTL, &self.attr(node)),
             None => reply.error(Errno::ENOENT),
         }
