@@ -1,12 +1,15 @@
 //! The reader that runs *inside* a container for the lxcfs figures: open+read+close of each
 //! file, interleaved file by file, timed one by one (latency) and in parallel for a fixed time
-//! (throughput). Prints JSON on stdout.
+//! (throughput); or, with `--concurrent`, many readers per file with every read timed, in
+//! phases aligned on the wall clock so that readers in several containers run at once.
+//! Prints JSON on stdout.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -35,10 +38,23 @@ pub struct ReadLoopArgs {
     /// Idle time before each cold read, ms.
     #[arg(long, default_value_t = 150)]
     pub cold_gap_ms: u64,
+    /// Concurrent mode: this many readers read each file in turn for `--seconds`, `--rounds`
+    /// times, every read timed (nothing else is measured).
+    #[arg(long, default_value_t = 0)]
+    pub concurrent: u32,
+    /// Concurrent mode: wall-clock start of the first phase, ms since the epoch. Phase k
+    /// starts `k × (seconds + 0.1 s)` later, so readers started elsewhere with the same
+    /// arguments read the same file at the same time.
+    #[arg(long)]
+    pub start_at_ms: Option<u64>,
     /// Files to read.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }
+
+/// Pause between concurrent phases, so that one daemon's backlog does not spill into the
+/// next phase.
+const PHASE_GAP: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct FileReport {
@@ -49,6 +65,9 @@ pub struct FileReport {
     #[serde(default)]
     pub cold_latency_ns: Vec<f64>,
     pub reads_per_sec: Vec<f64>,
+    /// Concurrent mode: the latency of every read of each round (ns).
+    #[serde(default)]
+    pub concurrent_ns: Vec<Vec<u32>>,
 }
 
 /// One open+read+close, the whole file, as `cat` does it.
@@ -64,7 +83,6 @@ fn read_once(path: &Path, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 pub fn run(args: &ReadLoopArgs) -> Result<Vec<FileReport>> {
-    let mut buf = vec![0u8; 64 * 1024];
     let mut reports = Vec::new();
     for file in &args.files {
         let content = std::fs::read_to_string(file)
@@ -75,8 +93,19 @@ pub fn run(args: &ReadLoopArgs) -> Result<Vec<FileReport>> {
             latency_ns: Vec::with_capacity(args.iterations as usize),
             cold_latency_ns: Vec::new(),
             reads_per_sec: Vec::new(),
+            concurrent_ns: Vec::new(),
         });
     }
+    if args.concurrent > 0 {
+        run_concurrent(args, &mut reports)?;
+    } else {
+        run_sequential(args, &mut reports)?;
+    }
+    Ok(reports)
+}
+
+fn run_sequential(args: &ReadLoopArgs, reports: &mut [FileReport]) -> Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
 
     let batch = args.batch.max(1);
     let mut done = 0;
@@ -110,7 +139,64 @@ pub fn run(args: &ReadLoopArgs) -> Result<Vec<FileReport>> {
             report.reads_per_sec.push(rate);
         }
     }
-    Ok(reports)
+    Ok(())
+}
+
+/// Every file in turn, `--rounds` times: `--concurrent` readers for `--seconds` each phase.
+fn run_concurrent(args: &ReadLoopArgs, reports: &mut [FileReport]) -> Result<()> {
+    let now_ms = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    };
+    let start_ms = args.start_at_ms.unwrap_or_else(now_ms);
+    let phase = Duration::from_secs_f64(args.seconds) + PHASE_GAP;
+    let mut k = 0u32;
+    for _ in 0..args.rounds {
+        for report in reports.iter_mut() {
+            let begin_ms = start_ms + (phase * k).as_millis() as u64;
+            k += 1;
+            let wait = begin_ms.saturating_sub(now_ms());
+            std::thread::sleep(Duration::from_millis(wait));
+            let latencies = timed_reads(&report.file, args.concurrent, args.seconds)?;
+            report.concurrent_ns.push(latencies);
+        }
+    }
+    Ok(())
+}
+
+/// The latency (ns) of every read `threads` readers looping over `path` for `seconds` made.
+fn timed_reads(path: &Path, threads: u32, seconds: f64) -> Result<Vec<u32>> {
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let all = Mutex::new(Vec::new());
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut mine = Vec::with_capacity(4096);
+                loop {
+                    let t0 = Instant::now();
+                    if t0 >= deadline {
+                        break;
+                    }
+                    if read_once(path, &mut buf).is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    let ns = t0.elapsed().as_nanos();
+                    mine.push(u32::try_from(ns).unwrap_or(u32::MAX));
+                }
+                all.lock().unwrap_or_else(|e| e.into_inner()).extend(mine);
+            });
+        }
+    });
+    anyhow::ensure!(
+        !failed.load(Ordering::Relaxed),
+        "a read of {} failed",
+        path.display()
+    );
+    Ok(all.into_inner().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// Reads per second of `threads` readers looping over `path` for `seconds`.
@@ -162,6 +248,8 @@ mod tests {
             threads: 2,
             cold: 2,
             cold_gap_ms: 1,
+            concurrent: 0,
+            start_at_ms: None,
             files: vec![a.clone(), b],
         };
         let reports = run(&args).unwrap();
@@ -188,9 +276,42 @@ mod tests {
             threads: 1,
             cold: 0,
             cold_gap_ms: 0,
+            concurrent: 0,
+            start_at_ms: None,
             files: vec![PathBuf::from("/nonexistent/lxcfs/proc/meminfo")],
         };
         let err = format!("{:#}", run(&args).unwrap_err());
         assert!(err.contains("/nonexistent/lxcfs/proc/meminfo"), "{err}");
+    }
+
+    #[test]
+    fn concurrent_mode_times_every_read_of_each_round() {
+        let dir = std::env::temp_dir().join(format!("readloop-c-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        std::fs::write(&a, "alpha\n").unwrap();
+        std::fs::write(&b, "beta\n").unwrap();
+        let args = ReadLoopArgs {
+            iterations: 0,
+            batch: 1,
+            rounds: 2,
+            seconds: 0.05,
+            threads: 1,
+            cold: 0,
+            cold_gap_ms: 0,
+            concurrent: 3,
+            start_at_ms: None,
+            files: vec![a, b],
+        };
+        let t0 = Instant::now();
+        let reports = run(&args).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Four phases of 50 ms, each followed by the gap before the next.
+        assert!(t0.elapsed() >= Duration::from_millis(3 * 150 + 50));
+        for r in &reports {
+            assert_eq!(r.concurrent_ns.len(), 2);
+            assert!(r.concurrent_ns.iter().all(|round| round.len() >= 3));
+            assert!(r.latency_ns.is_empty() && r.reads_per_sec.is_empty());
+        }
     }
 }

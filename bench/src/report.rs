@@ -419,6 +419,7 @@ pub fn render(r: &Results, results_file: &str) -> (String, Vec<(String, String)>
 
     density(&mut md, r, &mut chart);
     lxcfs_section(&mut md, r, &mut chart);
+    lxcfs_concurrent_section(&mut md, r);
     hotadd_section(&mut md, r);
     oci_section(&mut md, r);
 
@@ -549,6 +550,41 @@ fn lxcfs_section(md: &mut String, r: &Results, chart: &mut Chart) {
     );
 }
 
+/// p50/p99 of the 32 concurrent readers in 8 containers, per daemon and file.
+fn lxcfs_concurrent_section(md: &mut String, r: &Results) {
+    let files = r.subjects_of(Metric::LxcfsConcurrentP99);
+    if files.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "### 32 concurrent readers in 8 containers\n\nopen+read+close latency, µs (median over rounds of each round's percentile over all readers).\n"
+    );
+    let _ = writeln!(
+        md,
+        "| file | lxcfs-rs p50 | lxcfs-rs p99 | lxcfs 5.0.3 p50 | lxcfs 5.0.3 p99 | p99 lxcfs ÷ lxcfs-rs |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
+    for file in &files {
+        let p50 = |peer| median(r, Metric::LxcfsConcurrentP50, peer, Some(file.as_str()));
+        let p99 = |peer| median(r, Metric::LxcfsConcurrentP99, peer, Some(file.as_str()));
+        let cell = |v: Option<f64>| v.map(num).unwrap_or_else(|| "–".into());
+        let ratio = match (p99(lxcfs::OURS), p99(lxcfs::THEIRS)) {
+            (Some(o), Some(t)) if o > 0.0 => format!("{:.1}×", t / o),
+            _ => "–".into(),
+        };
+        let _ = writeln!(
+            md,
+            "| {file} | {} | {} | {} | {} | {ratio} |",
+            cell(p50(lxcfs::OURS)),
+            cell(p99(lxcfs::OURS)),
+            cell(p50(lxcfs::THEIRS)),
+            cell(p99(lxcfs::THEIRS)),
+        );
+    }
+    md.push('\n');
+}
+
 fn hotadd_section(md: &mut String, r: &Results) {
     let ops = r.subjects_of(Metric::Hotadd);
     if ops.is_empty() {
@@ -648,7 +684,10 @@ each file one by one (latency, medians of 2000, files interleaved in batches of 
 once per file after 150 ms of idle, 30 times (*after idle*: lxcfs-rs keeps a rendered view for \
 at most 100 ms, so this is its uncached path), then counts reads per second with 4 readers in \
 10 rounds of 0.3 s, the files and daemons taking turns. The kernel's own `/proc` file is the \
-floor.
+floor. *Concurrent*: 7 more such containers (pinned to CPU 1 and 0 in turn), 4 readers in \
+each (32 in all) read the same file through one daemon at once for 1 s, every read timed; \
+files and daemons take turns (phases aligned on the wall clock), 3 rounds; p50/p99 over all \
+readers per round, the median of the rounds shown.
 - **Hot-add**: wall time of the whole command, 20 calls each, each undone after it (not \
 timed).
 ";
@@ -761,6 +800,38 @@ mod tests {
             md.contains("| lxc | 0.700 | 0.700 – 0.700 | 0.700 | 1 | 0.71 |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn concurrent_percentiles_are_tabled_per_daemon() {
+        let mut r = sample();
+        for (peer, p50, p99) in [(lxcfs::OURS, 100.0, 400.0), (lxcfs::THEIRS, 300.0, 2000.0)] {
+            r.add(
+                Metric::LxcfsConcurrentP50,
+                peer,
+                Some("proc/stat"),
+                None,
+                p50,
+            );
+            r.add(
+                Metric::LxcfsConcurrentP99,
+                peer,
+                Some("proc/stat"),
+                None,
+                p99,
+            );
+        }
+        let (md, _) = render(&r, "bench/results/x.json");
+        assert!(
+            md.contains("### 32 concurrent readers in 8 containers"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| proc/stat | 100 | 400 | 300 | 2000 | 5.0× |"),
+            "{md}"
+        );
+        let (md, _) = render(&sample(), "bench/results/x.json");
+        assert!(!md.contains("concurrent readers in 8"));
     }
 
     #[test]

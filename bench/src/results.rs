@@ -35,6 +35,11 @@ pub enum Metric {
     LxcfsColdLatency,
     /// Reads (open+read+close) per second from inside a container; `subject` is the file.
     LxcfsThroughput,
+    /// Median latency (µs) of open+read+close with 32 readers in 8 containers reading the
+    /// same file through one daemon at once; one sample per round, `subject` is the file.
+    LxcfsConcurrentP50,
+    /// 99th percentile of the same reads (µs).
+    LxcfsConcurrentP99,
     /// One hot-add command, the whole command's wall time (ms); `subject` is the operation.
     Hotadd,
     /// An OCI runtime's create → start → delete of a busybox `/bin/true` bundle (ms).

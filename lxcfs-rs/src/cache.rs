@@ -3,8 +3,9 @@
 //!
 //! Bounds: an entry is served for at most [`VIEW_TTL`] after it was rendered, only to the
 //! same container (same init process, same cgroup paths), for the same view, and only while
-//! the limits the view depends on (read afresh by the caller at every open) are unchanged, so
-//! a limit change such as `update --memory` shows at the very next read; entries older
+//! the limits the view depends on are unchanged — the watched ones by the generation of
+//! [`crate::watch::LimitWatch`], the others read afresh by the caller at every open — so a
+//! limit change such as `update --memory` shows at the very next read; entries older
 //! than that are dropped at the next insertion, so the cache holds at most the (container,
 //! view) pairs rendered within the last [`VIEW_TTL`], and never more than [`MAX_ENTRIES`].
 
@@ -29,6 +30,8 @@ struct Entry {
     rendered: Instant,
     container: Arc<Container>,
     limits: Limits,
+    /// The watch generation the rendering is valid for; `None`: never reuse it.
+    generation: Option<u64>,
     content: Arc<Vec<u8>>,
 }
 
@@ -53,15 +56,16 @@ impl ViewCache {
     }
 
     /// The content of `view` for `container` rendered at most `ttl` before `now` under the
-    /// same `limits`, else the output of `render` (stored when `now` is later than everything
-    /// cached). Errors are never cached.
+    /// same `limits` and for the current watch `generation`, else the content `render`
+    /// returns with the generation it is valid for. Errors are never cached.
     pub fn get_or_render(
         &self,
         view: ViewFile,
         container: &Arc<Container>,
         limits: &Limits,
+        generation: u64,
         now: Instant,
-        render: impl FnOnce() -> Result<Vec<u8>>,
+        render: impl FnOnce() -> Result<(Vec<u8>, Option<u64>)>,
     ) -> Result<Arc<Vec<u8>>> {
         let key = (container.init_pid, container.init_start_ticks, view);
         if let Some(entry) = self.lock().get(&key) {
@@ -69,13 +73,15 @@ impl ViewCache {
                 .checked_duration_since(entry.rendered)
                 .is_some_and(|age| age < self.ttl);
             if fresh
+                && entry.generation == Some(generation)
                 && entry.limits == *limits
                 && (Arc::ptr_eq(&entry.container, container) || *entry.container == **container)
             {
                 return Ok(entry.content.clone());
             }
         }
-        let content = Arc::new(render()?);
+        let (content, valid_for) = render()?;
+        let content = Arc::new(content);
         let mut entries = self.lock();
         let ttl = self.ttl;
         entries.retain(|_, e| {
@@ -91,6 +97,7 @@ impl ViewCache {
                 rendered: now,
                 container: container.clone(),
                 limits: limits.clone(),
+                generation: valid_for,
                 content: content.clone(),
             },
         );
@@ -134,10 +141,22 @@ mod tests {
     }
 
     /// Renders "name-N", N counting the renders.
-    fn renderer<'a>(count: &'a Cell<u32>, name: &'a str) -> impl FnOnce() -> Result<Vec<u8>> + 'a {
+    fn renderer<'a>(
+        count: &'a Cell<u32>,
+        name: &'a str,
+    ) -> impl FnOnce() -> Result<(Vec<u8>, Option<u64>)> + 'a {
+        rendered_for(count, name, Some(0))
+    }
+
+    /// Like [`renderer`], the rendering valid for watch generation `generation`.
+    fn rendered_for<'a>(
+        count: &'a Cell<u32>,
+        name: &'a str,
+        generation: Option<u64>,
+    ) -> impl FnOnce() -> Result<(Vec<u8>, Option<u64>)> + 'a {
         move || {
             count.set(count.get() + 1);
-            Ok(format!("{name}-{}", count.get()).into_bytes())
+            Ok((format!("{name}-{}", count.get()).into_bytes(), generation))
         }
     }
 
@@ -153,6 +172,7 @@ mod tests {
                     ViewFile::Meminfo,
                     &c,
                     &none(),
+                    0,
                     t0 + at,
                     renderer(&renders, "m"),
                 )
@@ -176,7 +196,7 @@ mod tests {
         let a = container(10, 1, "/a");
         let get = |view, c: &Arc<Container>| {
             cache
-                .get_or_render(view, c, &none(), now, renderer(&renders, "v"))
+                .get_or_render(view, c, &none(), 0, now, renderer(&renders, "v"))
                 .unwrap()
         };
         assert_eq!(*get(ViewFile::Meminfo, &a), b"v-1");
@@ -197,7 +217,7 @@ mod tests {
         let cache = ViewCache::new(Duration::from_millis(100));
         let t0 = Instant::now();
         let c = container(10, 1, "/a");
-        let failed = cache.get_or_render(ViewFile::Meminfo, &c, &none(), t0, || {
+        let failed = cache.get_or_render(ViewFile::Meminfo, &c, &none(), 0, t0, || {
             Err(crate::Error::NoProcess(10))
         });
         assert!(failed.is_err());
@@ -209,6 +229,7 @@ mod tests {
                     ViewFile::Stat,
                     &container(pid, 1, "/a"),
                     &none(),
+                    0,
                     t0,
                     renderer(&renders, "s"),
                 )
@@ -221,6 +242,7 @@ mod tests {
                 ViewFile::Stat,
                 &c,
                 &none(),
+                0,
                 t0 + Duration::from_millis(100),
                 renderer(&renders, "s"),
             )
@@ -238,8 +260,9 @@ mod tests {
                     ViewFile::Stat,
                     &container(pid, 1, "/a"),
                     &none(),
+                    0,
                     now,
-                    || Ok(Vec::new()),
+                    || Ok((Vec::new(), Some(0))),
                 )
                 .unwrap();
             assert!(cache.len() <= MAX_ENTRIES);
@@ -254,7 +277,14 @@ mod tests {
         let now = Instant::now();
         let get = |limits: &Limits| {
             cache
-                .get_or_render(ViewFile::Meminfo, &c, limits, now, renderer(&renders, "m"))
+                .get_or_render(
+                    ViewFile::Meminfo,
+                    &c,
+                    limits,
+                    0,
+                    now,
+                    renderer(&renders, "m"),
+                )
                 .unwrap()
         };
         assert_eq!(*get(&memory_limit("268435456")), b"m-1");
@@ -263,6 +293,35 @@ mod tests {
         // Back to the first limit: the entry now holds the second rendering, so render again.
         assert_eq!(*get(&memory_limit("268435456")), b"m-3");
         assert_eq!(*get(&none()), b"m-4");
+        assert_eq!(renders.get(), 4);
+    }
+
+    #[test]
+    fn a_new_watch_generation_is_rendered_at_the_next_read() {
+        let cache = ViewCache::new(Duration::from_secs(60));
+        let c = container(10, 1, "/a");
+        let renders = Cell::new(0);
+        let now = Instant::now();
+        let get = |current: u64, valid_for: Option<u64>| {
+            cache
+                .get_or_render(
+                    ViewFile::Meminfo,
+                    &c,
+                    &none(),
+                    current,
+                    now,
+                    rendered_for(&renders, "m", valid_for),
+                )
+                .unwrap()
+        };
+        // Rendered while the generation moved from 3 to 4: valid for 4 only.
+        assert_eq!(*get(3, Some(4)), b"m-1");
+        assert_eq!(*get(4, Some(4)), b"m-1");
+        assert_eq!(*get(5, Some(5)), b"m-2");
+        assert_eq!(*get(5, Some(5)), b"m-2");
+        // A rendering whose files could not all be watched is never reused.
+        assert_eq!(*get(6, None), b"m-3");
+        assert_eq!(*get(6, None), b"m-4");
         assert_eq!(renders.get(), 4);
     }
 }

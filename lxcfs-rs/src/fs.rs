@@ -15,9 +15,17 @@ use fuser::{
 
 use crate::cache::ViewCache;
 use crate::process::{Caller, Resolver};
-use crate::render::{Renderer, ViewFile};
+use crate::render::{LimitSet, Renderer, ViewFile};
+use crate::watch::LimitWatch;
 
-const TTL: Duration = Duration::from_secs(1);
+/// Entry and attribute lifetime in the kernel's cache. The tree and its attributes never
+/// change while mounted (size 0, the mount's times), so a reader idle for longer than a
+/// short TTL would only pay LOOKUP and GETATTR round trips for nothing.
+const TTL: Duration = Duration::from_secs(3600);
+
+/// The root's attributes expire sooner: `stat` of the mount point must reach the daemon, so
+/// that a restarted daemon sees a dead mount left there (ENOTCONN) and clears it.
+const ROOT_ATTR_TTL: Duration = Duration::from_secs(1);
 const ROOT_INO: u64 = 1;
 const FIRST_FILE_INO: u64 = 100;
 
@@ -78,6 +86,8 @@ pub struct LxcFs {
     renderer: Arc<Renderer>,
     resolver: Resolver,
     views: ViewCache,
+    /// `None` if inotify is unavailable: then every limit file is re-read at every open.
+    watch: Option<LimitWatch>,
     nodes: Vec<Node>,
     handles: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
     next_handle: AtomicU64,
@@ -90,6 +100,11 @@ impl LxcFs {
             renderer,
             resolver,
             views: ViewCache::default(),
+            watch: LimitWatch::new()
+                .inspect_err(|e| {
+                    tracing::warn!("no inotify, limits are re-read at every open: {e}")
+                })
+                .ok(),
             nodes: build_tree(),
             handles: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
@@ -128,26 +143,49 @@ impl LxcFs {
 
     /// Renders `view` for the process `pid` (a container's view may come from the
     /// [`ViewCache`]: its usage counters at most [`crate::cache::VIEW_TTL`] old, its limits
-    /// re-read at this call).
+    /// checked at this call).
     pub fn content_for(&self, view: ViewFile, pid: u32) -> crate::Result<Arc<Vec<u8>>> {
         match self.resolver.resolve(pid)? {
             Caller::Host => self.renderer.render_host(view).map(Arc::new),
             Caller::Container(container) if view.cacheable() => {
-                match self.renderer.limits(view, &container) {
-                    Ok(limits) => {
-                        self.views
-                            .get_or_render(view, &container, &limits, Instant::now(), || {
-                                self.renderer.render(view, &container)
-                            })
-                    }
-                    Err(e) => {
-                        tracing::debug!(?view, "rendering uncached, limits unreadable: {e}");
-                        self.renderer.render(view, &container).map(Arc::new)
-                    }
-                }
+                self.cached_content(view, &container)
             }
             Caller::Container(container) => self.renderer.render(view, &container).map(Arc::new),
         }
+    }
+
+    /// A container's view from the cache if no limit it depends on changed since it was
+    /// rendered: the watched limit files by the watch's generation, the others re-read.
+    fn cached_content(
+        &self,
+        view: ViewFile,
+        container: &Arc<crate::render::Container>,
+    ) -> crate::Result<Arc<Vec<u8>>> {
+        let set = match self.watch {
+            Some(_) => LimitSet::Unwatchable,
+            None => LimitSet::All,
+        };
+        let limits = match self.renderer.limits(view, container, set) {
+            Ok(limits) => limits,
+            Err(e) => {
+                tracing::debug!(?view, "rendering uncached, limits unreadable: {e}");
+                return self.renderer.render(view, container).map(Arc::new);
+            }
+        };
+        let generation = self.watch.as_ref().map_or(0, LimitWatch::generation);
+        self.views
+            .get_or_render(view, container, &limits, generation, Instant::now(), || {
+                // Watch before rendering: a write after this point shows as a new generation.
+                let Some(watch) = &self.watch else {
+                    return Ok((self.renderer.render(view, container)?, Some(0)));
+                };
+                let valid_for = watch.watch(
+                    &self.renderer.watched_limit_files(view, container),
+                    (container.init_pid, container.init_start_ticks),
+                );
+                let content = self.renderer.render_at(view, container, valid_for)?;
+                Ok((content, valid_for))
+            })
     }
 
     fn handles(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Vec<u8>>>> {
@@ -177,6 +215,7 @@ impl Filesystem for LxcFs {
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         match self.node(ino) {
+            Some(node) if node.ino == ROOT_INO => reply.attr(&ROOT_ATTR_TTL, &self.attr(node)),
             Some(node) => reply.attr(&TTL, &self.attr(node)),
             None => reply.error(Errno::ENOENT),
         }

@@ -16,5 +16,6 @@ pub mod process;
 pub mod render;
 pub mod toolkit;
 pub mod views;
+pub mod watch;
 
 pub use error::{Error, Result};

@@ -48,26 +48,35 @@ impl ViewFile {
     }
 
     /// The cgroup limit files a container's rendering depends on, as (controller, the files
-    /// in v1, the files in v2, whether the ancestors' files count too). Usage counters are
-    /// not listed: they may be up to [`crate::cache::VIEW_TTL`] old, a limit never.
+    /// in v1, the files in v2, whether the ancestors' files count too, whether a change is
+    /// always a write to one of them). Usage counters are not listed: they may be up to
+    /// [`crate::cache::VIEW_TTL`] old, a limit never.
     fn limit_files(self, cfs: bool) -> Vec<LimitFiles> {
         const MEMORY: LimitFiles = LimitFiles {
             controller: Controller::Memory,
             v1: &["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"],
             v2: &["memory.max", "memory.swap.max"],
             ancestors: true,
+            written: true,
+            first_present: false,
         };
+        // The effective cpuset also changes without a write to it: a parent's cpuset
+        // shrinking (v1 and v2) and CPU hotplug.
         const CPUSET: LimitFiles = LimitFiles {
             controller: Controller::Cpuset,
             v1: &["cpuset.effective_cpus", "cpuset.cpus"],
             v2: &["cpuset.cpus.effective"],
             ancestors: false,
+            written: false,
+            first_present: true,
         };
         const CFS: LimitFiles = LimitFiles {
             controller: Controller::Cpu,
             v1: &["cpu.cfs_quota_us", "cpu.cfs_period_us"],
             v2: &["cpu.max"],
             ancestors: true,
+            written: true,
+            first_present: false,
         };
         match self {
             ViewFile::Meminfo | ViewFile::Swaps => vec![MEMORY],
@@ -75,6 +84,14 @@ impl ViewFile {
             ViewFile::Cpuinfo | ViewFile::CpuOnline | ViewFile::Stat => vec![CPUSET],
             _ => Vec::new(),
         }
+    }
+
+    /// Whether the view depends on the host's online CPUs (changed by hotplug, no write).
+    fn reads_online_cpus(self) -> bool {
+        matches!(
+            self,
+            ViewFile::Cpuinfo | ViewFile::CpuOnline | ViewFile::Stat
+        )
     }
 
     /// Path below the mount point, which is also the path below `/` in a container.
@@ -151,6 +168,20 @@ struct LimitFiles {
     v1: &'static [&'static str],
     v2: &'static [&'static str],
     ancestors: bool,
+    /// Every change of these limits is a write(2) to one of the files, which inotify sees
+    /// ([`crate::watch::LimitWatch`]); otherwise the files are re-read at every open.
+    written: bool,
+    /// The files are alternatives: only the first one present is read (as the view does).
+    first_present: bool,
+}
+
+/// Which limit files [`Renderer::limits`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitSet {
+    /// Every limit file (no watch available).
+    All,
+    /// Only those whose changes a watch cannot see.
+    Unwatchable,
 }
 
 /// The contents of the limit files a view depends on (`None` for an absent file), read at
@@ -232,6 +263,29 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
     }
 }
 
+/// (usage, `memory.stat`, swap usage) of a memory cgroup: what [`MemoryCgroup::read`] reads
+/// besides the limits (v1 swap usage = memsw usage − usage).
+fn read_memory_usage(
+    version: Version,
+    dir: &Path,
+) -> Result<(u64, cgroup::MemoryStat, Option<u64>)> {
+    use crate::cgroup::read::parse_u64;
+    let (usage_file, swap_file) = match version {
+        Version::V1 => ("memory.usage_in_bytes", "memory.memsw.usage_in_bytes"),
+        Version::V2 => ("memory.current", "memory.swap.current"),
+    };
+    let usage = parse_u64(usage_file, &read_string(&dir.join(usage_file))?, "")?;
+    let stat = cgroup::MemoryStat::parse(version, &read_string(&dir.join("memory.stat"))?)?;
+    let swap = read_optional(&dir.join(swap_file))?
+        .map(|t| parse_u64(swap_file, &t, &t))
+        .transpose()?;
+    let swap_usage = match version {
+        Version::V1 => swap.map(|memsw| memsw.saturating_sub(usage)),
+        Version::V2 => swap,
+    };
+    Ok((usage, stat, swap_usage))
+}
+
 /// (runnable or uninterruptible tasks, all tasks) of a cgroup subtree, as the kernel counts load.
 fn count_tasks(version: Version, dir: &CgroupDir, proc: &Path) -> (u64, u64) {
     let tasks = cgroup::list_tasks(version, dir).unwrap_or_default();
@@ -254,7 +308,16 @@ pub struct Renderer {
     pub options: Options,
     pub ticks_per_sec: u64,
     pub loads: LoadTracker,
+    /// (memory limit, swap limit) over the hierarchy of a memory cgroup, with the watch
+    /// generation they were read at: reused only at that generation, i.e. while no limit
+    /// file was written.
+    memory_limits: Mutex<HashMap<PathBuf, (u64, MemoryLimits)>>,
 }
+
+type MemoryLimits = (Option<u64>, Option<u64>);
+
+/// At most this many cgroups' memory limits are kept.
+const MAX_MEMORY_LIMITS: usize = 4096;
 
 impl Renderer {
     pub fn new(
@@ -269,6 +332,7 @@ impl Renderer {
             options,
             ticks_per_sec,
             loads: LoadTracker::default(),
+            memory_limits: Mutex::new(HashMap::new()),
         }
     }
 
@@ -280,7 +344,19 @@ impl Renderer {
     /// The container's view of `view`, falling back to the host file when the container's
     /// cgroups do not offer what the view needs.
     pub fn render(&self, view: ViewFile, container: &Container) -> Result<Vec<u8>> {
-        match self.render_container(view, container) {
+        self.render_at(view, container, None)
+    }
+
+    /// Like [`Renderer::render`]; `generation` is the current generation of a
+    /// [`crate::watch::LimitWatch`] that watches this view's limit files, if any: limits read
+    /// at that same generation are reused instead of read again.
+    pub fn render_at(
+        &self,
+        view: ViewFile,
+        container: &Container,
+        generation: Option<u64>,
+    ) -> Result<Vec<u8>> {
+        match self.render_container(view, container, generation) {
             Ok(Some(text)) => Ok(text.into_bytes()),
             Ok(None) => self.render_host(view),
             Err(e) if e.is_not_found() => {
@@ -296,37 +372,61 @@ impl Renderer {
     }
 
     /// Reads afresh the limits `view` depends on for `container` (memory and swap limits,
-    /// cpuset, CFS quota, the host's online CPUs), so that a cached rendering is served only
-    /// while they are unchanged.
-    pub fn limits(&self, view: ViewFile, container: &Container) -> Result<Limits> {
+    /// cpuset, CFS quota, the host's online CPUs), or with [`LimitSet::Unwatchable`] those of
+    /// them a watch cannot follow, so that a cached rendering is served only while they are
+    /// unchanged.
+    pub fn limits(&self, view: ViewFile, container: &Container, set: LimitSet) -> Result<Limits> {
         let mut values = Vec::new();
         for files in view.limit_files(self.options.cfs) {
-            let Some((version, dir)) = self.layout.dir(files.controller, &container.cgroups) else {
-                values.push(None);
+            if set == LimitSet::Unwatchable && files.written {
                 continue;
-            };
-            let names = match version {
-                Version::V1 => files.v1,
-                Version::V2 => files.v2,
-            };
-            let dirs = if files.ancestors {
-                dir.self_and_ancestors()
-            } else {
-                vec![dir.path()]
-            };
-            for dir in &dirs {
-                for name in names {
-                    values.push(read_optional(&dir.join(name))?);
+            }
+            for path in self.limit_paths(&files, container) {
+                let value = match path {
+                    Some(path) => read_optional(&path)?,
+                    None => None,
+                };
+                let found = value.as_deref().is_some_and(|t| !t.trim().is_empty());
+                values.push(value);
+                if found && files.first_present {
+                    break;
                 }
             }
         }
-        if matches!(
-            view,
-            ViewFile::Cpuinfo | ViewFile::CpuOnline | ViewFile::Stat
-        ) {
+        if view.reads_online_cpus() {
             values.push(read_optional(&self.host.file(ViewFile::CpuOnline))?);
         }
         Ok(Limits(values))
+    }
+
+    /// The limit files of `view` for `container` whose every change is a write to them:
+    /// what a [`crate::watch::LimitWatch`] must watch.
+    pub fn watched_limit_files(&self, view: ViewFile, container: &Container) -> Vec<PathBuf> {
+        view.limit_files(self.options.cfs)
+            .iter()
+            .filter(|files| files.written)
+            .flat_map(|files| self.limit_paths(files, container))
+            .flatten()
+            .collect()
+    }
+
+    /// The paths of `files` for `container` (`None` where the controller is not mounted).
+    fn limit_paths(&self, files: &LimitFiles, container: &Container) -> Vec<Option<PathBuf>> {
+        let Some((version, dir)) = self.layout.dir(files.controller, &container.cgroups) else {
+            return vec![None];
+        };
+        let names = match version {
+            Version::V1 => files.v1,
+            Version::V2 => files.v2,
+        };
+        let dirs = if files.ancestors {
+            dir.self_and_ancestors()
+        } else {
+            vec![dir.path()]
+        };
+        dirs.iter()
+            .flat_map(|dir| names.iter().map(move |name| Some(dir.join(name))))
+            .collect()
     }
 
     fn host_text(&self, name: &str) -> Result<String> {
@@ -364,11 +464,48 @@ impl Renderer {
         Ok((visible, accounted))
     }
 
-    fn memory(&self, container: &Container) -> Result<Option<MemoryCgroup>> {
-        match self.layout.dir(Controller::Memory, &container.cgroups) {
-            Some((version, dir)) => Ok(Some(MemoryCgroup::read(version, &dir)?)),
-            None => Ok(None),
+    fn memory(
+        &self,
+        container: &Container,
+        generation: Option<u64>,
+    ) -> Result<Option<MemoryCgroup>> {
+        let Some((version, dir)) = self.layout.dir(Controller::Memory, &container.cgroups) else {
+            return Ok(None);
+        };
+        let path = dir.path();
+        let known = generation.and_then(|g| {
+            let limits = self.lock_memory_limits();
+            limits
+                .get(&path)
+                .filter(|(at, _)| *at == g)
+                .map(|(_, l)| *l)
+        });
+        if let Some((limit, swap_limit)) = known {
+            let (usage, stat, swap_usage) = read_memory_usage(version, &path)?;
+            return Ok(Some(MemoryCgroup {
+                limit,
+                usage,
+                stat,
+                swap_limit,
+                swap_usage,
+            }));
         }
+        let mem = MemoryCgroup::read(version, &dir)?;
+        if let Some(g) = generation {
+            let mut limits = self.lock_memory_limits();
+            limits.retain(|_, (at, _)| *at == g);
+            if limits.len() >= MAX_MEMORY_LIMITS {
+                limits.clear();
+            }
+            limits.insert(path, (g, (mem.limit, mem.swap_limit)));
+        }
+        Ok(Some(mem))
+    }
+
+    fn lock_memory_limits(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (u64, MemoryLimits)>> {
+        self.memory_limits.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The cgroup whose tasks make up the container's load: the first v1 controller in which
@@ -387,18 +524,23 @@ impl Renderer {
         .or_else(|| self.layout.v2_dir(cgroups).map(|d| (Version::V2, d)))
     }
 
-    fn render_container(&self, view: ViewFile, container: &Container) -> Result<Option<String>> {
+    fn render_container(
+        &self,
+        view: ViewFile,
+        container: &Container,
+        generation: Option<u64>,
+    ) -> Result<Option<String>> {
         let cgroups = &container.cgroups;
         Ok(Some(match view {
             ViewFile::Meminfo => {
-                let Some(mem) = self.memory(container)? else {
+                let Some(mem) = self.memory(container, generation)? else {
                     return Ok(None);
                 };
                 let host = Meminfo::parse(&self.host_text("meminfo")?)?;
                 views::meminfo::render(&host, &mem, self.options.swap)
             }
             ViewFile::Swaps => {
-                let Some(mem) = self.memory(container)? else {
+                let Some(mem) = self.memory(container, generation)? else {
                     return Ok(None);
                 };
                 let host = Meminfo::parse(&self.host_text("meminfo")?)?;

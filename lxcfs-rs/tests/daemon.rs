@@ -474,3 +474,65 @@ fn loadavg_enabled_counts_container_tasks() {
     // sh, unshare, and cat in the container's cgroup: a handful, not the host's hundreds
     assert!(loadavg.total >= 1 && loadavg.total < 10, "{text}");
 }
+
+/// A limit written through another mount of the memory hierarchy (a fresh cgroup v1 mount in
+/// the container's own mount namespace), on the container's cgroup or on an ancestor, shows at
+/// the very next read, although the view was rendered a moment before (well within the
+/// cache's lifetime): the daemon's inotify watches see every write, whichever mount it came
+/// through.
+#[test]
+fn a_limit_written_through_another_mount_or_on_an_ancestor_shows_at_once() {
+    require_root();
+    let daemon = Daemon::start_ours(&[]);
+    let limit = LIMIT.to_string();
+    let cgroup = TestCgroup::build(&[CgroupSpec {
+        controller: "memory",
+        path: "ctr",
+        files: &[("memory.limit_in_bytes", &limit)],
+        join: true,
+    }]);
+    let parent = &cgroup.dirs[0];
+    let layout = lxcfs_rs::cgroup::CgroupLayout::from_system().unwrap();
+    let root = layout
+        .v1_dir(
+            lxcfs_rs::cgroup::Controller::Memory,
+            &lxcfs_rs::cgroup::ProcessCgroups::parse("4:memory:/\n").unwrap(),
+        )
+        .unwrap()
+        .mountpoint;
+    let relative = parent.strip_prefix(&root).unwrap().display().to_string();
+    let meminfo = daemon.path("proc/meminfo").display().to_string();
+    let mib = |n: u64| (n * 1024 * 1024).to_string();
+    let script = format!(
+        "m=$(mktemp -d); mount -t cgroup -o memory none $m || exit 98; \
+         echo ==first==; cat {meminfo}; echo ==again==; cat {meminfo}; \
+         echo {child} > $m/{relative}/ctr/memory.limit_in_bytes; echo ==child==; cat {meminfo}; \
+         echo {ancestor} > $m/{relative}/memory.limit_in_bytes; echo ==ancestor==; cat {meminfo}; \
+         echo {host} > {parent}/memory.limit_in_bytes; echo ==host==; cat {meminfo}; \
+         umount $m; rmdir $m",
+        child = mib(128),
+        ancestor = mib(64),
+        host = mib(96),
+        parent = parent.display(),
+    );
+    let out = cgroup.run_in_container(&script);
+    let s = sections(&out.stdout);
+    let total = |name: &str| meminfo_value(&s[name], "MemTotal");
+    assert_eq!(total("first"), Some(256 * 1024));
+    assert_eq!(total("again"), Some(256 * 1024));
+    assert_eq!(
+        total("child"),
+        Some(128 * 1024),
+        "child limit via another mount"
+    );
+    assert_eq!(
+        total("ancestor"),
+        Some(64 * 1024),
+        "ancestor limit via another mount"
+    );
+    assert_eq!(
+        total("host"),
+        Some(96 * 1024),
+        "ancestor limit via the host's mount"
+    );
+}

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use lxcfs_rs::cgroup::{CgroupLayout, Controller, Hierarchy, ProcessCgroups};
 use lxcfs_rs::host::{CpuTimes, Cpuinfo, Meminfo, Stat, Uptime};
-use lxcfs_rs::render::{Container, HostPaths, Options, Renderer, ViewFile};
+use lxcfs_rs::render::{Container, HostPaths, LimitSet, Options, Renderer, ViewFile};
+use lxcfs_rs::watch::LimitWatch;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -471,7 +472,17 @@ fn limits_follow_every_limit_file_and_ignore_usage() {
         };
         let r = renderer(layout, host_paths(tmp.path()), options);
         let c = container(cgroups);
-        let before = r.limits(view, &c).unwrap();
+        let before = r.limits(view, &c, LimitSet::All).unwrap();
+        // What the daemon checks at every open: the watched files through inotify, the
+        // others re-read.
+        let watch = LimitWatch::new().unwrap();
+        let generation = watch
+            .watch(
+                &r.watched_limit_files(view, &c),
+                (c.init_pid, c.init_start_ticks),
+            )
+            .expect("every limit file can be watched");
+        let before_unwatched = r.limits(view, &c, LimitSet::Unwatchable).unwrap();
         let usage = if version == "v1" {
             "memory/parent/ctr/memory.usage_in_bytes"
         } else {
@@ -479,15 +490,65 @@ fn limits_follow_every_limit_file_and_ignore_usage() {
         };
         write(&tmp.path().join(usage), &format!("{}\n", 200 * MIB));
         assert_eq!(
-            r.limits(view, &c).unwrap(),
+            r.limits(view, &c, LimitSet::All).unwrap(),
             before,
+            "{version} {view:?}: usage"
+        );
+        assert_eq!(watch.generation(), generation, "{version} {view:?}: usage");
+        assert_eq!(
+            r.limits(view, &c, LimitSet::Unwatchable).unwrap(),
+            before_unwatched,
             "{version} {view:?}: usage"
         );
         write(&tmp.path().join(file), new);
         assert_ne!(
-            r.limits(view, &c).unwrap(),
+            r.limits(view, &c, LimitSet::All).unwrap(),
             before,
             "{version} {view:?}: {file}"
         );
+        assert!(
+            watch.generation() != generation
+                || r.limits(view, &c, LimitSet::Unwatchable).unwrap() != before_unwatched,
+            "{version} {view:?}: a change of {file} is neither watched nor re-read"
+        );
     }
+}
+
+/// The memory limits read at a watch generation are reused at that generation only (the
+/// daemon moves to a new one as soon as a limit file is written); usage is read every time,
+/// and without a generation nothing is reused.
+#[test]
+fn memory_limits_are_reused_only_at_the_generation_they_were_read_at() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, cgroups) = v1_fixture(tmp.path());
+    let r = renderer(layout, host_paths(tmp.path()), Options::default());
+    let c = container(cgroups);
+    let meminfo = |generation: Option<u64>| {
+        let text = r.render_at(ViewFile::Meminfo, &c, generation).unwrap();
+        Meminfo::parse(std::str::from_utf8(&text).unwrap()).unwrap()
+    };
+    let first = meminfo(Some(7));
+    assert_eq!(first.get("MemTotal"), Some(256 * 1024));
+    write(
+        &tmp.path().join("memory/parent/memory.limit_in_bytes"),
+        &format!("{}\n", 128 * MIB),
+    );
+    write(
+        &tmp.path().join("memory/parent/ctr/memory.usage_in_bytes"),
+        &format!("{}\n", 50 * MIB),
+    );
+    let same_generation = meminfo(Some(7));
+    assert_eq!(same_generation.get("MemTotal"), Some(256 * 1024));
+    assert_eq!(
+        same_generation.get("MemFree"),
+        Some(206 * 1024),
+        "usage is fresh"
+    );
+    assert_eq!(meminfo(Some(8)).get("MemTotal"), Some(128 * 1024));
+    assert_eq!(meminfo(None).get("MemTotal"), Some(128 * 1024));
+    write(
+        &tmp.path().join("memory/parent/memory.limit_in_bytes"),
+        &format!("{}\n", 64 * MIB),
+    );
+    assert_eq!(meminfo(None).get("MemTotal"), Some(64 * 1024));
 }

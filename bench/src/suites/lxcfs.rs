@@ -1,6 +1,8 @@
 //! lxcfs-rs against lxcfs 5.0.3 on the same container: open+read+close latency and reads per
 //! second of each view, read from inside a booted system container (`-m 256M
-//! --cpuset-cpus 0`) through both daemons at once, with the kernel's own `/proc` as the floor.
+//! --cpuset-cpus 0`) through both daemons at once, with the kernel's own `/proc` as the floor;
+//! then p50/p99 latency of 32 concurrent readers spread over 8 such containers, the daemons
+//! taking turns.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -9,6 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+
+use syscontainer_tests::Rootfs;
 
 use super::{Bench, Running};
 use crate::host;
@@ -31,6 +35,11 @@ const FILES: &[&str] = &[
     "sys/devices/system/cpu/online",
 ];
 const FUSE_SUPER_MAGIC: i64 = 0x6573_5546;
+/// Containers and readers of the concurrent measurement.
+const CONCURRENT_CONTAINERS: usize = 8;
+const CONCURRENT_READERS: usize = 32;
+/// The files read by the concurrent readers: the memory view, two CPU views and uptime.
+const CONCURRENT_FILES: &[&str] = &["proc/meminfo", "proc/stat", "proc/cpuinfo", "proc/uptime"];
 
 /// A FUSE daemon serving `mountpoint`; stopped and unmounted on drop.
 struct Daemon {
@@ -112,6 +121,39 @@ pub fn run(bench: &mut Bench) -> Result<()> {
     let volume_fuse = format!("{}:/bench/fuse", fuse.display());
     let volume_bin = format!("{}:/bench/bin:ro", exe_dir.display());
 
+    let volumes = [volume_fuse.as_str(), volume_bin.as_str()];
+    let mut containers = Vec::new();
+    let first = start_reader_container(bench, "0", &volumes)?;
+    let targets = read_targets(&ours, theirs.as_ref(), &mut found);
+    let reader = format!("/bench/bin/{}", exe_name.to_string_lossy());
+    let reports = read_loop(bench, &first.0, &reader, &targets)?;
+    record(&targets, &reports, &mut found);
+    containers.push(first);
+
+    // The other containers alternate between the two CPUs.
+    for i in 1..CONCURRENT_CONTAINERS {
+        let cpu = if i % 2 == 1 { "1" } else { "0" };
+        containers.push(start_reader_container(bench, cpu, &volumes)?);
+    }
+    let names: Vec<&str> = containers.iter().map(|c| c.0.as_str()).collect();
+    let concurrent = concurrent_targets(&ours, theirs.as_ref());
+    let per_container = concurrent_reads(bench, &names, &reader, &concurrent)?;
+    record_concurrent(&concurrent, &per_container, &mut found);
+    drop(containers);
+    drop(theirs);
+    drop(ours);
+    bench.results.merge(found);
+    Ok(())
+}
+
+/// A booted reader container (`-m 256M`, pinned to `cpu`) with both daemons' mounts and the
+/// benchmark binary as volumes: its name, the container and its rootfs (dropped in that
+/// order).
+fn start_reader_container<'a>(
+    bench: &'a Bench,
+    cpu: &str,
+    volumes: &[&str; 2],
+) -> Result<(String, Running<'a>, Rootfs)> {
     let rootfs = bench.rootfs_copy();
     let name = bench.name("lxcfs");
     let started = bench.syscontainer.start_with(
@@ -121,27 +163,17 @@ pub fn run(bench: &mut Bench) -> Result<()> {
             "-m",
             "256M",
             "--cpuset-cpus",
-            "0",
+            cpu,
             "-v",
-            &volume_fuse,
+            volumes[0],
             "-v",
-            &volume_bin,
+            volumes[1],
         ],
     )?;
     let running = Running::new(&bench.syscontainer, started);
     let init = bench.syscontainer.init_pid(&running.started)?;
     host::wait_booted(init, TIMEOUT)?;
-
-    let targets = read_targets(&ours, theirs.as_ref(), &mut found);
-    let reader = format!("/bench/bin/{}", exe_name.to_string_lossy());
-    let reports = read_loop(bench, &name, &reader, &targets)?;
-    record(&targets, &reports, &mut found);
-    drop(running);
-    drop(rootfs);
-    drop(theirs);
-    drop(ours);
-    bench.results.merge(found);
-    Ok(())
+    Ok((name, running, rootfs))
 }
 
 /// lxcfs-rs, and lxcfs 5.0.3 where it is installed, each mounted below `fuse`.
@@ -242,6 +274,127 @@ fn read_loop(
     serde_json::from_slice(&out.stdout).context("read-loop printed no valid JSON")
 }
 
+/// (peer, file, path inside the container) for the concurrent readers: each file through
+/// lxcfs 5.0.3 then lxcfs-rs, so the daemons take turns file by file.
+fn concurrent_targets(
+    ours: &Daemon,
+    theirs: Option<&Daemon>,
+) -> Vec<(&'static str, &'static str, String)> {
+    let mut targets = Vec::new();
+    for file in CONCURRENT_FILES {
+        if theirs.is_some_and(|t| t.mountpoint.join(file).exists()) {
+            targets.push((THEIRS, *file, format!("/bench/fuse/theirs/{file}")));
+        }
+        if ours.mountpoint.join(file).exists() {
+            targets.push((OURS, *file, format!("/bench/fuse/ours/{file}")));
+        }
+    }
+    targets
+}
+
+/// Runs one `read-loop --concurrent` in every container at once, the phases aligned on the
+/// wall clock; the readers are shared out evenly over the containers.
+fn concurrent_reads(
+    bench: &Bench,
+    names: &[&str],
+    reader: &str,
+    targets: &[(&str, &str, String)],
+) -> Result<Vec<Vec<FileReport>>> {
+    let (rounds, seconds, lead_ms) = if bench.smoke {
+        ("1", "0.2", 2000)
+    } else {
+        ("3", "1", 3000)
+    };
+    let readers = (CONCURRENT_READERS / names.len().max(1)).to_string();
+    let start_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("clock before the epoch")?
+        .as_millis() as u64
+        + lead_ms;
+    let start_ms = start_ms.to_string();
+    let mut children = Vec::new();
+    for name in names {
+        let mut args = vec![
+            "exec",
+            name,
+            reader,
+            "read-loop",
+            "--concurrent",
+            &readers,
+            "--rounds",
+            rounds,
+            "--seconds",
+            seconds,
+            "--start-at-ms",
+            &start_ms,
+        ];
+        args.extend(targets.iter().map(|(_, _, path)| path.as_str()));
+        let child = bench
+            .syscontainer
+            .command()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot run syscontainer exec")?;
+        children.push(child);
+    }
+    let mut all = Vec::new();
+    let mut failure = None;
+    for child in children {
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            failure = Some(String::from_utf8_lossy(&out.stderr).trim().to_string());
+            continue;
+        }
+        all.push(serde_json::from_slice(&out.stdout).context("read-loop printed no valid JSON")?);
+    }
+    if let Some(stderr) = failure {
+        bail!("concurrent read-loop inside a container failed: {stderr}");
+    }
+    Ok(all)
+}
+
+/// The `q` quantile (nearest rank) of `sorted`, in µs.
+fn quantile_us(sorted: &[u32], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(f64::from(sorted[rank - 1]) / 1e3)
+}
+
+/// p50 and p99 of each round over the reads of every container, per daemon and file.
+fn record_concurrent(
+    targets: &[(&str, &str, String)],
+    per_container: &[Vec<FileReport>],
+    found: &mut Results,
+) {
+    for (i, (peer, file, _)) in targets.iter().enumerate() {
+        let rounds = per_container
+            .iter()
+            .filter_map(|reports| reports.get(i))
+            .map(|r| r.concurrent_ns.len())
+            .max()
+            .unwrap_or(0);
+        for round in 0..rounds {
+            let mut merged: Vec<u32> = per_container
+                .iter()
+                .filter_map(|reports| reports.get(i)?.concurrent_ns.get(round))
+                .flatten()
+                .copied()
+                .collect();
+            merged.sort_unstable();
+            if let Some(p50) = quantile_us(&merged, 0.5) {
+                found.add(Metric::LxcfsConcurrentP50, peer, Some(file), None, p50);
+            }
+            if let Some(p99) = quantile_us(&merged, 0.99) {
+                found.add(Metric::LxcfsConcurrentP99, peer, Some(file), None, p99);
+            }
+        }
+    }
+}
+
 fn record(targets: &[(&str, &str, String)], reports: &[FileReport], found: &mut Results) {
     for ((peer, file, _), report) in targets.iter().zip(reports) {
         if *file == "proc/meminfo" && *peer != KERNEL && !shows_the_limit(&report.content) {
@@ -263,6 +416,15 @@ fn record(targets: &[(&str, &str, String)], reports: &[FileReport], found: &mut 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn quantiles_are_nearest_rank_in_microseconds() {
+        let sorted: Vec<u32> = (1..=100).map(|i| i * 1000).collect();
+        assert_eq!(super::quantile_us(&sorted, 0.5), Some(50.0));
+        assert_eq!(super::quantile_us(&sorted, 0.99), Some(99.0));
+        assert_eq!(super::quantile_us(&[7000], 0.99), Some(7.0));
+        assert_eq!(super::quantile_us(&[], 0.5), None);
+    }
+
     #[test]
     fn the_limit_is_recognised_exactly() {
         assert!(super::shows_the_limit(
