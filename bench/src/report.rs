@@ -659,11 +659,13 @@ syscontainer, …), {runs} runs each.
 `lxc.cgroup.relative = 1`. **nspawn**: `systemd-nspawn --boot --private-network \
 --register=no --keep-unit --console=passive` in a cgroup of its own (this host's PID 1 is not \
 systemd, so there is no machined).
-- For the whole run the benchmark raises `fs.inotify.max_user_instances` to 1024 and \
-`kernel.keys.maxkeys`/`maxbytes` to 2000/2000000 (LXD's production values) and restores them \
+- For the whole run the benchmark raises `fs.inotify.max_user_instances` to 8192 and \
+`kernel.keys.maxkeys`/`maxbytes` to 2000/2000000 (LXD's production values for the keys; \
+LXD's 1024 inotify instances run out near 100 containers, which take 8 each) and restores them \
 after: every systemd container takes inotify instances and per-service keyrings charged to \
 root, and with Debian's defaults (128, 200) about 20 booting containers exhaust them, whatever \
-the runtime.
+the runtime. Each syscontainer container gets a cgroup parent of its own, as each LXC and \
+nspawn container is a CPU group of its own.
 - **Boot**: from the start command to `nsenter -a -t PID1 systemctl is-system-running --wait` \
 answering `running` or `degraded`, asked the same way for every peer, once systemd's private \
 socket exists (watched from the host with a stat, so that probing does not load the machine).
