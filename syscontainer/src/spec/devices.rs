@@ -5,8 +5,8 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use oci_spec::runtime::{
-    Capability, LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder,
-    LinuxDeviceType, Spec,
+    LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+    Spec,
 };
 
 use super::{conflict, Plan, Result};
@@ -83,7 +83,11 @@ pub(super) fn apply(plan: &Plan, spec: &mut Spec) -> Result<()> {
     resources.set_devices(Some(rules));
     linux.set_resources(Some(resources));
     linux.set_devices(Some(devices));
-    let refuse_bpf = !plan.opts.privileged && !seccomp_unconfined(plan) && keeps_sys_admin(spec);
+    // Without CAP_SYS_ADMIN `bpf(2)` cannot open the attached filter to detach it
+    // (`BPF_PROG_GET_FD_BY_ID` needs it); an application container without it also could not
+    // load the default filter after dropping to a user other than root.
+    let refuse_bpf =
+        !plan.opts.privileged && !seccomp_unconfined(plan) && super::keeps_sys_admin(spec);
     if linux.seccomp().is_none() && refuse_bpf {
         // Without it the container could detach its cgroup v2 device filter (see
         // crate::seccomp::default_profile); a profile given with --security-opt replaces it.
@@ -93,18 +97,6 @@ pub(super) fn apply(plan: &Plan, spec: &mut Spec) -> Result<()> {
     }
     spec.set_linux(Some(linux));
     Ok(())
-}
-
-/// Whether the container's processes can hold CAP_SYS_ADMIN, without which `bpf(2)` cannot
-/// open the attached filter to detach it (`BPF_PROG_GET_FD_BY_ID` needs it). An application
-/// container without it also could not load the default filter after dropping to a user
-/// other than root.
-fn keeps_sys_admin(spec: &Spec) -> bool {
-    spec.process()
-        .as_ref()
-        .and_then(|p| p.capabilities().as_ref())
-        .and_then(|c| c.bounding().as_ref())
-        .is_some_and(|set| set.contains(&Capability::SysAdmin))
 }
 
 fn seccomp_unconfined(plan: &Plan) -> bool {

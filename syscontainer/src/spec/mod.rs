@@ -248,6 +248,15 @@ pub fn validate_rootfs(rootfs: &Path, command: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Whether the container's processes can hold CAP_SYS_ADMIN (in the bounding set).
+fn keeps_sys_admin(spec: &Spec) -> bool {
+    spec.process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref())
+        .and_then(|c| c.bounding().as_ref())
+        .is_some_and(|set| set.contains(&oci_spec::runtime::Capability::SysAdmin))
+}
+
 #[cfg(test)]
 mod tests {
     use oci_spec::runtime::Capability;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{Capability, Mount, MountBuilder, Spec};
+use oci_spec::runtime::{Mount, MountBuilder, Spec};
 
 use super::{conflict, Plan, Result};
 use crate::options::{HostChannel, MountKind, MountRequest};
@@ -66,7 +66,8 @@ pub(super) fn apply(plan: &Plan, spec: &mut Spec) -> Result<()> {
         // Source is relative to the bundle: the init resolves it against the container dir.
         mounts.push(mount(&dest, "bind", file, &["rbind", "rw"]));
     }
-    if opts.system_container && opts.kernel.user_remap.is_none() && keeps_sys_admin(spec) {
+    // Without CAP_SYS_ADMIN systemd mounts none of these itself.
+    if opts.system_container && opts.kernel.user_remap.is_none() && super::keeps_sys_admin(spec) {
         let taken = |dest: &str| {
             opts.mounts
                 .requests()
@@ -175,15 +176,6 @@ pub fn systemd_api_mounts(exists: impl Fn(&str) -> bool) -> Vec<Mount> {
         .filter(|(_, _, _, host_path)| exists(host_path))
         .map(|(dest, fstype, options, _)| mount(dest, fstype, fstype, options))
         .collect()
-}
-
-/// Whether PID 1 keeps CAP_SYS_ADMIN, without which systemd mounts none of these itself.
-fn keeps_sys_admin(spec: &Spec) -> bool {
-    spec.process()
-        .as_ref()
-        .and_then(|p| p.capabilities().as_ref())
-        .and_then(|c| c.bounding().as_ref())
-        .is_some_and(|set| set.contains(&Capability::SysAdmin))
 }
 
 fn user_mount(req: &MountRequest) -> Mount {
