@@ -409,7 +409,11 @@ impl Store {
         let dir = self.dir(id);
         // Rename first so that a half-finished removal never looks like a container.
         let doomed = self.root.join(format!(".rm-{id}"));
-        fs::rename(&dir, &doomed).map_err(io_err("rename", &dir))?;
+        // Under the store lock a missing directory means another removal came first.
+        fs::rename(&dir, &doomed).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::NotFound(id.to_string()),
+            _ => io_err("rename", &dir)(e),
+        })?;
         sclog::crash_point("rm:after-rename");
         fs::remove_dir_all(&doomed).map_err(io_err("remove", &doomed))?;
         let _ = fs::remove_dir_all(self.run_dir(id));
@@ -523,6 +527,8 @@ mod tests {
         assert_eq!(store.load_state(&a).unwrap().restart_count, 7);
         store.remove(&a).unwrap();
         assert_eq!(store.ids().unwrap(), vec![b.clone()]);
+        // A second removal (two `rm -f` racing) finds it gone, as a lookup would.
+        assert!(matches!(store.remove(&a), Err(StoreError::NotFound(_))));
         fs::remove_dir_all(&dir).unwrap();
     }
 
