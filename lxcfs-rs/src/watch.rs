@@ -5,7 +5,7 @@
 //! Why this is exact: a write(2) to a cgroup file (v1 or cgroup2) queues `IN_MODIFY` on the
 //! file's inode before the write returns, and kernfs has one inode per cgroup file whatever
 //! mount, bind mount, mount namespace or cgroup namespace the writer went through (checked on
-//! this host: docs/perf-perf-lxcfs.md). [`LimitWatch::generation`] drains the queue at every
+//! this host: docs/performance/lxcfs.md). [`LimitWatch::generation`] drains the queue at every
 //! open, so a read that starts after the write returned sees the new generation. What a
 //! watch cannot see is left to the caller to re-read: a cpuset narrowed by a parent or by CPU
 //! hotplug writes no watched file.

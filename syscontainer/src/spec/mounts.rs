@@ -31,7 +31,7 @@ const DEFAULT_SHM_SIZE: u64 = 64 << 20;
 /// `dev-hugepages.mount` and `sys-fs-fuse-connections.mount`) when it holds CAP_SYS_ADMIN
 /// outside a user namespace and the host path of its condition exists. Mounted by the
 /// runtime instead, with the options systemd's units use, systemd finds them in place and
-/// starts no process: the same mounts, about 25 ms sooner to `running` (docs/perf-perf-boot.md).
+/// starts no process: the same mounts, about 25 ms sooner to `running` (docs/performance/boot-and-density.md).
 /// (destination, file system, options, host path that must exist)
 pub const SYSTEMD_API_MOUNTS: &[(&str, &str, &[&str], &str)] = &[
     (
