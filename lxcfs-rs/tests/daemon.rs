@@ -504,7 +504,7 @@ fn a_limit_written_through_another_mount_or_on_an_ancestor_shows_at_once() {
     let meminfo = daemon.path("proc/meminfo").display().to_string();
     let mib = |n: u64| (n * 1024 * 1024).to_string();
     let script = format!(
-        "m=$(mktemp -d); mount -t cgroup -o memory none $m || exit 98; \
+        "m=$(mktemp -d); mount -t cgroup -o memory none $m || {{ rmdir $m; exit 98; }}; \
          echo ==first==; cat {meminfo}; echo ==again==; cat {meminfo}; \
          echo {child} > $m/{relative}/ctr/memory.limit_in_bytes; echo ==child==; cat {meminfo}; \
          echo {ancestor} > $m/{relative}/memory.limit_in_bytes; echo ==ancestor==; cat {meminfo}; \
