@@ -33,162 +33,163 @@ fn not_measured(what: &str, goal: &str) -> Target {
     }
 }
 
+/// A goal judged on one median: `judge` gives the measured text and whether it is met.
+fn single(
+    what: &str,
+    goal: &str,
+    figure: Option<f64>,
+    judge: impl Fn(f64) -> (String, bool),
+) -> Target {
+    match figure {
+        Some(v) => {
+            let (measured, met) = judge(v);
+            Target {
+                what: what.into(),
+                goal: goal.into(),
+                measured,
+                met: Some(met),
+            }
+        }
+        None => not_measured(what, goal),
+    }
+}
+
+/// A goal that compares our median with a peer's: not measured unless both exist and the
+/// one the ratio divides by is positive.
+fn paired(
+    what: &str,
+    goal: &str,
+    (ours, theirs): (Option<f64>, Option<f64>),
+    judge: impl Fn(f64, f64) -> (String, bool),
+) -> Target {
+    match (ours, theirs) {
+        (Some(o), Some(t)) if o > 0.0 && t > 0.0 => single(what, goal, Some(o), |o| judge(o, t)),
+        _ => not_measured(what, goal),
+    }
+}
+
+/// "ours vs theirs UNIT", both to three significant digits.
+fn versus(ours: f64, theirs: f64, unit: &str) -> String {
+    format!("{} vs {} {unit}", num(ours), num(theirs))
+}
+
 /// Issue 15's goals, in the order of the page.
 pub fn targets(r: &Results) -> Vec<Target> {
+    let pair = |metric, peer: &str| (median(r, metric, US, None), median(r, metric, peer, None));
     let mut out = vec![boot_target(r)];
-
-    out.push(match median(r, Metric::RuntimeShare, US, None) {
-        Some(ms) => Target {
-            what: "runtime share of boot".into(),
-            goal: "≤ 20 ms".into(),
-            measured: format!("{} ms", num(ms)),
-            met: Some(ms <= 20.0),
+    out.push(single(
+        "runtime share of boot",
+        "≤ 20 ms",
+        median(r, Metric::RuntimeShare, US, None),
+        |ms| (format!("{} ms", num(ms)), ms <= 20.0),
+    ));
+    out.push(paired(
+        "stop",
+        "≤ nspawn",
+        pair(Metric::Stop, "nspawn"),
+        |o, t| (format!("{} s vs {} s", num(o), num(t)), o <= t),
+    ));
+    out.push(paired(
+        "exec",
+        "≤ 1.3 × nsenter",
+        pair(Metric::Exec, FLOOR),
+        |o, t| {
+            (
+                format!("{:.2}× ({})", o / t, versus(o, t, "ms")),
+                o <= 1.3 * t,
+            )
         },
-        None => not_measured("runtime share of boot", "≤ 20 ms"),
-    });
-
-    out.push(
-        match (
-            median(r, Metric::Stop, US, None),
-            median(r, Metric::Stop, "nspawn", None),
-        ) {
-            (Some(ours), Some(nspawn)) => Target {
-                what: "stop".into(),
-                goal: "≤ nspawn".into(),
-                measured: format!("{} s vs {} s", num(ours), num(nspawn)),
-                met: Some(ours <= nspawn),
-            },
-            _ => not_measured("stop", "≤ nspawn"),
-        },
-    );
-
-    out.push(
-        match (
-            median(r, Metric::Exec, US, None),
-            median(r, Metric::Exec, FLOOR, None),
-        ) {
-            (Some(ours), Some(floor)) => Target {
-                what: "exec".into(),
-                goal: "≤ 1.3 × nsenter".into(),
-                measured: format!("{:.2}× ({} vs {} ms)", ours / floor, num(ours), num(floor)),
-                met: Some(ours <= 1.3 * floor),
-            },
-            _ => not_measured("exec", "≤ 1.3 × nsenter"),
-        },
-    );
-
-    out.push(match median(r, Metric::MonitorRss, US, None) {
-        Some(kib) => Target {
-            what: "monitor RSS".into(),
-            goal: "≤ 2 MiB".into(),
-            measured: format!("{} MiB", num(kib / 1024.0)),
-            met: Some(kib <= 2048.0),
-        },
-        None => not_measured("monitor RSS", "≤ 2 MiB"),
-    });
-
-    out.push(idle_memory_target(r));
+    ));
+    out.push(single(
+        "monitor RSS",
+        "≤ 2 MiB",
+        median(r, Metric::MonitorRss, US, None),
+        |kib| (format!("{} MiB", num(kib / 1024.0)), kib <= 2048.0),
+    ));
+    out.push(paired(
+        "memory per idle container",
+        "≤ lxc",
+        pair(Metric::ContainerMemory, "lxc"),
+        |o, t| (versus(o, t, "KiB"), o <= t),
+    ));
     out.extend(density_targets(r));
-
     for (metric, what) in [
         (Metric::OciLifecycle, "OCI create → start → delete"),
         (Metric::OciExec, "OCI exec"),
     ] {
-        out.push(oci_target(r, metric, what));
+        let figures = (
+            median(r, metric, oci::OURS, None),
+            median(r, metric, oci::RUNC, None),
+        );
+        out.push(paired(what, "≤ 1.2 × runc", figures, |o, t| {
+            (
+                format!("{:.2}× ({})", o / t, versus(o, t, "ms")),
+                o <= 1.2 * t,
+            )
+        }));
     }
-
     out.extend(lxcfs_targets(r));
-
-    for op in r.subjects_of(Metric::Hotadd) {
-        let what = format!("hot-add, {op}");
-        let goal = "≤ 5 ms median";
-        out.push(match median(r, Metric::Hotadd, hotadd::TOOLS, Some(&op)) {
-            Some(ms) => Target {
-                what,
-                goal: goal.into(),
-                measured: format!("{} ms", num(ms)),
-                met: Some(ms <= 5.0),
-            },
-            None => not_measured(&what, goal),
-        });
+    let ops = r.subjects_of(Metric::Hotadd);
+    for op in &ops {
+        let figure = median(r, Metric::Hotadd, hotadd::TOOLS, Some(op));
+        out.push(single(
+            &format!("hot-add, {op}"),
+            "≤ 5 ms median",
+            figure,
+            |ms| (format!("{} ms", num(ms)), ms <= 5.0),
+        ));
     }
-    if r.subjects_of(Metric::Hotadd).is_empty() {
+    if ops.is_empty() {
         out.push(not_measured("hot-add", "≤ 5 ms median"));
     }
     out
 }
 
 fn boot_target(r: &Results) -> Target {
-    let ours = median(r, Metric::Boot, US, None);
     let fastest_peer = r
         .peers_of(Metric::Boot)
-        .iter()
-        .filter(|p| *p != US)
-        .filter_map(|p| median(r, Metric::Boot, p, None).map(|m| (p.clone(), m)))
+        .into_iter()
+        .filter(|p| p != US)
+        .filter_map(|p| median(r, Metric::Boot, &p, None).map(|m| (p, m)))
         .min_by(|a, b| a.1.total_cmp(&b.1));
-    match (ours, fastest_peer) {
-        (Some(ours), Some((peer, theirs))) => Target {
-            what: "boot to running".into(),
-            goal: "≤ 0.9 × the faster peer".into(),
-            measured: format!(
-                "{:.2}× {peer} ({} vs {} s)",
-                ours / theirs,
-                num(ours),
-                num(theirs)
-            ),
-            met: Some(ours <= 0.9 * theirs),
+    let (peer, theirs) = fastest_peer.unzip();
+    let ours = median(r, Metric::Boot, US, None);
+    paired(
+        "boot to running",
+        "≤ 0.9 × the faster peer",
+        (ours, theirs),
+        |o, t| {
+            let peer = peer.as_deref().unwrap_or_default();
+            (
+                format!("{:.2}× {peer} ({})", o / t, versus(o, t, "s")),
+                o <= 0.9 * t,
+            )
         },
-        _ => not_measured("boot to running", "≤ 0.9 × the faster peer"),
-    }
-}
-
-fn idle_memory_target(r: &Results) -> Target {
-    let what = "memory per idle container";
-    let goal = "≤ lxc";
-    match (
-        median(r, Metric::ContainerMemory, US, None),
-        median(r, Metric::ContainerMemory, "lxc", None),
-    ) {
-        (Some(ours), Some(lxc)) => Target {
-            what: what.into(),
-            goal: goal.into(),
-            measured: format!("{} vs {} KiB", num(ours), num(lxc)),
-            met: Some(ours <= lxc),
-        },
-        _ => not_measured(what, goal),
-    }
+    )
 }
 
 /// At every N measured: memory per container no more than LXC's; and N = 100 reached.
 fn density_targets(r: &Results) -> Vec<Target> {
     let mut out = Vec::new();
     for &n in &r.settings.density {
-        let what = format!("density memory per container, N = {n}");
         let per = |peer: &str| {
             r.summary(Metric::DensityMemory, peer, None, Some(n))
                 .map(|s| s.median)
         };
-        out.push(match (per(US), per("lxc")) {
-            (Some(ours), Some(lxc)) => Target {
-                what,
-                goal: "≤ lxc".into(),
-                measured: format!("{} vs {} MiB", num(ours), num(lxc)),
-                met: Some(ours <= lxc),
-            },
-            _ => not_measured(&what, "≤ lxc"),
-        });
+        let what = format!("density memory per container, N = {n}");
+        out.push(paired(&what, "≤ lxc", (per(US), per("lxc")), |o, t| {
+            (versus(o, t, "MiB"), o <= t)
+        }));
     }
-    let what = "100 booted containers at once";
-    let goal = "all running";
-    out.push(match r.summary(Metric::DensityTime, US, None, Some(100)) {
-        Some(s) => Target {
-            what: what.into(),
-            goal: goal.into(),
-            measured: format!("all running after {} s", num(s.median)),
-            met: Some(true),
-        },
-        None => not_measured(what, goal),
-    });
+    let all_running = r
+        .summary(Metric::DensityTime, US, None, Some(100))
+        .map(|s| s.median);
+    out.push(single(
+        "100 booted containers at once",
+        "all running",
+        all_running,
+        |s| (format!("all running after {} s", num(s)), true),
+    ));
     out
 }
 
@@ -211,56 +212,32 @@ fn lxcfs_targets(r: &Results) -> Vec<Target> {
             )
         };
         let what = format!("lxcfs-rs reads/s, {file}");
-        let goal = "≥ 5 × lxcfs 5.0.3";
-        out.push(match pair(Metric::LxcfsThroughput) {
-            (Some(ours), Some(theirs)) if theirs > 0.0 => Target {
-                what,
-                goal: goal.into(),
-                measured: format!(
-                    "{:.1}× ({} vs {} /s)",
-                    ours / theirs,
-                    num(ours),
-                    num(theirs)
-                ),
-                met: Some(ours >= 5.0 * theirs),
+        out.push(paired(
+            &what,
+            "≥ 5 × lxcfs 5.0.3",
+            pair(Metric::LxcfsThroughput),
+            |o, t| {
+                (
+                    format!("{:.1}× ({} /s)", o / t, versus(o, t, "").trim_end()),
+                    o >= 5.0 * t,
+                )
             },
-            _ => not_measured(&what, goal),
-        });
+        ));
         let what = format!("lxcfs-rs read after idle, {file}");
         let goal = "≥ 2 × faster than lxcfs 5.0.3";
-        out.push(match pair(Metric::LxcfsColdLatency) {
-            (Some(ours), Some(theirs)) if ours > 0.0 => Target {
-                what,
-                goal: goal.into(),
-                measured: format!(
-                    "{:.1}× faster ({} vs {} µs)",
-                    theirs / ours,
-                    num(ours),
-                    num(theirs)
-                ),
-                met: Some(theirs >= 2.0 * ours),
+        out.push(paired(
+            &what,
+            goal,
+            pair(Metric::LxcfsColdLatency),
+            |o, t| {
+                (
+                    format!("{:.1}× faster ({})", t / o, versus(o, t, "µs")),
+                    t >= 2.0 * o,
+                )
             },
-            _ => not_measured(&what, goal),
-        });
+        ));
     }
     out
-}
-
-/// syscontainer-oci against runc on one metric: within 1.2× of runc's median.
-fn oci_target(r: &Results, metric: Metric, what: &str) -> Target {
-    let goal = "≤ 1.2 × runc";
-    match (
-        median(r, metric, oci::OURS, None),
-        median(r, metric, oci::RUNC, None),
-    ) {
-        (Some(ours), Some(runc)) if runc > 0.0 => Target {
-            what: what.into(),
-            goal: goal.into(),
-            measured: format!("{:.2}× ({} vs {} ms)", ours / runc, num(ours), num(runc)),
-            met: Some(ours <= 1.2 * runc),
-        },
-        _ => not_measured(what, goal),
-    }
 }
 
 /// At most 3 significant digits, no exponent for the ranges seen here.
