@@ -203,7 +203,10 @@ fn load_seccomp(program: &[u8]) -> Result<(), Failure> {
             k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
         })
         .collect();
-    if program.len() % filter_len != 0 || insns.is_empty() || insns.len() > u16::MAX as usize {
+    if !program.len().is_multiple_of(filter_len)
+        || insns.is_empty()
+        || insns.len() > u16::MAX as usize
+    {
         return Err((126, "seccomp: the exported program is malformed".into()));
     }
     let prog = libc::sock_fprog {
