@@ -7,7 +7,9 @@ ROOTFS ?= /var/cache/syscontainer/rootfs/bookworm
 PREFIX ?= /usr/local
 BIN_DIR := $(CURDIR)/target/debug
 RELEASE_DIR := $(CURDIR)/target/release
-BINARIES := syscontainer syscontainer-exec-stage syscontainer-oci lxcfs-rs lxcfs-toolkit lxcfs-hook syscontainer-tools syscontainer-hooks
+BINARIES := syscontainer syscontainer-oci lxcfs-rs lxcfs-toolkit lxcfs-hook syscontainer-tools syscontainer-hooks
+# Installed beside them, with no command line of their own (no man page or completion).
+HELPER_BINARIES := syscontainer-exec-stage
 MAN_DIR ?= $(PREFIX)/share/man/man1
 BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
 ZSH_COMPLETION_DIR ?= $(PREFIX)/share/zsh/site-functions
@@ -71,7 +73,7 @@ vm: deps rootfs build
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/syscontainer $(DESTDIR)/lib/systemd/system
-	for b in $(BINARIES); do install -m 0755 $(RELEASE_DIR)/$$b $(DESTDIR)$(PREFIX)/bin/$$b; done
+	for b in $(BINARIES) $(HELPER_BINARIES); do install -m 0755 $(RELEASE_DIR)/$$b $(DESTDIR)$(PREFIX)/bin/$$b; done
 	for f in etc/*.json; do \
 		[ -e $(DESTDIR)/etc/syscontainer/$$(basename $$f) ] || install -m 0644 $$f $(DESTDIR)/etc/syscontainer/; \
 	done
@@ -89,7 +91,7 @@ install: release
 	done
 
 uninstall:
-	for b in $(BINARIES); do \
+	for b in $(BINARIES) $(HELPER_BINARIES); do \
 		rm -f $(DESTDIR)$(PREFIX)/bin/$$b $(DESTDIR)$(MAN_DIR)/$$b.1 $(DESTDIR)$(MAN_DIR)/$$b-*.1 \
 			$(DESTDIR)$(BASH_COMPLETION_DIR)/$$b $(DESTDIR)$(ZSH_COMPLETION_DIR)/_$$b $(DESTDIR)$(FISH_COMPLETION_DIR)/$$b.fish; \
 	done
