@@ -128,14 +128,8 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
         }
     };
     request.pidfd = pidfd.as_raw_fd();
-    let pipe = || {
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| Error::Invalid(format!("pipe: {e}")))
-    };
-    let (from_cli, to_stage) = pipe()?;
-    // Ends (EOF) when the child has executed the stage (or died): only then is the CLI's
-    // the last reference to the overlay mount.
-    let (stage_started, started_signal) = pipe()?;
+    let (from_cli, to_stage) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| Error::Invalid(format!("pipe: {e}")))?;
     sclog::crash_point("exec:before-fork");
 
     let v1_tasks = cgroup.v1_tasks_files();
@@ -144,7 +138,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
         ForkResult::Child => stage.start(&from_cli, &pidfd),
         ForkResult::Parent { child } => child,
     };
-    drop((from_cli, started_signal));
+    drop(from_cli);
     if born_in_leaf {
         request.v1_tasks = v1_tasks;
     } else if let Err(e) = cgroup.add_exec_process(child.as_raw()) {
@@ -155,11 +149,6 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
     }
     // A stage that failed to start has closed its end: its exit status tells why.
     let _ = std::io::Write::write_all(&mut std::fs::File::from(to_stage), &request.encode());
-    // Dissolving the overlay mount waits for an RCU grace period: here, while the stage
-    // works, rather than before the fork or in the stage's own `execveat` (whoever closes
-    // the mount last pays). The running stage keeps its view alive.
-    let _ = std::io::Read::read(&mut std::fs::File::from(stage_started), &mut [0u8]);
-    drop(stage);
     if opts.detach {
         return Ok(0);
     }
@@ -169,7 +158,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
 
 /// The exec stage binary, opened through its protected view, ready to `execveat`.
 struct Stage {
-    view: crate::sealed_exe::ProtectedView,
+    view: OwnedFd,
     /// `syscontainer-exec-stage FD ARGS...`, where ARGS are this command's own arguments,
     /// shown (in `ps`) but not read.
     argv: Vec<std::ffi::CString>,
@@ -222,7 +211,7 @@ impl Stage {
             libc::fcntl(pidfd.as_raw_fd(), libc::F_SETFD, 0);
             libc::syscall(
                 libc::SYS_execveat,
-                self.view.exe.as_raw_fd(),
+                self.view.as_raw_fd(),
                 c"".as_ptr(),
                 argv.as_ptr(),
                 envp.as_ptr(),

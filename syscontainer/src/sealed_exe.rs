@@ -72,7 +72,7 @@ pub fn reexec_sealed() -> Result<(), SealError> {
     }
     let real: PathBuf = std::fs::read_link("/proc/self/exe").map_err(sys("read /proc/self/exe"))?;
     let exe = match overlay_view(&real) {
-        Ok(view) => view.exe,
+        Ok(fd) => fd,
         Err(e) => {
             tracing::debug!("{e}; copying the binary into a sealed memfd instead");
             memfd_copy(Path::new("/proc/self/exe"))?
@@ -140,34 +140,22 @@ fn fsconfig_string(ctx: &OwnedFd, key: &std::ffi::CStr, value: &str) -> std::io:
     .map(drop)
 }
 
-/// A binary to `execveat`, seen where the container cannot write it.
-pub struct ProtectedView {
-    /// `O_PATH` descriptor of the overlay's file, or the sealed memfd.
-    pub exe: OwnedFd,
-    /// The detached overlay mount. Closing it dissolves the mount, which waits for an RCU
-    /// grace period: the caller may keep it until it has something else to wait for.
-    pub mount: Option<OwnedFd>,
-}
-
-/// `binary` through a view the container cannot write: the overlay view, or (without
-/// overlayfs) a sealed memfd copy. The new program finds [`MARKER`] in its environment
-/// only if the caller puts it there.
-pub fn protected_view(binary: &Path) -> Result<ProtectedView, SealError> {
+/// An `O_PATH` descriptor of `binary` to `execveat`, through a view the container cannot
+/// write: the overlay view, or (without overlayfs) a sealed memfd copy. The new program
+/// finds [`MARKER`] in its environment only if the caller puts it there.
+pub fn protected_view(binary: &Path) -> Result<OwnedFd, SealError> {
     match overlay_view(binary) {
-        Ok(view) => Ok(view),
+        Ok(fd) => Ok(fd),
         Err(e) => {
             tracing::debug!("{e}; copying the binary into a sealed memfd instead");
-            Ok(ProtectedView {
-                exe: memfd_copy(binary)?,
-                mount: None,
-            })
+            memfd_copy(binary)
         }
     }
 }
 
 /// `binary` seen through a detached, read-only overlayfs whose lower layers are the
 /// binary's directory and an empty directory.
-fn overlay_view(binary: &Path) -> Result<ProtectedView, SealError> {
+fn overlay_view(binary: &Path) -> Result<OwnedFd, SealError> {
     let (Some(dir), Some(name)) = (binary.parent(), binary.file_name()) else {
         return Err(sys("locate the binary")(std::io::Error::from_raw_os_error(
             libc::ENOENT,
@@ -217,11 +205,8 @@ fn overlay_view(binary: &Path) -> Result<ProtectedView, SealError> {
         )
     } as libc::c_long)
     .map_err(sys("open the binary in the overlay"))?;
-    Ok(ProtectedView {
-        // SAFETY: a fresh descriptor we own.
-        exe: unsafe { OwnedFd::from_raw_fd(fd as i32) },
-        mount: Some(mnt),
-    })
+    // SAFETY: a fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// A sealed (no write, grow or shrink, no new seals) memfd copy of `binary`.
