@@ -2,10 +2,11 @@
 //! `exec` child, from `fork` to `execve`) can be named there by `/proc/PID/exe`, and a
 //! container root with `CAP_SYS_PTRACE` can open that. If it is the host's binary, the
 //! container keeps the handle until no process runs the binary any more and then rewrites
-//! it. So `exec` first re-executes itself from a copy the container cannot write: the binary
-//! seen through a private overlayfs made of read-only lower layers only (no copy; such an
+//! it. So such a process runs from a view the container cannot write: the binary seen
+//! through a private overlayfs made of read-only lower layers only (no copy; such an
 //! overlay cannot be made writable, not even by remounting it), or, where overlayfs is not
-//! available, a sealed `memfd` copy.
+//! available, a sealed `memfd` copy. `exec` starts its exec stage that way
+//! ([`protected_view`]); `syscontainer-oci exec` re-executes itself ([`reexec_sealed`]).
 
 use std::ffi::{CString, OsString};
 use std::io::Read;
