@@ -1,24 +1,28 @@
 //! `exec`: run a process inside a running container, joining its namespaces and cgroup
 //! directly (no round trip through the monitor).
 //!
-//! The caller forks a child that joins the cgroup, then every namespace through a pidfd
-//! in one `setns` (the PID namespace applies to its children only), and forks the process
-//! that execs: it is born inside all of them, so the container never sees a process of
-//! the runtime that is still in the host's mount namespace. The middle process relays its
-//! exit status, so the caller waits for its own child.
+//! The caller prepares everything on the host's side (spec, environment, user, limits,
+//! capabilities, the seccomp program, a pidfd, the pty), then forks a child born in the
+//! container's cgroup that executes the small `syscontainer-exec-stage` (see
+//! `exec_stage::request` for what it is handed). The stage joins the v1 cgroups, then
+//! every namespace through the pidfd in one `setns` (the PID namespace applies to its
+//! children only), and forks the process that execs: it is born inside all of them, so the
+//! container never sees a process of the runtime that is still in the host's mount
+//! namespace. The stage relays its exit status, so the caller waits for its own child.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
-use nix::sched::{setns, CloneFlags};
+use nix::sched::CloneFlags;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
 
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::options::UserSpec;
-use crate::process::init::find_executable;
 use crate::store::Store;
+use exec_stage::identity::to_mask;
+use exec_stage::request::{CapMasks, Request, Rlimit};
 
 #[derive(Debug, Clone, Default)]
 pub struct ExecOptions {
@@ -89,7 +93,14 @@ fn copy_winsize(from: i32, to: i32) {
     }
 }
 
+/// The exec stage's file name; it is installed beside `syscontainer`.
+pub const STAGE_BINARY: &str = "syscontainer-exec-stage";
+
 /// Run `opts.args` in the container; returns its exit code (0 when detached).
+///
+/// Everything is prepared here, on the host's side; a child born in the container's cgroup
+/// then executes the small exec stage (from a view of it the container cannot write) and
+/// hands it the request, and the stage enters the container.
 pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
     let c = Container::load(store, id)?;
     let init_pid = c.running_init()?;
@@ -100,6 +111,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
     if opts.args.is_empty() {
         return Err(Error::Invalid("exec needs a command".into()));
     }
+    let stage = Stage::open()?;
     let spec = store.load_spec(id)?;
     let pidfd = pidfd_open(init_pid)?;
     let pty = if opts.tty {
@@ -107,10 +119,120 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
     } else {
         None
     };
-
-    let flags = namespaces_to_join(&c);
+    let mut request = match stage_request(&c, &spec, opts, pty.as_ref().map(|p| p.1)) {
+        Ok(request) => request,
+        // As when the exec'd process itself compiled the profile: a failed step, 126.
+        Err(message) => {
+            eprintln!("syscontainer exec: {message}");
+            return Ok(126);
+        }
+    };
+    request.pidfd = pidfd.as_raw_fd();
+    let (from_cli, to_stage) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| Error::Invalid(format!("pipe: {e}")))?;
     sclog::crash_point("exec:before-fork");
 
+    let v1_tasks = cgroup.v1_tasks_files();
+    let (forked, born_in_leaf) = fork_in_exec_leaf(&cgroup)?;
+    let child = match forked {
+        ForkResult::Child => stage.start(&from_cli, &pidfd),
+        ForkResult::Parent { child } => child,
+    };
+    drop(from_cli);
+    if born_in_leaf {
+        request.v1_tasks = v1_tasks;
+    } else if let Err(e) = cgroup.add_exec_process(child.as_raw()) {
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        eprintln!("syscontainer exec: join cgroup: {e}");
+        return Ok(126);
+    }
+    // A stage that failed to start has closed its end: its exit status tells why.
+    let _ = std::io::Write::write_all(&mut std::fs::File::from(to_stage), &request.encode());
+    if opts.detach {
+        return Ok(0);
+    }
+    sclog::crash_point("exec:after-fork");
+    wait_for_exec(child, pty.as_ref().map(|p| &p.0), opts)
+}
+
+/// The exec stage binary, opened through its protected view, ready to `execveat`.
+struct Stage {
+    view: OwnedFd,
+    /// `syscontainer-exec-stage FD ARGS...`, where ARGS are this command's own arguments,
+    /// shown (in `ps`) but not read.
+    argv: Vec<std::ffi::CString>,
+    env: std::ffi::CString,
+}
+
+impl Stage {
+    fn open() -> Result<Stage> {
+        let cli = std::env::current_exe()
+            .map_err(|e| Error::Invalid(format!("locate the running binary: {e}")))?;
+        let path = cli.with_file_name(STAGE_BINARY);
+        if !path.is_file() {
+            return Err(Error::Invalid(format!(
+                "the exec stage {} is missing: it is installed beside {}",
+                path.display(),
+                cli.display()
+            )));
+        }
+        let view = crate::sealed_exe::protected_view(&path)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        use std::os::unix::ffi::OsStringExt;
+        let argv = [STAGE_BINARY.into(), std::ffi::OsString::new()]
+            .into_iter()
+            .chain(std::env::args_os().skip(1))
+            .map(|a| std::ffi::CString::new(a.into_vec()).unwrap_or_default())
+            .collect();
+        Ok(Stage {
+            view,
+            argv,
+            env: std::ffi::CString::new(format!("{}=1", crate::sealed_exe::MARKER))
+                .unwrap_or_default(),
+        })
+    }
+
+    /// In the forked child: become the stage, with the request pipe and the pidfd inherited.
+    fn start(&self, request: &OwnedFd, pidfd: &OwnedFd) -> ! {
+        let fd_arg = std::ffi::CString::new(request.as_raw_fd().to_string()).unwrap_or_default();
+        let argv: Vec<*const libc::c_char> = self
+            .argv
+            .iter()
+            .enumerate()
+            .map(|(i, a)| if i == 1 { fd_arg.as_ptr() } else { a.as_ptr() })
+            .chain(std::iter::once(std::ptr::null()))
+            .collect();
+        let envp = [self.env.as_ptr(), std::ptr::null()];
+        // SAFETY: clearing close-on-exec on two descriptors we own, then execveat of our
+        // view with NULL-ended arrays of NUL-terminated strings that outlive the call.
+        let err = unsafe {
+            libc::fcntl(request.as_raw_fd(), libc::F_SETFD, 0);
+            libc::fcntl(pidfd.as_raw_fd(), libc::F_SETFD, 0);
+            libc::syscall(
+                libc::SYS_execveat,
+                self.view.as_raw_fd(),
+                c"".as_ptr(),
+                argv.as_ptr(),
+                envp.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            );
+            std::io::Error::last_os_error()
+        };
+        eprintln!("syscontainer exec: start the exec stage: {err}");
+        // SAFETY: leaving the forked child.
+        unsafe { libc::_exit(126) }
+    }
+}
+
+/// What the exec stage needs from the container's spec and the options (the descriptors
+/// and cgroup files are filled in by the caller). Fails only on the seccomp profile.
+fn stage_request(
+    c: &Container,
+    spec: &oci_spec::runtime::Spec,
+    opts: &ExecOptions,
+    pty: Option<u32>,
+) -> std::result::Result<Request, String> {
     let process = spec.process().clone().unwrap_or_default();
     let mut env = process.env().clone().unwrap_or_default();
     for (k, v) in &opts.env {
@@ -121,42 +243,55 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
         .workdir
         .clone()
         .unwrap_or_else(|| process.cwd().clone());
-
-    let v1_tasks = cgroup.v1_tasks_files();
-    let forked = fork_in_exec_leaf(&cgroup)?;
-    match forked.0 {
-        ForkResult::Child => {
-            let placement = if forked.1 {
-                Placement::SelfV1(&v1_tasks)
-            } else {
-                Placement::Move(&cgroup)
-            };
-            let code = match exec_child(
-                placement,
-                &pidfd,
-                flags,
-                pty.as_ref().map(|p| p.1),
-                opts,
-                &process,
-                spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
-                env,
-                &cwd,
-            ) {
-                Ok(never) => match never {},
-                Err((code, message)) => {
-                    eprintln!("syscontainer exec: {message}");
-                    code
-                }
-            };
-            // SAFETY: leaving the forked child.
-            unsafe { libc::_exit(code) }
+    let rlimits = process
+        .rlimits()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .map(|l| Rlimit {
+            name: format!("{:?}", l.typ()),
+            resource: crate::process::init::rlimit_resource(l.typ()),
+            soft: l.soft(),
+            hard: l.hard(),
+        })
+        .collect();
+    let capabilities = process.capabilities().as_ref().map(|caps| {
+        let sets = crate::process::identity::cap_sets(caps);
+        CapMasks {
+            bounding: to_mask(&sets.bounding),
+            effective: to_mask(&sets.effective),
+            permitted: to_mask(&sets.permitted),
+            inheritable: to_mask(&sets.inheritable),
+            ambient: to_mask(&sets.ambient),
         }
-        ForkResult::Parent { .. } if opts.detach => Ok(0),
-        ForkResult::Parent { child } => {
-            sclog::crash_point("exec:after-fork");
-            wait_for_exec(child, pty.as_ref().map(|p| &p.0), opts)
-        }
-    }
+    });
+    let seccomp_bpf = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => crate::seccomp::export_bpf(profile).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    let user = process.user();
+    Ok(Request {
+        pidfd: -1,
+        namespaces: namespaces_to_join(c).bits(),
+        v1_tasks: Vec::new(),
+        pty,
+        interactive: opts.interactive,
+        detach: opts.detach,
+        user: opts
+            .user
+            .as_ref()
+            .map(|u| (u.user.clone(), u.group.clone())),
+        uid: user.uid(),
+        gid: user.gid(),
+        additional_gids: user.additional_gids().clone().unwrap_or_default(),
+        rlimits,
+        capabilities,
+        no_new_privileges: process.no_new_privileges().unwrap_or(false),
+        seccomp_bpf,
+        cwd,
+        env,
+        args: opts.args.clone(),
+    })
 }
 
 /// The namespaces of PID 1 that an exec'd process joins besides its PID namespace.
@@ -228,147 +363,6 @@ fn wait_for_exec(
             Err(e) => return Err(Error::Invalid(format!("wait: {e}"))),
         }
     }
-}
-
-enum Never {}
-
-/// How the exec'd process gets into the container's cgroups.
-enum Placement<'a> {
-    /// Born in the cgroup2 directory: join the v1 hierarchies by their `tasks` files.
-    SelfV1(&'a [PathBuf]),
-    /// Write our PID into every v1 hierarchy and the cgroup2 exec leaf (no `clone3` into a
-    /// cgroup).
-    Move(&'a crate::cgroups::ContainerCgroup),
-}
-
-#[allow(clippy::too_many_arguments)]
-fn exec_child(
-    placement: Placement,
-    pidfd: &OwnedFd,
-    flags: CloneFlags,
-    pty_number: Option<u32>,
-    opts: &ExecOptions,
-    process: &oci_spec::runtime::Process,
-    seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
-    env: Vec<String>,
-    cwd: &std::path::Path,
-) -> std::result::Result<Never, (i32, String)> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| (126, format!("{what}: {e}"));
-    match placement {
-        Placement::SelfV1(tasks) => crate::cgroups::join_v1_self(tasks),
-        Placement::Move(cgroup) => cgroup.add_exec_process(std::process::id() as i32),
-    }
-    .map_err(|e| fail("join cgroup", &e))?;
-    sclog::crash_point("exec:child-after-cgroup");
-    // This process stays in the host's PID namespace, so the container never sees it; the
-    // one it forks is born in every namespace of the container at once (visible there
-    // before joining the mount namespace, its /proc/PID/root would be the host's root).
-    setns(pidfd.as_fd(), flags | CloneFlags::CLONE_NEWPID)
-        .map_err(|e| fail("join namespaces", &e))?;
-    // Nothing of the CLI's may be reachable from here on, not even by `-w /proc/self/fd/N`.
-    close_fds_from(3);
-    // SAFETY: this forked CLI is single-threaded; the child only execs or _exits.
-    match unsafe { fork() }.map_err(|e| fail("fork", &e))? {
-        ForkResult::Child => {}
-        ForkResult::Parent { child } => relay_exit(child, opts.detach),
-    }
-    crate::process::init::chdir_inside(cwd).map_err(|e| (126, e))?;
-
-    if let Some(n) = pty_number {
-        nix::unistd::setsid().map_err(|e| fail("setsid", &e))?;
-        let slave = format!("/dev/pts/{n}");
-        let fd = nix::fcntl::open(
-            slave.as_str(),
-            nix::fcntl::OFlag::O_RDWR,
-            nix::sys::stat::Mode::empty(),
-        )
-        .map_err(|e| fail(&format!("open {slave}"), &e))?;
-        // SAFETY: make the pty our controlling terminal.
-        unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) };
-        for target in 0..3 {
-            nix::unistd::dup2(fd, target).map_err(|e| fail("dup2", &e))?;
-        }
-    } else if opts.detach || !opts.interactive {
-        let null = nix::fcntl::open(
-            "/dev/null",
-            nix::fcntl::OFlag::O_RDWR,
-            nix::sys::stat::Mode::empty(),
-        )
-        .map_err(|e| fail("open /dev/null", &e))?;
-        nix::unistd::dup2(null, 0).map_err(|e| fail("dup2", &e))?;
-        if opts.detach {
-            nix::unistd::dup2(null, 1).map_err(|e| fail("dup2", &e))?;
-            nix::unistd::dup2(null, 2).map_err(|e| fail("dup2", &e))?;
-        }
-    }
-
-    let (uid, gid, groups) = match &opts.user {
-        Some(u) => {
-            let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-            crate::users::resolve_in(&read("/etc/passwd"), &read("/etc/group"), u)
-                .map_err(|e| (126, format!("user {e}")))?
-        }
-        None => {
-            let u = process.user();
-            (
-                u.uid(),
-                u.gid(),
-                u.additional_gids().clone().unwrap_or_default(),
-            )
-        }
-    };
-    apply_rlimits(process).map_err(|e| (126, e))?;
-    crate::process::identity::apply(
-        uid,
-        gid,
-        &groups,
-        process.capabilities().as_ref(),
-        process.no_new_privileges().unwrap_or(false),
-    )
-    .map_err(|e| (126, e))?;
-
-    // SAFETY: restore default signal handling for the new program.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    crate::process::init::mark_fds_cloexec();
-    let program = &opts.args[0];
-    let path = find_executable(program, &env)
-        .ok_or_else(|| (127, format!("{program}: command not found")))?;
-    let c_args = crate::process::init::c_strings(&opts.args);
-    let c_env = crate::process::init::c_strings(&env);
-    if let Some(profile) = seccomp {
-        crate::seccomp::apply(profile).map_err(|e| (126, e.to_string()))?;
-    }
-    let err = nix::unistd::execve(&crate::fsutil::c_path(&path), &c_args, &c_env).unwrap_err();
-    let code = if err == nix::errno::Errno::ENOENT {
-        127
-    } else {
-        126
-    };
-    Err((code, format!("exec {}: {err}", path.display())))
-}
-
-/// The exit of the process forked into the container, as this process's own.
-fn relay_exit(child: nix::unistd::Pid, detach: bool) -> ! {
-    let code = if detach {
-        0
-    } else {
-        loop {
-            match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, code)) => break code,
-                Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
-                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-                Err(_) => break 126,
-            }
-        }
-    };
-    // SAFETY: leaving the forked CLI without running its destructors.
-    unsafe { libc::_exit(code) }
-}
-
-/// Close every descriptor from `first` up (the exec'd child needs none of the CLI's).
-fn close_fds_from(first: u32) {
-    // SAFETY: close_range on our own descriptor table; nothing below uses a closed fd.
-    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
 }
 
 /// The container's `--ulimit`/`--files-limit` (the stored spec's `process.rlimits`), so

@@ -80,12 +80,8 @@ fn run_exec(exec: commands::exec::LeanExec) -> ExitCode {
         eprintln!("syscontainer: {e:#}");
         return ExitCode::from(125);
     }
-    let done = syscontainer::sealed_exe::reexec_sealed()
-        .map_err(anyhow::Error::from)
-        .and_then(|()| {
-            let ctx = commands::Ctx::open(&exec.root, exec.log_level, exec.daemon_config)?;
-            commands::exec::run(&ctx, exec.args)
-        });
+    let done = commands::Ctx::open(&exec.root, exec.log_level, exec.daemon_config)
+        .and_then(|ctx| commands::exec::run(&ctx, exec.args));
     match done {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -2,10 +2,11 @@
 //! `exec` child, from `fork` to `execve`) can be named there by `/proc/PID/exe`, and a
 //! container root with `CAP_SYS_PTRACE` can open that. If it is the host's binary, the
 //! container keeps the handle until no process runs the binary any more and then rewrites
-//! it. So `exec` first re-executes itself from a copy the container cannot write: the binary
-//! seen through a private overlayfs made of read-only lower layers only (no copy; such an
+//! it. So such a process runs from a view the container cannot write: the binary seen
+//! through a private overlayfs made of read-only lower layers only (no copy; such an
 //! overlay cannot be made writable, not even by remounting it), or, where overlayfs is not
-//! available, a sealed `memfd` copy.
+//! available, a sealed `memfd` copy. `exec` starts its exec stage that way
+//! ([`protected_view`]); `syscontainer-oci exec` re-executes itself ([`reexec_sealed`]).
 
 use std::ffi::{CString, OsString};
 use std::io::Read;
@@ -13,8 +14,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// Set in the environment of the re-executed process.
-const MARKER: &str = "_SYSCONTAINER_SEALED_EXE";
+/// Set in the environment of the re-executed process (and of the exec stage).
+pub const MARKER: &str = "_SYSCONTAINER_SEALED_EXE";
 /// The empty second lower layer overlayfs needs to be read-only ("lower-only").
 const EMPTY_LOWER: &str = "/run/syscontainer/.sealed-exe";
 
@@ -70,11 +71,12 @@ pub fn reexec_sealed() -> Result<(), SealError> {
     if std::env::var_os(MARKER).is_some() {
         return Err(SealError::NotSealed);
     }
-    let exe = match overlay_exe() {
+    let real: PathBuf = std::fs::read_link("/proc/self/exe").map_err(sys("read /proc/self/exe"))?;
+    let exe = match overlay_view(&real) {
         Ok(fd) => fd,
         Err(e) => {
             tracing::debug!("{e}; copying the binary into a sealed memfd instead");
-            memfd_exe()?
+            memfd_copy(Path::new("/proc/self/exe"))?
         }
     };
     let args: Vec<CString> = std::env::args_os().map(c_string).collect();
@@ -139,11 +141,23 @@ fn fsconfig_string(ctx: &OwnedFd, key: &std::ffi::CStr, value: &str) -> std::io:
     .map(drop)
 }
 
-/// The running binary seen through a detached, read-only overlayfs whose lower layers
-/// are the binary's directory and an empty directory.
-fn overlay_exe() -> Result<OwnedFd, SealError> {
-    let real: PathBuf = std::fs::read_link("/proc/self/exe").map_err(sys("read /proc/self/exe"))?;
-    let (Some(dir), Some(name)) = (real.parent(), real.file_name()) else {
+/// An `O_PATH` descriptor of `binary` to `execveat`, through a view the container cannot
+/// write: the overlay view, or (without overlayfs) a sealed memfd copy. The new program
+/// finds [`MARKER`] in its environment only if the caller puts it there.
+pub fn protected_view(binary: &Path) -> Result<OwnedFd, SealError> {
+    match overlay_view(binary) {
+        Ok(fd) => Ok(fd),
+        Err(e) => {
+            tracing::debug!("{e}; copying the binary into a sealed memfd instead");
+            memfd_copy(binary)
+        }
+    }
+}
+
+/// `binary` seen through a detached, read-only overlayfs whose lower layers are the
+/// binary's directory and an empty directory.
+fn overlay_view(binary: &Path) -> Result<OwnedFd, SealError> {
+    let (Some(dir), Some(name)) = (binary.parent(), binary.file_name()) else {
         return Err(sys("locate the binary")(std::io::Error::from_raw_os_error(
             libc::ENOENT,
         )));
@@ -196,8 +210,8 @@ fn overlay_exe() -> Result<OwnedFd, SealError> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-/// A sealed (no write, grow or shrink, no new seals) memfd copy of the running binary.
-fn memfd_exe() -> Result<OwnedFd, SealError> {
+/// A sealed (no write, grow or shrink, no new seals) memfd copy of `binary`.
+fn memfd_copy(binary: &Path) -> Result<OwnedFd, SealError> {
     // SAFETY: memfd_create with a NUL-terminated name.
     let fd = cvt(unsafe {
         libc::memfd_create(
@@ -208,7 +222,7 @@ fn memfd_exe() -> Result<OwnedFd, SealError> {
     .map_err(sys("memfd_create"))?;
     // SAFETY: a fresh descriptor we own.
     let copy = unsafe { std::fs::File::from_raw_fd(fd as i32) };
-    let mut exe = std::fs::File::open("/proc/self/exe").map_err(sys("open /proc/self/exe"))?;
+    let mut exe = std::fs::File::open(binary).map_err(sys("open the binary"))?;
     let mut writer = &copy;
     let mut buf = Vec::new();
     exe.read_to_end(&mut buf).map_err(sys("read the binary"))?;

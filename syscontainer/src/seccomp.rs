@@ -178,6 +178,29 @@ pub fn apply(profile: &LinuxSeccomp) -> Result<(), SeccompError> {
     })
 }
 
+/// Compile a profile into the BPF program libseccomp would load (`struct sock_filter`s),
+/// for a process that loads it itself with `seccomp(SECCOMP_SET_MODE_FILTER, 0, …)`.
+pub fn export_bpf(profile: &LinuxSeccomp) -> Result<Vec<u8>, SeccompError> {
+    use std::io::{Read, Seek};
+    let err = |what: &str, e: &dyn std::fmt::Display| SeccompError::Filter(format!("{what}: {e}"));
+    let filter = compile(profile)?;
+    // SAFETY: memfd_create with a NUL-terminated name.
+    let fd = unsafe { libc::memfd_create(c"seccomp-bpf".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(err("memfd_create", &std::io::Error::last_os_error()));
+    }
+    // SAFETY: a fresh descriptor we own.
+    let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    filter
+        .export_bpf(&mut file)
+        .map_err(|e| err("export the filter", &e))?;
+    let mut program = Vec::new();
+    file.rewind()
+        .and_then(|()| file.read_to_end(&mut program))
+        .map_err(|e| err("read the exported filter", &e))?;
+    Ok(program)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +209,14 @@ mod tests {
         let p = std::env::temp_dir().join(format!("sc-seccomp-{}-{name}", std::process::id()));
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    #[test]
+    fn the_default_profile_exports_as_a_bpf_program() {
+        let program = export_bpf(&default_profile().unwrap()).unwrap();
+        let insn = std::mem::size_of::<libc::sock_filter>();
+        assert!(program.len() >= 4 * insn, "{} bytes", program.len());
+        assert_eq!(program.len() % insn, 0);
     }
 
     #[test]

@@ -370,6 +370,10 @@ fn the_exec_child_never_exposes_a_writable_runtime_binary() {
     let runtime = dir.path().join("syscontainer");
     std::fs::copy(syscontainer_tests::bin("syscontainer"), &runtime).unwrap();
     let original = std::fs::read(&runtime).unwrap();
+    // The process the container sees runs the exec stage, which the runtime finds beside it.
+    let stage = dir.path().join("syscontainer-exec-stage");
+    std::fs::copy(syscontainer_tests::bin("syscontainer-exec-stage"), &stage).unwrap();
+    let original_stage = std::fs::read(&stage).unwrap();
 
     host.ok(["exec", "-d", "exe", "sh", "-c", EXE_ATTACK]);
     wait_for("the planted FIFO", Duration::from_secs(60), || {
@@ -411,6 +415,10 @@ fn the_exec_child_never_exposes_a_writable_runtime_binary() {
     assert!(
         std::fs::read(&runtime).unwrap() == original,
         "the runtime binary changed"
+    );
+    assert!(
+        std::fs::read(&stage).unwrap() == original_stage,
+        "the exec stage binary changed"
     );
     // It was caught, and what it showed was the protected view.
     assert_eq!(seen, "overlayfs");

@@ -35,9 +35,6 @@ pub struct ExecArgs {
 }
 
 pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<u8> {
-    // The exec'd child is visible in the container until it execs: not as the host binary.
-    // (The lean entry has done this already, before any other work; then it is a check.)
-    syscontainer::sealed_exe::reexec_sealed()?;
     let id = ctx.resolve(&args.container)?;
     let opts = ExecOptions {
         args: args.command,

@@ -1,8 +1,9 @@
-//! User, groups and capabilities of a container process, applied right before exec.
+//! User, groups and capabilities of a container process, applied right before exec (the
+//! work is `exec_stage::identity`'s, shared with the exec stage).
 
 use std::collections::HashSet;
 
-use caps::CapSet;
+use exec_stage::identity::CapSets;
 use oci_spec::runtime::{Capability, LinuxCapabilities};
 
 use crate::capabilities::{self, HostCap};
@@ -18,9 +19,18 @@ fn to_host(set: &Option<HashSet<Capability>>) -> HashSet<HostCap> {
         .unwrap_or_default()
 }
 
-/// Switch to uid/gid with the given capability sets. The bounding set is trimmed first
-/// (it needs CAP_SETPCAP, which we have as root), then the ids change with
-/// `PR_SET_KEEPCAPS` so the permitted set survives, then the sets are written.
+/// The spec's capability sets in the host's terms (those the host does not know dropped).
+pub fn cap_sets(c: &LinuxCapabilities) -> CapSets {
+    CapSets {
+        bounding: to_host(c.bounding()),
+        effective: to_host(c.effective()),
+        permitted: to_host(c.permitted()),
+        inheritable: to_host(c.inheritable()),
+        ambient: to_host(c.ambient()),
+    }
+}
+
+/// Switch to uid/gid with the spec's capability sets: see [`exec_stage::identity::apply`].
 pub fn apply(
     uid: u32,
     gid: u32,
@@ -28,73 +38,11 @@ pub fn apply(
     capabilities: Option<&LinuxCapabilities>,
     no_new_privileges: bool,
 ) -> Result<(), String> {
-    let (bounding, effective, permitted, inheritable, ambient) = match capabilities {
-        Some(c) => (
-            to_host(c.bounding()),
-            to_host(c.effective()),
-            to_host(c.permitted()),
-            to_host(c.inheritable()),
-            to_host(c.ambient()),
-        ),
-        None => Default::default(),
-    };
-    // A runtime can only pass on what it holds: on hosts (or nested containers) whose
-    // bounding set lacks some capabilities, the container gets the intersection, as with
-    // LXC and systemd-nspawn, instead of failing to start.
-    let held = caps::read(None, CapSet::Permitted)
-        .map_err(|e| format!("read permitted capabilities: {e}"))?;
-    let held_only =
-        |set: HashSet<HostCap>| -> HashSet<HostCap> { set.intersection(&held).copied().collect() };
-    let (effective, permitted, inheritable) = (
-        held_only(effective),
-        held_only(permitted),
-        held_only(inheritable),
-    );
-    // The kernel raises an ambient capability only if it is both permitted and
-    // inheritable; runc skips the others (`runc spec` lists ambient ones without an
-    // inheritable set), and so do we instead of failing the start.
-    let ambient: HashSet<HostCap> = ambient
-        .into_iter()
-        .filter(|c| permitted.contains(c) && inheritable.contains(c))
-        .collect();
-    for cap in caps::all() {
-        if !bounding.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap)
-                .map_err(|e| format!("drop {cap} from the bounding set: {e}"))?;
-        }
-    }
-    if no_new_privileges {
-        // SAFETY: plain prctl.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(format!(
-                "set no_new_privs: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-    }
-    // SAFETY: plain prctl.
-    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
-    let groups: Vec<nix::unistd::Gid> = additional_gids
-        .iter()
-        .map(|g| nix::unistd::Gid::from_raw(*g))
-        .collect();
-    nix::unistd::setgroups(&groups).map_err(|e| format!("setgroups: {e}"))?;
-    let g = nix::unistd::Gid::from_raw(gid);
-    nix::unistd::setresgid(g, g, g).map_err(|e| format!("setgid {gid}: {e}"))?;
-    let u = nix::unistd::Uid::from_raw(uid);
-    nix::unistd::setresuid(u, u, u).map_err(|e| format!("setuid {uid}: {e}"))?;
-    // SAFETY: plain prctl.
-    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
-    // Effective must stay a subset of permitted at every step: shrink it first.
-    caps::set(None, CapSet::Effective, &effective)
-        .map_err(|e| format!("set effective capabilities: {e}"))?;
-    caps::set(None, CapSet::Inheritable, &inheritable)
-        .map_err(|e| format!("set inheritable capabilities: {e}"))?;
-    caps::set(None, CapSet::Permitted, &permitted)
-        .map_err(|e| format!("set permitted capabilities: {e}"))?;
-    if !ambient.is_empty() {
-        caps::set(None, CapSet::Ambient, &ambient)
-            .map_err(|e| format!("set ambient capabilities: {e}"))?;
-    }
-    Ok(())
+    exec_stage::identity::apply(
+        uid,
+        gid,
+        additional_gids,
+        capabilities.map(cap_sets),
+        no_new_privileges,
+    )
 }

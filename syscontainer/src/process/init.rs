@@ -4,7 +4,6 @@
 //! Every step reports failure to the monitor over the channel; nothing here may panic
 //! or return to the monitor's code (this is a forked copy of it).
 
-use std::ffi::CString;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -358,27 +357,7 @@ fn set_up_process(process: &Process) -> Result<(), String> {
     chdir_inside(process.cwd())
 }
 
-/// `chdir` to the working directory, which must then lie inside the container's root: a
-/// `/proc/self/fd/N` naming a directory fd of the runtime (CVE-2024-21626) would otherwise
-/// leave the process with a host working directory.
-pub(crate) fn chdir_inside(cwd: &Path) -> Result<(), String> {
-    step(&format!("chdir {}", cwd.display()), chdir(cwd))?;
-    match nix::unistd::getcwd() {
-        Ok(now) if now.is_absolute() => Ok(()),
-        _ => Err(format!(
-            "chdir {}: the working directory is outside the container",
-            cwd.display()
-        )),
-    }
-}
-
-/// `execve` arguments or environment (a string with a NUL byte becomes empty).
-pub(crate) fn c_strings(items: &[String]) -> Vec<CString> {
-    items
-        .iter()
-        .map(|s| CString::new(s.as_bytes()).unwrap_or_default())
-        .collect()
-}
+pub(crate) use exec_stage::inside::{c_strings, chdir_inside, find_executable, mark_fds_cloexec};
 
 /// stdin/stdout/stderr and the controlling terminal become the console pty.
 fn attach_console(console: &Path) -> Result<(), String> {
@@ -432,39 +411,6 @@ fn reset_signals() {
     }
 }
 
-/// Nothing of the runtime's may leak into the container: every fd above stderr is
-/// closed by the exec.
-pub(crate) fn mark_fds_cloexec() {
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags.
-    unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-}
-
-/// Look a program up in the container's PATH (the spec's env, not ours).
-pub fn find_executable(program: &str, env: &[String]) -> Option<PathBuf> {
-    if program.contains('/') {
-        return Some(PathBuf::from(program));
-    }
-    let path = env
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    path.split(':')
-        .map(|dir| Path::new(dir).join(program))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| {
-                use std::os::unix::fs::PermissionsExt;
-                m.is_file() && m.permissions().mode() & 0o111 != 0
-            })
-        })
-}
-
 /// Used by exec: whether `fd` is a terminal.
 pub fn is_tty(fd: &impl AsRawFd) -> bool {
     nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false)
@@ -477,8 +423,13 @@ pub fn inside(rootfs: &Path, p: &str) -> Result<PathBuf, String> {
 
 /// Set one OCI rlimit on the calling process (PID 1 before exec, and `exec`'d processes).
 pub(crate) fn set_rlimit(limit: &oci_spec::runtime::PosixRlimit) -> std::io::Result<()> {
+    exec_stage::inside::set_rlimit(rlimit_resource(limit.typ()), limit.soft(), limit.hard())
+}
+
+/// The `libc::RLIMIT_*` number of an OCI rlimit type.
+pub(crate) fn rlimit_resource(typ: oci_spec::runtime::PosixRlimitType) -> u32 {
     use oci_spec::runtime::PosixRlimitType as T;
-    let resource = match limit.typ() {
+    match typ {
         T::RlimitCpu => libc::RLIMIT_CPU,
         T::RlimitFsize => libc::RLIMIT_FSIZE,
         T::RlimitData => libc::RLIMIT_DATA,
@@ -495,14 +446,5 @@ pub(crate) fn set_rlimit(limit: &oci_spec::runtime::PosixRlimit) -> std::io::Res
         T::RlimitNice => libc::RLIMIT_NICE,
         T::RlimitRtprio => libc::RLIMIT_RTPRIO,
         T::RlimitRttime => libc::RLIMIT_RTTIME,
-    };
-    let value = libc::rlimit {
-        rlim_cur: limit.soft(),
-        rlim_max: limit.hard(),
-    };
-    // SAFETY: setrlimit with a valid resource and a pointer to a live struct.
-    if unsafe { libc::setrlimit(resource, &value) } != 0 {
-        return Err(std::io::Error::last_os_error());
     }
-    Ok(())
 }

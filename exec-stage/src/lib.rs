@@ -1,0 +1,11 @@
+//! What `syscontainer exec` shares with its exec stage: the request it hands over
+//! ([`request`]) and the steps a process takes inside a container right before `execve`
+//! (user look-up, identity and capabilities, rlimits, working directory, `PATH` search).
+//!
+//! Kept free of the CLI's dependencies (clap, serde, tracing, oci-spec, libseccomp) so that
+//! the stage binary, started once per `exec`, stays small.
+
+pub mod identity;
+pub mod inside;
+pub mod request;
+pub mod users;

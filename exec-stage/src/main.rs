@@ -1,0 +1,253 @@
+//! `syscontainer-exec-stage FD [ARGS...]`: the part of `syscontainer exec` that enters the container.
+//! Started only by `syscontainer exec`, from a view of this binary the container cannot
+//! write (see `syscontainer::sealed_exe`), with the request (see [`exec_stage::request`]) on
+//! the pipe `FD` (ARGS, the `syscontainer` command line, are only there to be seen in
+//! `ps`). It joins the cgroup and the namespaces, forks the process that execs (this
+//! one stays in the host's PID namespace and relays its exit), and that process sets up its
+//! terminal, user, limits, capabilities and seccomp filter, then execs the command.
+//!
+//! Exit codes as `syscontainer exec`'s: the command's, 126 when a step fails, 127 when the
+//! command is not found.
+
+use std::io::Read;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+
+use exec_stage::identity::{from_mask, CapSets};
+use exec_stage::inside;
+use exec_stage::request::{Request, MAX_BYTES};
+use nix::sched::{setns, CloneFlags};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult};
+
+/// Set by `syscontainer exec` in this program's environment, with the overlay view.
+const MARKER: &str = "_SYSCONTAINER_SEALED_EXE";
+const SEALS: libc::c_int =
+    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+
+enum Never {}
+
+type Failure = (i32, String);
+
+fn fail(what: &str, e: &dyn std::fmt::Display) -> Failure {
+    (126, format!("{what}: {e}"))
+}
+
+fn main() {
+    let code = match run() {
+        Ok(never) => match never {},
+        Err((code, message)) => {
+            eprintln!("syscontainer exec: {message}");
+            code
+        }
+    };
+    // SAFETY: leaving without running destructors, as the forked CLI did.
+    unsafe { libc::_exit(code) }
+}
+
+/// Whether this process runs from the overlay view or a sealed memfd, never the host file.
+fn running_protected() -> bool {
+    let Ok(exe) = std::fs::File::open("/proc/self/exe") else {
+        return false;
+    };
+    let on_overlay = nix::sys::statfs::fstatfs(&exe)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC);
+    // SAFETY: F_GET_SEALS on our own fd.
+    let seals = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&exe), libc::F_GET_SEALS) };
+    (on_overlay && std::env::var_os(MARKER).is_some()) || (seals >= 0 && seals & SEALS == SEALS)
+}
+
+fn read_request() -> Result<Request, Failure> {
+    let fd: i32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .filter(|fd| *fd > 2)
+        .ok_or((
+            125,
+            "usage: syscontainer-exec-stage FD (started by syscontainer exec only)".to_string(),
+        ))?;
+    if !running_protected() {
+        return Err((
+            126,
+            "the exec stage runs from the host's file, not a protected view".into(),
+        ));
+    }
+    // SAFETY: the CLI handed us this descriptor; we take it over.
+    let pipe = unsafe { std::fs::File::from_raw_fd(fd) };
+    let mut data = Vec::new();
+    pipe.take(MAX_BYTES as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| fail("read the exec request", &e))?;
+    Request::decode(&data).map_err(|e| (126, e.to_string()))
+}
+
+fn run() -> Result<Never, Failure> {
+    let req = read_request()?;
+    for tasks in &req.v1_tasks {
+        std::fs::write(tasks, "0")
+            .map_err(|e| fail("join cgroup", &format!("write {}: {e}", tasks.display())))?;
+    }
+    // SAFETY: the CLI passed this descriptor number and keeps nothing else at it.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(req.pidfd) };
+    // This process stays in the host's PID namespace, so the container never sees it; the
+    // one it forks is born in every namespace of the container at once (visible there
+    // before joining the mount namespace, its /proc/PID/root would be the host's root).
+    let flags = CloneFlags::from_bits_retain(req.namespaces) | CloneFlags::CLONE_NEWPID;
+    setns(pidfd.as_fd(), flags).map_err(|e| fail("join namespaces", &e))?;
+    // Nothing of the CLI's may be reachable from here on, not even by `-w /proc/self/fd/N`.
+    drop(pidfd);
+    // SAFETY: close_range on our own descriptor table; nothing below uses a closed fd.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0) };
+    // SAFETY: this program is single-threaded; the child only execs or _exits.
+    match unsafe { fork() }.map_err(|e| fail("fork", &e))? {
+        ForkResult::Child => {}
+        ForkResult::Parent { child } => relay_exit(child, req.detach),
+    }
+    inside::chdir_inside(&req.cwd).map_err(|e| (126, e))?;
+    set_up_stdio(&req)?;
+    become_the_user(&req)?;
+    // SAFETY: restore default signal handling for the new program.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    inside::mark_fds_cloexec();
+    let program = &req.args[0];
+    let path = inside::find_executable(program, &req.env)
+        .ok_or_else(|| (127, format!("{program}: command not found")))?;
+    let c_path = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
+        .unwrap_or_default();
+    let c_args = inside::c_strings(&req.args);
+    let c_env = inside::c_strings(&req.env);
+    if !req.seccomp_bpf.is_empty() {
+        load_seccomp(&req.seccomp_bpf)?;
+    }
+    let err = nix::unistd::execve(&c_path, &c_args, &c_env).unwrap_err();
+    let code = if err == nix::errno::Errno::ENOENT {
+        127
+    } else {
+        126
+    };
+    Err((code, format!("exec {}: {err}", path.display())))
+}
+
+/// The pty as stdio and controlling terminal, or /dev/null for what is not passed on.
+fn set_up_stdio(req: &Request) -> Result<(), Failure> {
+    let open = |path: &str| {
+        nix::fcntl::open(
+            path,
+            nix::fcntl::OFlag::O_RDWR,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| fail(&format!("open {path}"), &e))
+    };
+    if let Some(n) = req.pty {
+        nix::unistd::setsid().map_err(|e| fail("setsid", &e))?;
+        let fd = open(&format!("/dev/pts/{n}"))?;
+        // SAFETY: make the pty our controlling terminal.
+        unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) };
+        for target in 0..3 {
+            nix::unistd::dup2(fd, target).map_err(|e| fail("dup2", &e))?;
+        }
+    } else if req.detach || !req.interactive {
+        let null = open("/dev/null")?;
+        nix::unistd::dup2(null, 0).map_err(|e| fail("dup2", &e))?;
+        if req.detach {
+            nix::unistd::dup2(null, 1).map_err(|e| fail("dup2", &e))?;
+            nix::unistd::dup2(null, 2).map_err(|e| fail("dup2", &e))?;
+        }
+    }
+    Ok(())
+}
+
+/// User (looked up in the container's own files), rlimits, ids, capabilities, NNP.
+fn become_the_user(req: &Request) -> Result<(), Failure> {
+    let (uid, gid, groups) = match &req.user {
+        Some((user, group)) => {
+            let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+            exec_stage::users::resolve_in(
+                &read("/etc/passwd"),
+                &read("/etc/group"),
+                user,
+                group.as_deref(),
+            )
+            .map_err(|e| (126, format!("user {e}")))?
+        }
+        None => (req.uid, req.gid, req.additional_gids.clone()),
+    };
+    for r in &req.rlimits {
+        inside::set_rlimit(r.resource, r.soft, r.hard).map_err(|e| {
+            (
+                126,
+                format!("setrlimit {} {}:{}: {e}", r.name, r.soft, r.hard),
+            )
+        })?;
+    }
+    let caps = req.capabilities.as_ref().map(|m| CapSets {
+        bounding: from_mask(m.bounding),
+        effective: from_mask(m.effective),
+        permitted: from_mask(m.permitted),
+        inheritable: from_mask(m.inheritable),
+        ambient: from_mask(m.ambient),
+    });
+    exec_stage::identity::apply(uid, gid, &groups, caps, req.no_new_privileges)
+        .map_err(|e| (126, e))
+}
+
+/// Load a seccomp program exported by libseccomp (what its `seccomp_load` would load:
+/// no flags; the CLI compiled it without setting no_new_privs).
+fn load_seccomp(program: &[u8]) -> Result<(), Failure> {
+    let filter_len = std::mem::size_of::<libc::sock_filter>();
+    let insns: Vec<libc::sock_filter> = program
+        .chunks_exact(filter_len)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    if !program.len().is_multiple_of(filter_len)
+        || insns.is_empty()
+        || insns.len() > u16::MAX as usize
+    {
+        return Err((126, "seccomp: the exported program is malformed".into()));
+    }
+    let prog = libc::sock_fprog {
+        len: insns.len() as u16,
+        filter: insns.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: seccomp(SECCOMP_SET_MODE_FILTER) with a program that outlives the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if rc != 0 {
+        return Err((
+            126,
+            format!(
+                "seccomp: load the filter (it needs CAP_SYS_ADMIN or no-new-privileges): {}",
+                std::io::Error::last_os_error()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The exit of the process forked into the container, as this process's own.
+fn relay_exit(child: nix::unistd::Pid, detach: bool) -> ! {
+    let code = if detach {
+        0
+    } else {
+        loop {
+            match waitpid(child, None) {
+                Ok(WaitStatus::Exited(_, code)) => break code,
+                Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => break 126,
+            }
+        }
+    };
+    // SAFETY: leaving without running destructors.
+    unsafe { libc::_exit(code) }
+}
