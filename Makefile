@@ -7,7 +7,7 @@ ROOTFS ?= /var/cache/syscontainer/rootfs/bookworm
 PREFIX ?= /usr/local
 BIN_DIR := $(CURDIR)/target/debug
 RELEASE_DIR := $(CURDIR)/target/release
-BINARIES := syscontainer syscontainer-oci lxcfs-rs lxcfs-toolkit lxcfs-hook syscontainer-tools syscontainer-hooks
+BINARIES := syscontainer syscontainer-oci lxcfs-rs lxcfs-toolkit lxcfs-hook syscontainer-tools syscontainer-hooks syscontainer-monitor
 MAN_DIR ?= $(PREFIX)/share/man/man1
 BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
 ZSH_COMPLETION_DIR ?= $(PREFIX)/share/zsh/site-functions
@@ -81,7 +81,7 @@ install: release
 		[ -e $(DESTDIR)/etc/cni/net.d/$$(basename $$f) ] || install -m 0644 $$f $(DESTDIR)/etc/cni/net.d/; \
 	done
 	install -d $(DESTDIR)$(MAN_DIR) $(DESTDIR)$(BASH_COMPLETION_DIR) $(DESTDIR)$(ZSH_COMPLETION_DIR) $(DESTDIR)$(FISH_COMPLETION_DIR)
-	for b in $(BINARIES); do \
+	for b in $(filter-out syscontainer-monitor,$(BINARIES)); do \
 		$(RELEASE_DIR)/$$b --generate-man $(DESTDIR)$(MAN_DIR) && \
 		$(RELEASE_DIR)/$$b --generate-completion bash > $(DESTDIR)$(BASH_COMPLETION_DIR)/$$b && \
 		$(RELEASE_DIR)/$$b --generate-completion zsh > $(DESTDIR)$(ZSH_COMPLETION_DIR)/_$$b && \

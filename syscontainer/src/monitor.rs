@@ -28,6 +28,7 @@ use crate::process::{self, InitContext};
 use crate::state::{now_ns, now_rfc3339, ExitCause, ExitInfo, OciStatus, ProcessId, Status};
 use crate::store::Store;
 
+pub mod entry;
 mod features;
 
 pub const ATTACH_SOCKET: &str = "attach.sock";
