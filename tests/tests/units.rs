@@ -27,8 +27,9 @@ static INSTALLATION: Mutex<()> = Mutex::new(());
 
 const PREFIX: &str = "/usr/local/bin";
 /// The Makefile's BINARIES.
-const BINARIES: [&str; 6] = [
+const BINARIES: [&str; 7] = [
     "syscontainer",
+    "syscontainer-monitor",
     "lxcfs-rs",
     "lxcfs-toolkit",
     "lxcfs-hook",
