@@ -179,12 +179,13 @@ pub fn run(store: Store, id: &str, ready: OwnedFd) -> i32 {
 }
 
 /// Give back what only the start needed, before the monitor settles into its loop: free
-/// heap (the parsed records, the init's stack), the mapped pages of the program and its
-/// libraries, and the main stack below the loop's. Parsing, cgroup set-up and the clone
+/// heap (the parsed records, the init's stack, the cgroup read buffer), the mapped pages
+/// of the program and its libraries, and the main stack below the loop's. Parsing, cgroup set-up and the clone
 /// touched much of the program's code and a deep stack, but the loop runs a small part of
 /// it. Only read-only file mappings without private (copied) pages are dropped: their
 /// pages stay in the page cache, and what the loop uses faults back in from there.
 fn shed_startup_memory() {
+    crate::cgroups::read::release_buffer();
     // SAFETY: malloc_trim only returns free memory to the kernel.
     unsafe { libc::malloc_trim(0) };
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
