@@ -9,7 +9,7 @@ BIN_DIR := $(CURDIR)/target/debug
 RELEASE_DIR := $(CURDIR)/target/release
 BINARIES := syscontainer syscontainer-oci lxcfs-rs lxcfs-toolkit lxcfs-hook syscontainer-tools syscontainer-hooks
 # Installed beside them, with no command line of their own (no man page or completion).
-HELPER_BINARIES := syscontainer-exec-stage
+HELPER_BINARIES := syscontainer-exec-stage syscontainer-monitor
 MAN_DIR ?= $(PREFIX)/share/man/man1
 BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
 ZSH_COMPLETION_DIR ?= $(PREFIX)/share/zsh/site-functions

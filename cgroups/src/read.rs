@@ -73,6 +73,12 @@ pub fn read_file_with<T>(
     result
 }
 
+/// Frees this thread's read buffer; the next read makes a new one. For a long-lived
+/// process that reads cgroup files only now and then, such as a container's monitor.
+pub fn release_buffer() {
+    drop(READ_BUFFER.with(|b| b.take()));
+}
+
 /// Parses a u64, naming the file and line on failure.
 pub fn parse_u64(file: &'static str, word: &str, line: &str) -> Result<u64> {
     word.trim()
@@ -92,6 +98,28 @@ pub(crate) fn optional(r: Result<String>) -> Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kept_capacity() -> usize {
+        READ_BUFFER.with(|b| {
+            let buf = b.take();
+            let capacity = buf.capacity();
+            b.set(buf);
+            capacity
+        })
+    }
+
+    #[test]
+    fn a_released_buffer_is_freed_and_the_next_read_makes_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("memory.max");
+        std::fs::write(&path, "max\n").unwrap();
+        assert_eq!(read_string(&path).unwrap(), "max\n");
+        assert!(kept_capacity() >= READ_CHUNK);
+        release_buffer();
+        assert_eq!(kept_capacity(), 0);
+        assert_eq!(read_string(&path).unwrap(), "max\n");
+        assert!(kept_capacity() >= READ_CHUNK);
+    }
 
     #[test]
     fn reads_whole_files_of_any_size_with_the_reused_buffer() {

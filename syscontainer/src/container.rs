@@ -304,6 +304,9 @@ pub fn shutdown(store: &Store, timeout: Option<Duration>) -> Result<Restored> {
 
 /// `start`: spawn the container's monitor and wait until PID 1 has exec'd.
 pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Result<()> {
+    if !monitor_exe.is_file() {
+        return Err(Error::MonitorMissing(monitor_exe.to_path_buf()));
+    }
     let container = {
         let (_lock, c) = lock_when_monitor_gone(store, id)?;
         if c.state.is_active() {

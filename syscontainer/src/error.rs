@@ -34,6 +34,8 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("no monitor executable at {0}: syscontainer-monitor is installed beside syscontainer")]
+    MonitorMissing(PathBuf),
     #[error("{0}")]
     Invalid(String),
 }

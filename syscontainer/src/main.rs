@@ -31,47 +31,6 @@ pub struct Cli {
     pub command: commands::Command,
 }
 
-/// The arguments `container::start` spawns the monitor with, exactly: `--root ROOT
-/// --log-level LEVEL monitor ID`; `None` for any other command line.
-fn monitor_invocation(args: &[std::ffi::OsString]) -> Option<(PathBuf, sclog::LogLevel, &str)> {
-    match args {
-        [root_flag, root, level_flag, level, monitor, id]
-            if root_flag == "--root" && level_flag == "--log-level" && monitor == "monitor" =>
-        {
-            let id = id.to_str().filter(|id| syscontainer::store::is_id(id))?;
-            let level = level.to_str()?.parse().ok()?;
-            Some((PathBuf::from(root), level, id))
-        }
-        _ => None,
-    }
-}
-
-/// The monitor's own entry: what `commands::monitor` does, without building the whole
-/// command-line parser first. The monitor is on the path of every boot, and is spawned
-/// with one fixed form of arguments; anything else goes through clap as usual.
-fn run_monitor(root: PathBuf, log_level: sclog::LogLevel, id: &str) -> ExitCode {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    if let Err(e) = sclog::init(log_level, None) {
-        eprintln!("syscontainer: {e:#}");
-        return ExitCode::from(125);
-    }
-    let store = match syscontainer::store::Store::open(&root) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("syscontainer: open store {}: {e}", root.display());
-            return ExitCode::from(125);
-        }
-    };
-    store.sweep();
-    // SAFETY: `start` passes the write end of its readiness pipe as fd 3.
-    let ready = unsafe { OwnedFd::from_raw_fd(3) };
-    // Not for the hooks the monitor runs: a hook's leftover child holding it would keep
-    // `start` waiting for the answer.
-    // SAFETY: F_SETFD on the descriptor we own.
-    unsafe { libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC) };
-    ExitCode::from(syscontainer::monitor::run(store, id, ready) as u8)
-}
-
 /// `exec`'s own entry: the command line parsed without clap, and the re-execution from
 /// the protected binary done before any other work, so that the process that re-executes
 /// does as little as possible. The rest is what `commands::run` does for `exec`.
@@ -93,8 +52,10 @@ fn run_exec(exec: commands::exec::LeanExec) -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    if let Some((root, level, id)) = monitor_invocation(&args) {
-        return run_monitor(root, level, id);
+    // The CLI still runs a monitor spawned as `syscontainer … monitor ID`, without
+    // building the whole command-line parser first; `start` spawns syscontainer-monitor.
+    if let Some((root, level, id)) = syscontainer::monitor::entry::invocation(&args) {
+        return ExitCode::from(syscontainer::monitor::entry::run_spawned(&root, level, id));
     }
     if let Some(exec) = commands::exec::lean_invocation(&args, |name| std::env::var_os(name)) {
         return run_exec(exec);
@@ -119,37 +80,22 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn only_the_exact_monitor_command_line_takes_the_lean_entry() {
+    fn the_lean_monitor_entry_parses_as_clap() {
         let id = "a".repeat(64);
-        let args = |v: &[&str]| -> Vec<std::ffi::OsString> { v.iter().map(Into::into).collect() };
-        let ok = args(&["--root", "/r", "--log-level", "warn", "monitor", &id]);
-        assert_eq!(
-            super::monitor_invocation(&ok),
-            Some((
-                std::path::PathBuf::from("/r"),
-                sclog::LogLevel::Warn,
-                id.as_str()
-            ))
-        );
-        for bad in [
-            args(&["--root", "/r", "--log-level", "warn", "monitor", "abc"]),
-            args(&["--log-level", "warn", "--root", "/r", "monitor", &id]),
-            args(&["--root", "/r", "--log-level", "warn", "exec", &id]),
-            args(&["--root", "/r", "monitor", &id]),
-            args(&["--root", "/r", "--log-level", "warn", "monitor", &id, "x"]),
-            args(&["--root", "/r", "--log-level", "loud", "monitor", &id]),
-        ] {
-            assert_eq!(super::monitor_invocation(&bad), None, "{bad:?}");
-        }
-        // What the lean entry replaces parses to the same thing through clap.
+        let line = ["--root", "/r", "--log-level", "warn", "monitor", &id];
+        let args: Vec<std::ffi::OsString> = line.iter().map(Into::into).collect();
+        assert!(syscontainer::monitor::entry::invocation(&args).is_some());
         use clap::Parser;
         let mut full = vec![std::ffi::OsString::from("syscontainer")];
-        full.extend(ok);
+        full.extend(args);
         let cli = super::Cli::try_parse_from(full).unwrap();
         assert_eq!(cli.root, std::path::PathBuf::from("/r"));
         assert_eq!(cli.log_level, sclog::LogLevel::Warn);
         assert!(cli.log_file.is_none());
-        assert!(matches!(cli.command, super::commands::Command::Monitor(_)));
+        match cli.command {
+            super::commands::Command::Monitor(m) => assert_eq!(m.id, id),
+            other => panic!("{other:?}"),
+        }
     }
 
     /// What clap makes of `line`, in the lean entry's terms (`None` if clap refuses it or

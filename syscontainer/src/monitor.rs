@@ -28,6 +28,7 @@ use crate::process::{self, InitContext};
 use crate::state::{now_ns, now_rfc3339, ExitCause, ExitInfo, OciStatus, ProcessId, Status};
 use crate::store::Store;
 
+pub mod entry;
 mod features;
 
 pub const ATTACH_SOCKET: &str = "attach.sock";
@@ -178,12 +179,13 @@ pub fn run(store: Store, id: &str, ready: OwnedFd) -> i32 {
 }
 
 /// Give back what only the start needed, before the monitor settles into its loop: free
-/// heap (the parsed records, the init's stack) and the mapped pages of the program and
-/// its libraries. The monitor is the whole CLI binary, and parsing, cgroup set-up and the
-/// clone touched most of its code, but the loop runs a small part of it. Only
-/// read-only file mappings without private (copied) pages are dropped: their pages stay
-/// in the page cache, and what the loop uses faults back in from there.
+/// heap (the parsed records, the init's stack, the cgroup read buffer), the mapped pages
+/// of the program and its libraries, and the main stack below the loop's. Parsing, cgroup set-up and the clone
+/// touched much of the program's code and a deep stack, but the loop runs a small part of
+/// it. Only read-only file mappings without private (copied) pages are dropped: their
+/// pages stay in the page cache, and what the loop uses faults back in from there.
 fn shed_startup_memory() {
+    crate::cgroups::read::release_buffer();
     // SAFETY: malloc_trim only returns free memory to the kernel.
     unsafe { libc::malloc_trim(0) };
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
@@ -196,6 +198,42 @@ fn shed_startup_memory() {
             libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
         }
     }
+    let frame = 0u8;
+    let sp = std::hint::black_box(std::ptr::addr_of!(frame)) as usize;
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    if let Some((start, end)) = unused_stack(&smaps, sp, page) {
+        // SAFETY: the range lies well below the current frame of the main thread, where no
+        // live data is (the stack grows down); MADV_DONTNEED makes it zero pages again.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+/// How much of the main stack below [`shed_startup_memory`]'s frame stays: room for the
+/// loop's own calls and the madvise itself, without faults.
+const STACK_KEPT: usize = 16 * 1024;
+
+/// The part of the main thread's stack (`[stack]` in `smaps` text) that lies more than
+/// [`STACK_KEPT`] below `sp`, page-aligned; `None` when `sp` is not on it (another thread).
+fn unused_stack(smaps: &str, sp: usize, page: usize) -> Option<(usize, usize)> {
+    let (start, end) = smaps.lines().find_map(|line| {
+        let (range, rest) = line.split_once(' ')?;
+        if !rest.trim_end().ends_with(" [stack]") {
+            return None;
+        }
+        let (a, b) = range.split_once('-')?;
+        Some((
+            usize::from_str_radix(a, 16).ok()?,
+            usize::from_str_radix(b, 16).ok()?,
+        ))
+    })?;
+    if !(start..end).contains(&sp) {
+        return None;
+    }
+    let below = sp.checked_sub(STACK_KEPT)? & !(page - 1);
+    (below > start).then_some((start, below))
 }
 
 /// The address ranges in `/proc/self/smaps` text that [`shed_startup_memory`] may drop:
@@ -927,6 +965,27 @@ Anonymous:           0 kB
             vec![(0x5600, 0x5700), (0x5700, 0x5800)]
         );
         shed_startup_memory();
+    }
+
+    #[test]
+    fn only_the_main_stack_well_below_the_frame_is_released() {
+        let smaps = "\
+5600-5700 r--p 00000000 fe:00 42    /usr/bin/prog
+Anonymous:           0 kB
+7ffd0000-7ffe0000 rw-p 00000000 00:00 0                          [stack]
+Rss:                64 kB
+";
+        let page = 0x1000;
+        // 40 KiB below the frame are released, from the lowest page up to 16 KiB below it.
+        assert_eq!(
+            unused_stack(smaps, 0x7ffda123, page),
+            Some((0x7ffd0000, 0x7ffd6000))
+        );
+        // Less than a page beyond what is kept: nothing.
+        assert_eq!(unused_stack(smaps, 0x7ffd4800, page), None);
+        // A frame on another thread's stack: nothing.
+        assert_eq!(unused_stack(smaps, 0x5650, page), None);
+        assert_eq!(unused_stack("", 0x7ffda123, page), None);
     }
 
     #[test]

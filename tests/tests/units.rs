@@ -26,9 +26,11 @@ use v2::{assert_v2_under_systemd, inside_pid, meminfo_kb, wait_running};
 static INSTALLATION: Mutex<()> = Mutex::new(());
 
 const PREFIX: &str = "/usr/local/bin";
-/// The Makefile's BINARIES.
-const BINARIES: [&str; 6] = [
+/// The Makefile's BINARIES and HELPER_BINARIES.
+const BINARIES: [&str; 8] = [
     "syscontainer",
+    "syscontainer-exec-stage",
+    "syscontainer-monitor",
     "lxcfs-rs",
     "lxcfs-toolkit",
     "lxcfs-hook",

@@ -116,6 +116,12 @@ impl Ctx {
     }
 }
 
+/// The monitor executable `start` spawns: syscontainer-monitor beside this binary.
+pub fn monitor_executable() -> anyhow::Result<std::path::PathBuf> {
+    let own = std::env::current_exe().context("find this program's own executable")?;
+    Ok(syscontainer::monitor::entry::executable_beside(&own))
+}
+
 /// Run `f` on each named container; report each failure and keep going, like docker.
 pub fn for_each(
     ctx: &Ctx,

@@ -16,7 +16,7 @@ pub struct RestartArgs {
 }
 
 pub fn run(ctx: &Ctx, args: RestartArgs) -> anyhow::Result<u8> {
-    let exe = std::env::current_exe()?;
+    let exe = super::monitor_executable()?;
     for_each(ctx, &args.containers, |id| {
         let timeout = match args.time {
             Some(t) => t,

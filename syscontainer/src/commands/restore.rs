@@ -26,7 +26,7 @@ pub fn run(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<u8> {
     let done = if args.shutdown {
         syscontainer::container::shutdown(&ctx.store, args.time.map(Duration::from_secs))?
     } else {
-        let exe = std::env::current_exe()?;
+        let exe = super::monitor_executable()?;
         syscontainer::container::restore(&ctx.store, &exe, &ctx.log_level)?
     };
     for id in &done.started {

@@ -19,7 +19,7 @@ pub struct RunArgs {
 
 pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<u8> {
     let id = create::create_container(ctx, &args.create)?;
-    let exe = std::env::current_exe()?;
+    let exe = super::monitor_executable()?;
     if let Err(e) = syscontainer::container::start(&ctx.store, &id, &exe, &ctx.log_level) {
         if args.create.options.lifecycle.auto_remove {
             let _ = syscontainer::container::remove(&ctx.store, &id, true);

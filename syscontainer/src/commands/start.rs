@@ -14,7 +14,7 @@ pub struct StartArgs {
 }
 
 pub fn run(ctx: &Ctx, args: StartArgs) -> anyhow::Result<u8> {
-    let exe = std::env::current_exe()?;
+    let exe = super::monitor_executable()?;
     if args.attach {
         anyhow::ensure!(
             args.containers.len() == 1,

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::wait::WaitStatus;
@@ -138,7 +138,7 @@ impl Monitor {
             .store
             .load_state(&self.config.id)
             .is_ok_and(|s| s.status == Status::Paused);
-        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+        let exe = super::entry::cli_executable();
         let command = ProbeCommand {
             exe: &exe,
             root: self.store.root(),
@@ -206,7 +206,7 @@ impl Monitor {
     fn stop_for_health(&mut self) {
         tracing::warn!("the container is unhealthy: stopping it");
         self.extras.health = None;
-        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+        let exe = super::entry::cli_executable();
         let mut stop = std::process::Command::new(exe);
         stop.arg("--root")
             .arg(self.store.root())
