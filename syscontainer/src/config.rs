@@ -26,7 +26,7 @@ pub struct ContainerConfig {
     pub command: Vec<String>,
     pub restart: RestartPolicy,
     pub auto_remove: bool,
-    /// Signal for `stop`; None means SIGRTMIN+3 for a systemd PID 1, else SIGTERM.
+    /// Signal for `stop`; None means SIGRTMIN+4 (poweroff) for a systemd PID 1, else SIGTERM.
     pub stop_signal: Option<i32>,
     pub stop_timeout: u64,
     pub tty: bool,

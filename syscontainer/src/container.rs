@@ -541,11 +541,21 @@ pub fn stop_signal(config: &ContainerConfig, init_pid: i32) -> i32 {
         return s;
     }
     let exe = std::fs::read_link(format!("/proc/{init_pid}/exe")).unwrap_or_default();
+    default_stop_signal(&exe)
+}
+
+/// The stop signal when none was configured, for PID 1's executable `exe`. systemd
+/// re-executes itself on SIGTERM; SIGRTMIN+4 starts its poweroff.target, the orderly
+/// shutdown `machinectl poweroff` asks for too. Its halt.target (SIGRTMIN+3) ends the
+/// same way in a container (reboot(2) ends PID 1 with SIGINT) but runs one more process
+/// first: systemd-halt.service forks `systemctl --force halt`, which calls back into PID
+/// 1, where systemd-poweroff.service only has a `SuccessAction` (docs/performance/stop.md).
+pub fn default_stop_signal(exe: &std::path::Path) -> i32 {
     if exe
         .file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with("systemd"))
     {
-        libc::SIGRTMIN() + 3
+        libc::SIGRTMIN() + 4
     } else {
         libc::SIGTERM
     }
@@ -623,11 +633,11 @@ fn halt(store: &Store, id: &str, timeout: Duration) -> Result<()> {
     // leaves a frozen cgroup under a record saying running, and frozen tasks would not
     // take the stop signal.
     let _ = c.cgroup().thaw();
+    let mut last_signal = stop_signal(&c.config, init.pid);
     if !timeout.is_zero() {
-        send_signal(init.pid, stop_signal(&c.config, init.pid))?;
+        send_signal(init.pid, last_signal)?;
         sclog::crash_point("stop:after-signal");
     }
-    let mut last_signal = stop_signal(&c.config, init.pid);
     if !wait_for_exit(init, timeout) {
         last_signal = libc::SIGKILL;
         send_signal(init.pid, libc::SIGKILL)?;
@@ -1012,6 +1022,24 @@ pub fn processes(store: &Store, id: &str) -> Result<Vec<i32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn systemd_is_asked_to_power_off_and_other_inits_get_sigterm() {
+        use std::path::Path;
+        let poweroff = libc::SIGRTMIN() + 4;
+        assert_eq!(
+            default_stop_signal(Path::new("/usr/lib/systemd/systemd")),
+            poweroff
+        );
+        assert_eq!(
+            default_stop_signal(Path::new("/lib/systemd/systemd")),
+            poweroff
+        );
+        assert_eq!(default_stop_signal(Path::new("/sbin/init")), libc::SIGTERM);
+        assert_eq!(default_stop_signal(Path::new("/bin/sh")), libc::SIGTERM);
+        // PID 1 already gone: no executable to look at.
+        assert_eq!(default_stop_signal(Path::new("")), libc::SIGTERM);
+    }
 
     fn exited(cause: ExitCause, stop_requested: bool, host_shutdown: bool) -> State {
         State {

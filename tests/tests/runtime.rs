@@ -173,12 +173,17 @@ fn stop_halts_systemd_cleanly_and_start_boots_again() {
     let first_pid = host.inspect("stopme", "{{.State.Pid}}");
 
     host.ok(["stop", "-t", "60", "stopme"]);
-    // A halt (SIGRTMIN+3 → systemd → reboot(RB_HALT_SYSTEM)) ends PID 1 with SIGINT; a
-    // timeout would have ended it with SIGKILL.
+    // A poweroff (SIGRTMIN+4 → systemd's poweroff.target → reboot(RB_POWER_OFF)) ends PID 1
+    // with SIGINT; a timeout would have ended it with SIGKILL.
     let state = host.state("stopme");
     assert_eq!(state["Status"], "exited");
     assert_eq!(state["ExitCause"], "poweroff", "{state}");
     assert_eq!(state["ExitSignal"], "SIGINT", "{state}");
+    // The default stop signal as the guest saw it: systemd-shutdown says on the console
+    // which of its verbs PID 1 chose.
+    let console = host.ok(["logs", "stopme"]);
+    assert!(console.contains("Powering off."), "{console}");
+    assert!(!console.contains("Halting system."), "{console}");
 
     host.ok(["start", "stopme"]);
     assert_eq!(host.wait_booted("stopme"), "running");
@@ -1048,9 +1053,9 @@ fn env_file_cpu_memory_tmpfs_options_update_cpus_ps_info_version_and_poweroff_si
             "0",
             "--mount",
             "type=tmpfs,target=/mnt/t,tmpfs-size=4m",
-            // SIGRTMIN+4 is poweroff for systemd.
+            // SIGRTMIN+3 is halt for systemd (the default is poweroff, SIGRTMIN+4).
             "--stop-signal",
-            "SIGRTMIN+4",
+            "SIGRTMIN+3",
         ],
     );
     let environ = host.exec("many", &["sh", "-c", "tr '\\0' '\\n' < /proc/1/environ"]);
@@ -1148,7 +1153,7 @@ fn env_file_cpu_memory_tmpfs_options_update_cpus_ps_info_version_and_poweroff_si
         "{v}"
     );
 
-    // stop sends the stop signal: systemd powers off, well before the timeout.
+    // stop sends the stop signal: systemd halts, well before the timeout.
     let started = std::time::Instant::now();
     host.ok(["stop", "many"]);
     assert!(
@@ -1156,7 +1161,10 @@ fn env_file_cpu_memory_tmpfs_options_update_cpus_ps_info_version_and_poweroff_si
         "stop waited for the kill"
     );
     let state = host.state("many");
+    // reboot(2) in a PID namespace ends its init with SIGINT for a halt as for a poweroff.
     assert_eq!(state["ExitCause"], "poweroff", "{state}");
+    let console = host.ok(["logs", "many"]);
+    assert!(console.contains("Halting system."), "{console}");
 }
 
 #[test]

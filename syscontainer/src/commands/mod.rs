@@ -42,7 +42,7 @@ pub enum Command {
     Restore(restore::RestoreArgs),
     /// Create and start a container.
     Run(run::RunArgs),
-    /// Stop containers: the stop signal (SIGRTMIN+3 for systemd), then SIGKILL after the timeout.
+    /// Stop containers: the stop signal (SIGRTMIN+4, poweroff, for systemd), then SIGKILL after the timeout.
     Stop(stop::StopArgs),
     /// Send a signal to the PID 1 of containers.
     Kill(kill::KillArgs),

@@ -296,7 +296,7 @@ pub struct LifecycleArgs {
     /// Remove the container when it exits.
     #[arg(long = "rm", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = ArgAction::Set, value_parser = parse_bool)]
     pub auto_remove: bool,
-    /// Signal for `stop` (default SIGRTMIN+3 for systemd, else SIGTERM).
+    /// Signal for `stop` (default SIGRTMIN+4, poweroff, for systemd; else SIGTERM).
     #[arg(long, value_parser = opt::parse_signal)]
     pub stop_signal: Option<i32>,
     /// Seconds `stop` waits before SIGKILL (default 10).
