@@ -7,5 +7,6 @@
 
 pub mod identity;
 pub mod inside;
+pub mod protected;
 pub mod request;
 pub mod users;

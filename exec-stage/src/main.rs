@@ -19,11 +19,6 @@ use nix::sched::{setns, CloneFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
 
-/// Set by `syscontainer exec` in this program's environment, with the overlay view.
-const MARKER: &str = "_SYSCONTAINER_SEALED_EXE";
-const SEALS: libc::c_int =
-    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-
 enum Never {}
 
 type Failure = (i32, String);
@@ -44,18 +39,6 @@ fn main() {
     unsafe { libc::_exit(code) }
 }
 
-/// Whether this process runs from the overlay view or a sealed memfd, never the host file.
-fn running_protected() -> bool {
-    let Ok(exe) = std::fs::File::open("/proc/self/exe") else {
-        return false;
-    };
-    let on_overlay = nix::sys::statfs::fstatfs(&exe)
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC);
-    // SAFETY: F_GET_SEALS on our own fd.
-    let seals = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&exe), libc::F_GET_SEALS) };
-    (on_overlay && std::env::var_os(MARKER).is_some()) || (seals >= 0 && seals & SEALS == SEALS)
-}
-
 fn read_request() -> Result<Request, Failure> {
     let fd: i32 = std::env::args()
         .nth(1)
@@ -65,7 +48,7 @@ fn read_request() -> Result<Request, Failure> {
             125,
             "usage: syscontainer-exec-stage FD (started by syscontainer exec only)".to_string(),
         ))?;
-    if !running_protected() {
+    if !exec_stage::protected::running_protected() {
         return Err((
             126,
             "the exec stage runs from the host's file, not a protected view".into(),

@@ -14,8 +14,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// Set in the environment of the re-executed process (and of the exec stage).
-pub const MARKER: &str = "_SYSCONTAINER_SEALED_EXE";
+pub use exec_stage::protected::MARKER;
+use exec_stage::protected::SEALS;
 /// The empty second lower layer overlayfs needs to be read-only ("lower-only").
 const EMPTY_LOWER: &str = "/run/syscontainer/.sealed-exe";
 
@@ -23,8 +23,6 @@ const FSOPEN_CLOEXEC: libc::c_uint = 1;
 const FSCONFIG_SET_STRING: libc::c_uint = 1;
 const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
 const FSMOUNT_CLOEXEC: libc::c_uint = 1;
-const SEALS: libc::c_int =
-    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
@@ -51,15 +49,7 @@ fn cvt(ret: libc::c_long) -> std::io::Result<libc::c_long> {
 
 /// Whether this process runs from a protected copy (our overlay or a sealed memfd).
 pub fn running_sealed() -> bool {
-    let Ok(exe) = std::fs::File::open("/proc/self/exe") else {
-        return false;
-    };
-    let on_overlay = nix::sys::statfs::fstatfs(&exe)
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC);
-    // SAFETY: F_GET_SEALS on our own fd.
-    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
-    let sealed_memfd = seals >= 0 && seals & SEALS == SEALS;
-    (on_overlay && std::env::var_os(MARKER).is_some()) || sealed_memfd
+    exec_stage::protected::running_protected()
 }
 
 /// Re-execute this process (same arguments and environment) from a protected copy of its
