@@ -144,25 +144,28 @@ fn run_sequential(args: &ReadLoopArgs, reports: &mut [FileReport]) -> Result<()>
 
 /// Every file in turn, `--rounds` times: `--concurrent` readers for `--seconds` each phase.
 fn run_concurrent(args: &ReadLoopArgs, reports: &mut [FileReport]) -> Result<()> {
-    let now_ms = || {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
-    };
-    let start_ms = args.start_at_ms.unwrap_or_else(now_ms);
-    let phase = Duration::from_secs_f64(args.seconds) + PHASE_GAP;
+    let start = args
+        .start_at_ms
+        .map_or_else(SystemTime::now, |ms| UNIX_EPOCH + Duration::from_millis(ms));
     let mut k = 0u32;
     for _ in 0..args.rounds {
         for report in reports.iter_mut() {
-            let begin_ms = start_ms + (phase * k).as_millis() as u64;
+            let begin = phase_start(start, args.seconds, k);
             k += 1;
-            let wait = begin_ms.saturating_sub(now_ms());
-            std::thread::sleep(Duration::from_millis(wait));
+            // Sleep to the exact instant (not whole milliseconds): a phase never begins early.
+            if let Ok(wait) = begin.duration_since(SystemTime::now()) {
+                std::thread::sleep(wait);
+            }
             let latencies = timed_reads(&report.file, args.concurrent, args.seconds)?;
             report.concurrent_ns.push(latencies);
         }
     }
     Ok(())
+}
+
+/// When phase `k` of a concurrent run that starts at `start` begins.
+fn phase_start(start: SystemTime, seconds: f64, k: u32) -> SystemTime {
+    start + (Duration::from_secs_f64(seconds) + PHASE_GAP) * k
 }
 
 /// The latency (ns) of every read `threads` readers looping over `path` for `seconds` made.
@@ -285,6 +288,16 @@ mod tests {
     }
 
     #[test]
+    fn phases_follow_each_other_at_seconds_plus_the_gap() {
+        let start = UNIX_EPOCH + Duration::from_millis(1_000_000);
+        assert_eq!(phase_start(start, 0.25, 0), start);
+        assert_eq!(
+            phase_start(start, 0.25, 3),
+            start + Duration::from_millis(3 * 350)
+        );
+    }
+
+    #[test]
     fn concurrent_mode_times_every_read_of_each_round() {
         let dir = std::env::temp_dir().join(format!("readloop-c-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -307,7 +320,11 @@ mod tests {
         let reports = run(&args).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         // Four phases of 50 ms, each followed by the gap before the next.
-        assert!(t0.elapsed() >= Duration::from_millis(3 * 150 + 50));
+        assert!(
+            t0.elapsed() >= Duration::from_millis(3 * 150 + 50),
+            "{:?}",
+            t0.elapsed()
+        );
         for r in &reports {
             assert_eq!(r.concurrent_ns.len(), 2);
             assert!(r.concurrent_ns.iter().all(|round| round.len() >= 3));
