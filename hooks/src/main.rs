@@ -97,12 +97,12 @@ fn main() {
     }
     let cli = Cli::parse();
     if let Err(e) = sclog::init(cli.log_level, cli.log.as_deref()) {
-        eprintln!("syscontainer-hooks: {e:#}");
+        eprintln!("syscontainer-hooks: {}", sclog::Causes(&e));
         std::process::exit(1);
     }
     if let Err(e) = run(&cli) {
-        tracing::error!("{e:#}");
-        eprintln!("syscontainer-hooks: {e:#}");
+        tracing::error!("{}", sclog::Causes(e.as_ref()));
+        eprintln!("syscontainer-hooks: {}", sclog::Causes(e.as_ref()));
         std::process::exit(1);
     }
 }

@@ -22,7 +22,9 @@
 //! # Ok::<(), sclog::LogError>(())
 //! ```
 
+mod causes;
 mod crash;
+pub use causes::Causes;
 pub use crash::{crash_point, CRASH_MARK_ENV, CRASH_POINT_ENV};
 
 use std::fmt;

@@ -56,7 +56,7 @@ fn main() -> ExitCode {
     match cli.command.run(&ctx) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            logger.error(&format!("{e:#}"), owns_stdio);
+            logger.error(&sclog::Causes(e.as_ref()).to_string(), owns_stdio);
             ExitCode::FAILURE
         }
     }

@@ -36,7 +36,7 @@ pub struct Cli {
 /// does as little as possible. The rest is what `commands::run` does for `exec`.
 fn run_exec(exec: commands::exec::LeanExec) -> ExitCode {
     if let Err(e) = sclog::init(exec.log_level, exec.log_file.as_deref()) {
-        eprintln!("syscontainer: {e:#}");
+        eprintln!("syscontainer: {}", sclog::Causes(&e));
         return ExitCode::from(125);
     }
     let done = commands::Ctx::open(&exec.root, exec.log_level, exec.daemon_config)
@@ -44,7 +44,7 @@ fn run_exec(exec: commands::exec::LeanExec) -> ExitCode {
     match done {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("syscontainer: {e:#}");
+            eprintln!("syscontainer: {}", sclog::Causes(e.as_ref()));
             ExitCode::from(125)
         }
     }
@@ -65,13 +65,13 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     if let Err(e) = sclog::init(cli.log_level, cli.log_file.as_deref()) {
-        eprintln!("syscontainer: {e:#}");
+        eprintln!("syscontainer: {}", sclog::Causes(&e));
         return ExitCode::from(125);
     }
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("syscontainer: {e:#}");
+            eprintln!("syscontainer: {}", sclog::Causes(e.as_ref()));
             ExitCode::from(125)
         }
     }

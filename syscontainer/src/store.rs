@@ -309,9 +309,16 @@ impl Store {
         Ok(r)
     }
 
-    /// Make every record renamed into a container's directory so far durable.
+    /// Make every record renamed into a container's directory so far durable. A directory
+    /// that is gone was removed meanwhile (a concurrent `rm`, a `--rm` monitor): no record
+    /// of it is left to make durable.
     pub fn sync_dir(&self, id: &str) -> Result<()> {
-        sync_dir(&self.dir(id))
+        match sync_dir(&self.dir(id)) {
+            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(())
+            }
+            synced => synced,
+        }
     }
 
     /// Find a container by full ID, name, or unique ID prefix (in that order).
@@ -529,6 +536,9 @@ mod tests {
         assert_eq!(store.ids().unwrap(), vec![b.clone()]);
         // A second removal (two `rm -f` racing) finds it gone, as a lookup would.
         assert!(matches!(store.remove(&a), Err(StoreError::NotFound(_))));
+        // A stop's sync of a directory that a racing `rm` removed has nothing left to do.
+        store.sync_dir(&a).unwrap();
+        store.sync_dir(&b).unwrap();
         fs::remove_dir_all(&dir).unwrap();
     }
 

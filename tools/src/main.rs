@@ -59,12 +59,12 @@ fn main() {
         }
     };
     if let Err(e) = sclog::init(cli.log_level, cli.log.as_deref()) {
-        eprintln!("syscontainer-tools: {e:#}");
+        eprintln!("syscontainer-tools: {}", sclog::Causes(&e));
         std::process::exit(1);
     }
     if let Err(e) = cli.command.run(&cli.root) {
         tracing::debug!("{e:?}");
-        eprintln!("syscontainer-tools: {e:#}");
+        eprintln!("syscontainer-tools: {}", sclog::Causes(e.as_ref()));
         std::process::exit(1);
     }
 }

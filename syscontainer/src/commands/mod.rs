@@ -133,7 +133,7 @@ pub fn for_each(
         match ctx.resolve(name).and_then(|id| f(&id)) {
             Ok(()) => println!("{name}"),
             Err(e) => {
-                eprintln!("syscontainer: {name}: {e:#}");
+                eprintln!("syscontainer: {name}: {}", sclog::Causes(e.as_ref()));
                 failed = true;
             }
         }

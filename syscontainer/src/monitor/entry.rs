@@ -57,7 +57,7 @@ pub fn invocation(args: &[OsString]) -> Option<(PathBuf, sclog::LogLevel, &str)>
 /// fd 3); returns the exit code.
 pub fn run_spawned(root: &Path, log_level: sclog::LogLevel, id: &str) -> u8 {
     if let Err(e) = sclog::init(log_level, None) {
-        eprintln!("syscontainer: {e:#}");
+        eprintln!("syscontainer: {}", sclog::Causes(&e));
         return 125;
     }
     let store = match Store::open(root) {

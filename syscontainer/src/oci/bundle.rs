@@ -43,7 +43,10 @@ pub fn load(dir: &Path) -> Result<Bundle> {
     };
     let dir = std::fs::canonicalize(dir).map_err(|e| bad(e.to_string()))?;
     let config = dir.join("config.json");
-    let mut spec = Spec::load(&config).map_err(|e| bad(format!("config.json: {e}")))?;
+    // Not `Spec::load`: its error says only "serde failed", not what is wrong where.
+    let text = std::fs::read(&config).map_err(|e| bad(format!("config.json: {e}")))?;
+    let mut spec: Spec =
+        serde_json::from_slice(&text).map_err(|e| bad(format!("config.json: {e}")))?;
     let root = spec
         .root()
         .clone()
@@ -244,6 +247,24 @@ mod tests {
             },
             "annotations": {"system.container": "true"}
         }))
+    }
+
+    #[test]
+    fn a_malformed_exec_cpu_affinity_is_refused_naming_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+        let mut json = serde_json::to_value(containerd_like()).unwrap();
+        for (initial, ok) in [("0-1,3", true), ("0-", false), ("\u{663}", false)] {
+            json["process"]["execCPUAffinity"] = serde_json::json!({"initial": initial});
+            std::fs::write(dir.path().join("config.json"), json.to_string()).unwrap();
+            match load(dir.path()) {
+                Ok(_) => assert!(ok, "{initial:?} was taken"),
+                Err(e) => {
+                    assert!(!ok, "{initial:?}: {e}");
+                    assert!(e.to_string().contains(initial), "{e}");
+                }
+            }
+        }
     }
 
     #[test]
