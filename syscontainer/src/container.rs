@@ -555,10 +555,15 @@ pub fn default_stop_signal(exe: &std::path::Path) -> i32 {
         .file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with("systemd"))
     {
-        libc::SIGRTMIN() + 4
+        systemd_poweroff_signal()
     } else {
         libc::SIGTERM
     }
+}
+
+/// The signal that makes systemd as PID 1 shut down in order: SIGRTMIN+4, poweroff.target.
+pub fn systemd_poweroff_signal() -> i32 {
+    libc::SIGRTMIN() + 4
 }
 
 fn send_signal(pid: i32, signal: i32) -> Result<()> {

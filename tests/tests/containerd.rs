@@ -299,7 +299,7 @@ fn ctr_runs_the_systemd_image_as_a_system_container() {
     let out = exec(&ctrd, id, "pid1", &["cat", "/proc/1/comm"]);
     assert_eq!(stdout_of(&out).trim(), "systemd");
 
-    // SIGTERM: systemd as PID 1 would re-execute itself; the runtime makes it a halt.
+    // SIGTERM: systemd as PID 1 would re-execute itself; the runtime makes it a poweroff.
     ctrd.ctr_ok(CTR_NAMESPACE, ["tasks", "kill", id]);
     let code = run.wait(HALT_TIMEOUT);
     assert!(

@@ -668,7 +668,7 @@ fn errors_are_json_lines_in_the_log_and_unknown_ids_do_not_exist() {
 }
 
 #[test]
-fn a_system_container_boots_systemd_and_halts_on_sigterm() {
+fn a_system_container_boots_systemd_and_powers_off_on_sigterm() {
     let mut oci = Oci::new();
     let rootfs = Rootfs::new();
     let rootfs_path = rootfs.path();
@@ -706,13 +706,13 @@ fn a_system_container_boots_systemd_and_halts_on_sigterm() {
     );
 
     oci.ok(&["kill", "sys", "15"]);
-    let status = reap(pid, Duration::from_secs(90)).expect("systemd halts on SIGTERM");
+    let status = reap(pid, Duration::from_secs(90)).expect("systemd powers off on SIGTERM");
     assert!(
         matches!(
             status,
             WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGINT, _)
         ),
-        "a halt ends the PID namespace's init with SIGINT, got {status:?}"
+        "a poweroff (SIGRTMIN+4) ends the PID namespace's init with SIGINT, got {status:?}"
     );
     oci.ok(&["delete", "sys"]);
     assert_eq!(oci.leftovers("sys"), Vec::<String>::new());

@@ -128,11 +128,12 @@ pub fn kill(root: &OciRoot, id: &str, signal: i32, all: bool) -> Result<()> {
     Ok(())
 }
 
-/// systemd ignores SIGTERM as PID 1 and halts on SIGRTMIN+3: a system container's
-/// SIGTERM (what the shim sends to stop it) becomes that.
+/// systemd as PID 1 re-executes itself on SIGTERM: a system container's SIGTERM (what the
+/// shim sends to stop it) becomes the signal `syscontainer stop` sends it by default,
+/// SIGRTMIN+4 (poweroff.target).
 pub fn signal_for(record: &Record, signal: i32, all: bool) -> i32 {
     if record.system_container && !all && signal == libc::SIGTERM {
-        libc::SIGRTMIN() + 3
+        crate::container::systemd_poweroff_signal()
     } else {
         signal
     }
@@ -274,9 +275,9 @@ mod tests {
     }
 
     #[test]
-    fn sigterm_halts_a_system_container() {
-        let halt = libc::SIGRTMIN() + 3;
-        assert_eq!(signal_for(&record(true), libc::SIGTERM, false), halt);
+    fn sigterm_powers_a_system_container_off() {
+        let poweroff = libc::SIGRTMIN() + 4;
+        assert_eq!(signal_for(&record(true), libc::SIGTERM, false), poweroff);
         assert_eq!(
             signal_for(&record(true), libc::SIGTERM, true),
             libc::SIGTERM
