@@ -6,11 +6,15 @@
 //! With `Delegate=yes` the scope's subtree is the runtime's (systemd.io/CGROUP_DELEGATION),
 //! so everything else — limits, device rules, freezing, processes, signals, statistics — is
 //! written in the scope's directory by the cgroupfs driver, exactly as for a cgroupfs
-//! container; no resource is mapped to a systemd unit property. The runtime, not systemd,
-//! therefore owns the values in the scope's own resource files (runc's systemd driver does
-//! the same for the properties it cannot map), and `update` keeps working the same way. The
-//! one difference is birth: a scope needs its first process, so the init is cloned parked,
-//! put in the new scope by [`Manager::add_process`], and only then are the limits applied.
+//! container. The attributes of the scope's own cgroup stay systemd's, though: it rewrites
+//! them from the unit's properties whenever it realizes the unit again (every
+//! `daemon-reload`), so after writing the limits [`Manager::apply`] also sets them as the
+//! unit's properties, read back from the files ([`properties`]); runc's systemd driver sets
+//! the properties it can map too. The one difference is birth: a scope needs its first
+//! process, so the init is cloned parked, put in the new scope by [`Manager::add_process`],
+//! and only then are the limits applied.
+
+mod properties;
 
 use std::path::PathBuf;
 
@@ -121,6 +125,22 @@ impl SystemdManager {
         Ok(())
     }
 
+    /// Hand systemd the limits now in the scope's own cgroup v2 files, so that it keeps
+    /// them when it re-applies the unit's properties. Legacy and hybrid hosts' v1 files are
+    /// not mapped.
+    fn hand_limits_to_systemd(&self) -> Result<()> {
+        let Some(dir) = self.inner.v2_dir() else {
+            return Ok(());
+        };
+        let properties =
+            properties::unit_properties_of_files(|file| properties::read_scope_file(&dir, file))?;
+        if properties.is_empty() {
+            return Ok(());
+        }
+        SystemdClient::connect()?.set_unit_properties(&self.unit, &properties)?;
+        Ok(())
+    }
+
     /// Stop the scope (systemd kills what is left and removes its cgroup tree) and forget
     /// a failed state, so that the name can be used again.
     fn stop_scope(&self) -> Result<()> {
@@ -203,7 +223,8 @@ impl Manager for SystemdManager {
     }
 
     fn apply(&self, resources: &LinuxResources) -> Result<()> {
-        self.inner.apply(resources)
+        self.inner.apply(resources)?;
+        self.hand_limits_to_systemd()
     }
 
     fn allow_device(&self, rule: &DeviceRule) -> Result<()> {

@@ -7,7 +7,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 dest=${1:-/var/cache/syscontainer/vm/bookworm}
-packages="systemd-sysv,udev,dbus,systemd-container,iproute2,procps,util-linux,lxcfs,fuse3,e2fsprogs,kmod,linux-image-cloud-amd64,initramfs-tools"
+packages="systemd-sysv,udev,dbus,systemd-container,iproute2,procps,util-linux,lxcfs,fuse3,e2fsprogs,kmod,linux-image-cloud-amd64,initramfs-tools,busybox-static"
 image_size=6G
 inputs=$(cat "$0" "$here/sctest.service" | sha256sum | cut -d' ' -f1)
 stamp="$dest/stamp"

@@ -14,7 +14,7 @@ rootfs=$2
 image=${3:-/var/cache/syscontainer/vm/bookworm}
 filter=${4:-}
 timeout=${VM_TIMEOUT:-1200}
-binaries=(syscontainer syscontainer-exec-stage syscontainer-monitor syscontainer-hooks syscontainer-tools lxcfs-rs lxcfs-toolkit lxcfs-hook)
+binaries=(syscontainer syscontainer-exec-stage syscontainer-monitor syscontainer-oci syscontainer-hooks syscontainer-tools lxcfs-rs lxcfs-toolkit lxcfs-hook)
 lane_start=$(date +%s)
 
 command -v qemu-system-x86_64 >/dev/null || {

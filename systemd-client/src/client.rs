@@ -10,7 +10,7 @@ use zbus::{Connection, Proxy};
 
 use crate::machine::MachineRegistration;
 use crate::names::{validate_machine_name, validate_scope_name};
-use crate::scope::ScopeSpec;
+use crate::scope::{property_list, ScopeProperty, ScopeSpec};
 use crate::{Error, Result};
 
 const SYSTEMD_DEST: &str = "org.freedesktop.systemd1";
@@ -151,6 +151,24 @@ impl SystemdClient {
                 Err(e) if error_name(&e).as_deref() == Some(NO_SUCH_UNIT) => Ok(()),
                 Err(e) => Err(systemd_error("ResetFailedUnit", name, e)),
             }
+        })
+    }
+
+    /// Set resource properties of the unit `name` for this boot (SetUnitProperties with
+    /// `runtime`): systemd records them and writes them to the unit's own cgroup files, and
+    /// re-applies them, not its defaults, whenever it realizes the unit's cgroup again (on
+    /// `daemon-reload`, for one).
+    pub fn set_unit_properties(&self, name: &str, properties: &[ScopeProperty]) -> Result<()> {
+        const METHOD: &str = "SetUnitProperties";
+        validate_scope_name(name)?;
+        let properties = property_list(name, properties)?;
+        async_io::block_on(async {
+            let manager = self.systemd_manager().await?;
+            manager
+                .call_method(METHOD, &(name, true, properties))
+                .await
+                .map_err(|e| systemd_error(METHOD, name, e))?;
+            Ok(())
         })
     }
 

@@ -10,8 +10,9 @@ use crate::Error;
 pub const DEFAULT_SLICE: &str = "machine.slice";
 
 /// A resource property systemd applies to the scope itself (the delegated subtree below it
-/// is the runtime's). Values are in systemd's D-Bus units.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// is the runtime's). Values are in systemd's D-Bus units; `u64::MAX` is systemd's
+/// "infinity" (no limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScopeProperty {
     /// `TasksMax`: the pids controller's limit for the whole scope.
     TasksMax(u64),
@@ -19,36 +20,75 @@ pub enum ScopeProperty {
     MemoryMax(u64),
     /// `MemoryHigh`, in bytes.
     MemoryHigh(u64),
+    /// `MemoryLow`, in bytes.
+    MemoryLow(u64),
+    /// `MemorySwapMax`, in bytes.
+    MemorySwapMax(u64),
     /// `CPUWeight`, 1..=10000.
     CpuWeight(u64),
     /// `CPUQuotaPerSecUSec`: CPU time per wall-clock second, in microseconds.
     CpuQuotaPerSecUSec(u64),
+    /// `CPUQuotaPeriodUSec`: the period `cpu.max` is enforced over, in microseconds.
+    CpuQuotaPeriodUSec(u64),
     /// `IOWeight`, 1..=10000.
     IoWeight(u64),
+    /// `AllowedCPUs`: a CPU bit mask, bit N of byte N / 8 for CPU N.
+    AllowedCpus(Vec<u8>),
+    /// `AllowedMemoryNodes`: a NUMA node bit mask, as [`ScopeProperty::AllowedCpus`].
+    AllowedMemoryNodes(Vec<u8>),
 }
 
 impl ScopeProperty {
-    fn name(self) -> &'static str {
+    /// The property's name on the bus.
+    pub fn name(&self) -> &'static str {
         match self {
             Self::TasksMax(_) => "TasksMax",
             Self::MemoryMax(_) => "MemoryMax",
             Self::MemoryHigh(_) => "MemoryHigh",
+            Self::MemoryLow(_) => "MemoryLow",
+            Self::MemorySwapMax(_) => "MemorySwapMax",
             Self::CpuWeight(_) => "CPUWeight",
             Self::CpuQuotaPerSecUSec(_) => "CPUQuotaPerSecUSec",
+            Self::CpuQuotaPeriodUSec(_) => "CPUQuotaPeriodUSec",
             Self::IoWeight(_) => "IOWeight",
+            Self::AllowedCpus(_) => "AllowedCPUs",
+            Self::AllowedMemoryNodes(_) => "AllowedMemoryNodes",
         }
     }
 
-    fn value(self) -> u64 {
+    /// The value as systemd types it: `t` for numbers, `ay` for masks.
+    pub fn value(&self) -> Value<'static> {
         match self {
             Self::TasksMax(v)
             | Self::MemoryMax(v)
             | Self::MemoryHigh(v)
+            | Self::MemoryLow(v)
+            | Self::MemorySwapMax(v)
             | Self::CpuWeight(v)
             | Self::CpuQuotaPerSecUSec(v)
-            | Self::IoWeight(v) => v,
+            | Self::CpuQuotaPeriodUSec(v)
+            | Self::IoWeight(v) => Value::from(*v),
+            Self::AllowedCpus(mask) | Self::AllowedMemoryNodes(mask) => Value::from(mask.clone()),
         }
     }
+}
+
+/// Properties as SetUnitProperties and StartTransientUnit take them, refusing one set twice.
+pub(crate) fn property_list(
+    unit: &str,
+    properties: &[ScopeProperty],
+) -> Result<Vec<(&'static str, Value<'static>)>, Error> {
+    let mut list: Vec<(&'static str, Value<'static>)> = Vec::new();
+    for property in properties {
+        if list.iter().any(|(name, _)| *name == property.name()) {
+            return Err(Error::InvalidScope {
+                unit: unit.to_string(),
+                reason: "sets one resource property twice",
+            });
+        }
+        list.push((property.name(), property.value()));
+    }
+    Ok(list)
 }
 
 /// A transient scope to create around already running processes.
@@ -92,27 +132,14 @@ impl ScopeSpec {
                 reason: "needs at least one process and no pid 0",
             });
         }
-        let mut seen = Vec::new();
-        for property in &self.properties {
-            if seen.contains(&property.name()) {
-                return Err(Error::InvalidScope {
-                    unit: self.name.clone(),
-                    reason: "sets one resource property twice",
-                });
-            }
-            seen.push(property.name());
-        }
+        let resources = property_list(&self.name, &self.properties)?;
         let mut props: Vec<(&'static str, Value<'static>)> = vec![
             ("Description", Value::from(self.description.clone())),
             ("Slice", Value::from(self.slice.clone())),
             ("PIDs", Value::from(self.pids.clone())),
             ("Delegate", Value::from(self.delegate)),
         ];
-        props.extend(
-            self.properties
-                .iter()
-                .map(|p| (p.name(), Value::from(p.value()))),
-        );
+        props.extend(resources);
         Ok(props)
     }
 }
@@ -163,6 +190,29 @@ mod tests {
                 .to_string(),
             "t"
         );
+    }
+
+    #[test]
+    fn masks_are_byte_arrays_and_limits_unsigned() {
+        let list = property_list(
+            "syscontainer-c1.scope",
+            &[
+                ScopeProperty::AllowedCpus(vec![0b0010_0111]),
+                ScopeProperty::MemorySwapMax(u64::MAX),
+                ScopeProperty::CpuQuotaPeriodUSec(100_000),
+            ],
+        )
+        .unwrap();
+        assert_eq!(list[0].0, "AllowedCPUs");
+        assert_eq!(list[0].1.value_signature().to_string(), "ay");
+        assert_eq!(list[0].1, Value::from(vec![0b0010_0111u8]));
+        assert_eq!(list[1], ("MemorySwapMax", Value::from(u64::MAX)));
+        assert_eq!(list[2].1.value_signature().to_string(), "t");
+        assert!(property_list(
+            "u.scope",
+            &[ScopeProperty::IoWeight(1), ScopeProperty::IoWeight(2)]
+        )
+        .is_err());
     }
 
     #[test]

@@ -105,7 +105,11 @@ fn init_cgroup(pid: &str) -> String {
 #[test]
 fn default_cgroup_manager_on_systemd_is_a_delegated_machine_scope() {
     let mut host = systemd_v2_host();
-    let (id, rootfs) = start(&mut host, "sdscope", &[]);
+    let (id, rootfs) = start(
+        &mut host,
+        "sdscope",
+        &["--pids-limit", "400", "--cpus", "0.5"],
+    );
     let unit = unit_of(&id);
     let _guard = ScopeGuard {
         unit: unit.clone(),
@@ -155,12 +159,22 @@ fn default_cgroup_manager_on_systemd_is_a_delegated_machine_scope() {
     );
 
     host.ok(["update", "-m", "256m", "sdscope"]);
-    assert_eq!(
-        std::fs::read_to_string(scope_dir.join("memory.max"))
-            .unwrap()
-            .trim(),
-        "268435456"
-    );
+    let limits = || {
+        ["memory.max", "pids.max", "cpu.max"].map(|file| {
+            std::fs::read_to_string(scope_dir.join(file))
+                .unwrap()
+                .trim()
+                .to_string()
+        })
+    };
+    let expected = ["268435456", "400", "50000 100000"];
+    assert_eq!(limits(), expected);
+    // systemd rewrites a unit's own cgroup attributes from its properties when it
+    // reloads: the limits must be the unit's too.
+    assert!(run("systemctl", &["daemon-reload"]).0, "daemon-reload");
+    assert_eq!(limits(), expected, "the limits outlive a daemon-reload");
+    let (_, memory_max) = run("systemctl", &["show", "-P", "MemoryMax", &unit]);
+    assert_eq!(memory_max, "268435456");
 
     host.ok(["stop", "-t", "60", "sdscope"]);
     assert!(!pid_alive(pid.parse().unwrap()), "PID 1 runs after stop");

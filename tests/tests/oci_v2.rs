@@ -1,0 +1,233 @@
+//! `syscontainer-oci` with `--systemd-cgroup` on a pure cgroup v2 host booted with systemd:
+//! how containerd runs it on a Kubernetes node whose kubelet uses the systemd cgroup driver
+//! (`SystemdCgroup = true`). cgroupsPath is `slice:prefix:name`; the container lives in the
+//! transient scope `prefix-name.scope` of the slice, made with `Delegate=yes`.
+//! Built only with the `vm` feature and run by the VM lane (scripts/vm/run.sh).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
+use nix::unistd::Pid;
+use serde_json::json;
+use syscontainer_tests::oci::{containerd_like_config, reap, write_config, Oci};
+use syscontainer_tests::Rootfs;
+
+const SLICE: &str = "system.slice";
+const PREFIX: &str = "sctest-oci";
+
+fn require_systemd_v2_host() {
+    let root = nix::sys::statfs::statfs("/sys/fs/cgroup").expect("statfs /sys/fs/cgroup");
+    assert_eq!(
+        root.filesystem_type(),
+        nix::sys::statfs::CGROUP2_SUPER_MAGIC,
+        "/sys/fs/cgroup is not cgroup2: these tests belong to the VM lane"
+    );
+    assert!(
+        Path::new("/run/systemd/system").is_dir(),
+        "not booted with systemd: these tests belong to the VM lane"
+    );
+}
+
+/// `systemctl ARGS`: (success, trimmed stdout).
+fn systemctl(args: &[&str]) -> (bool, String) {
+    let out = Command::new("systemctl")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn systemctl");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
+}
+
+/// A container's scope: its unit name, cgroup directory and cgroupsPath. Stopped (and its
+/// failure record reset) when the test ends, passed or not.
+struct Scope {
+    unit: String,
+    dir: PathBuf,
+    cgroups_path: String,
+}
+
+impl Scope {
+    fn new(name: &str) -> Scope {
+        let name = format!("{name}-{}", std::process::id());
+        let unit = format!("{PREFIX}-{name}.scope");
+        Scope {
+            dir: Path::new("/sys/fs/cgroup").join(SLICE).join(&unit),
+            cgroups_path: format!("{SLICE}:{PREFIX}:{name}"),
+            unit,
+        }
+    }
+
+    fn is_active(&self) -> bool {
+        systemctl(&["is-active", "--quiet", &self.unit]).0
+    }
+
+    fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.dir.join(file))
+            .unwrap_or_else(|e| panic!("read {}/{file}: {e}", self.dir.display()))
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        let _ = systemctl(&["stop", &self.unit]);
+        let _ = systemctl(&["reset-failed", &self.unit]);
+    }
+}
+
+/// The cgroup v2 path of `pid` as the host sees it.
+fn cgroup_of(pid: i32) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or_else(|| panic!("no cgroup2 line in {text:?}"))
+        .to_string()
+}
+
+#[test]
+fn an_app_container_lives_in_a_delegated_scope_of_the_slice_and_leaves_nothing() {
+    require_systemd_v2_host();
+    let mut oci = Oci::with_systemd_cgroup();
+    let scope = Scope::new("app");
+    let bundle = oci.busybox_bundle("app", &["sleep", "1000"], |config| {
+        config["linux"]["cgroupsPath"] = json!(scope.cgroups_path);
+        config["linux"]["resources"]["memory"] = json!({"limit": 64 << 20});
+        config["linux"]["resources"]["pids"] = json!({"limit": 64});
+    });
+    let pid = oci.create_quiet("app", &bundle);
+
+    assert!(scope.is_active(), "{} is not active", scope.unit);
+    assert_eq!(systemctl(&["show", "-P", "Delegate", &scope.unit]).1, "yes");
+    assert_eq!(cgroup_of(pid), format!("/{SLICE}/{}", scope.unit));
+    assert_eq!(scope.read("memory.max"), (64u64 << 20).to_string());
+    assert_eq!(scope.read("pids.max"), "64");
+
+    oci.ok(&["start", "app"]);
+    assert_eq!(oci.status("app"), "running");
+    let exec_cgroup = oci.ok(&["exec", "app", "cat", "/proc/self/cgroup"]);
+    assert!(
+        exec_cgroup.ends_with(&format!("/{SLICE}/{}", scope.unit)),
+        "an exec'd process joins the scope, not {exec_cgroup:?}"
+    );
+
+    let resources = oci.root.path().join("resources.json");
+    std::fs::write(
+        &resources,
+        r#"{"memory": {"limit": 134217728}, "pids": {"limit": 50}}"#,
+    )
+    .unwrap();
+    oci.ok(&[
+        "update",
+        "--resources",
+        &resources.display().to_string(),
+        "app",
+    ]);
+    assert_eq!(scope.read("memory.max"), (128u64 << 20).to_string());
+    assert_eq!(scope.read("pids.max"), "50");
+    // systemd re-applies a unit's own cgroup attributes when it reloads; the limits must
+    // be the unit's, not only values in its files.
+    assert!(systemctl(&["daemon-reload"]).0, "daemon-reload");
+    assert_eq!(
+        scope.read("memory.max"),
+        (128u64 << 20).to_string(),
+        "the memory limit outlives a daemon-reload"
+    );
+    assert_eq!(
+        scope.read("pids.max"),
+        "50",
+        "the pids limit outlives a daemon-reload"
+    );
+    oci.ok(&["pause", "app"]);
+    assert_eq!(oci.status("app"), "paused");
+    assert_eq!(scope.read("cgroup.freeze"), "1");
+    oci.ok(&["resume", "app"]);
+    assert_eq!(oci.status("app"), "running");
+    assert_eq!(scope.read("cgroup.freeze"), "0");
+
+    oci.ok(&["kill", "app", "9"]);
+    assert_eq!(
+        reap(pid, Duration::from_secs(30)),
+        Some(WaitStatus::Signaled(
+            Pid::from_raw(pid),
+            Signal::SIGKILL,
+            false
+        ))
+    );
+    oci.ok(&["delete", "app"]);
+    assert!(!scope.is_active(), "{} outlived delete", scope.unit);
+    assert!(
+        !scope.dir.exists(),
+        "{} outlived delete",
+        scope.dir.display()
+    );
+    assert_eq!(oci.leftovers("app"), Vec::<String>::new());
+}
+
+#[test]
+fn a_system_container_boots_in_its_scope_and_powers_off_on_sigterm() {
+    require_systemd_v2_host();
+    let mut oci = Oci::with_systemd_cgroup();
+    let scope = Scope::new("sys");
+    let rootfs = Rootfs::new();
+    let rootfs_path = rootfs.path();
+    oci.rootfs.push(rootfs);
+    let bundle = oci.bundles.path().join("sys");
+    let mut config = containerd_like_config(&["/sbin/init"], &scope.cgroups_path);
+    config["root"]["path"] = json!(rootfs_path.display().to_string());
+    config["annotations"] = json!({"system.container": "true"});
+    config["process"]["noNewPrivileges"] = json!(false);
+    config["process"]["rlimits"] = json!([]);
+    write_config(&bundle, &config);
+    let pid = oci.create_quiet("sys", &bundle);
+    oci.ok(&["start", "sys"]);
+
+    // Under TCG a boot takes tens of seconds.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let state = loop {
+        let out = oci.run(&["exec", "sys", "systemctl", "is-system-running"]);
+        let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if state == "running" || state == "degraded" {
+            break state;
+        }
+        assert!(Instant::now() < deadline, "systemd did not boot: {state:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let failed = oci.run(&["exec", "sys", "systemctl", "--failed", "--no-legend"]);
+    assert_eq!(
+        state,
+        "running",
+        "failed units: {}",
+        String::from_utf8_lossy(&failed.stdout)
+    );
+    // The guest's systemd manages its own tree inside the delegated scope.
+    assert_eq!(
+        cgroup_of(pid),
+        format!("/{SLICE}/{}/init.scope", scope.unit)
+    );
+    assert!(
+        scope.dir.join("system.slice").is_dir(),
+        "the guest's system.slice is below the scope"
+    );
+
+    oci.ok(&["kill", "sys", "15"]);
+    let status = reap(pid, Duration::from_secs(180)).expect("systemd powers off on SIGTERM");
+    assert!(
+        matches!(status, WaitStatus::Signaled(_, Signal::SIGINT, _)),
+        "a poweroff (SIGRTMIN+4) ends the PID namespace's init with SIGINT, got {status:?}"
+    );
+    oci.ok(&["delete", "sys"]);
+    assert!(!scope.is_active(), "{} outlived delete", scope.unit);
+    assert!(
+        !scope.dir.exists(),
+        "{} outlived delete",
+        scope.dir.display()
+    );
+    assert_eq!(oci.leftovers("sys"), Vec::<String>::new());
+}
