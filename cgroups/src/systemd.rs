@@ -137,7 +137,23 @@ impl SystemdManager {
         if properties.is_empty() {
             return Ok(());
         }
-        SystemdClient::connect()?.set_unit_properties(&self.unit, &properties)?;
+        let client = SystemdClient::connect()?;
+        if client.set_unit_properties(&self.unit, &properties).is_ok() {
+            return Ok(());
+        }
+        // systemd refuses the whole list when it lacks one property (AllowedCPUs came in
+        // v244, CPUQuotaPeriodUSec in v242): hand over what it knows, one by one. The limits
+        // are in effect either way; one systemd does not know would not outlive a reload.
+        for property in properties {
+            if let Err(e) = client.set_unit_properties(&self.unit, std::slice::from_ref(&property))
+            {
+                tracing::warn!(
+                    "{}: systemd does not keep {} for us: {e}",
+                    self.unit,
+                    property.name()
+                );
+            }
+        }
         Ok(())
     }
 

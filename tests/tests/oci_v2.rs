@@ -147,6 +147,8 @@ fn an_app_container_lives_in_a_delegated_scope_of_the_slice_and_leaves_nothing()
     oci.ok(&["pause", "app"]);
     assert_eq!(oci.status("app"), "paused");
     assert_eq!(scope.read("cgroup.freeze"), "1");
+    assert!(systemctl(&["daemon-reload"]).0, "daemon-reload");
+    assert_eq!(oci.status("app"), "paused", "a daemon-reload thaws nothing");
     oci.ok(&["resume", "app"]);
     assert_eq!(oci.status("app"), "running");
     assert_eq!(scope.read("cgroup.freeze"), "0");
