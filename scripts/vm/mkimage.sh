@@ -7,7 +7,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 dest=${1:-/var/cache/syscontainer/vm/bookworm}
-packages="systemd-sysv,udev,dbus,systemd-container,iproute2,procps,util-linux,lxcfs,fuse3,e2fsprogs,kmod,linux-image-cloud-amd64,initramfs-tools,busybox-static"
+packages="systemd-sysv,udev,dbus,systemd-container,iproute2,procps,util-linux,lxcfs,fuse3,e2fsprogs,kmod,linux-image-cloud-amd64,initramfs-tools,busybox-static,containerd"
 image_size=6G
 inputs=$(cat "$0" "$here/sctest.service" | sha256sum | cut -d' ' -f1)
 stamp="$dest/stamp"
@@ -33,6 +33,8 @@ echo "building the bookworm VM image in $dest (a few minutes)" >&2
 # no getty on the serial console, whose output carries the test lines.
 mmdebstrap --variant=minbase --include="$packages" \
     --customize-hook='echo sctest > "$1/etc/hostname"' \
+    --customize-hook='printf "127.0.0.1 localhost\n127.0.1.1 sctest\n::1 localhost ip6-localhost ip6-loopback\n" > "$1/etc/hosts"' \
+    --customize-hook='echo "# no network in the test VM" > "$1/etc/resolv.conf"' \
     --customize-hook=': > "$1/etc/machine-id"' \
     --customize-hook="cp '$here/sctest.service' \"\$1/etc/systemd/system/sctest.service\"" \
     --customize-hook='chroot "$1" systemctl enable sctest.service' \

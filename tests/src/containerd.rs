@@ -1,6 +1,8 @@
 //! A private containerd for one test: its own root, state, socket and config.toml under a
 //! temporary directory, the CRI plugin with a runtime handler whose `BinaryName` is the OCI
-//! runtime under test, and a cgroup parent under the test process's own cgroups. Dropping
+//! runtime under test, and a cgroup parent under the test process's own cgroups (or, with
+//! the systemd cgroup driver, a slice of its own: [`Containerd::start_with_systemd_cgroup`],
+//! the VM lane's tests/tests/containerd_v2.rs). Dropping
 //! the [`Containerd`] deletes every task and container it knows, stops the daemon and its
 //! shims, unmounts what is left under its directory and removes its cgroups, so a failing
 //! test still leaves the machine clean.
@@ -51,11 +53,15 @@ pub struct Containerd {
     dir: tempfile::TempDir,
     daemon: Option<Child>,
     runtime: PathBuf,
-    /// Relative cgroup parent (under this process's cgroups) every container goes in.
+    /// Relative cgroup parent (under this process's cgroups) every container goes in; with
+    /// the systemd driver, the slice (`sctestctrdPIDxN.slice`, below the root slice).
     pub cgroup_parent: String,
+    /// The systemd cgroup driver (`SystemdCgroup = true`): containers are scopes of the
+    /// slice `cgroup_parent`.
+    systemd: bool,
 }
 
-fn config_toml(dir: &Path, runtime: &Path) -> String {
+fn config_toml(dir: &Path, runtime: &Path, systemd: bool) -> String {
     let d = dir.display();
     format!(
         r#"version = 2
@@ -98,7 +104,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         Root = "{d}/runc-root"
-        SystemdCgroup = false
+        SystemdCgroup = {systemd}
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{RUNTIME_HANDLER}]
       runtime_type = "io.containerd.runc.v2"
       container_annotations = ["{SYSTEM_ANNOTATION}"]
@@ -106,7 +112,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{RUNTIME_HANDLER}.options]
         BinaryName = "{runtime}"
         Root = "{d}/runtime-root"
-        SystemdCgroup = false
+        SystemdCgroup = {systemd}
 "#,
         runtime = runtime.display(),
     )
@@ -116,6 +122,16 @@ impl Containerd {
     /// Starts containerd with `oci_runtime()` as the `syscontainer` handler's binary and
     /// waits until it answers on its socket.
     pub fn start() -> Containerd {
+        Self::start_with(false)
+    }
+
+    /// The same with the systemd cgroup driver, as on a node whose kubelet uses it: every
+    /// container is a scope in a slice of this containerd's own. Needs systemd as PID 1.
+    pub fn start_with_systemd_cgroup() -> Containerd {
+        Self::start_with(true)
+    }
+
+    fn start_with(systemd: bool) -> Containerd {
         require_root();
         let dir = tempfile::Builder::new()
             .prefix("sctest-ctrd-")
@@ -123,7 +139,7 @@ impl Containerd {
             .unwrap();
         let runtime = oci_runtime();
         let config = dir.path().join("config.toml");
-        std::fs::write(&config, config_toml(dir.path(), &runtime)).unwrap();
+        std::fs::write(&config, config_toml(dir.path(), &runtime, systemd)).unwrap();
         for sub in ["cni/bin", "cni/conf", "runtime-root", "runc-root", "images"] {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
@@ -140,7 +156,13 @@ impl Containerd {
             dir,
             daemon: Some(daemon),
             runtime,
-            cgroup_parent: unique("sctest-ctrd"),
+            cgroup_parent: if systemd {
+                // No dash: a dash would nest the slice in others (`sctest.slice`, …).
+                format!("{}.slice", unique("sctestctrd").replace('-', "x"))
+            } else {
+                unique("sctest-ctrd")
+            },
+            systemd,
         };
         ctrd.wait_ready();
         ctrd
@@ -185,9 +207,42 @@ impl Containerd {
         std::fs::read_to_string(self.dir().join("containerd.log")).unwrap_or_default()
     }
 
-    /// The relative cgroupsPath of container `id` under this containerd's parent.
+    /// The cgroupsPath of container `id`: relative, under this containerd's parent, or
+    /// `slice:sctest:id` with the systemd driver.
     pub fn cgroup_path(&self, id: &str) -> String {
-        format!("{}/{id}", self.cgroup_parent)
+        if self.systemd {
+            format!("{}:sctest:{id}", self.cgroup_parent)
+        } else {
+            format!("{}/{id}", self.cgroup_parent)
+        }
+    }
+
+    /// The directories this containerd's containers' cgroups go below: the parent in each
+    /// of this process's hierarchies, or the slice's.
+    pub fn parent_dirs(&self) -> Vec<PathBuf> {
+        if self.systemd {
+            vec![Path::new("/sys/fs/cgroup").join(&self.cgroup_parent)]
+        } else {
+            own_cgroup_dirs()
+                .into_iter()
+                .map(|d| d.join(&self.cgroup_parent))
+                .collect()
+        }
+    }
+
+    /// Stop the slice (systemd kills what is left in it and removes its cgroups) and forget
+    /// it; nothing for the cgroupfs driver.
+    fn stop_slice(&self) {
+        if self.systemd {
+            for verb in ["stop", "reset-failed"] {
+                let _ = Command::new("systemctl")
+                    .args([verb, &self.cgroup_parent])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
     }
 
     fn ctr_base(&self, namespace: &str) -> Command {
@@ -270,6 +325,9 @@ impl Containerd {
             "--cgroup".into(),
             self.cgroup_path(id),
         ]
+        .into_iter()
+        .chain(self.systemd.then(|| "--runc-systemd-cgroup".to_string()))
+        .collect()
     }
 
     /// Builds an OCI layout of `rootfs` and imports it into `namespace` (unpacked).
@@ -351,9 +409,19 @@ impl Containerd {
                 found.push(format!("mount {line}"));
             }
         }
-        for dir in own_cgroup_dirs() {
-            let cgroup = dir.join(&self.cgroup_parent).join(id);
-            if cgroup.exists() {
+        for parent in self.parent_dirs() {
+            // cgroupfs: PARENT/ID; systemd: a scope of the slice naming the ID.
+            let named = std::fs::read_dir(&parent)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.is_dir()
+                        && p.file_name()
+                            .is_some_and(|n| n.to_string_lossy().contains(id))
+                });
+            for cgroup in named {
                 found.push(format!("cgroup {}", cgroup.display()));
             }
         }
@@ -404,9 +472,10 @@ impl Containerd {
         for (pid, _) in processes_mentioning(&socket) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
-        for dir in own_cgroup_dirs() {
-            kill_cgroup_tree(&dir.join(&self.cgroup_parent));
+        for dir in self.parent_dirs() {
+            kill_cgroup_tree(&dir);
         }
+        self.stop_slice();
     }
 
     fn unmount_everything_under_dir(&self) {
@@ -429,7 +498,7 @@ impl Containerd {
         self.cleanup();
         let dir = self.dir().to_path_buf();
         let socket = self.socket().display().to_string();
-        let parent = self.cgroup_parent.clone();
+        let parents = self.parent_dirs();
         drop(self);
         let mut found = Vec::new();
         if dir.exists() {
@@ -441,9 +510,9 @@ impl Containerd {
         for (pid, cmdline) in processes_mentioning(&socket) {
             found.push(format!("process {pid}: {cmdline}"));
         }
-        for d in own_cgroup_dirs() {
-            if d.join(&parent).exists() {
-                found.push(format!("cgroup {}", d.join(&parent).display()));
+        for parent in parents {
+            if parent.exists() {
+                found.push(format!("cgroup {}", parent.display()));
             }
         }
         found
@@ -457,8 +526,9 @@ impl Containerd {
         self.kill_stragglers();
         std::thread::sleep(Duration::from_millis(200));
         self.unmount_everything_under_dir();
-        for dir in own_cgroup_dirs() {
-            remove_cgroup_tree(&dir.join(&self.cgroup_parent));
+        self.stop_slice();
+        for dir in self.parent_dirs() {
+            remove_cgroup_tree(&dir);
         }
     }
 }
@@ -586,7 +656,7 @@ mod tests {
 
     #[test]
     fn config_keeps_containerd_in_its_directory_and_names_the_runtime() {
-        let toml = config_toml(Path::new("/t/d"), Path::new("/bin/rt"));
+        let toml = config_toml(Path::new("/t/d"), Path::new("/bin/rt"), false);
         for line in [
             r#"root = "/t/d/root""#,
             r#"state = "/t/d/state""#,
@@ -605,6 +675,11 @@ mod tests {
             );
         }
         assert!(!toml.contains("/var/lib/containerd") && !toml.contains("/run/containerd"));
+        assert_eq!(toml.matches("SystemdCgroup = false").count(), 2);
+        let systemd = config_toml(Path::new("/t/d"), Path::new("/bin/rt"), true);
+        assert_eq!(systemd.matches("SystemdCgroup = true").count(), 2);
+        // CRI's own top-level switch is for the v1 runtime shim only.
+        assert!(systemd.contains("  systemd_cgroup = false\n"));
     }
 
     #[test]
