@@ -135,3 +135,29 @@ pub fn container(name: &str, image: &str, annotations: HashMap<String, String>) 
         ..Default::default()
     }
 }
+
+/// RemoveContainer, StopPodSandbox and RemovePodSandbox: what a kubelet does after the
+/// container has stopped.
+pub async fn remove_pod(client: &mut Clients, sandbox_id: &str, container_id: &str) {
+    client
+        .runtime
+        .remove_container(v1::RemoveContainerRequest {
+            container_id: container_id.into(),
+        })
+        .await
+        .expect("CRI RemoveContainer");
+    client
+        .runtime
+        .stop_pod_sandbox(v1::StopPodSandboxRequest {
+            pod_sandbox_id: sandbox_id.into(),
+        })
+        .await
+        .expect("CRI StopPodSandbox");
+    client
+        .runtime
+        .remove_pod_sandbox(v1::RemovePodSandboxRequest {
+            pod_sandbox_id: sandbox_id.into(),
+        })
+        .await
+        .expect("CRI RemovePodSandbox");
+}

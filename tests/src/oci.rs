@@ -145,6 +145,43 @@ impl Oci {
         bundle
     }
 
+    /// A bundle booting `/sbin/init` of a fresh copy of the bookworm rootfs as a system
+    /// container (the `system.container` annotation), its cgroup at `cgroups_path`.
+    pub fn system_bundle(&mut self, id: &str, cgroups_path: &str) -> PathBuf {
+        let rootfs = Rootfs::new();
+        let bundle = self.bundles.path().join(id);
+        let mut config = containerd_like_config(&["/sbin/init"], cgroups_path);
+        config["root"]["path"] = json!(rootfs.path().display().to_string());
+        config["annotations"] = json!({"system.container": "true"});
+        config["process"]["noNewPrivileges"] = json!(false);
+        config["process"]["rlimits"] = json!([]);
+        write_config(&bundle, &config);
+        self.rootfs.push(rootfs);
+        bundle
+    }
+
+    /// Waits up to `timeout` for the systemd of `id` to finish booting (`exec systemctl
+    /// is-system-running`) and requires `running`, naming the failed units otherwise.
+    pub fn wait_system_running(&self, id: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let state = loop {
+            let out = self.run(&["exec", id, "systemctl", "is-system-running"]);
+            let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if state == "running" || state == "degraded" {
+                break state;
+            }
+            assert!(Instant::now() < deadline, "systemd did not boot: {state:?}");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let failed = self.run(&["exec", id, "systemctl", "--failed", "--no-legend"]);
+        assert_eq!(
+            state,
+            "running",
+            "failed units: {}",
+            String::from_utf8_lossy(&failed.stdout)
+        );
+    }
+
     /// `create --bundle B --pid-file F ID` with the given stdio; the init's PID.
     pub fn create(&mut self, id: &str, bundle: &Path, stdio: (Stdio, Stdio, Stdio)) -> i32 {
         self.ids.push(id.to_string());

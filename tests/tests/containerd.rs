@@ -465,26 +465,6 @@ async fn run_system_pod(ctrd: &Containerd, log_dir: &Path) -> (String, String) {
         "halted within the stop timeout"
     );
 
-    client
-        .runtime
-        .remove_container(v1::RemoveContainerRequest {
-            container_id: container_id.clone(),
-        })
-        .await
-        .expect("CRI RemoveContainer");
-    client
-        .runtime
-        .stop_pod_sandbox(v1::StopPodSandboxRequest {
-            pod_sandbox_id: sandbox_id.clone(),
-        })
-        .await
-        .expect("CRI StopPodSandbox");
-    client
-        .runtime
-        .remove_pod_sandbox(v1::RemovePodSandboxRequest {
-            pod_sandbox_id: sandbox_id.clone(),
-        })
-        .await
-        .expect("CRI RemovePodSandbox");
+    cri::remove_pod(&mut client, &sandbox_id, &container_id).await;
     (sandbox_id, container_id)
 }

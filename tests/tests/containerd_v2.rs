@@ -6,6 +6,8 @@
 //! CRI gives each container its own cgroup namespace, rooted at its scope.
 //! Built only with the `vm` feature and run by the VM lane (scripts/vm/run.sh).
 
+mod v2;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,26 +17,6 @@ use syscontainer_tests::containerd::{
     PAUSE_IMAGE, RUNTIME_HANDLER,
 };
 use syscontainer_tests::cri::{self, v1};
-
-fn require_systemd_v2_host() {
-    let root = nix::sys::statfs::statfs("/sys/fs/cgroup").expect("statfs /sys/fs/cgroup");
-    assert_eq!(
-        root.filesystem_type(),
-        nix::sys::statfs::CGROUP2_SUPER_MAGIC,
-        "/sys/fs/cgroup is not cgroup2: these tests belong to the VM lane"
-    );
-    assert!(
-        Path::new("/run/systemd/system").is_dir(),
-        "not booted with systemd: these tests belong to the VM lane"
-    );
-}
-
-fn read(dir: &Path, file: &str) -> String {
-    std::fs::read_to_string(dir.join(file))
-        .unwrap_or_else(|e| panic!("read {}/{file}: {e}", dir.display()))
-        .trim()
-        .to_string()
-}
 
 async fn exec_sync(client: &mut cri::Clients, container_id: &str, cmd: &[&str]) -> String {
     let reply = client
@@ -136,7 +118,7 @@ async fn run_limited_pod(ctrd: &Containerd, log_dir: &Path) -> (String, String, 
         .await,
         (64u64 << 20).to_string()
     );
-    let limits = || [read(&scope_dir, "memory.max"), read(&scope_dir, "cpu.max")];
+    let limits = || ["memory.max", "cpu.max"].map(|file| v2::read_trimmed(&scope_dir.join(file)));
     let expected = [(64u64 << 20).to_string(), "50000 100000".to_string()];
     assert_eq!(limits(), expected);
     let reload = Command::new("systemctl")
@@ -155,33 +137,13 @@ async fn run_limited_pod(ctrd: &Containerd, log_dir: &Path) -> (String, String, 
         })
         .await
         .unwrap_or_else(|e| panic!("StopContainer: {e}\n{}", ctrd.log_tail(30)));
-    client
-        .runtime
-        .remove_container(v1::RemoveContainerRequest {
-            container_id: container_id.clone(),
-        })
-        .await
-        .expect("CRI RemoveContainer");
-    client
-        .runtime
-        .stop_pod_sandbox(v1::StopPodSandboxRequest {
-            pod_sandbox_id: sandbox_id.clone(),
-        })
-        .await
-        .expect("CRI StopPodSandbox");
-    client
-        .runtime
-        .remove_pod_sandbox(v1::RemovePodSandboxRequest {
-            pod_sandbox_id: sandbox_id.clone(),
-        })
-        .await
-        .expect("CRI RemovePodSandbox");
+    cri::remove_pod(&mut client, &sandbox_id, &container_id).await;
     (sandbox_id, container_id, vec![sandbox_scope, scope_dir])
 }
 
 #[test]
 fn cri_runs_a_pod_as_scopes_of_its_slice_and_its_limits_outlive_a_daemon_reload() {
-    require_systemd_v2_host();
+    v2::assert_v2_under_systemd();
     let ctrd = Containerd::start_with_systemd_cgroup();
     let busybox = busybox_rootfs(&ctrd.dir().join("busybox"));
     ctrd.import_image(CRI_NAMESPACE, &busybox, &pause_image());

@@ -14,7 +14,6 @@ use serde_json::{json, Value};
 use syscontainer_tests::oci::{
     containerd_like_config, last_log_line, parent_of, reap, write_config, Oci,
 };
-use syscontainer_tests::Rootfs;
 
 #[test]
 fn created_running_stopped_with_the_pid_file_and_the_exit_code() {
@@ -378,36 +377,10 @@ fn errors_are_json_lines_in_the_log_and_unknown_ids_do_not_exist() {
 #[test]
 fn a_system_container_boots_systemd_and_powers_off_on_sigterm() {
     let mut oci = Oci::new();
-    let rootfs = Rootfs::new();
-    let rootfs_path = rootfs.path();
-    oci.rootfs.push(rootfs);
-    let bundle = oci.bundles.path().join("sys");
-    let mut config = containerd_like_config(&["/sbin/init"], &format!("{}/sys", oci.cgroup_parent));
-    config["root"]["path"] = json!(rootfs_path.display().to_string());
-    config["annotations"] = json!({"system.container": "true"});
-    config["process"]["noNewPrivileges"] = json!(false);
-    config["process"]["rlimits"] = json!([]);
-    write_config(&bundle, &config);
+    let bundle = oci.system_bundle("sys", &format!("{}/sys", oci.cgroup_parent));
     let pid = oci.create_quiet("sys", &bundle);
     oci.ok(&["start", "sys"]);
-
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let state = loop {
-        let out = oci.run(&["exec", "sys", "systemctl", "is-system-running"]);
-        let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if state == "running" || state == "degraded" {
-            break state;
-        }
-        assert!(Instant::now() < deadline, "systemd did not boot: {state:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let failed = oci.run(&["exec", "sys", "systemctl", "--failed", "--no-legend"]);
-    assert_eq!(
-        state,
-        "running",
-        "failed units: {}",
-        String::from_utf8_lossy(&failed.stdout)
-    );
+    oci.wait_system_running("sys", Duration::from_secs(120));
     assert_eq!(
         oci.ok(&["exec", "sys", "sh", "-c", "echo $container"]),
         "syscontainer"

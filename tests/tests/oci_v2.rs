@@ -4,32 +4,20 @@
 //! transient scope `prefix-name.scope` of the slice, made with `Delegate=yes`.
 //! Built only with the `vm` feature and run by the VM lane (scripts/vm/run.sh).
 
+mod v2;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use serde_json::json;
-use syscontainer_tests::oci::{containerd_like_config, reap, write_config, Oci};
-use syscontainer_tests::Rootfs;
+use syscontainer_tests::oci::{reap, Oci};
 
 const SLICE: &str = "system.slice";
 const PREFIX: &str = "sctest-oci";
-
-fn require_systemd_v2_host() {
-    let root = nix::sys::statfs::statfs("/sys/fs/cgroup").expect("statfs /sys/fs/cgroup");
-    assert_eq!(
-        root.filesystem_type(),
-        nix::sys::statfs::CGROUP2_SUPER_MAGIC,
-        "/sys/fs/cgroup is not cgroup2: these tests belong to the VM lane"
-    );
-    assert!(
-        Path::new("/run/systemd/system").is_dir(),
-        "not booted with systemd: these tests belong to the VM lane"
-    );
-}
 
 /// `systemctl ARGS`: (success, trimmed stdout).
 fn systemctl(args: &[&str]) -> (bool, String) {
@@ -68,10 +56,7 @@ impl Scope {
     }
 
     fn read(&self, file: &str) -> String {
-        std::fs::read_to_string(self.dir.join(file))
-            .unwrap_or_else(|e| panic!("read {}/{file}: {e}", self.dir.display()))
-            .trim()
-            .to_string()
+        v2::read_trimmed(&self.dir.join(file))
     }
 }
 
@@ -93,7 +78,7 @@ fn cgroup_of(pid: i32) -> String {
 
 #[test]
 fn an_app_container_lives_in_a_delegated_scope_of_the_slice_and_leaves_nothing() {
-    require_systemd_v2_host();
+    v2::assert_v2_under_systemd();
     let mut oci = Oci::with_systemd_cgroup();
     let scope = Scope::new("app");
     let bundle = oci.busybox_bundle("app", &["sleep", "1000"], |config| {
@@ -174,40 +159,14 @@ fn an_app_container_lives_in_a_delegated_scope_of_the_slice_and_leaves_nothing()
 
 #[test]
 fn a_system_container_boots_in_its_scope_and_powers_off_on_sigterm() {
-    require_systemd_v2_host();
+    v2::assert_v2_under_systemd();
     let mut oci = Oci::with_systemd_cgroup();
     let scope = Scope::new("sys");
-    let rootfs = Rootfs::new();
-    let rootfs_path = rootfs.path();
-    oci.rootfs.push(rootfs);
-    let bundle = oci.bundles.path().join("sys");
-    let mut config = containerd_like_config(&["/sbin/init"], &scope.cgroups_path);
-    config["root"]["path"] = json!(rootfs_path.display().to_string());
-    config["annotations"] = json!({"system.container": "true"});
-    config["process"]["noNewPrivileges"] = json!(false);
-    config["process"]["rlimits"] = json!([]);
-    write_config(&bundle, &config);
+    let bundle = oci.system_bundle("sys", &scope.cgroups_path);
     let pid = oci.create_quiet("sys", &bundle);
     oci.ok(&["start", "sys"]);
-
     // Under TCG a boot takes tens of seconds.
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let state = loop {
-        let out = oci.run(&["exec", "sys", "systemctl", "is-system-running"]);
-        let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if state == "running" || state == "degraded" {
-            break state;
-        }
-        assert!(Instant::now() < deadline, "systemd did not boot: {state:?}");
-        std::thread::sleep(Duration::from_millis(500));
-    };
-    let failed = oci.run(&["exec", "sys", "systemctl", "--failed", "--no-legend"]);
-    assert_eq!(
-        state,
-        "running",
-        "failed units: {}",
-        String::from_utf8_lossy(&failed.stdout)
-    );
+    oci.wait_system_running("sys", Duration::from_secs(240));
     // The guest's systemd manages its own tree inside the delegated scope.
     assert_eq!(
         cgroup_of(pid),
