@@ -161,3 +161,44 @@ pub async fn remove_pod(client: &mut Clients, sandbox_id: &str, container_id: &s
         .await
         .expect("CRI RemovePodSandbox");
 }
+
+/// RunPodSandbox of `pod` under the runtime handler `handler`, then CreateContainer and
+/// StartContainer of `container` in it: (sandbox ID, container ID). A failed call panics
+/// with `log()` (containerd's log) beside its error.
+pub async fn start_pod(
+    client: &mut Clients,
+    handler: &str,
+    pod: PodSandboxConfig,
+    container: ContainerConfig,
+    log: impl Fn() -> String,
+) -> (String, String) {
+    let sandbox_id = client
+        .runtime
+        .run_pod_sandbox(v1::RunPodSandboxRequest {
+            config: Some(pod.clone()),
+            runtime_handler: handler.into(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}\n{}", log()))
+        .into_inner()
+        .pod_sandbox_id;
+    let container_id = client
+        .runtime
+        .create_container(v1::CreateContainerRequest {
+            pod_sandbox_id: sandbox_id.clone(),
+            config: Some(container),
+            sandbox_config: Some(pod),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("CreateContainer: {e}\n{}", log()))
+        .into_inner()
+        .container_id;
+    client
+        .runtime
+        .start_container(v1::StartContainerRequest {
+            container_id: container_id.clone(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("StartContainer: {e}\n{}", log()));
+    (sandbox_id, container_id)
+}

@@ -365,38 +365,18 @@ async fn run_system_pod(ctrd: &Containerd, log_dir: &Path) -> (String, String) {
     cri::wait_for_image(&mut client.images, PAUSE_IMAGE).await;
     cri::wait_for_image(&mut client.images, SYSTEMD_IMAGE).await;
     let pod = cri::host_network_pod("syspod", &ctrd.cgroup_parent, log_dir);
-    let sandbox_id = client
-        .runtime
-        .run_pod_sandbox(v1::RunPodSandboxRequest {
-            config: Some(pod.clone()),
-            runtime_handler: RUNTIME_HANDLER.into(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}\n{}", ctrd.log_tail(30)))
-        .into_inner()
-        .pod_sandbox_id;
     let annotations = HashMap::from([(
         SYSTEM_ANNOTATION.to_string(),
         SYSTEM_ANNOTATION_VALUE.to_string(),
     )]);
-    let container_id = client
-        .runtime
-        .create_container(v1::CreateContainerRequest {
-            pod_sandbox_id: sandbox_id.clone(),
-            config: Some(cri::container("systemd", SYSTEMD_IMAGE, annotations)),
-            sandbox_config: Some(pod),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("CreateContainer: {e}\n{}", ctrd.log_tail(30)))
-        .into_inner()
-        .container_id;
-    client
-        .runtime
-        .start_container(v1::StartContainerRequest {
-            container_id: container_id.clone(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("StartContainer: {e}\n{}", ctrd.log_tail(30)));
+    let (sandbox_id, container_id) = cri::start_pod(
+        &mut client,
+        RUNTIME_HANDLER,
+        pod,
+        cri::container("systemd", SYSTEMD_IMAGE, annotations),
+        || ctrd.log_tail(30),
+    )
+    .await;
 
     let container_log = log_dir.join("systemd.log");
     let mut states = Vec::new();

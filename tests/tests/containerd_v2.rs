@@ -47,23 +47,6 @@ async fn run_limited_pod(ctrd: &Containerd, log_dir: &Path) -> (String, String, 
     cri::wait_for_image(&mut client.images, BUSYBOX_IMAGE).await;
     let slice_dir = Path::new("/sys/fs/cgroup").join(&ctrd.cgroup_parent);
     let pod = cri::host_network_pod("v2pod", &ctrd.cgroup_parent, log_dir);
-    let sandbox_id = client
-        .runtime
-        .run_pod_sandbox(v1::RunPodSandboxRequest {
-            config: Some(pod.clone()),
-            runtime_handler: RUNTIME_HANDLER.into(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}\n{}", ctrd.log_tail(30)))
-        .into_inner()
-        .pod_sandbox_id;
-    let sandbox_scope = slice_dir.join(format!("cri-containerd-{sandbox_id}.scope"));
-    assert!(
-        sandbox_scope.is_dir(),
-        "the sandbox is not in {}",
-        sandbox_scope.display()
-    );
-
     let mut config = cri::container("app", BUSYBOX_IMAGE, HashMap::new());
     config.command = vec!["sleep".into(), "3600".into()];
     if let Some(linux) = config.linux.as_mut() {
@@ -74,24 +57,17 @@ async fn run_limited_pod(ctrd: &Containerd, log_dir: &Path) -> (String, String, 
             ..Default::default()
         });
     }
-    let container_id = client
-        .runtime
-        .create_container(v1::CreateContainerRequest {
-            pod_sandbox_id: sandbox_id.clone(),
-            config: Some(config),
-            sandbox_config: Some(pod),
+    let (sandbox_id, container_id) =
+        cri::start_pod(&mut client, RUNTIME_HANDLER, pod, config, || {
+            ctrd.log_tail(30)
         })
-        .await
-        .unwrap_or_else(|e| panic!("CreateContainer: {e}\n{}", ctrd.log_tail(30)))
-        .into_inner()
-        .container_id;
-    client
-        .runtime
-        .start_container(v1::StartContainerRequest {
-            container_id: container_id.clone(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("StartContainer: {e}\n{}", ctrd.log_tail(30)));
+        .await;
+    let sandbox_scope = slice_dir.join(format!("cri-containerd-{sandbox_id}.scope"));
+    assert!(
+        sandbox_scope.is_dir(),
+        "the sandbox is not in {}",
+        sandbox_scope.display()
+    );
 
     let scope = format!("cri-containerd-{container_id}.scope");
     let scope_dir = slice_dir.join(&scope);
