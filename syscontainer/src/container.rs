@@ -1,7 +1,7 @@
 //! Container operations: what the CLI commands call.
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -307,6 +307,7 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
     if !monitor_exe.is_file() {
         return Err(Error::MonitorMissing(monitor_exe.to_path_buf()));
     }
+    let monitor_lock = take_monitor_lock(store, id)?;
     let container = {
         let (_lock, c) = lock_when_monitor_gone(store, id)?;
         if c.state.is_active() {
@@ -330,7 +331,17 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
     run_orphan_poststop(store, orphan);
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| Error::Invalid(format!("pipe: {e}")))?;
+    // Both are moved to fds 3 and 4 in the child; copies above 4 first, so that neither
+    // dup2 can overwrite the other's source.
+    let write_end = above_stdio_and_monitor_fds(write_end)?;
+    let monitor_lock_fd = above_stdio_and_monitor_fds(
+        monitor_lock
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::Invalid(format!("dup the monitor lock: {e}")))?,
+    )?;
     let write_raw = write_end.as_raw_fd();
+    let monitor_lock_raw = monitor_lock_fd.as_raw_fd();
     let log_path = store.dir(id).join("monitor.log");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -351,7 +362,7 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
     unsafe {
         use std::os::unix::process::CommandExt;
         cmd.pre_exec(move || {
-            if libc::dup2(write_raw, 3) < 0 {
+            if libc::dup2(write_raw, 3) < 0 || libc::dup2(monitor_lock_raw, 4) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -367,6 +378,9 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
         }
         let spawned = cmd.spawn();
         drop(write_end);
+        // The monitor holds it now, as fd 4.
+        drop(monitor_lock_fd);
+        drop(monitor_lock);
         sclog::crash_point("start:after-spawn");
         if let Ok(child) = &spawned {
             state.monitor = ProcessId::of(child.id() as i32);
@@ -397,6 +411,40 @@ pub fn start(store: &Store, id: &str, monitor_exe: &Path, log_level: &str) -> Re
         name: container.config.name,
         message,
     })
+}
+
+/// `fd` moved to a descriptor number above 4 (close-on-exec), so that a child can take
+/// fds 3 and 4 with `dup2` without one overwriting the other.
+fn above_stdio_and_monitor_fds(fd: OwnedFd) -> Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC on a descriptor we own returns a new one or -1.
+    let copy = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 5) };
+    if copy < 0 {
+        return Err(Error::Invalid(format!(
+            "dup a descriptor for the monitor: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    // SAFETY: a fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
+}
+
+/// The monitor lock of `id`, for the monitor `start` is about to spawn. A monitor holds it
+/// from its spawn to its exit, so it is busy while a monitor lives even before the monitor
+/// has recorded itself (a `start` killed right after spawning it): starting a second one
+/// then is refused once the first has recorded itself. A monitor that has recorded its end
+/// and is exiting gives it back within moments.
+fn take_monitor_lock(store: &Store, id: &str) -> Result<store::Lock> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(lock) = store.try_lock_monitor(id)? {
+            return Ok(lock);
+        }
+        let c = Container::load(store, id)?;
+        if c.state.is_active() || Instant::now() >= deadline {
+            return Err(Error::AlreadyRunning(c.config.name));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The container lock, once the monitor of a stopped container has finished its clean-up

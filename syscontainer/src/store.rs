@@ -203,6 +203,12 @@ impl Lock {
     }
 }
 
+impl std::os::fd::AsFd for Lock {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self._file.as_fd()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
@@ -234,6 +240,19 @@ impl Store {
 
     pub fn lock_store(&self) -> Result<Lock> {
         Lock::acquire(&self.root.join(".lock"))
+    }
+
+    /// The lock a container's monitor holds for its whole life, from before it is spawned
+    /// (`start` takes it and the monitor inherits it): `None` while a monitor lives, even
+    /// one that has not recorded itself yet.
+    pub fn try_lock_monitor(&self, id: &str) -> Result<Option<Lock>> {
+        Lock::try_acquire(&self.dir(id).join("monitor.lock")).map_err(|e| {
+            if self.dir(id).is_dir() {
+                e
+            } else {
+                StoreError::NotFound(id.to_string())
+            }
+        })
     }
 
     pub fn lock(&self, id: &str) -> Result<Lock> {

@@ -1456,3 +1456,92 @@ fn start_restart_and_rm_right_after_stop_wait_for_the_clean_up() {
         leftovers(&host, &booted)
     );
 }
+
+/// An exclusive `flock` on `path`, held while the returned file is open; `None` if somebody
+/// else holds it.
+fn try_flock(path: &std::path::Path) -> Option<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    // SAFETY: flock on a descriptor we own.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    (rc == 0).then_some(file)
+}
+
+#[test]
+fn start_spawns_no_monitor_while_another_holds_the_monitor_lock() {
+    let mut host = Host::new();
+    let rootfs = host.rootfs().display().to_string();
+    let id = host.ok([
+        "create",
+        "--name",
+        "lockstep",
+        "--cgroup-parent",
+        host.cgroup_parent.as_str(),
+        "--external-rootfs",
+        rootfs.as_str(),
+        "none",
+        "sleep",
+        "100000",
+    ]);
+    let lock_path = host.store().join(&id).join("monitor.lock");
+    std::fs::File::create(&lock_path).unwrap();
+
+    // What a monitor that has not recorded itself yet looks like from outside: the record
+    // names no monitor, but the lock is held. `start` must wait, not spawn a second one.
+    let held = try_flock(&lock_path).expect("nobody holds the lock before any start");
+    let mut start = host
+        .command()
+        .args(["start", "lockstep"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        start.try_wait().unwrap().is_none(),
+        "start went on while the monitor lock was held"
+    );
+    assert_eq!(host.inspect("lockstep", "{{.State.Status}}"), "created");
+    assert!(host.cgroup_procs(&id).is_empty(), "a process was started");
+    drop(held);
+    let out = start.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "start: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(host.inspect("lockstep", "{{.State.Status}}"), "running");
+
+    // The monitor holds the lock for its life; the container's init does not have it.
+    assert!(
+        try_flock(&lock_path).is_none(),
+        "the running monitor does not hold the monitor lock"
+    );
+    let init = host.inspect("lockstep", "{{.State.Pid}}");
+    let leaked: Vec<_> = std::fs::read_dir(format!("/proc/{init}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter(|target| target.ends_with("monitor.lock"))
+        .collect();
+    assert!(leaked.is_empty(), "the init holds {leaked:?}");
+
+    host.ok(["stop", "-t", "0", "lockstep"]);
+    wait_for(
+        "the monitor to give the lock back",
+        Duration::from_secs(30),
+        || try_flock(&lock_path).is_some(),
+    );
+    host.ok(["start", "lockstep"]);
+    assert_eq!(host.inspect("lockstep", "{{.State.Status}}"), "running");
+    host.ok(["rm", "-f", "lockstep"]);
+    assert!(
+        leftovers(&host, &id).is_empty(),
+        "{:#?}",
+        leftovers(&host, &id)
+    );
+}

@@ -72,14 +72,19 @@ pub fn run_spawned(root: &Path, log_level: sclog::LogLevel, id: &str) -> u8 {
 }
 
 /// Run the monitor of `id` in `store`, in a process that `start` spawned: the write end
-/// of its readiness pipe is fd 3. Call once per process.
+/// of its readiness pipe is fd 3, and fd 4 holds the container's monitor lock, which stays
+/// open until this process exits. Call once per process.
 pub fn run_in(store: Store, id: &str) -> i32 {
     // SAFETY: `start` passes the write end of its readiness pipe as fd 3.
     let ready = unsafe { OwnedFd::from_raw_fd(3) };
-    // Not for the hooks the monitor runs: a hook's leftover child holding it would keep
-    // `start` waiting for the answer.
-    // SAFETY: F_SETFD on the descriptor we own.
-    unsafe { libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC) };
+    // Neither is for the container's init or the hooks the monitor runs: a hook's leftover
+    // child holding fd 3 would keep `start` waiting for the answer, and one holding fd 4
+    // would keep the next `start` from spawning a monitor.
+    // SAFETY: F_SETFD on descriptors that `start` passed us.
+    unsafe {
+        libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC);
+        libc::fcntl(4, libc::F_SETFD, libc::FD_CLOEXEC);
+    }
     super::run(store, id, ready)
 }
 
