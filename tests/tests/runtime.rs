@@ -1471,6 +1471,18 @@ fn try_flock(path: &std::path::Path) -> Option<std::fs::File> {
     (rc == 0).then_some(file)
 }
 
+/// A child process killed and reaped when dropped, unless taken out first.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 #[test]
 fn start_spawns_no_monitor_while_another_holds_the_monitor_lock() {
     let mut host = Host::new();
@@ -1493,22 +1505,25 @@ fn start_spawns_no_monitor_while_another_holds_the_monitor_lock() {
     // What a monitor that has not recorded itself yet looks like from outside: the record
     // names no monitor, but the lock is held. `start` must wait, not spawn a second one.
     let held = try_flock(&lock_path).expect("nobody holds the lock before any start");
-    let mut start = host
-        .command()
-        .args(["start", "lockstep"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Killed if an assertion below fails, before the lock is given back (locals drop in
+    // reverse order), so that no `start` outlives the test.
+    let mut start = KillOnDrop(Some(
+        host.command()
+            .args(["start", "lockstep"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
     std::thread::sleep(Duration::from_millis(500));
     assert!(
-        start.try_wait().unwrap().is_none(),
+        start.0.as_mut().unwrap().try_wait().unwrap().is_none(),
         "start went on while the monitor lock was held"
     );
     assert_eq!(host.inspect("lockstep", "{{.State.Status}}"), "created");
     assert!(host.cgroup_procs(&id).is_empty(), "a process was started");
     drop(held);
-    let out = start.wait_with_output().unwrap();
+    let out = start.0.take().unwrap().wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "start: {}",
