@@ -36,9 +36,11 @@ struct Cli {
     /// Accepted for lxcfs compatibility; the daemon always runs in the foreground.
     #[arg(short = 'f', long = "foreground")]
     _foreground: bool,
-    /// FUSE worker threads.
-    #[arg(long, default_value_t = 4)]
-    threads: usize,
+    /// FUSE worker threads, 1 to 64. The kernel hands each request to the worker that has
+    /// waited longest, so with more than one a reader's consecutive requests land on
+    /// different threads (and CPUs); raise it only where many CPUs read at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: u16,
     #[arg(default_value = "/var/lib/lxcfs")]
     mountpoint: PathBuf,
 }
@@ -117,7 +119,7 @@ fn run(cli: Cli) -> Result<()> {
         MountOption::NoExec,
     ];
     config.acl = SessionACL::All;
-    config.n_threads = Some(cli.threads.max(1));
+    config.n_threads = Some(usize::from(cli.threads));
     config.clone_fd = true;
 
     let mut session = fuser::Session::new(filesystem, &cli.mountpoint, &config)
