@@ -657,7 +657,7 @@ exec`, `lxc-attach`, and `nsenter -a` as the floor (no runtime in the way).
 container's cgroup (page cache left out: every copy shares the rootfs's), 1.5 s after boot.
 - **Density**: N containers started at once; time until the last one answers `running`; \
 memory per container with all N booted: its cgroup's anon + shmem plus its supervisor's PSS.
-- **lxcfs**: both daemons, each with its default options (lxcfs-rs: one FUSE worker; lxcfs: \
+- **lxcfs**: both daemons, each with its default options (lxcfs-rs: 4 FUSE workers; lxcfs: \
 libfuse's multi-threaded loop), serve the same container (`-m 256M --cpuset-cpus 0`); a reader \
 inside it (`syscontainer-bench read-loop`, via `syscontainer exec`) times open+read+close of \
 each file one by one (latency, medians of 2000, files interleaved in batches of 20), then \

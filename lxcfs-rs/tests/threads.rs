@@ -1,5 +1,5 @@
-//! `--threads N`: the number of FUSE workers. One is the default; more must serve readers
-//! in a container at once with the same views, and a count outside 1..=64 is refused.
+//! `--threads N`: the number of FUSE workers. With one or with many, readers in a container
+//! at once get the same views; a count outside 1..=64 is refused.
 
 mod common;
 
@@ -29,9 +29,14 @@ fn a_worker_count_outside_1_to_64_is_refused_before_mounting() {
 }
 
 #[test]
-fn several_workers_serve_concurrent_readers_in_a_container() {
+fn one_or_many_workers_serve_concurrent_readers_in_a_container() {
     require_root();
-    let daemon = Daemon::start_ours(&["--threads", "4"]);
+    for workers in ["1", "8"] {
+        concurrent_readers_see_their_container(&Daemon::start_ours(&["--threads", workers]));
+    }
+}
+
+fn concurrent_readers_see_their_container(daemon: &Daemon) {
     let cgroup = TestCgroup::create(256 * 1024 * 1024, "0");
     let meminfo = daemon.path("proc/meminfo");
     let stat = daemon.path("proc/stat");

@@ -36,10 +36,8 @@ struct Cli {
     /// Accepted for lxcfs compatibility; the daemon always runs in the foreground.
     #[arg(short = 'f', long = "foreground")]
     _foreground: bool,
-    /// FUSE worker threads, 1 to 64. The kernel hands each request to the worker that has
-    /// waited longest, so with more than one a reader's consecutive requests land on
-    /// different threads (and CPUs); raise it only where many CPUs read at once.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// FUSE worker threads, 1 to 64.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     threads: u16,
     #[arg(default_value = "/var/lib/lxcfs")]
     mountpoint: PathBuf,
