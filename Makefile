@@ -18,7 +18,7 @@ VM_IMAGE ?= /var/cache/syscontainer/vm/bookworm
 ## libtest arguments for the VM lane's tests, e.g. VM_TESTS='--skip exec_reaches'.
 VM_TESTS ?=
 
-.PHONY: all deps rootfs build release demo test test-host unit integration vm lint install uninstall bench clean fuzz fuzz-smoke
+.PHONY: all deps rootfs build release demo test test-host test-release unit integration vm lint install uninstall bench clean fuzz fuzz-smoke
 
 all: build
 
@@ -31,21 +31,23 @@ rootfs: deps
 build:
 	$(CARGO) build --workspace --locked
 
-# The exec stage starts once per `exec`: linked statically it needs no dynamic loader, which
-# saves ~0.4 ms per exec (docs/performance/exec-and-hotadd.md). Run after the build.
-STATIC_EXEC_STAGE = $(CARGO) rustc --locked --release -p syscontainer-exec-stage --bin syscontainer-exec-stage -- -C target-feature=+crt-static
+# The CLI and the exec stage start at every `exec`: linked statically (the CLI a static PIE,
+# the stage against musl) they need no dynamic loader, which saves ~0.9 ms per exec
+# (docs/performance/exec-and-hotadd.md). Run after the release build.
+STATIC_BINARIES = bash scripts/static-binaries.sh $(CARGO)
 
 release:
 	$(CARGO) build --workspace --locked --release
-	$(STATIC_EXEC_STAGE)
+	$(STATIC_BINARIES)
 
 ## Boot the default Debian rootfs as a system container, show it, clean up.
 demo: deps rootfs build
 	@bash scripts/demo.sh $(BIN_DIR) $(ROOTFS)
 
 ## Everything CI checks: lint, unit tests, integration tests that boot real containers on
-## this host, then the same kind of tests in a VM with pure cgroup v2 and systemd as PID 1.
-test: test-host vm
+## this host, the release build as shipped (static CLI and exec stage), then the same kind of
+## tests in a VM with pure cgroup v2 and systemd as PID 1.
+test: test-host test-release vm
 
 ## The quick loop for development: everything but the VM lane.
 test-host: deps rootfs build lint unit integration fuzz-smoke
@@ -61,6 +63,14 @@ unit:
 integration:
 	SYSCONTAINER_BIN_DIR=$(BIN_DIR) SYSCONTAINER_TEST_ROOTFS=$(ROOTFS) \
 		$(CARGO) test --workspace --locked --tests -- --test-threads 2
+
+## The shipped build: `make release` links the CLI and the exec stage statically, which the
+## debug build of the other suites does not. These suites run against target/release.
+RELEASE_SUITES ?= runtime security features sysopts concurrency
+test-release: deps rootfs release
+	@bash scripts/check-static.sh $(RELEASE_DIR)
+	SYSCONTAINER_BIN_DIR=$(RELEASE_DIR) SYSCONTAINER_TEST_ROOTFS=$(ROOTFS) \
+		$(CARGO) test -p syscontainer-tests --locked $(addprefix --test ,$(RELEASE_SUITES)) -- --test-threads 2
 
 ## Fuzzing (fuzz/, nightly + cargo-fuzz, both installed when missing): every target for
 ## FUZZ_RUNS executions (docs/reliability.md reports a run); fuzz-smoke runs each for 5 s.
@@ -108,7 +118,7 @@ bench:
 	@bash scripts/install-deps.sh bench
 	@bash scripts/mkrootfs.sh $(ROOTFS)
 	$(CARGO) build --workspace --locked --release
-	$(STATIC_EXEC_STAGE)
+	$(STATIC_BINARIES)
 	$(RELEASE_DIR)/syscontainer-bench run --bin-dir $(RELEASE_DIR) --rootfs $(ROOTFS) $(BENCH_ARGS)
 
 clean:
