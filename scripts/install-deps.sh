@@ -9,6 +9,7 @@ packages+=(containernetworking-plugins iptables)  # CNI networking (--network NA
 packages+=(busybox-static)  # tests/tests/oci.rs: the busybox bundle of syscontainer-oci
 packages+=(g++) # fuzz/ (make fuzz, fuzz-smoke): libfuzzer-sys compiles libFuzzer
 packages+=(containerd busybox-static protobuf-compiler) # tests/tests/containerd.rs: ctr, a busybox image, the k8s-cri crate's build
+packages+=(musl-tools gperf curl) # scripts/static-binaries.sh (make release, test-release): libseccomp built for musl
 if [ "$profile" = bench ]; then
     packages+=(lxc systemd-container)
 fi

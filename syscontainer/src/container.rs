@@ -611,7 +611,7 @@ pub fn default_stop_signal(exe: &std::path::Path) -> i32 {
 
 /// The signal that makes systemd as PID 1 shut down in order: SIGRTMIN+4, poweroff.target.
 pub fn systemd_poweroff_signal() -> i32 {
-    libc::SIGRTMIN() + 4
+    crate::options::SIGRTMIN + 4
 }
 
 fn send_signal(pid: i32, signal: i32) -> Result<()> {

@@ -186,8 +186,11 @@ pub fn run(store: Store, id: &str, ready: OwnedFd) -> i32 {
 /// pages stay in the page cache, and what the loop uses faults back in from there.
 fn shed_startup_memory() {
     crate::cgroups::read::release_buffer();
-    // SAFETY: malloc_trim only returns free memory to the kernel.
-    unsafe { libc::malloc_trim(0) };
+    // SAFETY: malloc_trim only returns free memory to the kernel (glibc's; musl has none).
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::malloc_trim(0)
+    };
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
     };

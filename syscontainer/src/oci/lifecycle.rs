@@ -276,7 +276,7 @@ mod tests {
 
     #[test]
     fn sigterm_powers_a_system_container_off() {
-        let poweroff = libc::SIGRTMIN() + 4;
+        let poweroff = crate::options::SIGRTMIN + 4;
         assert_eq!(signal_for(&record(true), libc::SIGTERM, false), poweroff);
         assert_eq!(
             signal_for(&record(true), libc::SIGTERM, true),

@@ -325,16 +325,23 @@ pub fn parse_restart_policy(s: &str) -> Result<RestartPolicy> {
     s.parse()
 }
 
+/// The first and last real-time signals as glibc, systemd, Docker and runc number them:
+/// glibc keeps the kernel's 32 and 33 for its threads. musl keeps 34 as well (its SIGRTMIN
+/// is 35), and the CLI may be linked with either, so `SIGRTMIN+4` is not taken from libc:
+/// it must be the number systemd (built against glibc) reads as poweroff.
+pub const SIGRTMIN: i32 = 34;
+pub const SIGRTMAX: i32 = 64;
+
 /// A signal by name (`TERM`, `SIGTERM`, `SIGRTMIN+3`, `RTMAX-1`) or number.
 pub fn parse_signal(s: &str) -> Result<i32> {
     let t = s.trim();
     if let Ok(n) = t.parse::<i32>() {
-        if n >= 1 && n <= libc::SIGRTMAX() {
+        if (1..=SIGRTMAX).contains(&n) {
             return Ok(n);
         }
         return Err(OptionError::new(
             s,
-            format!("signal number must be 1..{}", libc::SIGRTMAX()),
+            format!("signal number must be 1..{SIGRTMAX}"),
         ));
     }
     let upper = t.to_ascii_uppercase();
@@ -347,16 +354,16 @@ pub fn parse_signal(s: &str) -> Result<i32> {
                 .map_err(|_| OptionError::new(s, "bad real-time signal offset"))?,
         };
         let n = base + offset;
-        if n < libc::SIGRTMIN() || n > libc::SIGRTMAX() {
+        if !(SIGRTMIN..=SIGRTMAX).contains(&n) {
             return Err(OptionError::new(s, "real-time signal out of range"));
         }
         Ok(n)
     };
     if let Some(rest) = name.strip_prefix("RTMIN") {
-        return rt(libc::SIGRTMIN(), rest);
+        return rt(SIGRTMIN, rest);
     }
     if let Some(rest) = name.strip_prefix("RTMAX") {
-        return rt(libc::SIGRTMAX(), rest);
+        return rt(SIGRTMAX, rest);
     }
     let signal: nix::sys::signal::Signal = format!("SIG{name}")
         .parse()
@@ -368,8 +375,8 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 /// for those without a name (32 and 33, which glibc keeps for itself), so that
 /// [`parse_signal`] reads back every name this gives.
 pub fn signal_name(n: i32) -> String {
-    if n >= libc::SIGRTMIN() && n <= libc::SIGRTMAX() {
-        return format!("SIGRTMIN+{}", n - libc::SIGRTMIN());
+    if (SIGRTMIN..=SIGRTMAX).contains(&n) {
+        return format!("SIGRTMIN+{}", n - SIGRTMIN);
     }
     match nix::sys::signal::Signal::try_from(n) {
         Ok(sig) => sig.as_str().to_string(),
@@ -965,21 +972,30 @@ mod tests {
         assert_eq!(parse_signal("TERM").unwrap(), libc::SIGTERM);
         assert_eq!(parse_signal("SIGKILL").unwrap(), libc::SIGKILL);
         assert_eq!(parse_signal("9").unwrap(), 9);
-        assert_eq!(parse_signal("SIGRTMIN+3").unwrap(), libc::SIGRTMIN() + 3);
-        assert_eq!(parse_signal("rtmin+3").unwrap(), libc::SIGRTMIN() + 3);
-        assert_eq!(parse_signal("RTMAX").unwrap(), libc::SIGRTMAX());
+        assert_eq!(parse_signal("SIGRTMIN+3").unwrap(), 37);
+        assert_eq!(parse_signal("rtmin+3").unwrap(), 37);
+        assert_eq!(parse_signal("RTMAX").unwrap(), 64);
         for bad in ["", "FOO", "0", "65", "RTMIN+99", "RTMIN+x"] {
             assert!(parse_signal(bad).is_err(), "{bad}");
         }
-        assert_eq!(signal_name(libc::SIGRTMIN() + 3), "SIGRTMIN+3");
+        assert_eq!(signal_name(37), "SIGRTMIN+3");
         assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
+    }
+
+    /// The real-time numbers are glibc's whatever libc this is built with (musl's SIGRTMIN
+    /// is 35): SIGRTMIN+4 must be the signal systemd reads as poweroff.
+    #[test]
+    fn real_time_signals_are_numbered_as_glibc_and_systemd_number_them() {
+        #[cfg(target_env = "gnu")]
+        assert_eq!((SIGRTMIN, SIGRTMAX), (libc::SIGRTMIN(), libc::SIGRTMAX()));
+        assert_eq!(parse_signal("SIGRTMIN+4").unwrap(), 38);
     }
 
     /// Found by the `restart_signal` fuzz target: `--stop-signal 33` was accepted but named
     /// "signal 33" in the spec's stop-signal annotation and in `inspect`, which no parser reads.
     #[test]
     fn every_accepted_signal_number_has_a_name_that_parses_back() {
-        for n in 1..=libc::SIGRTMAX() {
+        for n in 1..=SIGRTMAX {
             let name = signal_name(n);
             assert_eq!(parse_signal(&name).unwrap(), n, "{name}");
         }

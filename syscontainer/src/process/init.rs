@@ -429,7 +429,7 @@ pub(crate) fn set_rlimit(limit: &oci_spec::runtime::PosixRlimit) -> std::io::Res
 /// The `libc::RLIMIT_*` number of an OCI rlimit type.
 pub(crate) fn rlimit_resource(typ: oci_spec::runtime::PosixRlimitType) -> u32 {
     use oci_spec::runtime::PosixRlimitType as T;
-    match typ {
+    let resource = match typ {
         T::RlimitCpu => libc::RLIMIT_CPU,
         T::RlimitFsize => libc::RLIMIT_FSIZE,
         T::RlimitData => libc::RLIMIT_DATA,
@@ -446,5 +446,10 @@ pub(crate) fn rlimit_resource(typ: oci_spec::runtime::PosixRlimitType) -> u32 {
         T::RlimitNice => libc::RLIMIT_NICE,
         T::RlimitRtprio => libc::RLIMIT_RTPRIO,
         T::RlimitRttime => libc::RLIMIT_RTTIME,
+    };
+    // glibc declares the numbers u32, musl c_int; all are small and non-negative.
+    #[allow(clippy::unnecessary_cast)]
+    {
+        resource as u32
     }
 }
