@@ -83,9 +83,12 @@ fuzz-smoke:
 	@bash scripts/fuzz-smoke.sh --seconds 5
 
 ## The VM lane (scripts/vm/): builds a cached bookworm VM image, boots it with QEMU and runs
-## the `vm`-feature tests (tests/tests/cgroup2.rs, hotadd_v2.rs) inside; 3-5 minutes under TCG once cached.
-vm: deps rootfs build
-	@bash scripts/vm/run.sh $(BIN_DIR) $(ROOTFS) $(VM_IMAGE) '$(VM_TESTS)'
+## the `vm`-feature tests (tests/tests/*_v2.rs, cgroup2.rs, systemd_*.rs, units.rs) inside,
+## on pure cgroup v2 under systemd, against the shipped build (target/release, the binaries
+## `make install` installs); 7-9 minutes under TCG once cached.
+vm: deps rootfs release
+	@bash scripts/check-static.sh $(RELEASE_DIR)
+	@bash scripts/vm/run.sh $(RELEASE_DIR) $(ROOTFS) $(VM_IMAGE) '$(VM_TESTS)'
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/syscontainer $(DESTDIR)/lib/systemd/system
