@@ -284,7 +284,23 @@ impl Store {
     }
 
     pub fn save_config(&self, config: &ContainerConfig) -> Result<()> {
-        write_json(&self.dir(&config.id).join("container.json"), config)
+        let written = write_json(&self.dir(&config.id).join("container.json"), config);
+        self.gone_if_removed(&config.id, written)
+    }
+
+    /// `rm` takes a container's directory away by renaming it under the store lock, not
+    /// under the container's lock, so a writer holding the container's lock can find the
+    /// directory gone between opening its temporary file and renaming it into place. That
+    /// is a container removed meanwhile: say so, not "rename …: no such file".
+    fn gone_if_removed<T>(&self, id: &str, result: Result<T>) -> Result<T> {
+        match result {
+            Err(StoreError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && !self.dir(id).is_dir() =>
+            {
+                Err(StoreError::NotFound(id.to_string()))
+            }
+            other => other,
+        }
     }
 
     pub fn load_spec(&self, id: &str) -> Result<oci_spec::runtime::Spec> {
@@ -292,7 +308,7 @@ impl Store {
     }
 
     pub fn save_spec(&self, id: &str, spec: &oci_spec::runtime::Spec) -> Result<()> {
-        write_json(&self.dir(id).join("config.json"), spec)
+        self.gone_if_removed(id, write_json(&self.dir(id).join("config.json"), spec))
     }
 
     pub fn load_state(&self, id: &str) -> Result<State> {
@@ -301,7 +317,7 @@ impl Store {
 
     /// Replace state.json; the caller holds [`Store::lock`].
     pub fn save_state(&self, id: &str, state: &State) -> Result<()> {
-        write_json(&self.dir(id).join("state.json"), state)
+        self.gone_if_removed(id, write_json(&self.dir(id).join("state.json"), state))
     }
 
     /// Read, change and write state.json under the container lock.
@@ -324,7 +340,8 @@ impl Store {
         let path = self.dir(id).join("state.json");
         let mut state: State = read_json(&path)?;
         let r = change(&mut state);
-        write_atomic_unsynced(&path, &to_json(&path, &state)?)?;
+        let written = write_atomic_unsynced(&path, &to_json(&path, &state)?);
+        self.gone_if_removed(id, written)?;
         Ok(r)
     }
 
@@ -519,6 +536,33 @@ mod tests {
             healthcheck: None,
             log_rotation: Default::default(),
         }
+    }
+
+    #[test]
+    fn a_record_written_after_a_concurrent_rm_moved_the_directory_says_no_such_container() {
+        let dir = tempdir();
+        let store = Store::open(&dir).unwrap();
+        let id = new_id();
+        let spec = oci_spec::runtime::Spec::default();
+        store.insert(&config(&id, "web1"), &spec, &[]).unwrap();
+        let state = store.load_state(&id).unwrap();
+        // What `rm` does first, under the store lock only: the writer below may hold the
+        // container lock all along.
+        let doomed = dir.join(format!(".rm-{id}"));
+        fs::rename(store.dir(&id), &doomed).unwrap();
+        let gone = |r: Result<()>| matches!(r, Err(StoreError::NotFound(ref n)) if *n == id);
+        assert!(gone(store.save_state(&id, &state)));
+        assert!(gone(store.save_spec(&id, &spec)));
+        assert!(gone(store.save_config(&config(&id, "web1"))));
+        assert!(gone(store.update_state_unsynced(&id, |_| ())));
+        // Another failure of the same write is not taken for a removal.
+        fs::rename(&doomed, store.dir(&id)).unwrap();
+        fs::create_dir(store.dir(&id).join("state.json.d")).unwrap();
+        let blocked = write_json(&store.dir(&id).join("state.json.d"), &state);
+        assert!(matches!(
+            store.gone_if_removed(&id, blocked),
+            Err(StoreError::Io { .. })
+        ));
     }
 
     #[test]
