@@ -628,8 +628,10 @@ fn oci_section(md: &mut String, r: &Results) {
 
 const METHOD: &str = "\
 - One Debian bookworm rootfs with systemd (`scripts/mkrootfs.sh`), a fresh overlay copy per \
-container, for every peer. Peers are interleaved run by run (syscontainer, LXC, nspawn, \
-syscontainer, …), {runs} runs each.
+container, for every peer. Peers are interleaved run by run, {runs} runs each, the order \
+changing every run through all orders of the peers (so that none always boots first or right \
+after the same other), after an untimed warm-up boot of each peer (the first boot reads the \
+rootfs from disk for all).
 - **syscontainer**: `syscontainer run -tid --system-container --external-rootfs DIR none init` \
 (release build, an empty daemon config, cgroups below the benchmark's own). **LXC**: \
 `lxc-start -d` with `common.conf`, an empty network, `lxc.signal.halt = SIGRTMIN+3`, \
