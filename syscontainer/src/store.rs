@@ -541,14 +541,14 @@ mod tests {
     #[test]
     fn a_record_written_after_a_concurrent_rm_moved_the_directory_says_no_such_container() {
         let dir = tempdir();
-        let store = Store::open(&dir).unwrap();
+        let store = Store::open(dir.path()).unwrap();
         let id = new_id();
         let spec = oci_spec::runtime::Spec::default();
         store.insert(&config(&id, "web1"), &spec, &[]).unwrap();
         let state = store.load_state(&id).unwrap();
         // What `rm` does first, under the store lock only: the writer below may hold the
         // container lock all along.
-        let doomed = dir.join(format!(".rm-{id}"));
+        let doomed = dir.path().join(format!(".rm-{id}"));
         fs::rename(store.dir(&id), &doomed).unwrap();
         let gone = |r: Result<()>| matches!(r, Err(StoreError::NotFound(ref n)) if *n == id);
         assert!(gone(store.save_state(&id, &state)));
@@ -568,7 +568,7 @@ mod tests {
     #[test]
     fn insert_resolve_remove() {
         let dir = tempdir();
-        let store = Store::open(&dir).unwrap();
+        let store = Store::open(dir.path()).unwrap();
         let spec = oci_spec::runtime::Spec::default();
         let a = format!("abc{}", "0".repeat(61));
         let b = format!("abd{}", "1".repeat(61));
@@ -602,13 +602,12 @@ mod tests {
         // A stop's sync of a directory that a racing `rm` removed has nothing left to do.
         store.sync_dir(&a).unwrap();
         store.sync_dir(&b).unwrap();
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn insert_writes_exactly_the_records_and_no_temporary_files() {
         let dir = tempdir();
-        let store = Store::open(&dir).unwrap();
+        let store = Store::open(dir.path()).unwrap();
         let id = new_id();
         let spec = oci_spec::runtime::Spec::default();
         store
@@ -636,7 +635,6 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -647,9 +645,11 @@ mod tests {
         assert!(!is_id("xyz"));
     }
 
-    fn tempdir() -> PathBuf {
-        let d = std::env::temp_dir().join(format!("sc-store-{}", new_id()));
-        fs::create_dir_all(&d).unwrap();
-        d
+    /// Removed when dropped, also when the test fails.
+    fn tempdir() -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("sc-store-")
+            .tempdir()
+            .unwrap()
     }
 }
