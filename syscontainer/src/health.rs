@@ -333,9 +333,7 @@ mod tests {
         assert!(runner.wait(start) <= Duration::from_millis(10));
         // A stand-in for the CLI that never finishes, whatever its arguments.
         let script = dir.path().join("fake-cli");
-        std::fs::write(&script, "#!/bin/sh\nexec sleep 30\n").unwrap();
-        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        crate::testutil::write_executable(&script, "#!/bin/sh\nexec sleep 30\n");
         let command = ProbeCommand {
             exe: &script,
             root: dir.path(),

@@ -31,6 +31,8 @@ pub mod spec;
 pub mod state;
 pub mod store;
 pub mod template;
+#[cfg(test)]
+mod testutil;
 pub mod trusted_file;
 pub mod users;
 

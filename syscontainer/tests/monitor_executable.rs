@@ -33,7 +33,14 @@ fn the_monitor_executable_refuses_any_other_command_line() {
 fn start_names_the_missing_monitor_executable_and_leaves_the_container_created() {
     let dir = tempfile::tempdir().unwrap();
     let cli = dir.path().join("syscontainer");
-    std::fs::copy(env!("CARGO_BIN_EXE_syscontainer"), &cli).unwrap();
+    // Copied by a child process: a copy written here would be open in any child the other
+    // test forks meanwhile, and running it then would fail with ETXTBSY.
+    let copied = Command::new("install")
+        .args(["-m", "0755", env!("CARGO_BIN_EXE_syscontainer")])
+        .arg(&cli)
+        .status()
+        .unwrap();
+    assert!(copied.success(), "install {}: {copied}", cli.display());
     let rootfs = dir.path().join("rootfs");
     for d in ["etc", "usr", "sbin"] {
         std::fs::create_dir_all(rootfs.join(d)).unwrap();

@@ -605,7 +605,7 @@ pub fn busybox_rootfs(dir: &Path) -> PathBuf {
     for sub in ["bin", "proc", "sys", "dev", "tmp", "etc", "root"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
-    std::fs::copy(busybox, dir.join("bin/busybox")).unwrap();
+    crate::copy_executable(busybox, &dir.join("bin/busybox"));
     let list = Command::new(busybox).arg("--list").output().unwrap();
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         let link = dir.join("bin").join(applet);

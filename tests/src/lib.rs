@@ -28,6 +28,41 @@ pub fn bin_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug"))
 }
 
+/// Write an executable file (mode 0755) without this process holding it open for writing.
+///
+/// The tests run on many threads, and every child another thread forks meanwhile inherits
+/// an open file until it execs: running the file in that window fails with `ETXTBSY`.
+/// A shell child does the writing instead.
+pub fn write_executable(path: &Path, contents: &[u8]) {
+    use std::io::Write;
+    let mut writer = Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 0755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn sh to write an executable");
+    writer.stdin.take().unwrap().write_all(contents).unwrap();
+    let status = writer.wait().unwrap();
+    assert!(status.success(), "writing {}: {status}", path.display());
+}
+
+/// Copy `from` to `to` as an executable (mode 0755), written by a child process for the
+/// reason [`write_executable`] gives.
+pub fn copy_executable(from: &Path, to: &Path) {
+    let status = Command::new("install")
+        .args(["-m", "0755"])
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("spawn install");
+    assert!(
+        status.success(),
+        "copying {} to {}: {status}",
+        from.display(),
+        to.display()
+    );
+}
+
 /// Path of a workspace binary; panics with a hint when it has not been built.
 pub fn bin(name: &str) -> PathBuf {
     let path = bin_dir().join(name);
@@ -745,8 +780,7 @@ impl Hook {
             .unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let exe = dir.path().join("syscontainer-hooks");
-        std::fs::copy(bin("syscontainer-hooks"), &exe).unwrap();
-        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        copy_executable(&bin("syscontainer-hooks"), &exe);
         let log = dir.path().join("hook.log");
         let entry = |stage: &str| {
             serde_json::json!([{

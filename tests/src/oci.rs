@@ -134,7 +134,7 @@ impl Oci {
         for dir in ["proc", "sys", "dev", "tmp", "etc", "run"] {
             std::fs::create_dir_all(bundle.join("rootfs").join(dir)).unwrap();
         }
-        std::fs::copy(BUSYBOX, bin_dir.join("busybox")).expect("busybox-static is installed");
+        crate::copy_executable(Path::new(BUSYBOX), &bin_dir.join("busybox"));
         for applet in APPLETS {
             std::os::unix::fs::symlink("busybox", bin_dir.join(applet)).unwrap();
         }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use syscontainer_tests::{bin, leftovers, pid_alive, Host, LoopDevice, MountDir};
+use syscontainer_tests::{bin, copy_executable, leftovers, pid_alive, Host, LoopDevice, MountDir};
 
 const POINT_ENV: &str = "SYSCONTAINER_CRASH_POINT";
 const MARK_ENV: &str = "SYSCONTAINER_CRASH_MARK";
@@ -393,8 +393,7 @@ impl Lab {
             .unwrap();
         std::fs::set_permissions(hook_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let exe = hook_dir.path().join("syscontainer-hooks");
-        std::fs::copy(bin("syscontainer-hooks"), &exe).unwrap();
-        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        copy_executable(&bin("syscontainer-hooks"), &exe);
         let dir = tempfile::Builder::new()
             .prefix("sct-crash-path-")
             .tempdir()
@@ -907,12 +906,10 @@ fn lxcfs_daemon(mount: &MountDir) -> Daemon {
 /// on, a second remount completes the set with one live mount per view, and `rm -f`
 /// leaves nothing.
 fn lxcfs_case(lab: &Lab, c: &mut Case, name: &str) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
     let mount = MountDir::new();
     let daemon = lxcfs_daemon(&mount);
     let hook = lab.hook_dir.path().join("lxcfs-hook");
-    std::fs::copy(bin("lxcfs-hook"), &hook).unwrap();
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    copy_executable(&bin("lxcfs-hook"), &hook);
     let spec_path = lab.hook_dir.path().join("lxcfs.json");
     let spec = serde_json::json!({"prestart": [{
         "path": hook,

@@ -136,8 +136,7 @@ impl HookSpec {
             .unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let hook = dir.path().join("lxcfs-hook");
-        std::fs::copy(bin("lxcfs-hook"), &hook).unwrap();
-        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        syscontainer_tests::copy_executable(&bin("lxcfs-hook"), &hook);
         let spec = serde_json::json!({
             "prestart": [{
                 "path": hook,

@@ -368,11 +368,14 @@ fn the_exec_child_never_exposes_a_writable_runtime_binary() {
     );
     let dir = tempfile::tempdir().unwrap();
     let runtime = dir.path().join("syscontainer");
-    std::fs::copy(syscontainer_tests::bin("syscontainer"), &runtime).unwrap();
+    syscontainer_tests::copy_executable(&syscontainer_tests::bin("syscontainer"), &runtime);
     let original = std::fs::read(&runtime).unwrap();
     // The process the container sees runs the exec stage, which the runtime finds beside it.
     let stage = dir.path().join("syscontainer-exec-stage");
-    std::fs::copy(syscontainer_tests::bin("syscontainer-exec-stage"), &stage).unwrap();
+    syscontainer_tests::copy_executable(
+        &syscontainer_tests::bin("syscontainer-exec-stage"),
+        &stage,
+    );
     let original_stage = std::fs::read(&stage).unwrap();
 
     host.ok(["exec", "-d", "exe", "sh", "-c", EXE_ATTACK]);

@@ -632,8 +632,7 @@ impl Hooks {
             "#!/bin/sh\nstate=$(cat)\necho \"{label} $state\" >> {log}\necho \"{label} says hi\" >&2\nexit {code}\n",
             log = self.log().display()
         );
-        std::fs::write(&path, body).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        syscontainer_tests::write_executable(&path, body.as_bytes());
         path
     }
 
@@ -813,8 +812,7 @@ fn a_prestart_hook_that_never_reads_a_big_state_times_out_and_poststop_runs() {
     let mut host = Host::new();
     let hooks = Hooks::new();
     let sleeper = hooks.dir.path().join("sleeper");
-    std::fs::write(&sleeper, "#!/bin/sh\nsleep 60\n").unwrap();
-    std::fs::set_permissions(&sleeper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    syscontainer_tests::write_executable(&sleeper, b"#!/bin/sh\nsleep 60\n");
     let post = hooks.script("post-stop", 0);
     let spec = hooks.dir.path().join("hooks.json");
     std::fs::write(

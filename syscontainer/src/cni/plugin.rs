@@ -73,18 +73,24 @@ fn find_plugin(kind: &str, bin_dirs: &[PathBuf]) -> Result<PathBuf, CniError> {
 }
 
 /// Run one plugin; its parsed stdout (the result; DEL's is usually empty).
-fn exec(command: &str, conf: &Value, inv: &Invocation, network: &str) -> Result<Value, CniError> {
+fn exec(
+    command_name: &str,
+    conf: &Value,
+    inv: &Invocation,
+    network: &str,
+) -> Result<Value, CniError> {
     let kind = conf.get("type").and_then(Value::as_str).unwrap_or_default();
     let binary = find_plugin(kind, &inv.bin_dirs)?;
     let failed = |reason: String| CniError::Plugin {
         kind: kind.to_string(),
-        command: command.to_string(),
+        command: command_name.to_string(),
         network: network.to_string(),
         reason,
     };
     let cni_path = std::env::join_paths(&inv.bin_dirs).map_err(|e| failed(e.to_string()))?;
-    let mut child = Command::new(&binary)
-        .env("CNI_COMMAND", command)
+    let mut command = Command::new(&binary);
+    command
+        .env("CNI_COMMAND", command_name)
         .env("CNI_CONTAINERID", &inv.container_id)
         .env("CNI_NETNS", &inv.netns)
         .env("CNI_IFNAME", &inv.ifname)
@@ -95,8 +101,8 @@ fn exec(command: &str, conf: &Value, inv: &Invocation, network: &str) -> Result<
         )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+        .stderr(Stdio::piped());
+    let mut child = spawn_unless_busy(&mut command)
         .map_err(|e| failed(format!("run {}: {e}", binary.display())))?;
     let input = serde_json::to_vec(conf).map_err(|e| failed(e.to_string()))?;
     if let Some(mut stdin) = child.stdin.take() {
@@ -119,6 +125,27 @@ fn exec(command: &str, conf: &Value, inv: &Invocation, network: &str) -> Result<
     }
     serde_json::from_slice(&out.stdout).map_err(|e| failed(format!("unreadable result: {e}")))
 }
+
+/// Spawn `command`, waiting out `ETXTBSY`: a plugin binary that is being installed
+/// (another process still holds it open for writing) becomes runnable moments later, so
+/// a few short retries (about 1.5 s in all) spare the caller a spurious failure, as
+/// libcni does.
+fn spawn_unless_busy(command: &mut Command) -> std::io::Result<Child> {
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && pause <= BUSY_RETRY_LIMIT => {
+                tracing::debug!(program = ?command.get_program(), ?pause, "plugin busy, retrying");
+                std::thread::sleep(pause);
+                pause *= 2;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The longest pause between retries of a busy plugin binary.
+const BUSY_RETRY_LIMIT: Duration = Duration::from_millis(800);
 
 /// The child's output, or None if it did not exit within `timeout` (it is then killed).
 /// Its pipes are drained by threads meanwhile, so a chatty plugin never blocks.
@@ -349,9 +376,7 @@ mod tests {
         );
         for name in ["bridge", "portmap"] {
             let p = dir.path().join(name);
-            std::fs::write(&p, &script).unwrap();
-            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-                .unwrap();
+            crate::testutil::write_executable(&p, &script);
         }
         let inv = invocation(vec![
             PathBuf::from("/nonexistent"),
@@ -373,6 +398,30 @@ mod tests {
             (s.gateway.as_str(), s.mac_address.as_str()),
             ("10.9.0.1", "02:00:00:00:00:01")
         );
+    }
+
+    #[test]
+    fn a_plugin_still_open_for_writing_runs_once_it_is_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["bridge", "portmap"] {
+            crate::testutil::write_executable(
+                &dir.path().join(name),
+                "#!/bin/sh\ncat >/dev/null\necho '{\"cniVersion\":\"1.0.0\"}'\n",
+            );
+        }
+        let p = dir.path().join("bridge");
+        // An installer still writing the binary: exec fails with ETXTBSY until it closes.
+        let installer = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+        let inv = invocation(vec![dir.path().to_path_buf()]);
+        let busy = Command::new(&p).spawn().unwrap_err();
+        assert_eq!(busy.raw_os_error(), Some(libc::ETXTBSY));
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            drop(installer);
+        });
+        let result = add(&list(), &inv, &mut None).unwrap();
+        closer.join().unwrap();
+        assert_eq!(result["cniVersion"], "1.0.0");
     }
 
     #[test]
@@ -405,12 +454,10 @@ mod tests {
     fn a_failing_plugin_reports_its_error_object() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bridge");
-        std::fs::write(
+        crate::testutil::write_executable(
             &p,
             "#!/bin/sh\ncat >/dev/null\necho '{\"code\":11,\"msg\":\"failed to allocate\",\"details\":\"range full\"}'\nexit 1\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        );
         let e = add(
             &list(),
             &invocation(vec![dir.path().to_path_buf()]),
