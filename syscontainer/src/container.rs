@@ -447,6 +447,23 @@ fn take_monitor_lock(store: &Store, id: &str) -> Result<store::Lock> {
     }
 }
 
+/// Returns once no monitor of `id` lives that has not recorded itself. A `start` killed
+/// right after spawning the monitor leaves a record naming none, while the monitor goes
+/// on, holding the monitor lock, and records itself moments later: `rm` then sees it and
+/// stops it, instead of removing the record under it and leaving its cgroups and PID 1.
+fn await_unrecorded_monitor(store: &Store, id: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if store.try_lock_monitor(id)?.is_some() {
+            return Ok(());
+        }
+        if store.load_state(id)?.monitor_alive() || Instant::now() >= deadline {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// The container lock, once the monitor of a stopped container has finished its clean-up
 /// (poststop hooks, cgroups): a new boot started before then would see the cgroups it is
 /// about to remove.
@@ -656,6 +673,7 @@ pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
 /// The stop sequence itself, for a user's [`stop`] or the host's [`shutdown`] (the
 /// caller has recorded which).
 fn halt(store: &Store, id: &str, timeout: Duration) -> Result<()> {
+    await_unrecorded_monitor(store, id)?;
     let mut c = Container::load(store, id)?;
     // A monitor that is still booting PID 1 records it shortly: wait for that rather than
     // racing it (a record removed under a booting monitor would orphan the container).
@@ -876,6 +894,7 @@ pub fn kill(store: &Store, id: &str, signal: i32) -> Result<()> {
 /// `rm`: remove a stopped container's records (with `force`, kill it first). The rootfs
 /// stays where it is.
 pub fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
+    await_unrecorded_monitor(store, id)?;
     let c = Container::load(store, id)?;
     if c.state.is_active() {
         if !force {

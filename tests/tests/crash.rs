@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use syscontainer_tests::{bin, copy_executable, leftovers, pid_alive, Host, LoopDevice, MountDir};
+use syscontainer_tests::{
+    bin, copy_executable, leftovers, pid_alive, wait_for, Host, LoopDevice, MountDir,
+};
 
 const POINT_ENV: &str = "SYSCONTAINER_CRASH_POINT";
 const MARK_ENV: &str = "SYSCONTAINER_CRASH_MARK";
@@ -965,4 +967,60 @@ fn lxcfs_case(lab: &Lab, c: &mut Case, name: &str) -> Option<String> {
          a second remount restores all {} views",
         views.len()
     ))
+}
+
+/// `rm -f`, and `stop`, right after a `start` died between spawning its monitor and
+/// recording it. The monitor goes on and records itself moments later, so both must wait
+/// for that and stop it, not clean up or remove the record under it and leave its cgroups
+/// and PID 1 behind (found by the release lane's kill-at-any-point test in `runtime.rs`).
+#[test]
+fn stop_or_rm_force_after_a_start_died_before_recording_its_monitor_leaves_nothing() {
+    let mut host = Host::new();
+    for follow_up in [&["rm", "-f"][..], &["stop", "-t", "0"][..]] {
+        let rootfs = host.rootfs();
+        let name = format!("unrecorded-{}", follow_up[0]);
+        let id = host.ok([
+            "create",
+            "--name",
+            &name,
+            "--cgroup-parent",
+            &host.cgroup_parent,
+            "--system-container",
+            "--external-rootfs",
+            &rootfs.display().to_string(),
+            "none",
+            "init",
+        ]);
+        let mark = tempfile::NamedTempFile::new().unwrap();
+        let started = host
+            .command()
+            .env(POINT_ENV, "start:after-spawn")
+            .env(MARK_ENV, mark.path())
+            .args(["start", &name])
+            .output()
+            .unwrap();
+        assert!(!started.status.success(), "start survived its crash point");
+        assert_eq!(
+            std::fs::read_to_string(mark.path()).unwrap().trim(),
+            "start:after-spawn"
+        );
+        host.ok(follow_up.iter().copied().chain([name.as_str()]));
+        if follow_up[0] == "stop" {
+            assert_eq!(host.inspect(&name, "{{.State.Status}}"), "exited");
+            host.ok(["rm", &name]);
+        }
+        let left = leftovers(&host, &id);
+        assert!(left.is_empty(), "after {follow_up:?}: {left:#?}");
+        let rootfs_text = rootfs.display().to_string();
+        wait_for(
+            "the rootfs's processes to go",
+            Duration::from_secs(10),
+            || {
+                !std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+                    std::fs::read_link(e.path().join("root"))
+                        .is_ok_and(|r| r.display().to_string() == rootfs_text)
+                })
+            },
+        );
+    }
 }
