@@ -105,10 +105,22 @@ fn init_cgroup(pid: &str) -> String {
 #[test]
 fn default_cgroup_manager_on_systemd_is_a_delegated_machine_scope() {
     let mut host = systemd_v2_host();
+    // The VM's root disk (scripts/vm/run.sh attaches it as virtio).
+    let disk = std::fs::read_to_string("/sys/block/vda/dev")
+        .expect("the VM lane's root disk /dev/vda")
+        .trim()
+        .to_string();
     let (id, rootfs) = start(
         &mut host,
         "sdscope",
-        &["--pids-limit", "400", "--cpus", "0.5"],
+        &[
+            "--pids-limit",
+            "400",
+            "--cpus",
+            "0.5",
+            "--device-write-bps",
+            "/dev/vda:1mb",
+        ],
     );
     let unit = unit_of(&id);
     let _guard = ScopeGuard {
@@ -169,10 +181,21 @@ fn default_cgroup_manager_on_systemd_is_a_delegated_machine_scope() {
     };
     let expected = ["268435456", "400", "50000 100000"];
     assert_eq!(limits(), expected);
+    let io_max = || std::fs::read_to_string(scope_dir.join("io.max")).unwrap();
+    let throttle = format!("{disk} rbps=max wbps=1048576");
+    assert!(io_max().contains(&throttle), "io.max: {:?}", io_max());
     // systemd rewrites a unit's own cgroup attributes from its properties when it
-    // reloads: the limits must be the unit's too.
+    // reloads: the limits must be the unit's too. The I/O throttles are not made
+    // properties (systemd would move one set on a device-mapper device to the disk below
+    // it): systemd writes io.max only for the devices its properties name, so the line
+    // stays as written.
     assert!(run("systemctl", &["daemon-reload"]).0, "daemon-reload");
     assert_eq!(limits(), expected, "the limits outlive a daemon-reload");
+    assert!(
+        io_max().contains(&throttle),
+        "the write throttle is gone after a daemon-reload: {:?}",
+        io_max()
+    );
     let (_, memory_max) = run("systemctl", &["show", "-P", "MemoryMax", &unit]);
     assert_eq!(memory_max, "268435456");
 
