@@ -207,7 +207,7 @@ pub fn oci_state(store: &Store, id: &str) -> Result<crate::hooks::OciState> {
     let status = c.status();
     let pid = match status {
         Status::Running | Status::Paused => c.state.init.map(|p| p.pid).unwrap_or(0),
-        Status::Created | Status::Starting | Status::Exited => 0,
+        Status::Created | Status::Starting | Status::Stopping | Status::Exited => 0,
     };
     Ok(crate::hooks::OciState::of(
         &c.config,

@@ -15,6 +15,10 @@ pub enum Status {
     Starting,
     Running,
     Paused,
+    /// Shown, never recorded: PID 1 has ended and its monitor is still running the
+    /// poststop hooks and recording how it ended. `exited` is shown only once `exit` and
+    /// `finished_at` say how and when.
+    Stopping,
     /// PID 1 ended; `exit` says how.
     Exited,
 }
@@ -26,6 +30,7 @@ impl Status {
             Status::Starting => "starting",
             Status::Running => "running",
             Status::Paused => "paused",
+            Status::Stopping => "stopping",
             Status::Exited => "exited",
         }
     }
@@ -50,7 +55,7 @@ impl From<Status> for OciStatus {
             Status::Starting => OciStatus::Creating,
             Status::Running => OciStatus::Running,
             Status::Paused => OciStatus::Paused,
-            Status::Exited => OciStatus::Stopped,
+            Status::Stopping | Status::Exited => OciStatus::Stopped,
         }
     }
 }
@@ -189,15 +194,16 @@ impl State {
         self.monitor.is_some_and(|p| p.is_alive())
     }
 
-    /// The status to show: a record that says running while PID 1 is gone (its monitor
-    /// was killed) reads as exited.
+    /// The status to show: a record that says running while PID 1 is gone reads as
+    /// stopping while its monitor lives to record the end, and as exited once that monitor
+    /// is gone too (it was killed).
     pub fn effective_status(&self) -> Status {
         match self.status {
             Status::Running | Status::Paused | Status::Starting if !self.init_alive() => {
-                if self.status == Status::Starting && self.monitor_alive() {
-                    Status::Starting
-                } else {
-                    Status::Exited
+                match (self.status, self.monitor_alive()) {
+                    (Status::Starting, true) => Status::Starting,
+                    (_, true) => Status::Stopping,
+                    (_, false) => Status::Exited,
                 }
             }
             // The monitor died between starting PID 1 and recording it running.
@@ -409,6 +415,7 @@ mod tests {
             (Status::Starting, "starting", "creating"),
             (Status::Running, "running", "running"),
             (Status::Paused, "paused", "paused"),
+            (Status::Stopping, "stopping", "stopped"),
             (Status::Exited, "exited", "stopped"),
         ] {
             assert_eq!(
@@ -445,5 +452,36 @@ mod tests {
         assert_eq!(starting(me, None).effective_status(), Status::Running);
         // Both gone, or a start killed before its monitor: nothing runs.
         assert_eq!(starting(None, None).effective_status(), Status::Exited);
+    }
+
+    #[test]
+    fn a_running_record_whose_init_ended_reads_stopping_until_its_monitor_is_gone() {
+        let me = ProcessId::of(std::process::id() as i32).unwrap();
+        // The same PID with another start time: a process that has ended.
+        let ended = ProcessId {
+            start_time: me.start_time + 1,
+            ..me
+        };
+        let record = |status, monitor| State {
+            status,
+            init: Some(ended),
+            monitor,
+            ..State::default()
+        };
+        for status in [Status::Running, Status::Paused] {
+            let finishing = record(status, Some(me));
+            assert_eq!(finishing.effective_status(), Status::Stopping);
+            assert!(!finishing.is_active(), "stop and rm wait for the monitor");
+            assert_eq!(record(status, None).effective_status(), Status::Exited);
+            assert_eq!(
+                record(status, Some(ended)).effective_status(),
+                Status::Exited
+            );
+        }
+        let running = State {
+            init: Some(me),
+            ..record(Status::Running, Some(me))
+        };
+        assert_eq!(running.effective_status(), Status::Running);
     }
 }

@@ -210,7 +210,7 @@ impl Case<'_> {
             let mut parts = shown.split_whitespace();
             let status = parts.next().unwrap_or("").to_string();
             let pid: i32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-            if status != "starting" || Instant::now() > deadline {
+            if !matches!(status.as_str(), "starting" | "stopping") || Instant::now() > deadline {
                 break (status, pid);
             }
             std::thread::sleep(Duration::from_millis(100));

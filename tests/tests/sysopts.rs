@@ -3,7 +3,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use syscontainer_tests::{leftovers, shifted_rootfs, Host, LoopDevice};
 
@@ -876,6 +876,83 @@ fn a_prestart_hook_that_never_reads_a_big_state_times_out_and_poststop_runs() {
         .filter(|l| !l.starts_with("store record"))
         .collect();
     assert!(left.is_empty(), "{left:#?}");
+}
+
+/// While the poststop hooks run, PID 1 is gone but the end is not recorded: the container
+/// shows `stopping`, and `exited` only with how and when it ended.
+#[test]
+fn exited_shows_only_once_the_end_is_recorded_and_stopping_before() {
+    let mut host = Host::new();
+    let hooks = Hooks::new();
+    let slow = hooks.dir.path().join("slow-post-stop");
+    syscontainer_tests::write_executable(&slow, b"#!/bin/sh\ncat >/dev/null\nsleep 2\n");
+    let spec = hooks.spec("hooks.json", &[("poststop", &[slow])]);
+    let rootfs = host.rootfs();
+    let out = host
+        .command()
+        .args([
+            "run",
+            "-tid",
+            "--name",
+            "ending",
+            "--cgroup-parent",
+            &host.cgroup_parent,
+            "--hook-spec",
+        ])
+        .arg(&spec)
+        .args(["--system-container", "--external-rootfs"])
+        .arg(&rootfs)
+        .args(["none", "init"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(host.wait_booted("ending"), "running");
+    host.run(["exec", "ending", "systemctl", "poweroff"]);
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen_stopping = false;
+    loop {
+        let state = host.state("ending");
+        match state["Status"].as_str() {
+            Some("running") => {}
+            Some("stopping") => {
+                assert_eq!(state["Running"], false, "{state}");
+                assert_eq!(state["Pid"], 0, "{state}");
+                assert_eq!(state["FinishedAt"], serde_json::Value::Null, "{state}");
+                if !seen_stopping {
+                    let listed = host.ok(["ps", "--format", "json"]);
+                    let rows: serde_json::Value = serde_json::from_str(&listed).unwrap();
+                    let row = rows
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|r| r["Name"] == "ending");
+                    assert_eq!(
+                        row.map(|r| &r["Status"]),
+                        Some(&"stopping".into()),
+                        "{rows}"
+                    );
+                }
+                seen_stopping = true;
+            }
+            Some("exited") => {
+                assert_eq!(state["ExitCause"], "poweroff", "{state}");
+                assert!(state["FinishedAt"].is_string(), "{state}");
+                break;
+            }
+            _ => panic!("unexpected state while powering off: {state}"),
+        }
+        assert!(Instant::now() < deadline, "still {state}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        seen_stopping,
+        "the 2 s poststop hook was never seen as stopping"
+    );
 }
 
 #[test]

@@ -68,7 +68,7 @@ pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<u8> {
             if args.all
                 || matches!(
                     c.status(),
-                    Status::Running | Status::Paused | Status::Starting
+                    Status::Running | Status::Paused | Status::Starting | Status::Stopping
                 )
             {
                 containers.push(c);
