@@ -70,7 +70,9 @@ fn ctr_run_rootfs_returns_output_and_exit_code() {
     args.extend([
         "sh".into(),
         "-c".into(),
-        "echo out-$((6*7)); echo err >&2; exit 3".into(),
+        // The pause: containerd's copy after a quick exit (see `exec`); ctr's `task.Delete`
+        // even closes its readers before it waits for them.
+        "echo out-$((6*7)); echo err >&2; sleep 0.5; exit 3".into(),
     ]);
     let out = ctrd.ctr(CTR_NAMESPACE, &args);
     assert_eq!(
@@ -185,11 +187,21 @@ impl Drop for CtrRun {
     }
 }
 
+/// `ctr tasks exec` of `cmd`, which stays half a second after it ends, keeping its exit
+/// code. Under load (two CPU hogs on this 2-CPU host: 1 run in 25), ctr 1.6 sometimes
+/// printed nothing for a process that wrote a line and exited at once. The write did
+/// reach the pipe containerd's shim gave the runtime: the process runs with SIGPIPE at its
+/// default, so a write with no reader would have ended it with 141, and its exit code was
+/// right. What is lost is lost in containerd's copy from that pipe to ctr, after the exit.
 fn exec(ctrd: &Containerd, id: &str, exec_id: &str, cmd: &[&str]) -> std::process::Output {
     let mut args = vec!["tasks", "exec", "--exec-id", exec_id, id];
+    args.extend_from_slice(&["sh", "-c", LINGER, "sh"]);
     args.extend_from_slice(cmd);
     ctrd.ctr(CTR_NAMESPACE, &args)
 }
+
+/// `sh -c LINGER sh CMD…`: runs CMD, stays 0.5 s, exits with CMD's code (see [`exec`]).
+const LINGER: &str = r#""$@"; code=$?; sleep 0.5; exit $code"#;
 
 #[test]
 fn ctr_task_exec_ps_pause_resume_and_kill() {
