@@ -887,30 +887,7 @@ fn exited_shows_only_once_the_end_is_recorded_and_stopping_before() {
     let slow = hooks.dir.path().join("slow-post-stop");
     syscontainer_tests::write_executable(&slow, b"#!/bin/sh\ncat >/dev/null\nsleep 2\n");
     let spec = hooks.spec("hooks.json", &[("poststop", &[slow])]);
-    let rootfs = host.rootfs();
-    let out = host
-        .command()
-        .args([
-            "run",
-            "-tid",
-            "--name",
-            "ending",
-            "--cgroup-parent",
-            &host.cgroup_parent,
-            "--hook-spec",
-        ])
-        .arg(&spec)
-        .args(["--system-container", "--external-rootfs"])
-        .arg(&rootfs)
-        .args(["none", "init"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(host.wait_booted("ending"), "running");
+    host.boot("ending", &["--hook-spec", spec.to_str().unwrap()]);
     host.run(["exec", "ending", "systemctl", "poweroff"]);
 
     let deadline = Instant::now() + Duration::from_secs(60);
