@@ -879,7 +879,7 @@ fn a_prestart_hook_that_never_reads_a_big_state_times_out_and_poststop_runs() {
 }
 
 /// While the poststop hooks run, PID 1 is gone but the end is not recorded: the container
-/// shows `stopping`, and `exited` only with how and when it ended.
+/// shows `stopping`, and `exited` only with how and when it ended; `wait` returns only then.
 #[test]
 fn exited_shows_only_once_the_end_is_recorded_and_stopping_before() {
     let mut host = Host::new();
@@ -888,12 +888,24 @@ fn exited_shows_only_once_the_end_is_recorded_and_stopping_before() {
     syscontainer_tests::write_executable(&slow, b"#!/bin/sh\ncat >/dev/null\nsleep 2\n");
     let spec = hooks.spec("hooks.json", &[("poststop", &[slow])]);
     host.boot("ending", &["--hook-spec", spec.to_str().unwrap()]);
+    // Ends by itself once the container has: nothing to clean up if the test fails.
+    let mut waiter = host
+        .command()
+        .args(["wait", "ending"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     host.run(["exec", "ending", "systemctl", "poweroff"]);
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen_stopping = false;
     loop {
+        let waited = waiter.try_wait().unwrap().is_some();
         let state = host.state("ending");
+        assert!(
+            !waited || state["Status"] == "exited",
+            "wait returned while {state}"
+        );
         match state["Status"].as_str() {
             Some("running") => {}
             Some("stopping") => {
@@ -930,6 +942,10 @@ fn exited_shows_only_once_the_end_is_recorded_and_stopping_before() {
         seen_stopping,
         "the 2 s poststop hook was never seen as stopping"
     );
+    let waited = waiter.wait_with_output().unwrap();
+    assert!(waited.status.success());
+    let code = host.state("ending")["ExitCode"].to_string();
+    assert_eq!(String::from_utf8_lossy(&waited.stdout), format!("{code}\n"));
 }
 
 #[test]
