@@ -7,21 +7,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use std::os::fd::OwnedFd;
+use std::sync::OnceLock;
+
 use fuser::{
     BsdFileFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, INodeNo,
-    LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
-    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, TimeOrNow, WriteFlags,
+    InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
+    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 
 use crate::cache::ViewCache;
 use crate::process::{Caller, Resolver};
 use crate::render::{LimitSet, Renderer, ViewFile};
+use crate::uring;
 use crate::watch::LimitWatch;
 
 /// Entry and attribute lifetime in the kernel's cache. The tree and its attributes never
 /// change while mounted (size 0, the mount's times), so a reader idle for longer than a
 /// short TTL would only pay LOOKUP and GETATTR round trips for nothing.
-const TTL: Duration = Duration::from_secs(3600);
+pub(crate) const TTL: Duration = Duration::from_secs(3600);
 
 /// The root's attributes expire sooner: `stat` of the mount point must reach the daemon, so
 /// that a restarted daemon sees a dead mount left there (ENOTCONN) and clears it.
@@ -201,47 +205,173 @@ fn errno_of(error: &crate::Error) -> Errno {
     }
 }
 
-impl Filesystem for LxcFs {
-    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        match self
-            .nodes
+/// Flags of every opened view: direct I/O (the size is unknown until rendered) and no FLUSH
+/// (nothing is buffered, so close(2) needs no round trip).
+pub(crate) const VIEW_OPEN_FLAGS: FopenFlags =
+    FopenFlags::FOPEN_DIRECT_IO.union(FopenFlags::FOPEN_NOFLUSH);
+
+/// The operations both transports (`/dev/fuse` through fuser, and io_uring) answer with.
+impl LxcFs {
+    /// The attributes of `name` in directory `parent`.
+    pub(crate) fn lookup_entry(&self, parent: u64, name: &OsStr) -> Result<FileAttr, Errno> {
+        self.nodes
             .iter()
-            .find(|n| n.parent == parent.0 && n.ino != ROOT_INO && OsStr::new(n.name) == name)
+            .find(|n| n.parent == parent && n.ino != ROOT_INO && OsStr::new(n.name) == name)
+            .map(|node| self.attr(node))
+            .ok_or(Errno::ENOENT)
+    }
+
+    /// The attributes of inode `ino` and how long the kernel may cache them.
+    pub(crate) fn attr_of(&self, ino: u64) -> Result<(FileAttr, Duration), Errno> {
+        match self.node(INodeNo(ino)) {
+            Some(node) if node.ino == ROOT_INO => Ok((self.attr(node), ROOT_ATTR_TTL)),
+            Some(node) => Ok((self.attr(node), TTL)),
+            None => Err(Errno::ENOENT),
+        }
+    }
+
+    /// Renders the view `ino` for process `pid` and keeps it under a new file handle.
+    pub(crate) fn open_view(&self, ino: u64, flags: i32, pid: u32) -> Result<u64, Errno> {
+        let Some(NodeKind::File(view)) = self.node(INodeNo(ino)).map(|n| n.kind) else {
+            return Err(Errno::EISDIR);
+        };
+        if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0 {
+            return Err(Errno::EACCES);
+        }
+        let content = self.content_for(view, pid).map_err(|e| {
+            tracing::warn!(pid, ?view, "cannot render view: {e}");
+            errno_of(&e)
+        })?;
+        let handle = self.next_handle.fetch_add(1, Ordering::Relaxed);
+        self.handles().insert(handle, content);
+        Ok(handle)
+    }
+
+    /// The snapshot rendered at the open of handle `fh`.
+    pub(crate) fn opened_content(&self, fh: u64) -> Result<Arc<Vec<u8>>, Errno> {
+        self.handles().get(&fh).cloned().ok_or(Errno::EBADF)
+    }
+
+    pub(crate) fn release_view(&self, fh: u64) {
+        self.handles().remove(&fh);
+    }
+
+    /// The entries of directory `ino`, "." and ".." first; an entry's offset is its index + 1.
+    pub(crate) fn dir_entries(
+        &self,
+        ino: u64,
+    ) -> Result<Vec<(u64, FileType, &'static str)>, Errno> {
+        let Some(dir) = self.node(INodeNo(ino)).filter(|n| n.kind == NodeKind::Dir) else {
+            return Err(Errno::ENOTDIR);
+        };
+        let mut entries = vec![
+            (dir.ino, FileType::Directory, "."),
+            (dir.parent, FileType::Directory, ".."),
+        ];
+        entries.extend(
+            self.nodes
+                .iter()
+                .filter(|n| n.parent == dir.ino && n.ino != ROOT_INO)
+                .map(|n| {
+                    let kind = match n.kind {
+                        NodeKind::Dir => FileType::Directory,
+                        NodeKind::File(_) => FileType::RegularFile,
+                    };
+                    (n.ino, kind, n.name)
+                }),
+        );
+        Ok(entries)
+    }
+}
+
+/// The file system as fuser serves it over `/dev/fuse`. At FUSE_INIT it may also start
+/// [`crate::uring`]'s per-CPU queues, which then take every request but FORGET and INTERRUPT.
+#[derive(Debug)]
+pub struct FuseFs {
+    views: Arc<LxcFs>,
+    io_uring: IoUring,
+    /// The session's `/dev/fuse`, set once fuser has mounted and answered FUSE_INIT.
+    device: Arc<OnceLock<OwnedFd>>,
+}
+
+/// Whether requests go through FUSE over io_uring (Linux 6.14+, when the host enables it with
+/// the `fuse` module parameter `enable_uring`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IoUring {
+    /// When the kernel offers it.
+    Auto,
+    /// Always: the daemon fails to start if the kernel does not offer it.
+    On,
+    /// Never: every request through `/dev/fuse`.
+    Off,
+}
+
+impl FuseFs {
+    pub fn new(views: Arc<LxcFs>, io_uring: IoUring, device: Arc<OnceLock<OwnedFd>>) -> Self {
+        FuseFs {
+            views,
+            io_uring,
+            device,
+        }
+    }
+}
+
+impl Filesystem for FuseFs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        if self.io_uring == IoUring::Off {
+            return Ok(());
+        }
+        if !config
+            .capabilities()
+            .contains(InitFlags::FUSE_OVER_IO_URING)
         {
-            Some(node) => reply.entry(&TTL, &self.attr(node), fuser::Generation(0)),
-            None => reply.error(Errno::ENOENT),
+            if self.io_uring == IoUring::On {
+                return Err(std::io::Error::other(
+                    "the kernel does not offer fuse over io_uring",
+                ));
+            }
+            tracing::debug!("fuse over io_uring not offered: serving /dev/fuse");
+            return Ok(());
+        }
+        // Every queue entry holds a payload buffer as large as the biggest request.
+        let _ = config.set_max_write(uring::PAYLOAD_SIZE as u32);
+        let _ = config.set_max_readahead(uring::PAYLOAD_SIZE as u32);
+        match uring::Queues::new() {
+            Ok(queues) => {
+                config
+                    .add_capabilities(InitFlags::FUSE_OVER_IO_URING)
+                    .map_err(|_| std::io::Error::other("fuse over io_uring refused"))?;
+                tracing::info!(queues = queues.len(), "serving fuse over io_uring");
+                queues.serve(self.views.clone(), self.device.clone());
+                Ok(())
+            }
+            Err(e) if self.io_uring == IoUring::On => Err(e),
+            Err(e) => {
+                tracing::warn!("cannot set up fuse over io_uring, serving /dev/fuse: {e}");
+                Ok(())
+            }
+        }
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        match self.views.lookup_entry(parent.0, name) {
+            Ok(attr) => reply.entry(&TTL, &attr, fuser::Generation(0)),
+            Err(errno) => reply.error(errno),
         }
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.node(ino) {
-            Some(node) if node.ino == ROOT_INO => reply.attr(&ROOT_ATTR_TTL, &self.attr(node)),
-            Some(node) => reply.attr(&TTL, &self.attr(node)),
-            None => reply.error(Errno::ENOENT),
+        match self.views.attr_of(ino.0) {
+            Ok((attr, ttl)) => reply.attr(&ttl, &attr),
+            Err(errno) => reply.error(errno),
         }
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let Some(NodeKind::File(view)) = self.node(ino).map(|n| n.kind) else {
-            return reply.error(Errno::EISDIR);
-        };
-        if flags.0 & libc::O_ACCMODE != libc::O_RDONLY || flags.0 & libc::O_TRUNC != 0 {
-            return reply.error(Errno::EACCES);
+        match self.views.open_view(ino.0, flags.0, req.pid()) {
+            Ok(handle) => reply.opened(FileHandle(handle), VIEW_OPEN_FLAGS),
+            Err(errno) => reply.error(errno),
         }
-        let content = match self.content_for(view, req.pid()) {
-            Ok(content) => content,
-            Err(e) => {
-                tracing::warn!(pid = req.pid(), ?view, "cannot render view: {e}");
-                return reply.error(errno_of(&e));
-            }
-        };
-        let handle = self.next_handle.fetch_add(1, Ordering::Relaxed);
-        self.handles().insert(handle, content);
-        // FOPEN_NOFLUSH: nothing is buffered, so close(2) needs no FLUSH round trip.
-        reply.opened(
-            FileHandle(handle),
-            FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_NOFLUSH,
-        );
     }
 
     fn read(
@@ -255,10 +385,10 @@ impl Filesystem for LxcFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let Some(content) = self.handles().get(&fh.0).cloned() else {
-            return reply.error(Errno::EBADF);
-        };
-        reply.data(slice_at(&content, offset, size));
+        match self.views.opened_content(fh.0) {
+            Ok(content) => reply.data(slice_at(&content, offset, size)),
+            Err(errno) => reply.error(errno),
+        }
     }
 
     fn write(
@@ -401,7 +531,7 @@ impl Filesystem for LxcFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        self.handles().remove(&fh.0);
+        self.views.release_view(fh.0);
         reply.ok();
     }
 
@@ -413,25 +543,10 @@ impl Filesystem for LxcFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let Some(dir) = self.node(ino).filter(|n| n.kind == NodeKind::Dir) else {
-            return reply.error(Errno::ENOTDIR);
+        let entries = match self.views.dir_entries(ino.0) {
+            Ok(entries) => entries,
+            Err(errno) => return reply.error(errno),
         };
-        let mut entries = vec![
-            (dir.ino, FileType::Directory, "."),
-            (dir.parent, FileType::Directory, ".."),
-        ];
-        entries.extend(
-            self.nodes
-                .iter()
-                .filter(|n| n.parent == dir.ino && n.ino != ROOT_INO)
-                .map(|n| {
-                    let kind = match n.kind {
-                        NodeKind::Dir => FileType::Directory,
-                        NodeKind::File(_) => FileType::RegularFile,
-                    };
-                    (n.ino, kind, n.name)
-                }),
-        );
         for (index, (ino, kind, name)) in entries.iter().enumerate().skip(offset as usize) {
             if reply.add(INodeNo(*ino), index as u64 + 1, *kind, name) {
                 break;

@@ -15,6 +15,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
 pub mod containerd;
 pub mod cri;
+pub mod fuse_uring;
 pub mod oci;
 pub mod oci_image;
 

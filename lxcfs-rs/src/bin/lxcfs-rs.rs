@@ -1,5 +1,6 @@
 //! The lxcfs-rs FUSE daemon.
 
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,9 @@ use fuser::{Config, MountOption, SessionACL};
 use nix::sys::signal::{SigSet, Signal};
 
 use lxcfs_rs::cgroup::CgroupLayout;
-use lxcfs_rs::fs::LxcFs;
+use std::sync::OnceLock;
+
+use lxcfs_rs::fs::{FuseFs, IoUring, LxcFs};
 use lxcfs_rs::process::Resolver;
 use lxcfs_rs::render::{HostPaths, Options, Renderer};
 
@@ -39,6 +42,10 @@ struct Cli {
     /// FUSE worker threads, 1 to 64.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     threads: u16,
+    /// Serve requests through per-CPU queues over io_uring (Linux 6.14+, when the fuse module's
+    /// enable_uring parameter is on): auto uses them when the kernel offers them.
+    #[arg(long = "io-uring", value_enum, default_value_t = IoUring::Auto)]
+    io_uring: IoUring,
     #[arg(default_value = "/var/lib/lxcfs")]
     mountpoint: PathBuf,
 }
@@ -75,7 +82,20 @@ fn clear_stale_mount(mountpoint: &Path) {
     }
 }
 
+/// The fuse module's switch for FUSE over io_uring, a host-wide setting.
+const ENABLE_URING: &str = "/sys/module/fuse/parameters/enable_uring";
+
 fn run(cli: Cli) -> Result<()> {
+    if cli.io_uring == IoUring::On {
+        let enabled = std::fs::read_to_string(ENABLE_URING).unwrap_or_default();
+        if enabled.trim() != "Y" {
+            anyhow::bail!(
+                "--io-uring on: fuse over io_uring is off in this kernel ({ENABLE_URING} is {:?}); \
+                 enable it or use --io-uring auto",
+                enabled.trim()
+            );
+        }
+    }
     clear_stale_mount(&cli.mountpoint);
     std::fs::create_dir_all(&cli.mountpoint)
         .with_context(|| format!("cannot create mount point {}", cli.mountpoint.display()))?;
@@ -106,7 +126,9 @@ fn run(cli: Cli) -> Result<()> {
         ticks_per_sec,
     ));
     let resolver = Resolver::new("/proc").context("cannot read own pid namespace")?;
-    let filesystem = LxcFs::new(renderer.clone(), resolver);
+    let views = Arc::new(LxcFs::new(renderer.clone(), resolver));
+    let device = Arc::new(OnceLock::new());
+    let filesystem = FuseFs::new(views, cli.io_uring, device.clone());
 
     let mut config = Config::default();
     config.mount_options = vec![
@@ -123,6 +145,13 @@ fn run(cli: Cli) -> Result<()> {
     let mut session = fuser::Session::new(filesystem, &cli.mountpoint, &config)
         .with_context(|| format!("cannot mount fuse at {}", cli.mountpoint.display()))?;
     tracing::info!(mountpoint = %cli.mountpoint.display(), ?options, "mounted");
+    // The io_uring queues (if FUSE_INIT chose them) wait for this device to register on.
+    let _ = device.set(
+        session
+            .as_fd()
+            .try_clone_to_owned()
+            .context("cannot duplicate the fuse device")?,
+    );
 
     if let Some(pidfile) = &cli.pidfile {
         std::fs::write(pidfile, format!("{}\n", std::process::id()))
