@@ -487,9 +487,9 @@ fn lxcfs_section(md: &mut String, r: &Results, chart: &mut Chart) {
     );
     let _ = writeln!(
         md,
-        "| file | lxcfs-rs µs | lxcfs 5.0.3 µs | kernel µs | lxcfs-rs µs after idle | lxcfs 5.0.3 µs after idle | lxcfs-rs reads/s | lxcfs 5.0.3 reads/s | throughput ÷ lxcfs |"
+        "| file | lxcfs-rs µs | lxcfs 5.0.3 µs | kernel µs | lxcfs-rs µs after idle | lxcfs 5.0.3 µs after idle | lxcfs-rs reads/s | lxcfs 5.0.3 reads/s | throughput ÷ lxcfs | lxcfs-rs /dev/fuse µs, after idle µs, reads/s |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut bars = Vec::new();
     for file in &files {
         let lat = |peer| median(r, Metric::LxcfsLatency, peer, Some(file.as_str()));
@@ -500,9 +500,17 @@ fn lxcfs_section(md: &mut String, r: &Results, chart: &mut Chart) {
             (Some(o), Some(t)) if t > 0.0 => format!("{:.1}×", o / t),
             _ => "–".into(),
         };
+        let dev_fuse = match (
+            lat(lxcfs::OURS_DEV_FUSE),
+            cold(lxcfs::OURS_DEV_FUSE),
+            thr(lxcfs::OURS_DEV_FUSE),
+        ) {
+            (None, None, None) => "–".to_string(),
+            (l, c, t) => format!("{}, {}, {}", cell(l), cell(c), cell(t)),
+        };
         let _ = writeln!(
             md,
-            "| {file} | {} | {} | {} | {} | {} | {} | {} | {ratio} |",
+            "| {file} | {} | {} | {} | {} | {} | {} | {} | {ratio} | {dev_fuse} |",
             cell(lat(lxcfs::OURS)),
             cell(lat(lxcfs::THEIRS)),
             cell(lat(lxcfs::KERNEL)),
@@ -660,7 +668,9 @@ container's cgroup (page cache left out: every copy shares the rootfs's), 1.5 s 
 - **Density**: N containers started at once; time until the last one answers `running`; \
 memory per container with all N booted: its cgroup's anon + shmem plus its supervisor's PSS.
 - **lxcfs**: both daemons, each with its default options (lxcfs-rs: 4 FUSE workers; lxcfs: \
-libfuse's multi-threaded loop), serve the same container (`-m 256M --cpuset-cpus 0`); a reader \
+libfuse's multi-threaded loop; where the kernel has FUSE over io_uring, lxcfs-rs is mounted with \
+the fuse module's `enable_uring` on and serves through one io_uring queue per CPU, and a second \
+lxcfs-rs with `--io-uring off` is measured beside it in the last column), serve the same container (`-m 256M --cpuset-cpus 0`); a reader \
 inside it (`syscontainer-bench read-loop`, via `syscontainer exec`) times open+read+close of \
 each file one by one (latency, medians of 2000, files interleaved in batches of 20), then \
 once per file after 150 ms of idle, 30 times (*after idle*: lxcfs-rs keeps a rendered view for \

@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use syscontainer_tests::Rootfs;
+use syscontainer_tests::{fuse_uring, Rootfs};
 
 use super::{Bench, Running};
 use crate::host;
@@ -21,6 +21,9 @@ use crate::results::{Metric, Results};
 use crate::runtime::{Runtime, TIMEOUT};
 
 pub const OURS: &str = "lxcfs-rs";
+/// lxcfs-rs with every request through `/dev/fuse`, measured beside [`OURS`] when that one
+/// serves over io_uring.
+pub const OURS_DEV_FUSE: &str = "lxcfs-rs /dev/fuse";
 pub const THEIRS: &str = "lxcfs 5.0.3";
 pub const KERNEL: &str = "kernel /proc";
 const LXCFS: &str = "/usr/bin/lxcfs";
@@ -109,7 +112,7 @@ fn shows_the_limit(meminfo: &str) -> bool {
 pub fn run(bench: &mut Bench) -> Result<()> {
     let mut found = Results::default();
     let fuse = bench.work.join("fuse");
-    let (ours, theirs) = start_daemons(bench, &fuse, &mut found)?;
+    let (ours, ours_dev_fuse, theirs) = start_daemons(bench, &fuse, &mut found)?;
 
     let exe = std::env::current_exe().context("cannot find the benchmark's own binary")?;
     let exe_dir = exe
@@ -124,7 +127,7 @@ pub fn run(bench: &mut Bench) -> Result<()> {
     let volumes = [volume_fuse.as_str(), volume_bin.as_str()];
     let mut containers = Vec::new();
     let first = start_reader_container(bench, "0", &volumes)?;
-    let targets = read_targets(&ours, theirs.as_ref(), &mut found);
+    let targets = read_targets(&ours, ours_dev_fuse.as_ref(), theirs.as_ref(), &mut found);
     let reader = format!("/bench/bin/{}", exe_name.to_string_lossy());
     let reports = read_loop(bench, &first.0, &reader, &targets)?;
     record(&targets, &reports, &mut found);
@@ -141,6 +144,7 @@ pub fn run(bench: &mut Bench) -> Result<()> {
     record_concurrent(&concurrent, &per_container, &mut found);
     drop(containers);
     drop(theirs);
+    drop(ours_dev_fuse);
     drop(ours);
     bench.results.merge(found);
     Ok(())
@@ -176,17 +180,49 @@ fn start_reader_container<'a>(
     Ok((name, running, rootfs))
 }
 
-/// lxcfs-rs, and lxcfs 5.0.3 where it is installed, each mounted below `fuse`.
+/// lxcfs-rs, and lxcfs 5.0.3 where it is installed, each mounted below `fuse`. Where the
+/// kernel has FUSE over io_uring, lxcfs-rs is mounted with the fuse module's switch on (for
+/// its FUSE_INIT only, then put back) and serves over io_uring; a second lxcfs-rs serves over
+/// `/dev/fuse` beside it.
 fn start_daemons(
     bench: &Bench,
     fuse: &Path,
     found: &mut Results,
-) -> Result<(Daemon, Option<Daemon>)> {
-    let ours = Daemon::start(
-        &bench.bin_dir.join("lxcfs-rs"),
-        &["--log-level", "warn"],
-        &fuse.join("ours"),
-    )?;
+) -> Result<(Daemon, Option<Daemon>, Option<Daemon>)> {
+    let program = bench.bin_dir.join("lxcfs-rs");
+    let over_uring = fuse_uring::with_uring_enabled(|| {
+        Daemon::start(
+            &program,
+            &["--log-level", "warn", "--io-uring", "on"],
+            &fuse.join("ours"),
+        )
+    })
+    .with_context(|| format!("cannot set {}", fuse_uring::ENABLE_URING))?;
+    let (ours, ours_dev_fuse) = match over_uring {
+        Some(ours) => {
+            let ours = ours?;
+            found.note(format!(
+                "lxcfs-rs serves over io_uring ({} on for its mount only); \
+                 \"{OURS_DEV_FUSE}\" is the same daemon with --io-uring off",
+                fuse_uring::ENABLE_URING
+            ));
+            let dev_fuse = Daemon::start(
+                &program,
+                &["--log-level", "warn", "--io-uring", "off"],
+                &fuse.join("ours-dev-fuse"),
+            )?;
+            (ours, Some(dev_fuse))
+        }
+        None => {
+            found.note("this kernel has no FUSE over io_uring: lxcfs-rs serves /dev/fuse");
+            let ours = Daemon::start(
+                &program,
+                &["--log-level", "warn", "--io-uring", "off"],
+                &fuse.join("ours"),
+            )?;
+            (ours, None)
+        }
+    };
     let theirs = if Path::new(LXCFS).exists() {
         let pidfile = bench.work.join("lxcfs.pid");
         let pidfile = pidfile
@@ -202,13 +238,14 @@ fn start_daemons(
         found.note("lxcfs 5.0.3 is not installed: lxcfs-rs is measured alone");
         None
     };
-    Ok((ours, theirs))
+    Ok((ours, ours_dev_fuse, theirs))
 }
 
-/// (peer, file, path inside the container) of every view both daemons serve, and the
+/// (peer, file, path inside the container) of every view the daemons serve, and the
 /// kernel's own file.
 fn read_targets(
     ours: &Daemon,
+    ours_dev_fuse: Option<&Daemon>,
     theirs: Option<&Daemon>,
     found: &mut Results,
 ) -> Vec<(&'static str, &'static str, String)> {
@@ -225,6 +262,13 @@ fn read_targets(
             targets.push((THEIRS, *file, format!("/bench/fuse/theirs/{file}")));
         }
         targets.push((OURS, *file, format!("/bench/fuse/ours/{file}")));
+        if ours_dev_fuse.is_some() {
+            targets.push((
+                OURS_DEV_FUSE,
+                *file,
+                format!("/bench/fuse/ours-dev-fuse/{file}"),
+            ));
+        }
         targets.push((KERNEL, *file, format!("/{file}")));
     }
     targets
