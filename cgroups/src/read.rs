@@ -51,6 +51,36 @@ pub fn read_file_with<T>(
     f: impl FnOnce(&[u8]) -> T,
 ) -> Result<T> {
     use std::io::Read;
+    read_chunks_with(path, |buf, _| file.read(buf), f)
+}
+
+/// Reads an open /proc or sysfs file again from its start with `pread` and hands the bytes to
+/// `f`. Such a file is generated afresh by every read at offset 0 (seq_file), so keeping it
+/// open saves the `openat` (a path walk) and the `close` of each read.
+pub fn reread_with<T>(file: &std::fs::File, path: &Path, f: impl FnOnce(&[u8]) -> T) -> Result<T> {
+    use std::os::unix::fs::FileExt;
+    read_chunks_with(path, |buf, at| file.read_at(buf, at as u64), f)
+}
+
+/// [`reread_with`] as a string.
+pub fn reread_string(file: &std::fs::File, path: &Path) -> Result<String> {
+    reread_with(file, path, |bytes| {
+        std::str::from_utf8(bytes).map(str::to_owned)
+    })?
+    .map_err(|e| {
+        CgroupError::read(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        )
+    })
+}
+
+/// Fills the per-thread buffer with `next(buffer, bytes so far)` until it returns 0.
+fn read_chunks_with<T>(
+    path: &Path,
+    mut next: impl FnMut(&mut [u8], usize) -> std::io::Result<usize>,
+    f: impl FnOnce(&[u8]) -> T,
+) -> Result<T> {
     let mut buf = READ_BUFFER.with(|b| b.take());
     if buf.len() < READ_CHUNK {
         buf.resize(READ_CHUNK, 0);
@@ -60,7 +90,7 @@ pub fn read_file_with<T>(
         if len == buf.len() {
             buf.resize(buf.len() * 2, 0);
         }
-        match file.read(&mut buf[len..]) {
+        match next(&mut buf[len..], len) {
             Ok(0) => break Ok(f(&buf[..len])),
             Ok(n) => len += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -98,6 +128,24 @@ pub(crate) fn optional(r: Result<String>) -> Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reread_starts_at_the_beginning_and_spans_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        let content: Vec<u8> = (0..READ_CHUNK * 2 + 123).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        for _ in 0..2 {
+            assert_eq!(reread_with(&file, &path, <[u8]>::to_vec).unwrap(), content);
+        }
+        std::fs::write(&path, "short\n").unwrap();
+        assert_eq!(
+            reread_string(&file, &path).unwrap(),
+            "short\n",
+            "the same inode, rewritten"
+        );
+    }
 
     fn kept_capacity() -> usize {
         READ_BUFFER.with(|b| {

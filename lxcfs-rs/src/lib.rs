@@ -11,6 +11,7 @@ pub mod cpuset;
 pub mod error;
 pub mod fs;
 pub mod host;
+mod hostfiles;
 pub mod mounts;
 pub mod process;
 pub mod render;

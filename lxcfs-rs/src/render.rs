@@ -10,6 +10,7 @@ use crate::cgroup::stats::{self as cgroup, CpuUsage, MemoryCgroup};
 use crate::cgroup::{CgroupDir, CgroupLayout, Controller, ProcessCgroups, Version};
 use crate::error::{read_string, Result};
 use crate::host::{self, Cpuinfo, Loadavg, Meminfo, Stat, Uptime};
+use crate::hostfiles;
 use crate::views;
 
 /// The files the daemon serves.
@@ -256,7 +257,12 @@ impl LoadTracker {
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>> {
-    match read_string(path) {
+    optional(read_string(path))
+}
+
+/// `Ok(None)` for a file that does not exist.
+fn optional(read: Result<String>) -> Result<Option<String>> {
+    match read {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
@@ -338,7 +344,7 @@ impl Renderer {
 
     /// The host's own file, unchanged.
     pub fn render_host(&self, view: ViewFile) -> Result<Vec<u8>> {
-        crate::error::read_bytes(&self.host.file(view))
+        hostfiles::read_bytes(&self.host.file(view))
     }
 
     /// The container's view of `view`, falling back to the host file when the container's
@@ -394,7 +400,8 @@ impl Renderer {
             }
         }
         if view.reads_online_cpus() {
-            values.push(read_optional(&self.host.file(ViewFile::CpuOnline))?);
+            let online = hostfiles::read_string(&self.host.file(ViewFile::CpuOnline));
+            values.push(optional(online)?);
         }
         Ok(Limits(values))
     }
@@ -430,11 +437,11 @@ impl Renderer {
     }
 
     fn host_text(&self, name: &str) -> Result<String> {
-        read_string(&self.host.proc_file(name))
+        hostfiles::read_string(&self.host.proc_file(name))
     }
 
     fn host_online(&self) -> Result<Vec<u32>> {
-        Ok(crate::cpuset::parse_cpu_list(&read_string(
+        Ok(crate::cpuset::parse_cpu_list(&hostfiles::read_string(
             &self.host.file(ViewFile::CpuOnline),
         )?)?)
     }

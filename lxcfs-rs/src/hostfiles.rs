@@ -1,0 +1,121 @@
+//! The host's /proc and sysfs files (`meminfo`, `uptime`, the online CPU list, …), kept open
+//! and read again from offset 0 with `pread`: the kernel generates such a file afresh at
+//! every read from its start, so a read costs one `pread` instead of `openat` (a path walk),
+//! `read` and `close`. Every view reads one or two of them at each open.
+//!
+//! The files are kept per thread: a file read in several chunks by two threads at once could
+//! mix two generations. A file on another file system (a test's fixture) is read by path
+//! every time, since it may be replaced.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC, SYSFS_MAGIC};
+
+use crate::error::Result;
+use syscontainer_cgroups::read::{reread_string, reread_with};
+
+thread_local! {
+    static OPEN: RefCell<HashMap<PathBuf, File>> = RefCell::new(HashMap::new());
+}
+
+/// Reads a host file as a string.
+pub(crate) fn read_string(path: &Path) -> Result<String> {
+    read_with(
+        path,
+        |file| Ok(reread_string(file, path)?),
+        || crate::error::read_string(path),
+    )
+}
+
+/// Reads a host file as bytes.
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    read_with(
+        path,
+        |file| Ok(reread_with(file, path, <[u8]>::to_vec)?),
+        || crate::error::read_bytes(path),
+    )
+}
+
+/// `reread` on this thread's open `path`, opened now if it is on procfs or sysfs; otherwise,
+/// or if the open file fails to read, `by_path`.
+fn read_with<T>(
+    path: &Path,
+    reread: impl FnOnce(&File) -> Result<T>,
+    by_path: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    OPEN.with(|open| {
+        let mut open = open.borrow_mut();
+        if !open.contains_key(path) {
+            match File::open(path) {
+                Ok(file) if is_generated(&file) => {
+                    open.insert(path.to_path_buf(), file);
+                }
+                _ => return by_path(),
+            }
+        }
+        match reread(&open[path]) {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                tracing::debug!(
+                    "re-reading {} failed, opening it again: {e}",
+                    path.display()
+                );
+                open.remove(path);
+                by_path()
+            }
+        }
+    })
+}
+
+/// Whether the kernel generates the file's content at each read (procfs, sysfs).
+fn is_generated(file: &File) -> bool {
+    fstatfs(file).is_ok_and(|fs| {
+        let kind = fs.filesystem_type();
+        kind == PROC_SUPER_MAGIC || kind == SYSFS_MAGIC
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_proc_file_is_generated_afresh_at_each_read() {
+        let path = Path::new("/proc/uptime");
+        let seconds =
+            |text: String| -> f64 { text.split_whitespace().next().unwrap().parse().unwrap() };
+        let first = seconds(read_string(path).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let second = seconds(read_string(path).unwrap());
+        assert!(second > first, "uptime moved on: {first} then {second}");
+        assert!(
+            OPEN.with(|open| open.borrow().contains_key(path)),
+            "kept open"
+        );
+    }
+
+    #[test]
+    fn a_file_elsewhere_is_read_by_path_and_its_replacement_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meminfo");
+        std::fs::write(&path, "old\n").unwrap();
+        assert_eq!(read_string(&path).unwrap(), "old\n");
+        let replacement = dir.path().join("meminfo.new");
+        std::fs::write(&replacement, "new\n").unwrap();
+        std::fs::rename(&replacement, &path).unwrap();
+        assert_eq!(read_bytes(&path).unwrap(), b"new\n");
+        assert!(
+            !OPEN.with(|open| open.borrow().contains_key(&path)),
+            "not kept"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_not_found() {
+        let err = read_string(Path::new("/proc/no-such-file")).unwrap_err();
+        assert!(err.is_not_found(), "{err}");
+    }
+}
