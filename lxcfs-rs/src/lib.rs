@@ -11,7 +11,7 @@ pub mod cpuset;
 pub mod error;
 pub mod fs;
 pub mod host;
-mod hostfiles;
+mod kernfiles;
 pub mod mounts;
 pub mod process;
 pub mod render;

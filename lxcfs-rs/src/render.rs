@@ -10,7 +10,7 @@ use crate::cgroup::stats::{self as cgroup, CpuUsage, MemoryCgroup};
 use crate::cgroup::{CgroupDir, CgroupLayout, Controller, ProcessCgroups, Version};
 use crate::error::{read_string, Result};
 use crate::host::{self, Cpuinfo, Loadavg, Meminfo, Stat, Uptime};
-use crate::hostfiles;
+use crate::kernfiles;
 use crate::views;
 
 /// The files the daemon serves.
@@ -344,7 +344,7 @@ impl Renderer {
 
     /// The host's own file, unchanged.
     pub fn render_host(&self, view: ViewFile) -> Result<Vec<u8>> {
-        hostfiles::read_bytes(&self.host.file(view))
+        kernfiles::read_bytes(&self.host.file(view))
     }
 
     /// The container's view of `view`, falling back to the host file when the container's
@@ -389,7 +389,7 @@ impl Renderer {
             }
             for path in self.limit_paths(&files, container) {
                 let value = match path {
-                    Some(path) => read_optional(&path)?,
+                    Some(path) => optional(kernfiles::read_string(&path))?,
                     None => None,
                 };
                 let found = value.as_deref().is_some_and(|t| !t.trim().is_empty());
@@ -400,7 +400,7 @@ impl Renderer {
             }
         }
         if view.reads_online_cpus() {
-            let online = hostfiles::read_string(&self.host.file(ViewFile::CpuOnline));
+            let online = kernfiles::read_string(&self.host.file(ViewFile::CpuOnline));
             values.push(optional(online)?);
         }
         Ok(Limits(values))
@@ -437,11 +437,11 @@ impl Renderer {
     }
 
     fn host_text(&self, name: &str) -> Result<String> {
-        hostfiles::read_string(&self.host.proc_file(name))
+        kernfiles::read_string(&self.host.proc_file(name))
     }
 
     fn host_online(&self) -> Result<Vec<u32>> {
-        Ok(crate::cpuset::parse_cpu_list(&hostfiles::read_string(
+        Ok(crate::cpuset::parse_cpu_list(&kernfiles::read_string(
             &self.host.file(ViewFile::CpuOnline),
         )?)?)
     }

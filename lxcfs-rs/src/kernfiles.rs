@@ -1,27 +1,35 @@
-//! The host's /proc and sysfs files (`meminfo`, `uptime`, the online CPU list, …), kept open
-//! and read again from offset 0 with `pread`: the kernel generates such a file afresh at
-//! every read from its start, so a read costs one `pread` instead of `openat` (a path walk),
-//! `read` and `close`. Every view reads one or two of them at each open.
+//! Files the kernel generates at each read — the host's /proc and sysfs files (`uptime`, the
+//! online CPU list, …) and cgroup files (a container's cpuset) — kept open and read again from
+//! offset 0 with `pread`: such a file is generated afresh by every read from its start, so a
+//! read costs one `pread` instead of `openat` (a path walk), `read` and `close`. Every view
+//! reads one or two of them at each open.
 //!
 //! The files are kept per thread: a file read in several chunks by two threads at once could
-//! mix two generations. A file on another file system (a test's fixture) is read by path
-//! every time, since it may be replaced.
+//! mix two generations. A kept cgroup file whose cgroup was removed fails with ENODEV (even if
+//! a new cgroup has the same path); it is then opened again by path. A file on another file
+//! system (a test's fixture) is read by path every time, since it may be replaced.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC, SYSFS_MAGIC};
+use nix::sys::statfs::{
+    fstatfs, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC, PROC_SUPER_MAGIC, SYSFS_MAGIC,
+};
 
 use crate::error::Result;
 use syscontainer_cgroups::read::{reread_string, reread_with};
+
+/// Files kept per thread before the thread closes them all and starts again: cgroup files of
+/// containers long gone would otherwise stay open.
+const KEPT_PER_THREAD: usize = 256;
 
 thread_local! {
     static OPEN: RefCell<HashMap<PathBuf, File>> = RefCell::new(HashMap::new());
 }
 
-/// Reads a host file as a string.
+/// Reads a whole file as a string.
 pub(crate) fn read_string(path: &Path) -> Result<String> {
     read_with(
         path,
@@ -30,7 +38,7 @@ pub(crate) fn read_string(path: &Path) -> Result<String> {
     )
 }
 
-/// Reads a host file as bytes.
+/// Reads a whole file as bytes.
 pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     read_with(
         path,
@@ -39,7 +47,7 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     )
 }
 
-/// `reread` on this thread's open `path`, opened now if it is on procfs or sysfs; otherwise,
+/// `reread` on this thread's open `path`, opened now if the kernel generates it; otherwise,
 /// or if the open file fails to read, `by_path`.
 fn read_with<T>(
     path: &Path,
@@ -51,6 +59,9 @@ fn read_with<T>(
         if !open.contains_key(path) {
             match File::open(path) {
                 Ok(file) if is_generated(&file) => {
+                    if open.len() >= KEPT_PER_THREAD {
+                        open.clear();
+                    }
                     open.insert(path.to_path_buf(), file);
                 }
                 _ => return by_path(),
@@ -70,11 +81,17 @@ fn read_with<T>(
     })
 }
 
-/// Whether the kernel generates the file's content at each read (procfs, sysfs).
+/// Whether the kernel generates the file's content at each read (procfs, sysfs, cgroupfs).
 fn is_generated(file: &File) -> bool {
     fstatfs(file).is_ok_and(|fs| {
         let kind = fs.filesystem_type();
-        kind == PROC_SUPER_MAGIC || kind == SYSFS_MAGIC
+        [
+            PROC_SUPER_MAGIC,
+            SYSFS_MAGIC,
+            CGROUP_SUPER_MAGIC,
+            CGROUP2_SUPER_MAGIC,
+        ]
+        .contains(&kind)
     })
 }
 
@@ -110,6 +127,28 @@ mod tests {
         assert!(
             !OPEN.with(|open| open.borrow().contains_key(&path)),
             "not kept"
+        );
+    }
+
+    #[test]
+    fn a_kept_file_whose_object_is_gone_is_opened_again_by_path() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("10")
+            .spawn()
+            .unwrap();
+        let path = PathBuf::from(format!("/proc/{}/stat", child.id()));
+        assert!(read_string(&path).unwrap().contains("(sleep)"));
+        assert!(
+            OPEN.with(|open| open.borrow().contains_key(&path)),
+            "kept open"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let err = read_string(&path).unwrap_err();
+        assert!(err.is_not_found(), "by path, the process is gone: {err}");
+        assert!(
+            !OPEN.with(|open| open.borrow().contains_key(&path)),
+            "dropped"
         );
     }
 
