@@ -256,10 +256,6 @@ impl LoadTracker {
     }
 }
 
-fn read_optional(path: &Path) -> Result<Option<String>> {
-    optional(read_string(path))
-}
-
 /// `Ok(None)` for a file that does not exist.
 fn optional(read: Result<String>) -> Result<Option<String>> {
     match read {
@@ -280,9 +276,14 @@ fn read_memory_usage(
         Version::V1 => ("memory.usage_in_bytes", "memory.memsw.usage_in_bytes"),
         Version::V2 => ("memory.current", "memory.swap.current"),
     };
-    let usage = parse_u64(usage_file, &read_string(&dir.join(usage_file))?, "")?;
-    let stat = cgroup::MemoryStat::parse(version, &read_string(&dir.join("memory.stat"))?)?;
-    let swap = read_optional(&dir.join(swap_file))?
+    let usage = parse_u64(
+        usage_file,
+        &kernfiles::read_string(&dir.join(usage_file))?,
+        "",
+    )?;
+    let stat =
+        cgroup::MemoryStat::parse(version, &kernfiles::read_string(&dir.join("memory.stat"))?)?;
+    let swap = optional(kernfiles::read_string(&dir.join(swap_file)))?
         .map(|t| parse_u64(swap_file, &t, &t))
         .transpose()?;
     let swap_usage = match version {
