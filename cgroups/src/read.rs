@@ -29,10 +29,12 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
 
 /// Reads the rest of an open file as a string; `path` names it in errors.
 pub fn read_file_string(file: std::fs::File, path: &Path) -> Result<String> {
-    read_file_with(file, path, |bytes| {
-        std::str::from_utf8(bytes).map(str::to_owned)
-    })?
-    .map_err(|e| {
+    read_file_with(file, path, |bytes| utf8(bytes, path))?
+}
+
+/// The bytes of the file at `path` as a string.
+fn utf8(bytes: &[u8], path: &Path) -> Result<String> {
+    std::str::from_utf8(bytes).map(str::to_owned).map_err(|e| {
         CgroupError::read(
             path,
             std::io::Error::new(std::io::ErrorKind::InvalidData, e),
@@ -54,7 +56,7 @@ pub fn read_file_with<T>(
     read_chunks_with(path, |buf, _| file.read(buf), f)
 }
 
-/// Reads an open /proc or sysfs file again from its start with `pread` and hands the bytes to
+/// Reads an open /proc, sysfs or cgroup file again from its start with `pread` and hands the bytes to
 /// `f`. Such a file is generated afresh by every read at offset 0 (seq_file), so keeping it
 /// open saves the `openat` (a path walk) and the `close` of each read.
 pub fn reread_with<T>(file: &std::fs::File, path: &Path, f: impl FnOnce(&[u8]) -> T) -> Result<T> {
@@ -64,15 +66,7 @@ pub fn reread_with<T>(file: &std::fs::File, path: &Path, f: impl FnOnce(&[u8]) -
 
 /// [`reread_with`] as a string.
 pub fn reread_string(file: &std::fs::File, path: &Path) -> Result<String> {
-    reread_with(file, path, |bytes| {
-        std::str::from_utf8(bytes).map(str::to_owned)
-    })?
-    .map_err(|e| {
-        CgroupError::read(
-            path,
-            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-        )
-    })
+    reread_with(file, path, |bytes| utf8(bytes, path))?
 }
 
 /// Fills the per-thread buffer with `next(buffer, bytes so far)` until it returns 0.
