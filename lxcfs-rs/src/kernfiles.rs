@@ -22,8 +22,9 @@ use crate::error::Result;
 use syscontainer_cgroups::read::{reread_string, reread_with};
 
 /// Files kept per thread before the thread closes them all and starts again: cgroup files of
-/// containers long gone would otherwise stay open.
-const KEPT_PER_THREAD: usize = 256;
+/// containers long gone would otherwise stay open. The daemon has a thread per CPU (io_uring)
+/// plus its FUSE workers, so this stays small.
+const KEPT_PER_THREAD: usize = 64;
 
 thread_local! {
     static OPEN: RefCell<HashMap<PathBuf, File>> = RefCell::new(HashMap::new());
@@ -63,6 +64,11 @@ fn read_with<T>(
                         open.clear();
                     }
                     open.insert(path.to_path_buf(), file);
+                }
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    // Out of descriptors: give this thread's back before reading by path.
+                    open.clear();
+                    return by_path();
                 }
                 _ => return by_path(),
             }

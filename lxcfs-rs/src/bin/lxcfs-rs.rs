@@ -72,6 +72,21 @@ fn unmount(mountpoint: &Path) {
     }
 }
 
+/// Raises the soft limit on open files to the hard one: each serving thread keeps the files it
+/// reads open (`kernfiles`), and there is a thread per CPU.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::debug!("cannot raise the open file limit from {soft} to {hard}: {e}");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::debug!("cannot read the open file limit: {e}"),
+    }
+}
+
 /// A previous daemon that died leaves a dead FUSE mount (ENOTCONN): clear it.
 fn clear_stale_mount(mountpoint: &Path) {
     if let Err(e) = std::fs::metadata(mountpoint) {
@@ -96,6 +111,7 @@ fn run(cli: Cli) -> Result<()> {
             );
         }
     }
+    raise_open_file_limit();
     clear_stale_mount(&cli.mountpoint);
     std::fs::create_dir_all(&cli.mountpoint)
         .with_context(|| format!("cannot create mount point {}", cli.mountpoint.display()))?;
