@@ -319,7 +319,7 @@ impl Entry {
 /// The queues of every possible CPU, made before FUSE_INIT's reply offers io_uring, so that
 /// nothing can fail between offering it and registering (the kernel would hold every request
 /// until all queues are registered).
-pub struct Queues {
+pub(crate) struct Queues {
     queues: Vec<Queue>,
 }
 
@@ -337,7 +337,7 @@ struct Queue {
 unsafe impl Send for Queue {}
 
 impl Queues {
-    pub fn new() -> io::Result<Queues> {
+    pub(crate) fn new() -> io::Result<Queues> {
         let count = possible_cpus()?;
         let mut queues = Vec::with_capacity(count);
         for qid in 0..count {
@@ -352,18 +352,14 @@ impl Queues {
         Ok(Queues { queues })
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.queues.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.queues.is_empty()
     }
 
     /// Starts one thread per queue; each registers once `device` is set (fuser answers
     /// FUSE_INIT before it hands the session's device out). Called once the INIT reply offers
     /// io_uring: a queue that cannot start leaves its CPU's requests waiting, so that is fatal.
-    pub fn serve(self, views: Arc<LxcFs>, device: Arc<OnceLock<OwnedFd>>) {
+    pub(crate) fn serve(self, views: Arc<LxcFs>, device: Arc<OnceLock<OwnedFd>>) {
         for mut queue in self.queues {
             let views = views.clone();
             let device = device.clone();

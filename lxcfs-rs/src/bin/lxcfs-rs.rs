@@ -102,13 +102,17 @@ const ENABLE_URING: &str = "/sys/module/fuse/parameters/enable_uring";
 
 fn run(cli: Cli) -> Result<()> {
     if cli.io_uring == IoUring::On {
-        let enabled = std::fs::read_to_string(ENABLE_URING).unwrap_or_default();
-        if enabled.trim() != "Y" {
-            anyhow::bail!(
+        match std::fs::read_to_string(ENABLE_URING) {
+            Ok(enabled) if enabled.trim() == "Y" => {}
+            Ok(enabled) => anyhow::bail!(
                 "--io-uring on: fuse over io_uring is off in this kernel ({ENABLE_URING} is {:?}); \
                  enable it or use --io-uring auto",
                 enabled.trim()
-            );
+            ),
+            Err(e) => anyhow::bail!(
+                "--io-uring on: this kernel has no fuse over io_uring (cannot read {ENABLE_URING}: \
+                 {e}); use --io-uring auto"
+            ),
         }
     }
     raise_open_file_limit();
