@@ -203,6 +203,14 @@ fn errno_of(error: &crate::Error) -> Errno {
     }
 }
 
+/// The largest READ the kernel sends (the `max_read` mount option). Views are read with direct
+/// I/O, for which the kernel pins `min(buffer, max_read)` of the reader's buffer per request:
+/// `cat`'s 128 KiB buffer meant 32 pages pinned, dirtied and released twice (the read and the
+/// read at EOF) for a 30-byte loadavg, about a sixth of a read's cost. 16 KiB holds every view
+/// of a container with up to a dozen CPUs in one request; a larger view takes one more round
+/// trip per 16 KiB. Measured in docs/performance/lxcfs.md, round six.
+pub const MAX_READ: u32 = 16 * 1024;
+
 /// Flags of every opened view: direct I/O (the size is unknown until rendered) and no FLUSH
 /// (nothing is buffered, so close(2) needs no round trip).
 pub(crate) const VIEW_OPEN_FLAGS: FopenFlags =

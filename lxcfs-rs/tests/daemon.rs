@@ -309,6 +309,54 @@ fn partial_reads_at_offsets_match_full_read() {
     }
 }
 
+/// A view longer than the `max_read` mount option comes back whole from one read(2): the
+/// kernel sends one READ after another within the call. The host's cpuinfo is replaced by a
+/// long one in a mount namespace of the test's own, where the daemon runs.
+#[test]
+fn one_read_returns_a_view_longer_than_max_read() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("cpuinfo");
+    let max_read = lxcfs_rs::fs::MAX_READ as usize;
+    let text: String = (0..)
+        .map(|cpu| format!("processor\t: {cpu}\nmodel name\t: long view\n\n"))
+        .scan(0, |len, entry| {
+            *len += entry.len();
+            (*len < 3 * max_read + 100).then_some(entry)
+        })
+        .collect();
+    assert!(text.len() > 3 * max_read);
+    std::fs::write(&long, &text).unwrap();
+    let mountpoint = dir.path().join("mnt");
+    let read = dir.path().join("read");
+    let script = format!(
+        "set -e; mount --bind {long} /proc/cpuinfo; \
+         {daemon} --log-level warn {mnt} & pid=$!; trap 'kill $pid; wait $pid' EXIT; \
+         for i in $(seq 200); do [ -e {mnt}/proc/cpuinfo ] && break; sleep 0.05; done; \
+         dd if={mnt}/proc/cpuinfo of={read} bs=1M count=1 2>/dev/null; \
+         grep ' {mnt} ' /proc/self/mountinfo",
+        long = long.display(),
+        daemon = env!("CARGO_BIN_EXE_lxcfs-rs"),
+        mnt = mountpoint.display(),
+        read = read.display(),
+    );
+    let output = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mountinfo = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        mountinfo.contains(&format!("max_read={max_read}")),
+        "{mountinfo}"
+    );
+    assert_eq!(std::fs::read_to_string(&read).unwrap(), text);
+}
+
 #[test]
 fn writes_are_refused() {
     require_root();

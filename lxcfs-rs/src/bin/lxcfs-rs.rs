@@ -13,7 +13,7 @@ use nix::sys::signal::{SigSet, Signal};
 use lxcfs_rs::cgroup::CgroupLayout;
 use std::sync::OnceLock;
 
-use lxcfs_rs::fs::{FuseFs, IoUring, LxcFs};
+use lxcfs_rs::fs::{FuseFs, IoUring, LxcFs, MAX_READ};
 use lxcfs_rs::process::Resolver;
 use lxcfs_rs::render::{HostPaths, Options, Renderer};
 
@@ -157,6 +157,7 @@ fn run(cli: Cli) -> Result<()> {
         MountOption::NoSuid,
         MountOption::NoDev,
         MountOption::NoExec,
+        MountOption::CUSTOM(format!("max_read={MAX_READ}")),
     ];
     config.acl = SessionACL::All;
     config.n_threads = Some(usize::from(cli.threads));
