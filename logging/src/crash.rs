@@ -11,11 +11,30 @@
 //!
 //! The test finds the points by reading the sources for `crash_point("…")`, so a new
 //! point cannot be left out of the matrix.
+//!
+//! A [`stop_point`] is the same for a test that must look at a process at one instant: the
+//! process whose `SYSCONTAINER_STOP_POINT` names the point stops itself there (SIGSTOP) until
+//! the test sends SIGCONT. Debug builds only, too.
 
 /// The environment variable naming the point to die at.
 pub const CRASH_POINT_ENV: &str = "SYSCONTAINER_CRASH_POINT";
 /// The environment variable naming a file to append a reached point's name to.
 pub const CRASH_MARK_ENV: &str = "SYSCONTAINER_CRASH_MARK";
+
+/// The environment variable naming the point to stop at.
+pub const STOP_POINT_ENV: &str = "SYSCONTAINER_STOP_POINT";
+
+/// Stop here (SIGSTOP, until a SIGCONT) if this is the point the environment names.
+#[inline]
+pub fn stop_point(name: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var_os(STOP_POINT_ENV).is_some_and(|p| p == name) {
+        // SAFETY: signalling ourselves.
+        unsafe { libc::raise(libc::SIGSTOP) };
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = name;
+}
 
 /// Die here (SIGKILL, no clean-up of any kind) if this is the point the environment names.
 #[inline]
@@ -100,5 +119,34 @@ mod tests {
     #[test]
     fn child_dies_at_its_point() {
         crash_point("test:here");
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    fn the_named_stop_point_stops_the_process_until_sigcont() {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "crash::tests::child_stops_at_its_point"])
+            .env(STOP_POINT_ENV, "test:stop")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as libc::pid_t;
+        let mut status = 0;
+        // SAFETY: waiting for our own child; WUNTRACED reports it stopped.
+        let waited = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+        assert_eq!(waited, pid);
+        assert!(libc::WIFSTOPPED(status), "status {status:#x}");
+        assert_eq!(libc::WSTOPSIG(status), libc::SIGSTOP);
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid, libc::SIGCONT) };
+        let exit = child.wait().unwrap();
+        assert!(exit.success(), "{exit:?}");
+    }
+
+    /// Run by the test above in a child process with the point named; other points pass.
+    #[test]
+    fn child_stops_at_its_point() {
+        stop_point("test:elsewhere");
+        stop_point("test:stop");
     }
 }

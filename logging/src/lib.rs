@@ -25,7 +25,7 @@
 mod causes;
 mod crash;
 pub use causes::Causes;
-pub use crash::{crash_point, CRASH_MARK_ENV, CRASH_POINT_ENV};
+pub use crash::{crash_point, stop_point, CRASH_MARK_ENV, CRASH_POINT_ENV, STOP_POINT_ENV};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use serde_json::{json, Value};
+use syscontainer_tests::bin;
 use syscontainer_tests::oci::{
     containerd_like_config, last_log_line, parent_of, reap, write_config, Oci,
 };
@@ -257,6 +258,108 @@ fn exec_detached_and_inline_ps_and_kill_all() {
     oci.ok(&["kill", "--all", "ex", "9"]);
     oci.ok(&["delete", "ex"]);
     assert_eq!(oci.leftovers("ex"), Vec::<String>::new());
+}
+
+/// An exec that fails before its command runs (here: no such command) is an error naming
+/// the command, writes no pid file and leaves no process behind, detached or not: the
+/// runtime's middle process learns of the failure and reaps the process before it would
+/// report a PID.
+#[test]
+fn a_failed_exec_is_an_error_and_leaves_no_process() {
+    let mut oci = Oci::new();
+    let init = sleeper(&mut oci, "fx");
+    let pid_file = oci.root.path().join("failed-exec.pid");
+    let pid_file_arg = pid_file.display().to_string();
+    for detach in [true, false] {
+        let mut args = vec!["exec"];
+        if detach {
+            args.push("--detach");
+        }
+        args.extend(["--pid-file", &pid_file_arg, "fx", "no-such-command"]);
+        oci.fails(&args);
+        // With --log, errors are JSON lines there (as runc's, for containerd to show).
+        let log = std::fs::read_to_string(oci.log()).unwrap();
+        let last = log.lines().last().unwrap_or_default();
+        assert!(
+            last.contains("no-such-command") && last.contains("not found"),
+            "detach {detach}: {last}"
+        );
+        assert!(
+            !pid_file.exists(),
+            "detach {detach}: a pid file was written"
+        );
+    }
+    let pids: Vec<i32> = serde_json::from_str(&oci.ok(&["ps", "--format", "json", "fx"])).unwrap();
+    assert_eq!(pids, vec![init], "only the init is left");
+    oci.ok(&["kill", "fx", "KILL"]);
+    assert!(reap(init, Duration::from_secs(30)).is_some());
+    oci.ok(&["delete", "fx"]);
+}
+
+/// `syscontainer-oci exec` never shows the container a process of ours that is still in the
+/// host's mount namespace, whose `/proc/PID/root` would lead out (CVE-2016-9962): the process
+/// stops itself at its very first step after the fork (a debug build's stop point), and then
+/// every process in the container's PID namespace must be in its mount namespace too.
+#[test]
+fn an_oci_exec_process_is_born_inside_the_containers_mount_namespace() {
+    let runtime = std::fs::read(bin("syscontainer-oci")).unwrap();
+    if !runtime
+        .windows(sclog::STOP_POINT_ENV.len())
+        .any(|w| w == sclog::STOP_POINT_ENV.as_bytes())
+    {
+        eprintln!("skipped: a release build has no stop points");
+        return;
+    }
+    let mut oci = Oci::new();
+    let init = sleeper(&mut oci, "born");
+    let ns = |pid: i32, name: &str| std::fs::read_link(format!("/proc/{pid}/ns/{name}")).ok();
+    let (pid_ns, mnt_ns) = (ns(init, "pid").unwrap(), ns(init, "mnt").unwrap());
+    let mut exec = oci
+        .command(&["exec", "born", "true"])
+        .env(sclog::STOP_POINT_ENV, "oci-exec:process-forked")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let in_container = || -> Vec<i32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .filter(|&pid| ns(pid, "pid").as_ref() == Some(&pid_ns))
+            .collect()
+    };
+    let stopped = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| Some(s.rsplit_once(')')?.1.split_whitespace().next()? == "T"))
+            .unwrap_or(false)
+    };
+    let mut held = None;
+    syscontainer_tests::wait_for(
+        "the exec'd process at its stop point",
+        Duration::from_secs(10),
+        || {
+            held = in_container().into_iter().find(|&pid| stopped(pid));
+            held.is_some()
+        },
+    );
+    for pid in in_container() {
+        assert_eq!(
+            ns(pid, "mnt").as_ref(),
+            Some(&mnt_ns),
+            "process {pid} is in the container's PID namespace but not its mount namespace"
+        );
+    }
+    nix::sys::signal::kill(
+        Pid::from_raw(held.unwrap()),
+        nix::sys::signal::Signal::SIGCONT,
+    )
+    .unwrap();
+    assert!(exec.wait().unwrap().success());
+    oci.ok(&["kill", "born", "KILL"]);
+    assert!(reap(init, Duration::from_secs(30)).is_some());
+    oci.ok(&["delete", "born"]);
 }
 
 #[test]

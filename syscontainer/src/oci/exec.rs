@@ -1,8 +1,12 @@
 //! `exec`: run a process described by a runtime-spec `process` (containerd's
-//! `process.json`) in a running container. The caller joins the init's PID namespace and
-//! forks; the child, born in the container's cgroup, joins the init's other namespaces,
-//! takes the process's identity and execs. With `detach` the caller returns once the exec
-//! happened (the process is reparented to the caller's subreaper); otherwise it waits.
+//! `process.json`) in a running container. The caller forks a middle process, born in the
+//! container's cgroup, that joins all of the init's namespaces in one `setns`: the PID
+//! namespace applies to its children only, so the middle stays invisible to the container
+//! while the others take effect. It forks the process, born inside every namespace at once
+//! (never in the container's PID namespace with the host's root: CVE-2016-9962), which takes
+//! the process's identity and execs. The middle reports the process's host PID (for
+//! `--pid-file`); with `detach` it leaves at once and the process is reparented to the
+//! caller's subreaper (containerd's shim), otherwise it relays the process's exit.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -79,10 +83,11 @@ pub fn exec(root: &OciRoot, id: &str, opts: &ExecOptions) -> Result<i32> {
             Some(number)
         }
     };
-    if !same_namespace(init, "pid") {
-        setns(pidfd.as_fd(), CloneFlags::CLONE_NEWPID)
-            .map_err(|e| OciError::Invalid(format!("join the pid namespace of {init}: {e}")))?;
-    }
+    let flags = if same_namespace(init, "pid") {
+        flags
+    } else {
+        flags | CloneFlags::CLONE_NEWPID
+    };
     let cgroup = ContainerCgroup::load(&record.cgroup);
     if record.system_container {
         // With no monitor to poll for it, hand the controllers to systemd's units once its
@@ -99,13 +104,20 @@ pub fn exec(root: &OciRoot, id: &str, opts: &ExecOptions) -> Result<i32> {
         process: &opts.process,
         seccomp: seccomp.as_ref(),
     };
-    let pid = fork_child(&cgroup, record.system_container, &child)?;
-    if let Some(pid_file) = opts.pid_file {
-        write_pid_file(pid_file, pid.as_raw())?;
-    }
-    if opts.detach {
-        return Ok(0);
-    }
+    let started = start(&cgroup, record.system_container, &child, opts.detach)?;
+    let written = match opts.pid_file {
+        Some(pid_file) => write_pid_file(pid_file, started.process),
+        None => Ok(()),
+    };
+    // Detached, the middle leaves right after its report; otherwise its exit is the
+    // process's.
+    let code = wait_exit(started.middle);
+    written?;
+    code
+}
+
+/// The exit code of our child `pid`, or 128 + the signal that ended it.
+fn wait_exit(pid: Pid) -> Result<i32> {
     loop {
         match waitpid(pid, None) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code),
@@ -124,11 +136,22 @@ struct Child<'a> {
     seccomp: Option<&'a LinuxSeccomp>,
 }
 
-/// Fork the child into the container's cgroup (born in the cgroup2 directory — a system
-/// container's exec leaf, since systemd owns the container's own — then moving itself
-/// into the v1 ones) and wait for its exec; a failure before the exec comes back over a
-/// close-on-exec pipe as the error.
-fn fork_child(cgroup: &ContainerCgroup, system_container: bool, child: &Child) -> Result<Pid> {
+/// The middle process and the host PID of the process it started.
+struct Started {
+    middle: Pid,
+    process: i32,
+}
+
+/// Fork the middle process into the container's cgroup (born in the cgroup2 directory — a
+/// system container's exec leaf, since systemd owns the container's own — then moving itself
+/// into the v1 ones); it starts the process. Returns once the process has exec'd; a failure
+/// before that comes back as the error, and leaves no process behind.
+fn start(
+    cgroup: &ContainerCgroup,
+    system_container: bool,
+    child: &Child,
+    detach: bool,
+) -> Result<Started> {
     let v2_dir: Option<PathBuf> = if system_container {
         cgroup.exec_dir()?
     } else {
@@ -136,35 +159,53 @@ fn fork_child(cgroup: &ContainerCgroup, system_container: bool, child: &Child) -
     };
     let v2_fd = v2_dir.as_deref().and_then(crate::process::open_cgroup_dir);
     let v1_tasks = cgroup.v1_tasks_files();
-    let (err_read, err_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| OciError::Invalid(format!("pipe: {e}")))?;
+    let pipe = || {
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| OciError::Invalid(format!("pipe: {e}")))
+    };
+    let (err_read, err_write) = pipe()?;
+    let (pid_read, pid_write) = pipe()?;
+    let middle = Middle {
+        child,
+        detach,
+        err: err_write,
+        report: pid_write,
+    };
     // SAFETY: this process is single-threaded; the child only execs or _exits.
     let born = unsafe {
         crate::process::fork_into(CloneFlags::empty(), v2_fd.as_ref().map(|fd| fd.as_fd()))
     };
     let pid = match born {
-        Ok(0) => child_main(child, Placement::SelfV1(&v1_tasks), err_write),
+        Ok(0) => middle.run(Placement::SelfV1(&v1_tasks)),
         Ok(pid) => pid,
         Err(_) => {
             // SAFETY: as above.
             match unsafe { nix::unistd::fork() } {
                 Ok(nix::unistd::ForkResult::Child) => {
-                    child_main(child, Placement::Move(cgroup, system_container), err_write)
+                    middle.run(Placement::Move(cgroup, system_container))
                 }
                 Ok(nix::unistd::ForkResult::Parent { child }) => child.as_raw(),
                 Err(e) => return Err(OciError::Invalid(format!("fork: {e}"))),
             }
         }
     };
-    drop(err_write);
-    let pid = Pid::from_raw(pid);
+    drop(middle);
+    let middle = Pid::from_raw(pid);
+    let mut report = String::new();
+    let _ = std::fs::File::from(pid_read).read_to_string(&mut report);
     let mut message = String::new();
     let _ = std::fs::File::from(err_read).read_to_string(&mut message);
-    if !message.is_empty() {
-        let _ = waitpid(pid, None);
-        return Err(OciError::Invalid(message));
+    let process = report.parse::<i32>().ok().filter(|pid| *pid > 0);
+    match process {
+        Some(process) if message.is_empty() => Ok(Started { middle, process }),
+        _ => {
+            let _ = waitpid(middle, None);
+            if message.is_empty() {
+                message = "the exec's middle process ended before starting the process".into();
+            }
+            Err(OciError::Invalid(message))
+        }
     }
-    Ok(pid)
 }
 
 enum Placement<'a> {
@@ -173,8 +214,81 @@ enum Placement<'a> {
     Move(&'a ContainerCgroup, bool),
 }
 
-fn child_main(child: &Child, placement: Placement, err: OwnedFd) -> ! {
-    let message = match set_up_and_exec(child, placement) {
+/// What the middle process needs: the process to start, and its two pipes to the caller. The
+/// process gets neither: it runs in the container, and reports only to the middle.
+struct Middle<'a> {
+    child: &'a Child<'a>,
+    detach: bool,
+    /// A failure before the process exec'd, as text.
+    err: OwnedFd,
+    /// The process's host PID, once it exec'd.
+    report: OwnedFd,
+}
+
+impl Middle<'_> {
+    fn run(self, placement: Placement) -> ! {
+        let failed = |err: OwnedFd, message: String| -> ! {
+            let _ = std::fs::File::from(err).write_all(message.as_bytes());
+            // SAFETY: leaving the forked child without running the parent's destructors.
+            unsafe { libc::_exit(126) }
+        };
+        let me = std::process::id() as i32;
+        let joined = match placement {
+            Placement::SelfV1(tasks) => crate::cgroups::join_v1_self(tasks),
+            Placement::Move(cgroup, true) => cgroup.add_exec_process(me),
+            Placement::Move(cgroup, false) => cgroup.add_process(me),
+        };
+        if let Err(e) = joined {
+            failed(self.err, format!("join the container's cgroup: {e}"));
+        }
+        // The process below runs our code inside the container until it execs: not
+        // dumpable, no process of the container may ptrace it or open its /proc files. It
+        // inherits this; exec resets it.
+        // SAFETY: prctl on ourselves.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+        if !self.child.flags.is_empty() {
+            if let Err(e) = setns(self.child.pidfd.as_fd(), self.child.flags) {
+                failed(self.err, format!("join the container's namespaces: {e}"));
+            }
+        }
+        let (exec_read, exec_write) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+            Ok(pipe) => pipe,
+            Err(e) => failed(self.err, format!("pipe: {e}")),
+        };
+        // SAFETY: single-threaded; the child only execs or _exits.
+        let process = match unsafe { nix::unistd::fork() } {
+            Ok(nix::unistd::ForkResult::Child) => {
+                sclog::stop_point("oci-exec:process-forked");
+                drop(self.report);
+                drop(self.err);
+                drop(exec_read);
+                child_main(self.child, exec_write)
+            }
+            Ok(nix::unistd::ForkResult::Parent { child }) => child,
+            Err(e) => failed(self.err, format!("fork: {e}")),
+        };
+        drop(exec_write);
+        let mut message = String::new();
+        let _ = std::fs::File::from(exec_read).read_to_string(&mut message);
+        if !message.is_empty() {
+            let _ = waitpid(process, None);
+            failed(self.err, message);
+        }
+        let _ = std::fs::File::from(self.report).write_all(process.as_raw().to_string().as_bytes());
+        drop(self.err);
+        let code = if self.detach {
+            0
+        } else {
+            wait_exit(process).unwrap_or(126)
+        };
+        // SAFETY: leaving the forked child without running the parent's destructors.
+        unsafe { libc::_exit(code) }
+    }
+}
+
+/// In the process: set up and exec; a failure goes to the middle over `err`.
+fn child_main(child: &Child, err: OwnedFd) -> ! {
+    let message = match set_up_and_exec(child) {
         Ok(never) => match never {},
         Err(message) => message,
     };
@@ -185,19 +299,8 @@ fn child_main(child: &Child, placement: Placement, err: OwnedFd) -> ! {
 
 enum Never {}
 
-fn set_up_and_exec(child: &Child, placement: Placement) -> std::result::Result<Never, String> {
+fn set_up_and_exec(child: &Child) -> std::result::Result<Never, String> {
     let fail = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
-    let me = std::process::id() as i32;
-    match placement {
-        Placement::SelfV1(tasks) => crate::cgroups::join_v1_self(tasks),
-        Placement::Move(cgroup, true) => cgroup.add_exec_process(me),
-        Placement::Move(cgroup, false) => cgroup.add_process(me),
-    }
-    .map_err(|e| fail("join the container's cgroup", &e))?;
-    if !child.flags.is_empty() {
-        setns(child.pidfd.as_fd(), child.flags)
-            .map_err(|e| fail("join the container's namespaces", &e))?;
-    }
     let process = child.process;
     let cwd = process.cwd();
     nix::unistd::chdir(cwd.as_path()).map_err(|e| fail(&format!("chdir {}", cwd.display()), &e))?;
