@@ -595,6 +595,43 @@ fn namespaces_given_by_path_are_joined() {
     assert_eq!(oci.leftovers("sandbox"), Vec::<String>::new());
 }
 
+/// A container that joins another's PID namespace (a pod sharing one) shows its init there
+/// from `create` on: until `start` that process runs `syscontainer-oci` itself, and it must
+/// run it from the protected view, not the host's binary a container root could reopen
+/// through `/proc/PID/exe` and rewrite (CVE-2019-5736).
+#[test]
+fn an_init_joining_a_pid_namespace_waits_for_start_in_a_protected_binary() {
+    use std::os::unix::fs::MetadataExt;
+    let mut oci = Oci::new();
+    let sandbox = sleeper(&mut oci, "pidsandbox");
+    let bundle = oci.busybox_bundle("pidmember", &["true"], |c| {
+        c["linux"]["namespaces"] = json!([
+            {"type": "pid", "path": format!("/proc/{sandbox}/ns/pid")}, {"type": "mount"}
+        ]);
+    });
+    let pid = oci.create_quiet("pidmember", &bundle);
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap(),
+        std::fs::read_link(format!("/proc/{sandbox}/ns/pid")).unwrap()
+    );
+    let waiting = std::fs::metadata(format!("/proc/{pid}/exe")).unwrap();
+    let host = std::fs::metadata(bin("syscontainer-oci")).unwrap();
+    assert_ne!(
+        (waiting.dev(), waiting.ino()),
+        (host.dev(), host.ino()),
+        "the created init runs the host's syscontainer-oci"
+    );
+    oci.ok(&["start", "pidmember"]);
+    assert_eq!(
+        reap(pid, Duration::from_secs(30)),
+        Some(WaitStatus::Exited(Pid::from_raw(pid), 0))
+    );
+    oci.ok(&["delete", "pidmember"]);
+    oci.ok(&["delete", "--force", "pidsandbox"]);
+    assert!(reap(sandbox, Duration::from_secs(30)).is_some());
+    assert_eq!(oci.leftovers("pidmember"), Vec::<String>::new());
+}
+
 #[test]
 fn exec_with_a_terminal_sends_a_pty_of_the_containers_devpts() {
     let mut oci = Oci::new();

@@ -32,6 +32,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<u8> {
     if args.preserve_fds != 0 {
         anyhow::bail!("--preserve-fds {} is not supported", args.preserve_fds);
     }
+    // The init of a container that joins an existing PID namespace is visible there, running
+    // this binary, until `start`: the CVE-2019-5736 exposure of an exec'd process, and the
+    // same protection.
+    if oci::bundle::joins_a_pid_namespace(&oci::bundle::load(&args.bundle)?.spec) {
+        syscontainer::sealed_exe::reexec_sealed()?;
+    }
     let root = ctx.open_root()?;
     oci::create(
         &root,

@@ -73,6 +73,19 @@ pub fn load(dir: &Path) -> Result<Bundle> {
     })
 }
 
+/// Whether the container joins an existing PID namespace (a pod that shares one): its init
+/// is then visible there from the fork on, before it has executed anything of the container.
+pub fn joins_a_pid_namespace(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|namespaces| {
+            namespaces
+                .iter()
+                .any(|ns| ns.typ() == LinuxNamespaceType::Pid && ns.path().is_some())
+        })
+}
+
 pub fn is_system_container(spec: &Spec) -> bool {
     spec.annotations()
         .as_ref()
