@@ -85,8 +85,17 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
+    /// Held by the tests that parse with clap: one of them sets the variables clap reads for
+    /// absent options (`SYSCONTAINER_ROOT=""` makes clap refuse even a given `--root`).
+    static CLAP_ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn clap_env() -> std::sync::MutexGuard<'static, ()> {
+        CLAP_ENV.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     #[test]
     fn the_lean_monitor_entry_parses_as_clap() {
+        let _env = clap_env();
         let id = "a".repeat(64);
         let line = ["--root", "/r", "--log-level", "warn", "monitor", &id];
         let args: Vec<std::ffi::OsString> = line.iter().map(Into::into).collect();
@@ -143,6 +152,7 @@ mod tests {
 
     #[test]
     fn the_lean_exec_entry_parses_exactly_as_clap() {
+        let _env = clap_env();
         let id = "0123456789abcdef".repeat(4);
         let lean: &[&[&str]] = &[
             &["exec", "ct", "/bin/true"],
