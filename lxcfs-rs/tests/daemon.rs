@@ -340,8 +340,12 @@ fn one_read_returns_a_view_longer_than_max_read() {
         mnt = mountpoint.display(),
         read = read.display(),
     );
-    let output = std::process::Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+    // Bounded, so that a daemon that never answers fails the test instead of hanging it; the
+    // mount namespace, and the mounts in it, end with its processes either way.
+    let output = std::process::Command::new("timeout")
+        .args(["-k", "5", "120", "unshare", "--mount"])
+        .args(["--propagation", "private"])
+        .args(["sh", "-c", &script])
         .output()
         .unwrap();
     assert!(
