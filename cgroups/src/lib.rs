@@ -8,6 +8,7 @@
 //!   and tools hold; [`fs`] is the cgroupfs driver behind it (v1/hybrid and v2 specifics in
 //!   `fs::v1` and `fs::v2`); [`systemd`] is the systemd driver (a delegated transient scope,
 //!   whose directory the cgroupfs driver then manages).
+//! - [`migration`]: keeping the kernel's migration lock fast while a container boots.
 //! - [`stats`]: readers of cgroup statistics and limits (lxcfs-rs views, `stats`), over
 //!   [`read`], which reuses one buffer per thread.
 
@@ -16,6 +17,7 @@ pub mod error;
 pub mod fs;
 pub mod layout;
 pub mod manager;
+pub mod migration;
 pub mod placement;
 pub mod read;
 pub mod stats;

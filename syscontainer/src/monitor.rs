@@ -30,6 +30,7 @@ use crate::store::Store;
 
 pub mod entry;
 mod features;
+mod warmer;
 
 pub const ATTACH_SOCKET: &str = "attach.sock";
 pub const NOTIFY_SOCKET: &str = "notify";
@@ -136,6 +137,8 @@ pub struct Monitor {
     delegation_deadline: Option<Instant>,
     /// Health checks and event bookkeeping ([`features`]).
     extras: features::Extras,
+    /// Keeps cgroup migrations fast from the init's exec until it reports itself booted.
+    warmer: Option<warmer::Warmer>,
 }
 
 /// How long after a boot the monitor waits for init to leave the container's own cgroup2
@@ -382,6 +385,7 @@ impl Monitor {
             fresh_cgroups: Some(fresh_cgroups),
             delegation_deadline: None,
             extras: Default::default(),
+            warmer: None,
         })
     }
 
@@ -534,7 +538,18 @@ impl Monitor {
             .update_state(self.id(), |s| s.init = ProcessId::of(created.pid.as_raw()))?;
         sclog::crash_point("monitor:after-prestart");
         self.start_oom_watch();
-        let pid = created.start()?.as_raw();
+        // From here on nothing of ours moves a process or makes a cgroup until the init
+        // has exec'd: the warmer's first write, which waits a grace period under the
+        // kernel's cgroup mutex, stalls no step of the start.
+        // SAFETY: the monitor is single-threaded.
+        self.warmer = unsafe {
+            warmer::Warmer::start(&Path::new(crate::store::RUN_DIR).join(warmer::SHARED_LOCK))
+        };
+        let started = created.start();
+        if started.is_err() {
+            self.warmer = None;
+        }
+        let pid = started?.as_raw();
         let exec_ns = now_ns();
         sclog::crash_point("monitor:after-exec");
         self.init = Some(pid);
@@ -617,8 +632,14 @@ impl Monitor {
                     self.clients.push(client);
                 }
             }
-            if notify_ready {
-                self.read_notify(&mut buf);
+            if notify_ready && self.read_notify(&mut buf) {
+                // Recording readiness (once per boot) touched the store's code again, and
+                // the warmer's end queued a SIGCHLD. Both are handled before the memory the
+                // start needed is given back, so that neither faults code in after it.
+                if self.reap() {
+                    return;
+                }
+                shed_startup_memory();
             }
             let mut gone = Vec::new();
             for (i, ready) in client_ready.iter().enumerate() {
@@ -678,15 +699,18 @@ impl Monitor {
         }
     }
 
-    fn read_notify(&mut self, buf: &mut [u8]) {
+    /// Read sd_notify messages; true when the init has just reported itself booted.
+    fn read_notify(&mut self, buf: &mut [u8]) -> bool {
+        let mut booted = false;
         while let Ok(n) = self.notify.recv(buf) {
             let text = String::from_utf8_lossy(&buf[..n]);
             if text.lines().any(|l| l == "READY=1") {
+                self.warmer = None;
                 let _ = self.store.update_state(self.id(), |s| s.ready = true);
-                // Recording readiness (once per boot) touched the store's code again.
-                shed_startup_memory();
+                booted = true;
             }
         }
+        booted
     }
 
     /// Handle pending signals; true when the monitor is done.
@@ -700,6 +724,10 @@ impl Monitor {
                         if let Some(exit) = ExitInfo::from_wait_status(status) {
                             return self.on_init_exit(exit);
                         }
+                    } else if self.warmer.as_ref().map(warmer::Warmer::pid) == status.pid() {
+                        if let Some(warmer) = self.warmer.take() {
+                            warmer.reaped();
+                        }
                     } else {
                         self.on_child_reaped(status);
                     }
@@ -710,6 +738,7 @@ impl Monitor {
 
     fn on_init_exit(&mut self, exit: ExitInfo) -> bool {
         self.init = None;
+        self.warmer = None;
         self.detach_networks();
         self.on_init_died(&exit);
         let mut buf = vec![0u8; 16 * 1024];

@@ -1560,3 +1560,81 @@ fn start_spawns_no_monitor_while_another_holds_the_monitor_lock() {
         leftovers(&host, &id)
     );
 }
+
+/// The monitor's children named `sysc-warmer` (cgroups::migration).
+fn warmers_of(monitor: i32) -> Vec<i32> {
+    let children = std::fs::read_to_string(format!("/proc/{monitor}/task/{monitor}/children"))
+        .unwrap_or_default();
+    children
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "sysc-warmer")
+        })
+        .collect()
+}
+
+/// From the init's exec until it reports itself booted, a child of the monitor keeps the
+/// kernel's cgroup migration lock fast (docs/performance/boot-and-density.md, round seven).
+/// It moves only itself, so it must live in the monitor's cgroup, never the container's; it
+/// must hold none of the monitor's descriptors (the console, the sockets, the exit FIFO,
+/// the monitor lock); and it must end with the boot, or with the init.
+#[test]
+fn the_migration_warmer_holds_nothing_of_the_monitor_and_ends_with_the_boot() {
+    let mut host = Host::new();
+    // An init that never sends READY=1: the warmer stays until the init ends.
+    let rootfs = host.rootfs();
+    let id = host.ok([
+        "run",
+        "-d",
+        "--name",
+        "plain",
+        "--cgroup-parent",
+        &host.cgroup_parent,
+        "--external-rootfs",
+        rootfs.to_str().unwrap(),
+        "none",
+        "sleep",
+        "300",
+    ]);
+    let monitor: i32 = host
+        .inspect("plain", "{{.State.MonitorPid}}")
+        .parse()
+        .unwrap();
+    let warmers = warmers_of(monitor);
+    assert_eq!(warmers.len(), 1, "monitor {monitor} has no warmer child");
+    let warmer = warmers[0];
+    let cgroup = |pid: i32| read_trimmed(std::path::Path::new(&format!("/proc/{pid}/cgroup")));
+    assert_eq!(cgroup(warmer), cgroup(monitor));
+    assert!(!host.cgroup_procs(&id).contains(&warmer));
+    let fds = std::fs::read_dir(format!("/proc/{warmer}/fd")).unwrap();
+    for fd in fds {
+        let fd = fd.unwrap();
+        let number: i32 = fd.file_name().to_str().unwrap().parse().unwrap();
+        let target = std::fs::read_link(fd.path()).unwrap();
+        let target = target.to_string_lossy();
+        assert!(
+            number <= 2
+                || target.ends_with("/cgroup.procs")
+                || target.ends_with("/migration-warmer.lock"),
+            "the warmer holds fd {number} -> {target}"
+        );
+    }
+    host.ok(["kill", "-s", "KILL", "plain"]);
+    host.wait_status("plain", "exited", Duration::from_secs(10));
+    assert!(!pid_alive(warmer), "warmer {warmer} outlived the init");
+
+    // systemd: gone once it has reported itself booted.
+    host.boot("booted", &[]);
+    wait_for("systemd's READY=1", Duration::from_secs(30), || {
+        host.state("booted")["Ready"] == true
+    });
+    let monitor: i32 = host
+        .inspect("booted", "{{.State.MonitorPid}}")
+        .parse()
+        .unwrap();
+    wait_for("the warmer to be reaped", Duration::from_secs(5), || {
+        warmers_of(monitor).is_empty()
+    });
+}

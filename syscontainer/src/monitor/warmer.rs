@@ -1,0 +1,92 @@
+//! The process that keeps cgroup migrations fast while the container's init boots
+//! ([`crate::cgroups::migration`]).
+//!
+//! It is a child of the monitor, not a thread: it writes *itself* into its own cgroup, so
+//! the only process such a write could ever move is this one, and when it ends nothing of
+//! it stays in the monitor's memory.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+use crate::cgroups::migration;
+
+/// The longest a warmer runs: an init that never reports itself booted (not systemd, or
+/// systemd without `NOTIFY_SOCKET`) does not keep one going.
+pub const LONGEST_RUN: Duration = Duration::from_secs(10);
+/// Shared by every monitor on the host, so that containers booting together have one
+/// warmer writing between them.
+pub const SHARED_LOCK: &str = "migration-warmer.lock";
+
+/// A running warmer; dropping it ends it (the monitor's reaping loop collects it).
+#[derive(Debug)]
+pub struct Warmer {
+    pid: Pid,
+}
+
+impl Warmer {
+    /// Fork a warmer that runs for at most [`LONGEST_RUN`], taking turns on `shared_lock`.
+    /// `None` (logged) where the fork fails: the boot goes on without it.
+    ///
+    /// # Safety
+    /// As for `fork`: the caller must be single-threaded.
+    pub unsafe fn start(shared_lock: &Path) -> Option<Warmer> {
+        let parent = std::process::id() as i32;
+        // SAFETY: the caller is single-threaded; the child runs `run` and exits.
+        match unsafe { libc::fork() } {
+            0 => run(parent, shared_lock),
+            -1 => {
+                tracing::debug!(
+                    "no migration warmer: fork: {}",
+                    std::io::Error::last_os_error()
+                );
+                None
+            }
+            pid => Some(Warmer {
+                pid: Pid::from_raw(pid),
+            }),
+        }
+    }
+
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// The monitor's reaping loop has collected it (it ran out of time): its PID may be
+    /// anyone's now, so it must not be signalled.
+    pub fn reaped(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Warmer {
+    /// Kill and reap it: not reaped until here, its PID is still ours. A warmer inside its
+    /// first write dies when the write returns, within a grace period.
+    fn drop(&mut self) {
+        let _ = kill(self.pid, Signal::SIGKILL);
+        while let Err(nix::errno::Errno::EINTR) = waitpid(self.pid, None) {}
+    }
+}
+
+fn run(parent: i32, lock: &Path) -> ! {
+    // SAFETY: plain system calls in a fresh single-threaded child. The monitor's console,
+    // sockets, exit FIFO and locks must not be held by this process; it dies with the
+    // monitor.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::prctl(libc::PR_SET_NAME, c"sysc-warmer".as_ptr());
+        if libc::getppid() != parent {
+            libc::_exit(0);
+        }
+    }
+    // Found here rather than in the monitor, whose memory stays as small as it can.
+    if let Ok(procs) = migration::own_procs_file() {
+        let _ = migration::hold_fast(&procs, Some(lock), Instant::now() + LONGEST_RUN);
+    }
+    // SAFETY: ending the child without running the monitor's exit handlers.
+    unsafe { libc::_exit(0) }
+}
