@@ -654,6 +654,14 @@ pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
     })?;
     let config = store.load_config(id)?;
     sclog::crash_point("stop:after-request");
+    // systemd's shutdown moves processes between cgroups too, and each move after a quiet
+    // spell waits an RCU grace period (docs/performance/stop.md, round three). Nothing
+    // shuts down in order without a timeout. Ended (killed and reaped) when `stop` returns.
+    // SAFETY: `stop` runs on the CLI's one thread, and forks before the syncing thread
+    // below exists.
+    let _warmer = (!timeout.is_zero())
+        .then(|| unsafe { crate::warmer::Warmer::start() })
+        .flatten();
     std::thread::scope(|scope| {
         let durable = scope.spawn(|| store.sync_dir(id));
         let halted = halt(store, id, timeout);
@@ -708,6 +716,7 @@ fn halt(store: &Store, id: &str, timeout: Duration) -> Result<()> {
     if !timeout.is_zero() {
         send_signal(init.pid, last_signal)?;
         sclog::crash_point("stop:after-signal");
+        sclog::stop_point("stop:after-signal");
     }
     if !wait_for_exit(init, timeout) {
         last_signal = libc::SIGKILL;

@@ -35,5 +35,6 @@ pub mod template;
 mod testutil;
 pub mod trusted_file;
 pub mod users;
+pub mod warmer;
 
 pub use error::{Error, Result};

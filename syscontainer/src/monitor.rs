@@ -30,7 +30,6 @@ use crate::store::Store;
 
 pub mod entry;
 mod features;
-mod warmer;
 
 pub const ATTACH_SOCKET: &str = "attach.sock";
 pub const NOTIFY_SOCKET: &str = "notify";
@@ -138,7 +137,7 @@ pub struct Monitor {
     /// Health checks and event bookkeeping ([`features`]).
     extras: features::Extras,
     /// Keeps cgroup migrations fast from the init's exec until it reports itself booted.
-    warmer: Option<warmer::Warmer>,
+    warmer: Option<crate::warmer::Warmer>,
 }
 
 /// How long after a boot the monitor waits for init to leave the container's own cgroup2
@@ -542,9 +541,7 @@ impl Monitor {
         // has exec'd: the warmer's first write, which waits a grace period under the
         // kernel's cgroup mutex, stalls no step of the start.
         // SAFETY: the monitor is single-threaded.
-        self.warmer = unsafe {
-            warmer::Warmer::start(&Path::new(crate::store::RUN_DIR).join(warmer::SHARED_LOCK))
-        };
+        self.warmer = unsafe { crate::warmer::Warmer::start() };
         let started = created.start();
         if started.is_err() {
             self.warmer = None;
@@ -724,7 +721,7 @@ impl Monitor {
                         if let Some(exit) = ExitInfo::from_wait_status(status) {
                             return self.on_init_exit(exit);
                         }
-                    } else if self.warmer.as_ref().map(warmer::Warmer::pid) == status.pid() {
+                    } else if self.warmer.as_ref().map(crate::warmer::Warmer::pid) == status.pid() {
                         if let Some(warmer) = self.warmer.take() {
                             warmer.reaped();
                         }

@@ -545,6 +545,14 @@ pub fn leftovers(host: &Host, id: &str) -> Vec<String> {
     found
 }
 
+/// Whether the binary `name` was built with stop points (`sclog::stop_point`): debug builds
+/// only, found by the environment variable's name in the executable.
+pub fn has_stop_points(name: &str) -> bool {
+    let exe = std::fs::read(bin(name)).unwrap_or_else(|e| panic!("read {name}: {e}"));
+    exe.windows(sclog::STOP_POINT_ENV.len())
+        .any(|w| w == sclog::STOP_POINT_ENV.as_bytes())
+}
+
 /// Wait until `pred` holds, polling every 50 ms; panics with `what` after `timeout`.
 pub fn wait_for(what: &str, timeout: Duration, mut pred: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use serde_json::{json, Value};
-use syscontainer_tests::bin;
 use syscontainer_tests::oci::{
     containerd_like_config, last_log_line, parent_of, reap, write_config, Oci,
 };
+use syscontainer_tests::{bin, has_stop_points};
 
 #[test]
 fn created_running_stopped_with_the_pid_file_and_the_exit_code() {
@@ -302,11 +302,7 @@ fn a_failed_exec_is_an_error_and_leaves_no_process() {
 /// every process in the container's PID namespace must be in its mount namespace too.
 #[test]
 fn an_oci_exec_process_is_born_inside_the_containers_mount_namespace() {
-    let runtime = std::fs::read(bin("syscontainer-oci")).unwrap();
-    if !runtime
-        .windows(sclog::STOP_POINT_ENV.len())
-        .any(|w| w == sclog::STOP_POINT_ENV.as_bytes())
-    {
+    if !has_stop_points("syscontainer-oci") {
         eprintln!("skipped: a release build has no stop points");
         return;
     }

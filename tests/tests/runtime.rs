@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use syscontainer_tests::{leftovers, pid_alive, wait_for, Host};
+use syscontainer_tests::{has_stop_points, leftovers, pid_alive, wait_for, Host};
 
 fn read_trimmed(path: &std::path::Path) -> String {
     std::fs::read_to_string(path)
@@ -1637,4 +1637,67 @@ fn the_migration_warmer_holds_nothing_of_the_monitor_and_ends_with_the_boot() {
     wait_for("the warmer to be reaped", Duration::from_secs(5), || {
         warmers_of(monitor).is_empty()
     });
+}
+
+/// `stop` runs a warmer too, from its signal until the exit is recorded (systemd's shutdown
+/// moves processes as well): the CLI's child, in the CLI's cgroup, holding no descriptor of
+/// the CLI's (the container's lock), and gone when `stop` returns. The CLI is held right
+/// after its signal by a debug build's stop point.
+#[test]
+fn stop_runs_a_migration_warmer_that_ends_when_stop_returns() {
+    if !has_stop_points("syscontainer") {
+        eprintln!("skipped: a release build has no stop points");
+        return;
+    }
+    let mut host = Host::new();
+    host.boot("halting", &[]);
+    let mut stop = host
+        .command()
+        .args(["stop", "-t", "60", "halting"])
+        .env(sclog::STOP_POINT_ENV, "stop:after-signal")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let cli = stop.id() as i32;
+    let stopped = || {
+        std::fs::read_to_string(format!("/proc/{cli}/stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('T')
+        })
+    };
+    wait_for(
+        "stop to reach its stop point",
+        Duration::from_secs(30),
+        stopped,
+    );
+    let warmers = warmers_of(cli);
+    let cgroup = |pid: i32| read_trimmed(std::path::Path::new(&format!("/proc/{pid}/cgroup")));
+    let held: Vec<String> = warmers
+        .iter()
+        .flat_map(|w| std::fs::read_dir(format!("/proc/{w}/fd")).unwrap())
+        .map(|fd| fd.unwrap())
+        .filter(|fd| fd.file_name().to_str().unwrap().parse::<i32>().unwrap() > 2)
+        .map(|fd| std::fs::read_link(fd.path()).unwrap().display().to_string())
+        .collect();
+    let same_cgroup = warmers.iter().all(|&w| cgroup(w) == cgroup(cli));
+    // SAFETY: plain kill(2) of our own child.
+    unsafe { libc::kill(cli, libc::SIGCONT) };
+    let status = stop.wait().unwrap();
+    assert!(status.success(), "stop failed: {status}");
+    assert_eq!(warmers.len(), 1, "stop {cli} has no warmer child");
+    assert!(same_cgroup, "the warmer is not in the cgroup of stop");
+    assert!(
+        held.iter()
+            .all(|t| t.ends_with("/cgroup.procs") || t.ends_with("/migration-warmer.lock")),
+        "the warmer holds {held:?}"
+    );
+    assert!(
+        !pid_alive(warmers[0]),
+        "warmer {} outlived stop",
+        warmers[0]
+    );
+    assert_eq!(host.state("halting")["Status"], "exited");
 }

@@ -1,9 +1,10 @@
-//! The process that keeps cgroup migrations fast while the container's init boots
-//! ([`crate::cgroups::migration`]).
+//! The process that keeps cgroup migrations fast while a container's systemd boots or
+//! shuts down ([`crate::cgroups::migration`]): the monitor runs one from the init's exec
+//! until `READY=1`, `stop` one from its signal until the exit is recorded.
 //!
-//! It is a child of the monitor, not a thread: it writes *itself* into its own cgroup, so
-//! the only process such a write could ever move is this one, and when it ends nothing of
-//! it stays in the monitor's memory.
+//! It is a child process, not a thread: it writes *itself* into its own cgroup, so the
+//! only process such a write could ever move is this one, and when it ends nothing of it
+//! stays in its parent's memory.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,10 +16,11 @@ use nix::unistd::Pid;
 use crate::cgroups::migration;
 
 /// The longest a warmer runs: an init that never reports itself booted (not systemd, or
-/// systemd without `NOTIFY_SOCKET`) does not keep one going.
+/// systemd without `NOTIFY_SOCKET`), or a stop that waits out its timeout, does not keep
+/// one going.
 pub const LONGEST_RUN: Duration = Duration::from_secs(10);
-/// Shared by every monitor on the host, so that containers booting together have one
-/// warmer writing between them.
+/// In [`crate::store::RUN_DIR`], shared by every warmer on the host, so that containers
+/// booting or stopping together have one warmer writing between them.
 pub const SHARED_LOCK: &str = "migration-warmer.lock";
 
 /// A running warmer; dropping it ends it (the monitor's reaping loop collects it).
@@ -28,16 +30,17 @@ pub struct Warmer {
 }
 
 impl Warmer {
-    /// Fork a warmer that runs for at most [`LONGEST_RUN`], taking turns on `shared_lock`.
-    /// `None` (logged) where the fork fails: the boot goes on without it.
+    /// Fork a warmer that runs for at most [`LONGEST_RUN`], taking turns with the others
+    /// on [`SHARED_LOCK`]. `None` (logged) where the fork fails: the caller goes on without.
     ///
     /// # Safety
     /// As for `fork`: the caller must be single-threaded.
-    pub unsafe fn start(shared_lock: &Path) -> Option<Warmer> {
+    pub unsafe fn start() -> Option<Warmer> {
+        let lock = Path::new(crate::store::RUN_DIR).join(SHARED_LOCK);
         let parent = std::process::id() as i32;
         // SAFETY: the caller is single-threaded; the child runs `run` and exits.
         match unsafe { libc::fork() } {
-            0 => run(parent, shared_lock),
+            0 => run(parent, &lock),
             -1 => {
                 tracing::debug!(
                     "no migration warmer: fork: {}",
@@ -55,8 +58,8 @@ impl Warmer {
         self.pid
     }
 
-    /// The monitor's reaping loop has collected it (it ran out of time): its PID may be
-    /// anyone's now, so it must not be signalled.
+    /// A reaping loop (the monitor's) has collected it (it ran out of time): its PID may
+    /// be anyone's now, so it must not be signalled.
     pub fn reaped(self) {
         std::mem::forget(self);
     }
@@ -72,9 +75,9 @@ impl Drop for Warmer {
 }
 
 fn run(parent: i32, lock: &Path) -> ! {
-    // SAFETY: plain system calls in a fresh single-threaded child. The monitor's console,
-    // sockets, exit FIFO and locks must not be held by this process; it dies with the
-    // monitor.
+    // SAFETY: plain system calls in a fresh single-threaded child. The parent's
+    // descriptors (the monitor's console, sockets, exit FIFO and locks; the CLI's
+    // container lock) must not be held by this process; it dies with its parent.
     unsafe {
         libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -83,7 +86,7 @@ fn run(parent: i32, lock: &Path) -> ! {
             libc::_exit(0);
         }
     }
-    // Found here rather than in the monitor, whose memory stays as small as it can.
+    // Found here rather than in the parent: a monitor's memory stays as small as it can.
     if let Ok(procs) = migration::own_procs_file() {
         let _ = migration::hold_fast(&procs, Some(lock), Instant::now() + LONGEST_RUN);
     }
