@@ -15,7 +15,6 @@
 //! documents for that option: forks and exits take the lock's slower read path meanwhile.
 
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -55,44 +54,20 @@ pub fn next_interval(longest_write: Duration) -> Duration {
 }
 
 /// Write the calling process into its own cgroup through `procs` (its [`own_procs_file`])
-/// until `until`. With `shared_lock`, only the holder of that file's `flock` writes, so
-/// that containers booting together keep the lock fast with one writer between them; the
-/// others wait for it and take over when it leaves.
+/// until `until`.
 ///
 /// The process must be one made for this: if someone moved it meanwhile, a write puts it
 /// back where it was.
-pub fn hold_fast(procs: &Path, shared_lock: Option<&Path>, until: Instant) -> Result<()> {
-    let io = |op: &'static str, path: &Path| {
-        let path = path.to_path_buf();
+pub fn hold_fast(procs: &Path, until: Instant) -> Result<()> {
+    let io = |op: &'static str| {
+        let path = procs.to_path_buf();
         move |source| CgroupError::Io { op, path, source }
-    };
-    let _held = match shared_lock {
-        Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .custom_flags(libc::O_CLOEXEC)
-                .open(path)
-                .map_err(io("open", path))?;
-            // SAFETY: flock on a descriptor we own.
-            while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-                let err = std::io::Error::last_os_error();
-                if err.kind() != std::io::ErrorKind::Interrupted {
-                    return Err(io("flock", path)(err));
-                }
-            }
-            Some(file)
-        }
-        None => None,
     };
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_CLOEXEC)
         .open(procs)
-        .map_err(io("open", procs))?;
+        .map_err(io("open"))?;
     let mut longest = Duration::ZERO;
     while Instant::now() < until {
         let started = Instant::now();
@@ -100,7 +75,7 @@ pub fn hold_fast(procs: &Path, shared_lock: Option<&Path>, until: Instant) -> Re
         // keeps it fast. Only a cgroup that is gone makes the writes pointless.
         if let Err(e) = file.write_all(b"0") {
             if e.raw_os_error() == Some(libc::ENODEV) {
-                return Err(io("write", procs)(e));
+                return Err(io("write")(e));
             }
         }
         longest = longest.max(started.elapsed());

@@ -23,7 +23,7 @@ pub const LONGEST_RUN: Duration = Duration::from_secs(10);
 /// booting or stopping together have one warmer writing between them.
 pub const SHARED_LOCK: &str = "migration-warmer.lock";
 
-/// A running warmer; dropping it ends it (the monitor's reaping loop collects it).
+/// A running warmer; dropping it kills and reaps it.
 #[derive(Debug)]
 pub struct Warmer {
     pid: Pid,
@@ -86,9 +86,14 @@ fn run(parent: i32, lock: &Path) -> ! {
             libc::_exit(0);
         }
     }
-    // Found here rather than in the parent: a monitor's memory stays as small as it can.
-    if let Ok(procs) = migration::own_procs_file() {
-        let _ = migration::hold_fast(&procs, Some(lock), Instant::now() + LONGEST_RUN);
+    let until = Instant::now() + LONGEST_RUN;
+    // Containers booting or stopping together: one warmer writes, the others wait for it
+    // and take over when it leaves.
+    if let Ok(_turn) = crate::store::Lock::acquire(lock) {
+        // Found here rather than in the parent: a monitor's memory stays as small as it can.
+        if let Ok(procs) = migration::own_procs_file() {
+            let _ = migration::hold_fast(&procs, until);
+        }
     }
     // SAFETY: ending the child without running the monitor's exit handlers.
     unsafe { libc::_exit(0) }
