@@ -285,7 +285,7 @@ pub fn shutdown(store: &Store, timeout: Option<Duration>) -> Result<Restored> {
             .into_iter()
             .map(|(id, t)| {
                 scope.spawn(move || {
-                    let r = halt(store, &id, t);
+                    let r = halt(store, &id, t, None);
                     (id, r)
                 })
             })
@@ -656,15 +656,17 @@ pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
     sclog::crash_point("stop:after-request");
     // systemd's shutdown moves processes between cgroups too, and each move after a quiet
     // spell waits an RCU grace period (docs/performance/stop.md, round three). Nothing
-    // shuts down in order without a timeout. Ended (killed and reaped) when `stop` returns.
+    // shuts down in order without a timeout. Set going once the signal is sent (the thaw
+    // before it takes the cgroup mutex on v2); killed and reaped when `stop` returns.
     // SAFETY: `stop` runs on the CLI's one thread, and forks before the syncing thread
     // below exists.
-    let _warmer = (!timeout.is_zero())
-        .then(|| unsafe { crate::warmer::Warmer::start() })
+    let warmer = (!timeout.is_zero())
+        .then(|| unsafe { crate::warmer::Warmer::start_on_cue() })
         .flatten();
+    let (_warmer, cue) = warmer.unzip();
     std::thread::scope(|scope| {
         let durable = scope.spawn(|| store.sync_dir(id));
-        let halted = halt(store, id, timeout);
+        let halted = halt(store, id, timeout, cue);
         let synced = match durable.join() {
             Ok(synced) => synced.map_err(Error::from),
             Err(_) => Err(Error::Invalid(format!(
@@ -680,7 +682,12 @@ pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
 
 /// The stop sequence itself, for a user's [`stop`] or the host's [`shutdown`] (the
 /// caller has recorded which).
-fn halt(store: &Store, id: &str, timeout: Duration) -> Result<()> {
+fn halt(
+    store: &Store,
+    id: &str,
+    timeout: Duration,
+    warmer: Option<crate::warmer::Cue>,
+) -> Result<()> {
     await_unrecorded_monitor(store, id)?;
     let mut c = Container::load(store, id)?;
     // A monitor that is still booting PID 1 records it shortly: wait for that rather than
@@ -715,6 +722,9 @@ fn halt(store: &Store, id: &str, timeout: Duration) -> Result<()> {
     let mut last_signal = stop_signal(&c.config, init.pid);
     if !timeout.is_zero() {
         send_signal(init.pid, last_signal)?;
+        if let Some(cue) = warmer {
+            cue.give();
+        }
         sclog::crash_point("stop:after-signal");
         sclog::stop_point("stop:after-signal");
     }

@@ -6,6 +6,7 @@
 //! only process such a write could ever move is this one, and when it ends nothing of it
 //! stays in its parent's memory.
 
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -36,11 +37,34 @@ impl Warmer {
     /// # Safety
     /// As for `fork`: the caller must be single-threaded.
     pub unsafe fn start() -> Option<Warmer> {
+        // SAFETY: passed on to the caller.
+        unsafe { Self::fork(None) }
+    }
+
+    /// A warmer that waits for its [`Cue`] before its first write: forked while the caller
+    /// is still single-threaded, set going once the caller's own cgroup steps are done (its
+    /// first write holds the kernel's cgroup mutex for a grace period). It ends without a
+    /// write if the cue is dropped unused.
+    ///
+    /// # Safety
+    /// As for `fork`: the caller must be single-threaded.
+    pub unsafe fn start_on_cue() -> Option<(Warmer, Cue)> {
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| tracing::debug!("no migration warmer: pipe: {e}"))
+            .ok()?;
+        // SAFETY: passed on to the caller.
+        let warmer = unsafe { Self::fork(Some(read.as_raw_fd())) }?;
+        Some((warmer, Cue(write)))
+    }
+
+    /// # Safety
+    /// As for `fork`: the caller must be single-threaded.
+    unsafe fn fork(cue: Option<RawFd>) -> Option<Warmer> {
         let lock = Path::new(crate::store::RUN_DIR).join(SHARED_LOCK);
         let parent = std::process::id() as i32;
         // SAFETY: the caller is single-threaded; the child runs `run` and exits.
         match unsafe { libc::fork() } {
-            0 => run(parent, &lock),
+            0 => run(parent, &lock, cue),
             -1 => {
                 tracing::debug!(
                     "no migration warmer: fork: {}",
@@ -65,6 +89,16 @@ impl Warmer {
     }
 }
 
+/// What sets a [`Warmer::start_on_cue`] warmer going.
+#[derive(Debug)]
+pub struct Cue(OwnedFd);
+
+impl Cue {
+    pub fn give(self) {
+        let _ = nix::unistd::write(&self.0, b"g");
+    }
+}
+
 impl Drop for Warmer {
     /// Kill and reap it: not reaped until here, its PID is still ours. A warmer inside its
     /// first write dies when the write returns, within a grace period.
@@ -74,16 +108,37 @@ impl Drop for Warmer {
     }
 }
 
-fn run(parent: i32, lock: &Path) -> ! {
+fn run(parent: i32, lock: &Path, cue: Option<RawFd>) -> ! {
     // SAFETY: plain system calls in a fresh single-threaded child. The parent's
     // descriptors (the monitor's console, sockets, exit FIFO and locks; the CLI's
-    // container lock) must not be held by this process; it dies with its parent.
+    // container lock) must not be held by this process, but for the cue, moved to fd 3;
+    // it dies with its parent.
     unsafe {
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        let mut first_closed = 3u32;
+        if let Some(fd) = cue {
+            libc::dup2(fd, 3);
+            first_closed = 4;
+        }
+        libc::syscall(libc::SYS_close_range, first_closed, u32::MAX, 0u32);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         libc::prctl(libc::PR_SET_NAME, c"sysc-warmer".as_ptr());
         if libc::getppid() != parent {
             libc::_exit(0);
+        }
+        if cue.is_some() {
+            let mut byte = 0u8;
+            let read = loop {
+                let n = libc::read(3, std::ptr::addr_of_mut!(byte).cast(), 1);
+                if n >= 0
+                    || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+                {
+                    break n;
+                }
+            };
+            libc::close(3);
+            if read != 1 {
+                libc::_exit(0);
+            }
         }
     }
     let until = Instant::now() + LONGEST_RUN;

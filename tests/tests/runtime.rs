@@ -1641,7 +1641,8 @@ fn the_migration_warmer_holds_nothing_of_the_monitor_and_ends_with_the_boot() {
 
 /// `stop` runs a warmer too, from its signal until the exit is recorded (systemd's shutdown
 /// moves processes as well): the CLI's child, in the CLI's cgroup, holding no descriptor of
-/// the CLI's (the container's lock), and gone when `stop` returns. The CLI is held right
+/// the CLI's (the container's lock) nor its cue once set going, and gone when `stop`
+/// returns. The CLI is held right
 /// after its signal by a debug build's stop point.
 #[test]
 fn stop_runs_a_migration_warmer_that_ends_when_stop_returns() {
@@ -1674,14 +1675,32 @@ fn stop_runs_a_migration_warmer_that_ends_when_stop_returns() {
         stopped,
     );
     let warmers = warmers_of(cli);
+    let fd_targets = |pid: i32| -> Vec<String> {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|fds| {
+                fds.flatten()
+                    .filter(|fd| fd.file_name().to_str().unwrap().parse::<i32>().unwrap() > 2)
+                    .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                    .map(|t| t.display().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Set going by the signal, it has read its cue (and closed the pipe) once it holds
+    // the shared lock's file.
+    if let Some(&w) = warmers.first() {
+        wait_for(
+            "the warmer to take its turn",
+            Duration::from_secs(10),
+            || {
+                fd_targets(w)
+                    .iter()
+                    .any(|t| t.ends_with("/migration-warmer.lock"))
+            },
+        );
+    }
     let cgroup = |pid: i32| read_trimmed(std::path::Path::new(&format!("/proc/{pid}/cgroup")));
-    let held: Vec<String> = warmers
-        .iter()
-        .flat_map(|w| std::fs::read_dir(format!("/proc/{w}/fd")).unwrap())
-        .map(|fd| fd.unwrap())
-        .filter(|fd| fd.file_name().to_str().unwrap().parse::<i32>().unwrap() > 2)
-        .map(|fd| std::fs::read_link(fd.path()).unwrap().display().to_string())
-        .collect();
+    let held: Vec<String> = warmers.iter().flat_map(|&w| fd_targets(w)).collect();
     let same_cgroup = warmers.iter().all(|&w| cgroup(w) == cgroup(cli));
     // SAFETY: plain kill(2) of our own child.
     unsafe { libc::kill(cli, libc::SIGCONT) };
