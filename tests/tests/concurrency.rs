@@ -107,7 +107,9 @@ fn create_args(host: &Host, name: &str, rootfs: &Path, extra: &[&str]) -> Vec<St
     args
 }
 
-/// Live monitors of the container (`syscontainer … monitor ID`), by PID.
+/// Live monitors of the container (`syscontainer … monitor ID`), by PID. A monitor's
+/// migration warmer is a fork of it, with its command line but named `sysc-warmer`: not a
+/// monitor.
 fn monitors(id: &str) -> Vec<i32> {
     std::fs::read_dir("/proc")
         .unwrap()
@@ -119,6 +121,8 @@ fn monitors(id: &str) -> Vec<i32> {
             args.windows(2)
                 .any(|w| w[0] == b"monitor" && w[1] == id.as_bytes())
                 && pid_alive(*pid)
+                && std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim() != "sysc-warmer")
         })
         .collect()
 }
