@@ -1652,14 +1652,16 @@ fn stop_runs_a_migration_warmer_that_ends_when_stop_returns() {
     }
     let mut host = Host::new();
     host.boot("halting", &[]);
-    let mut stop = host
-        .command()
-        .args(["stop", "-t", "60", "halting"])
-        .env(sclog::STOP_POINT_ENV, "stop:after-signal")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let cli = stop.id() as i32;
+    // Killed (stopped or not) if an assertion below fails, before the host is cleaned up.
+    let mut stop = KillOnDrop(Some(
+        host.command()
+            .args(["stop", "-t", "60", "halting"])
+            .env(sclog::STOP_POINT_ENV, "stop:after-signal")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let cli = stop.0.as_ref().unwrap().id() as i32;
     let stopped = || {
         std::fs::read_to_string(format!("/proc/{cli}/stat")).is_ok_and(|s| {
             s.rsplit(')')
@@ -1704,7 +1706,7 @@ fn stop_runs_a_migration_warmer_that_ends_when_stop_returns() {
     let same_cgroup = warmers.iter().all(|&w| cgroup(w) == cgroup(cli));
     // SAFETY: plain kill(2) of our own child.
     unsafe { libc::kill(cli, libc::SIGCONT) };
-    let status = stop.wait().unwrap();
+    let status = stop.0.take().unwrap().wait().unwrap();
     assert!(status.success(), "stop failed: {status}");
     assert_eq!(warmers.len(), 1, "stop {cli} has no warmer child");
     assert!(same_cgroup, "the warmer is not in the cgroup of stop");
