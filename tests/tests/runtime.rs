@@ -1561,9 +1561,9 @@ fn start_spawns_no_monitor_while_another_holds_the_monitor_lock() {
     );
 }
 
-/// The monitor's children named `sysc-warmer` (cgroups::migration).
-fn warmers_of(monitor: i32) -> Vec<i32> {
-    let children = std::fs::read_to_string(format!("/proc/{monitor}/task/{monitor}/children"))
+/// The children of `parent` (a monitor, or `stop`) named `sysc-warmer` (cgroups::migration).
+fn warmers_of(parent: i32) -> Vec<i32> {
+    let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
         .unwrap_or_default();
     children
         .split_whitespace()
@@ -1573,6 +1573,39 @@ fn warmers_of(monitor: i32) -> Vec<i32> {
                 .is_ok_and(|c| c.trim() == "sysc-warmer")
         })
         .collect()
+}
+
+/// Where the descriptors of `pid` above its standard streams lead.
+fn fd_targets(pid: i32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.flatten()
+                .filter(|fd| fd.file_name().to_str().unwrap().parse::<i32>().unwrap() > 2)
+                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                .map(|t| t.display().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Until the warmer holds the shared lock's file: by then it has closed what it inherited
+/// (and read its cue, if it had one).
+fn wait_for_its_turn(warmer: i32) {
+    wait_for(
+        "the warmer to take its turn",
+        Duration::from_secs(10),
+        || {
+            fd_targets(warmer)
+                .iter()
+                .any(|t| t.ends_with("/migration-warmer.lock"))
+        },
+    );
+}
+
+/// Whether every descriptor `fd_targets` lists is the warmer's own: its cgroup file or lock.
+fn only_its_own(held: &[String]) -> bool {
+    held.iter()
+        .all(|t| t.ends_with("/cgroup.procs") || t.ends_with("/migration-warmer.lock"))
 }
 
 /// From the init's exec until it reports itself booted, a child of the monitor keeps the
@@ -1608,19 +1641,9 @@ fn the_migration_warmer_holds_nothing_of_the_monitor_and_ends_with_the_boot() {
     let cgroup = |pid: i32| read_trimmed(std::path::Path::new(&format!("/proc/{pid}/cgroup")));
     assert_eq!(cgroup(warmer), cgroup(monitor));
     assert!(!host.cgroup_procs(&id).contains(&warmer));
-    let fds = std::fs::read_dir(format!("/proc/{warmer}/fd")).unwrap();
-    for fd in fds {
-        let fd = fd.unwrap();
-        let number: i32 = fd.file_name().to_str().unwrap().parse().unwrap();
-        let target = std::fs::read_link(fd.path()).unwrap();
-        let target = target.to_string_lossy();
-        assert!(
-            number <= 2
-                || target.ends_with("/cgroup.procs")
-                || target.ends_with("/migration-warmer.lock"),
-            "the warmer holds fd {number} -> {target}"
-        );
-    }
+    wait_for_its_turn(warmer);
+    let held = fd_targets(warmer);
+    assert!(only_its_own(&held), "the warmer holds {held:?}");
     host.ok(["kill", "-s", "KILL", "plain"]);
     host.wait_status("plain", "exited", Duration::from_secs(10));
     assert!(!pid_alive(warmer), "warmer {warmer} outlived the init");
@@ -1677,29 +1700,8 @@ fn stop_runs_a_migration_warmer_that_ends_when_stop_returns() {
         stopped,
     );
     let warmers = warmers_of(cli);
-    let fd_targets = |pid: i32| -> Vec<String> {
-        std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .map(|fds| {
-                fds.flatten()
-                    .filter(|fd| fd.file_name().to_str().unwrap().parse::<i32>().unwrap() > 2)
-                    .filter_map(|fd| std::fs::read_link(fd.path()).ok())
-                    .map(|t| t.display().to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    // Set going by the signal, it has read its cue (and closed the pipe) once it holds
-    // the shared lock's file.
     if let Some(&w) = warmers.first() {
-        wait_for(
-            "the warmer to take its turn",
-            Duration::from_secs(10),
-            || {
-                fd_targets(w)
-                    .iter()
-                    .any(|t| t.ends_with("/migration-warmer.lock"))
-            },
-        );
+        wait_for_its_turn(w);
     }
     let cgroup = |pid: i32| read_trimmed(std::path::Path::new(&format!("/proc/{pid}/cgroup")));
     let held: Vec<String> = warmers.iter().flat_map(|&w| fd_targets(w)).collect();
@@ -1710,11 +1712,7 @@ fn stop_runs_a_migration_warmer_that_ends_when_stop_returns() {
     assert!(status.success(), "stop failed: {status}");
     assert_eq!(warmers.len(), 1, "stop {cli} has no warmer child");
     assert!(same_cgroup, "the warmer is not in the cgroup of stop");
-    assert!(
-        held.iter()
-            .all(|t| t.ends_with("/cgroup.procs") || t.ends_with("/migration-warmer.lock")),
-        "the warmer holds {held:?}"
-    );
+    assert!(only_its_own(&held), "the warmer holds {held:?}");
     assert!(
         !pid_alive(warmers[0]),
         "warmer {} outlived stop",
