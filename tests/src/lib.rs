@@ -18,6 +18,7 @@ pub mod cri;
 pub mod fuse_uring;
 pub mod oci;
 pub mod oci_image;
+pub mod warmer;
 
 /// Where `make test` (scripts/mkrootfs.sh) caches the bookworm rootfs.
 pub const DEFAULT_ROOTFS_CACHE: &str = "/var/cache/syscontainer/rootfs/bookworm";

@@ -15,6 +15,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use syscontainer_tests::warmer::{
+    check_no_warmer_once_ready, check_the_monitors_warmer_until_the_init_ends,
+};
 use syscontainer_tests::{leftovers, pid_alive, wait_for, Host};
 use v2::{
     as_container_service, boot, container_cgroup, inside, read_trimmed, v2_host,
@@ -177,6 +180,17 @@ fn stop_halts_systemd_and_empties_the_cgroup() {
             cgroup.display()
         );
     }
+}
+
+/// The monitor's migration warmer (docs/performance/boot-and-density.md, round seven) on
+/// the default platform: systemd's moves during boot are cgroup2 writes here, and the
+/// warmer's own moves must be taken in the monitor's cgroup under the host's systemd.
+#[test]
+fn the_migration_warmer_moves_itself_beside_the_monitor_until_the_boot_ends() {
+    let mut host = v2_host();
+    check_the_monitors_warmer_until_the_init_ends(&mut host);
+    boot(&mut host, "warmed", &[]);
+    check_no_warmer_once_ready(&host, "warmed");
 }
 
 #[test]

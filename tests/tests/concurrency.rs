@@ -122,7 +122,7 @@ fn monitors(id: &str) -> Vec<i32> {
                 .any(|w| w[0] == b"monitor" && w[1] == id.as_bytes())
                 && pid_alive(*pid)
                 && std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                    .is_ok_and(|c| c.trim() != "sysc-warmer")
+                    .is_ok_and(|c| c.trim() != syscontainer_tests::warmer::COMM)
         })
         .collect()
 }

@@ -4,6 +4,10 @@
 
 use std::time::Duration;
 
+use syscontainer_tests::warmer::{
+    check_no_warmer_once_ready, check_the_monitors_warmer_until_the_init_ends, fd_targets,
+    holds_only_its_own, wait_for_a_move, wait_for_its_turn, warmers_of,
+};
 use syscontainer_tests::{has_stop_points, leftovers, pid_alive, wait_for, Host};
 
 fn read_trimmed(path: &std::path::Path) -> String {
@@ -1561,105 +1565,16 @@ fn start_spawns_no_monitor_while_another_holds_the_monitor_lock() {
     );
 }
 
-/// The children of `parent` (a monitor, or `stop`) named `sysc-warmer` (cgroups::migration).
-fn warmers_of(parent: i32) -> Vec<i32> {
-    let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
-        .unwrap_or_default();
-    children
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|c| c.trim() == "sysc-warmer")
-        })
-        .collect()
-}
-
-/// Where the descriptors of `pid` above its standard streams lead.
-fn fd_targets(pid: i32) -> Vec<String> {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|fds| {
-            fds.flatten()
-                .filter(|fd| fd.file_name().to_str().unwrap().parse::<i32>().unwrap() > 2)
-                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
-                .map(|t| t.display().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Until the warmer holds the shared lock's file: by then it has closed what it inherited
-/// (and read its cue, if it had one).
-fn wait_for_its_turn(warmer: i32) {
-    wait_for(
-        "the warmer to take its turn",
-        Duration::from_secs(10),
-        || {
-            fd_targets(warmer)
-                .iter()
-                .any(|t| t.ends_with("/migration-warmer.lock"))
-        },
-    );
-}
-
-/// Whether every descriptor `fd_targets` lists is the warmer's own: its cgroup file or lock.
-fn only_its_own(held: &[String]) -> bool {
-    held.iter()
-        .all(|t| t.ends_with("/cgroup.procs") || t.ends_with("/migration-warmer.lock"))
-}
-
 /// From the init's exec until it reports itself booted, a child of the monitor keeps the
-/// kernel's cgroup migration lock fast (docs/performance/boot-and-density.md, round seven).
-/// It moves only itself, so it must live in the monitor's cgroup, never the container's; it
-/// must hold none of the monitor's descriptors (the console, the sockets, the exit FIFO,
-/// the monitor lock); and it must end with the boot, or with the init.
+/// kernel's cgroup migration lock fast (docs/performance/boot-and-density.md, round seven);
+/// `warmer::check_the_monitors_warmer_until_the_init_ends` says what it must be. The VM
+/// lane checks the same on pure cgroup v2 (cgroup2.rs).
 #[test]
 fn the_migration_warmer_holds_nothing_of_the_monitor_and_ends_with_the_boot() {
     let mut host = Host::new();
-    // An init that never sends READY=1: the warmer stays until the init ends.
-    let rootfs = host.rootfs();
-    let id = host.ok([
-        "run",
-        "-d",
-        "--name",
-        "plain",
-        "--cgroup-parent",
-        &host.cgroup_parent,
-        "--external-rootfs",
-        rootfs.to_str().unwrap(),
-        "none",
-        "sleep",
-        "300",
-    ]);
-    let monitor: i32 = host
-        .inspect("plain", "{{.State.MonitorPid}}")
-        .parse()
-        .unwrap();
-    let warmers = warmers_of(monitor);
-    assert_eq!(warmers.len(), 1, "monitor {monitor} has no warmer child");
-    let warmer = warmers[0];
-    let cgroup = |pid: i32| read_trimmed(std::path::Path::new(&format!("/proc/{pid}/cgroup")));
-    assert_eq!(cgroup(warmer), cgroup(monitor));
-    assert!(!host.cgroup_procs(&id).contains(&warmer));
-    wait_for_its_turn(warmer);
-    let held = fd_targets(warmer);
-    assert!(only_its_own(&held), "the warmer holds {held:?}");
-    host.ok(["kill", "-s", "KILL", "plain"]);
-    host.wait_status("plain", "exited", Duration::from_secs(10));
-    assert!(!pid_alive(warmer), "warmer {warmer} outlived the init");
-
-    // systemd: gone once it has reported itself booted.
+    check_the_monitors_warmer_until_the_init_ends(&mut host);
     host.boot("booted", &[]);
-    wait_for("systemd's READY=1", Duration::from_secs(30), || {
-        host.state("booted")["Ready"] == true
-    });
-    let monitor: i32 = host
-        .inspect("booted", "{{.State.MonitorPid}}")
-        .parse()
-        .unwrap();
-    wait_for("the warmer to be reaped", Duration::from_secs(5), || {
-        warmers_of(monitor).is_empty()
-    });
+    check_no_warmer_once_ready(&host, "booted");
 }
 
 /// `stop` runs a warmer too, from its signal until the exit is recorded (systemd's shutdown
@@ -1702,6 +1617,7 @@ fn stop_runs_a_migration_warmer_that_ends_when_stop_returns() {
     let warmers = warmers_of(cli);
     if let Some(&w) = warmers.first() {
         wait_for_its_turn(w);
+        wait_for_a_move(w);
     }
     let cgroup = |pid: i32| read_trimmed(std::path::Path::new(&format!("/proc/{pid}/cgroup")));
     let held: Vec<String> = warmers.iter().flat_map(|&w| fd_targets(w)).collect();
@@ -1712,7 +1628,7 @@ fn stop_runs_a_migration_warmer_that_ends_when_stop_returns() {
     assert!(status.success(), "stop failed: {status}");
     assert_eq!(warmers.len(), 1, "stop {cli} has no warmer child");
     assert!(same_cgroup, "the warmer is not in the cgroup of stop");
-    assert!(only_its_own(&held), "the warmer holds {held:?}");
+    assert!(holds_only_its_own(&held), "the warmer holds {held:?}");
     assert!(
         !pid_alive(warmers[0]),
         "warmer {} outlived stop",
