@@ -39,16 +39,30 @@ pub fn fd_targets(pid: i32) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Until the warmer holds the shared lock's file: by then it has closed what it inherited
-/// (and read its cue, if it had one).
+/// Whether `pid` holds a `flock` (not waiting for one), by `/proc/locks`: a holder's line is
+/// `N: FLOCK ADVISORY WRITE PID …`, a waiter's `N: -> FLOCK …`.
+pub fn holds_a_flock(pid: i32) -> bool {
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    locks.lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.get(1) == Some(&"FLOCK")
+            && fields.get(3) == Some(&"WRITE")
+            && fields.get(4).and_then(|p| p.parse::<i32>().ok()) == Some(pid)
+    })
+}
+
+/// Until the warmer holds the shared lock: its turn to write, which comes once any other
+/// warmer (another container's boot, another `stop`) has ended, and after it has closed what
+/// it inherited (and read its cue, if it had one). A warmer runs for at most ten seconds.
 pub fn wait_for_its_turn(warmer: i32) {
     wait_for(
         "the warmer to take its turn",
-        Duration::from_secs(10),
+        Duration::from_secs(15),
         || {
-            fd_targets(warmer)
-                .iter()
-                .any(|t| t.ends_with("/migration-warmer.lock"))
+            holds_a_flock(warmer)
+                && fd_targets(warmer)
+                    .iter()
+                    .any(|t| t.ends_with("/migration-warmer.lock"))
         },
     );
 }
@@ -71,13 +85,13 @@ pub fn bytes_written(pid: i32) -> u64 {
 }
 
 /// Waits until the warmer, which holds its turn, has moved itself into its cgroup again: one
-/// write of its `cgroup.procs` that the kernel took. It writes every few milliseconds, so a
-/// second without one means its moves are refused.
+/// write of its `cgroup.procs` that the kernel took. It writes every few milliseconds, so two
+/// seconds without one (on an emulated CPU, busy with other tests) mean its moves are refused.
 pub fn wait_for_a_move(warmer: i32) {
     let before = bytes_written(warmer);
     wait_for(
         "the warmer's write to its cgroup.procs to succeed",
-        Duration::from_secs(1),
+        Duration::from_secs(2),
         || bytes_written(warmer) > before,
     );
 }
