@@ -35,15 +35,16 @@ pub fn run(ctx: &Context, args: Args) -> Result<u8> {
     // The init of a container that joins an existing PID namespace is visible there, running
     // this binary, until `start`: the CVE-2019-5736 exposure of an exec'd process, and the
     // same protection.
-    if oci::bundle::joins_a_pid_namespace(&oci::bundle::load(&args.bundle)?.spec) {
+    let bundle = oci::bundle::load(&args.bundle)?;
+    if oci::bundle::joins_a_pid_namespace(&bundle.spec) {
         syscontainer::sealed_exe::reexec_sealed()?;
     }
     let root = ctx.open_root()?;
     oci::create(
         &root,
+        bundle,
         &CreateOptions {
             id: &args.id,
-            bundle: &args.bundle,
             pid_file: args.pid_file.as_deref(),
             console_socket: args.console_socket.as_deref(),
             systemd_cgroup: ctx.systemd_cgroup,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Hook, Hooks, Spec};
 
-use super::bundle::{self, Bundle, HOOK_SPEC_ANNOTATION};
+use super::bundle::{Bundle, HOOK_SPEC_ANNOTATION};
 use super::record::{OciRoot, Phase, Record};
 use super::{cgroups_path, console, io_error, OciError, Result};
 use crate::cgroups::ContainerCgroup;
@@ -18,7 +18,6 @@ use crate::state::{now_rfc3339, OciStatus, ProcessId};
 
 pub struct CreateOptions<'a> {
     pub id: &'a str,
-    pub bundle: &'a Path,
     pub pid_file: Option<&'a Path>,
     pub console_socket: Option<&'a Path>,
     /// `--systemd-cgroup`: cgroupsPath is `slice:prefix:name`.
@@ -27,10 +26,10 @@ pub struct CreateOptions<'a> {
     pub daemon_config: &'a Path,
 }
 
-/// Create the container; returns its record (the init parked at "created").
-pub fn create(root: &OciRoot, opts: &CreateOptions) -> Result<Record> {
+/// Create the container from `bundle` ([`super::bundle::load`]); returns its record (the init
+/// parked at "created").
+pub fn create(root: &OciRoot, mut bundle: Bundle, opts: &CreateOptions) -> Result<Record> {
     super::record::validate_id(opts.id)?;
-    let mut bundle = bundle::load(opts.bundle)?;
     if bundle.system_container {
         add_hook_specs(&mut bundle.spec, opts.daemon_config)?;
     }
