@@ -91,9 +91,17 @@ pub struct LxcFs {
     /// `None` if inotify is unavailable: then every limit file is re-read at every open.
     watch: Option<LimitWatch>,
     nodes: Vec<Node>,
-    handles: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
+    handles: Mutex<HashMap<u64, OpenView>>,
     next_handle: AtomicU64,
     mounted_at: SystemTime,
+}
+
+/// An opened view: the snapshot its reads return, and whether one has returned it yet.
+#[derive(Debug)]
+struct OpenView {
+    view: ViewFile,
+    content: Arc<Vec<u8>>,
+    read: bool,
 }
 
 impl LxcFs {
@@ -190,7 +198,7 @@ impl LxcFs {
             })
     }
 
-    fn handles(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Vec<u8>>>> {
+    fn handles(&self) -> std::sync::MutexGuard<'_, HashMap<u64, OpenView>> {
         self.handles.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -244,18 +252,47 @@ impl LxcFs {
         if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0 {
             return Err(Errno::EACCES);
         }
-        let content = self.content_for(view, pid).map_err(|e| {
-            tracing::warn!(pid, ?view, "cannot render view: {e}");
-            errno_of(&e)
-        })?;
+        let content = self.rendered(view, pid)?;
         let handle = self.next_handle.fetch_add(1, Ordering::Relaxed);
-        self.handles().insert(handle, content);
+        self.handles().insert(
+            handle,
+            OpenView {
+                view,
+                content,
+                read: false,
+            },
+        );
         Ok(handle)
     }
 
-    /// The snapshot rendered at the open of handle `fh`.
-    pub(crate) fn opened_content(&self, fh: u64) -> Result<Arc<Vec<u8>>, Errno> {
-        self.handles().get(&fh).cloned().ok_or(Errno::EBADF)
+    /// What a read of handle `fh` at `offset` by process `pid` sees: the snapshot rendered at
+    /// the open, so that reads in any size see one rendering, except that a read from
+    /// offset 0 after the handle has been read renders the view afresh, and that becomes the
+    /// handle's snapshot. A re-read of the kernel's own file shows the present too, and
+    /// procps 4 relies on it: `top`, `vmstat` and `free -s` open /proc/meminfo and /proc/stat
+    /// once and re-read them from the start at every refresh.
+    pub(crate) fn content_at(&self, fh: u64, offset: u64, pid: u32) -> Result<Arc<Vec<u8>>, Errno> {
+        let view = {
+            let mut handles = self.handles();
+            let open = handles.get_mut(&fh).ok_or(Errno::EBADF)?;
+            if offset != 0 || !open.read {
+                open.read = true;
+                return Ok(open.content.clone());
+            }
+            open.view
+        };
+        let content = self.rendered(view, pid)?;
+        if let Some(open) = self.handles().get_mut(&fh) {
+            open.content = content.clone();
+        }
+        Ok(content)
+    }
+
+    fn rendered(&self, view: ViewFile, pid: u32) -> Result<Arc<Vec<u8>>, Errno> {
+        self.content_for(view, pid).map_err(|e| {
+            tracing::warn!(pid, ?view, "cannot render view: {e}");
+            errno_of(&e)
+        })
     }
 
     pub(crate) fn release_view(&self, fh: u64) {
@@ -382,7 +419,7 @@ impl Filesystem for FuseFs {
 
     fn read(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -391,7 +428,7 @@ impl Filesystem for FuseFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        match self.views.opened_content(fh.0) {
+        match self.views.content_at(fh.0, offset, req.pid()) {
             Ok(content) => reply.data(slice_at(&content, offset, size)),
             Err(errno) => reply.error(errno),
         }

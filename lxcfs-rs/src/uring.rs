@@ -116,7 +116,7 @@ pub(crate) fn respond(views: &LxcFs, request: &Request) -> Result<Vec<u8>, Errno
         }
         op::READ => {
             let (handle, offset, size) = read_in(request.op_in);
-            let content = views.opened_content(handle)?;
+            let content = views.content_at(handle, offset, request.pid)?;
             Ok(slice_at(&content, offset, size.min(PAYLOAD_SIZE as u32)).to_vec())
         }
         op::RELEASE => {

@@ -287,26 +287,70 @@ fn partial_reads_at_offsets_match_full_read() {
             }
             chunked.extend_from_slice(&buf[..n]);
         }
-        // The same handle keeps the snapshot taken at open.
+        // Reads at later offsets continued the snapshot of the first read.
         let mut whole = Vec::new();
         let mut again = std::fs::File::open(daemon.path(file)).unwrap();
         again.read_to_end(&mut whole).unwrap();
         assert!(!chunked.is_empty());
         assert_eq!(chunked.last(), Some(&b'\n'), "{file}");
-        let mut reread = vec![0u8; chunked.len()];
-        let n = handle.read_at(&mut reread, 0).unwrap();
-        assert_eq!(
-            &reread[..n],
-            &chunked[..],
-            "{file}: offset reads differ from full read"
-        );
         if file == "proc/cpuinfo" {
             assert_eq!(whole, chunked, "cpuinfo is stable across opens");
         }
+        // A read from the start again renders afresh, and later offsets continue that one.
+        let mut reread = vec![0u8; 64 * 1024];
+        let n = handle.read_at(&mut reread, 0).unwrap();
+        let fresh = &reread[..n];
+        assert_eq!(fresh.last(), Some(&b'\n'), "{file}: a whole view again");
+        assert_eq!(
+            fresh.iter().filter(|&&b| b == b'\n').count(),
+            chunked.iter().filter(|&&b| b == b'\n').count(),
+            "{file}: the same lines"
+        );
         let mut small = [0u8; 3];
         assert_eq!(handle.read_at(&mut small, 5).unwrap(), 3);
-        assert_eq!(&small, &chunked[5..8]);
+        assert_eq!(&small, &fresh[5..8]);
     }
+}
+
+/// A file kept open and read again from the start shows the present, as the kernel's own does:
+/// procps 4's `top`, `vmstat` and `free -s` open /proc/meminfo and /proc/stat once and re-read
+/// them at every refresh.
+#[test]
+fn a_file_read_again_from_the_start_shows_the_present() {
+    require_root();
+    let daemon = Daemon::start_ours(&[]);
+    let uptime_of = |text: &[u8]| -> f64 {
+        let text = std::str::from_utf8(text).unwrap();
+        text.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let handle = std::fs::File::open(daemon.path("proc/uptime")).unwrap();
+    let mut buf = [0u8; 256];
+    let n = handle.read_at(&mut buf, 0).unwrap();
+    let first = uptime_of(&buf[..n]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let n = handle.read_at(&mut buf, 0).unwrap();
+    let second = uptime_of(&buf[..n]);
+    assert!(second >= first + 0.05, "uptime {first} then {second}");
+
+    // In a container: its meminfo kept open, 96 MiB touched, then read again from the start
+    // (after the 100 ms the daemon may keep a rendering).
+    let cgroup = TestCgroup::create(LIMIT, "0");
+    let script = format!(
+        "perl -e 'open(my $f, \"<\", $ARGV[0]) or die \"$!\"; sysread($f, my $before, 65536); \
+         my $x = \"a\" x (96 << 20); select(undef, undef, undef, 0.3); \
+         sysseek($f, 0, 0); sysread($f, my $after, 65536); \
+         print \"==before==\\n$before==after==\\n$after\"' {}",
+        daemon.path("proc/meminfo").display()
+    );
+    let found = sections(&cgroup.run_in_container(&script).stdout);
+    let free = |name: &str| meminfo_value(&found[name], "MemFree").unwrap();
+    assert_eq!(meminfo_value(&found["after"], "MemTotal"), Some(262144));
+    assert!(
+        free("after") + 64 * 1024 <= free("before"),
+        "MemFree {} kB then {} kB after touching 96 MiB",
+        free("before"),
+        free("after")
+    );
 }
 
 /// A view longer than the `max_read` mount option comes back whole from one read(2): the

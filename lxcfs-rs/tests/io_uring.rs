@@ -57,8 +57,12 @@ fn a_container_reads_its_views_through_one_io_uring_queue_per_cpu() {
            (for i in $(seq 50); do grep MemTotal {m}; grep -c '^cpu' {s}; done > $d/$r) & \
          done; wait; \
          echo ==all==; cat $d/*; rm -r $d; \
-         echo ==proc==; ls {dir}",
+         echo ==proc==; ls {dir}; \
+         echo ==reread==; perl -e 'open(my $f, \"<\", $ARGV[0]) or die; sysread($f, my $a, 256); \
+           select(undef, undef, undef, 0.1); sysseek($f, 0, 0); sysread($f, my $b, 256); \
+           print \"$a$b\"' {u}",
         m = daemon.path("proc/meminfo").display(),
+        u = daemon.path("proc/uptime").display(),
         s = daemon.path("proc/stat").display(),
         dir = daemon.path("proc").display(),
     );
@@ -89,6 +93,14 @@ fn a_container_reads_its_views_through_one_io_uring_queue_per_cpu() {
             "uptime"
         ]
     );
+
+    // The container's uptime, kept open and read again from the start: the present again.
+    let uptimes: Vec<f64> = found["reread"]
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(uptimes.len(), 2, "{}", found["reread"]);
+    assert!(uptimes[1] >= uptimes[0] + 0.05, "{uptimes:?}");
 
     // 400 opens, each OPEN, READ, READ at EOF and RELEASE: at least 1600 requests answered
     // through the rings. Over /dev/fuse the rings would see none.
