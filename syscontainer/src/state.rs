@@ -139,7 +139,17 @@ impl ProcessId {
 }
 
 fn read_stat(pid: i32) -> Option<(char, u64)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // One read: 1 KiB holds a stat line up to its start time (field 22) whatever its
+    // command name (at most 64 bytes), where `read_to_string` probes a size-less /proc file
+    // with a `statx` and reads of 32, 32, 64, 128 and 256 bytes; a liveness check runs
+    // several times in every command.
+    let mut buf = [0u8; 1024];
+    let n = std::io::Read::read(
+        &mut fs::File::open(format!("/proc/{pid}/stat")).ok()?,
+        &mut buf,
+    )
+    .ok()?;
+    let stat = std::str::from_utf8(&buf[..n]).ok()?;
     // The command name may contain spaces and parentheses: fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let mut fields = rest.split_whitespace();

@@ -63,8 +63,10 @@ impl FsManager {
                 .collect();
             Cgroup::load_with_relative_paths(hierarchy, &placement.path, relative)
         };
-        let unified = hybrid_unified_mountpoint()
-            .filter(|_| !v2)
+        // Only a v1 host can be hybrid: a pure v2 one is spared a second mount table read.
+        let unified = (!v2)
+            .then(hybrid_unified_mountpoint)
+            .flatten()
             .map(|mountpoint| mountpoint.join(unified_base).join(&placement.path));
         FsManager { cgroup, unified }
     }
