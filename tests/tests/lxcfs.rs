@@ -316,6 +316,28 @@ fn booted_container_sees_its_limits_and_live_updates() {
         free_total(&host, "lxview") == 512 * MIB
     });
     assert_eq!(lxcfs_mounts(&host, "lxview"), sorted_view_targets());
+
+    // procps 4's `free -s` opens /proc/meminfo once and re-reads it at every sample: its
+    // second sample, taken while 96 MiB are held, shows them.
+    let samples = host.exec(
+        "lxview",
+        &[
+            "sh",
+            "-c",
+            "free -b -s 2 -c 2 > /tmp/free.out & sleep 0.5; \
+             perl -e '$x = q(a) x (96 << 20); sleep 4'; wait; cat /tmp/free.out",
+        ],
+    );
+    let free_column: Vec<u64> = samples
+        .lines()
+        .filter_map(|l| l.strip_prefix("Mem:"))
+        .map(|l| l.split_whitespace().nth(2).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(free_column.len(), 2, "{samples}");
+    assert!(
+        free_column[1] + 64 * MIB <= free_column[0],
+        "the second sample of `free -s` does not show 96 MiB more in use:\n{samples}"
+    );
 }
 
 /// A limit change shows at the very next read of a view, not once a cached rendering
