@@ -1,20 +1,23 @@
 //! `syscontainer-exec-stage FD [ARGS...]`: the part of `syscontainer exec` that enters the container.
-//! Started only by `syscontainer exec`, from a view of this binary the container cannot
-//! write (see `syscontainer::sealed_exe`), with the request (see [`exec_stage::request`]) on
-//! the pipe `FD` (ARGS, the `syscontainer` command line, are only there to be seen in
-//! `ps`). It joins the cgroup and the namespaces, forks the process that execs (this
-//! one stays in the host's PID namespace and relays its exit), and that process sets up its
-//! terminal, user, limits, capabilities and seccomp filter, then execs the command.
+//! Only `syscontainer exec` runs it, in place of itself (the same process), from a view of
+//! this binary the container cannot write (see `syscontainer::sealed_exe`), with the request
+//! (see [`exec_stage::request`]) in the file `FD` (ARGS, the `syscontainer` command line, are
+//! only there to be seen in `ps`). It joins the container's namespaces but its user and
+//! cgroup namespaces, forks the command into the container's cgroup (this process stays in
+//! the host's PID namespace and cgroup, relays the terminal and the command's exit), and the
+//! command joins the user and cgroup namespaces, sets up its terminal, user, limits,
+//! capabilities and seccomp filter, then execs.
 //!
 //! Exit codes as `syscontainer exec`'s: the command's, 126 when a step fails, 127 when the
 //! command is not found.
 
 use std::io::Read;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use exec_stage::identity::{from_mask, CapSets};
 use exec_stage::inside;
 use exec_stage::request::{Request, MAX_BYTES};
+use exec_stage::terminal::{proxy, RawMode};
 use nix::sched::{setns, CloneFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
@@ -35,7 +38,7 @@ fn main() {
             code
         }
     };
-    // SAFETY: leaving without running destructors, as the forked CLI did.
+    // SAFETY: leaving without running destructors.
     unsafe { libc::_exit(code) }
 }
 
@@ -55,9 +58,9 @@ fn read_request() -> Result<Request, Failure> {
         ));
     }
     // SAFETY: the CLI handed us this descriptor; we take it over.
-    let pipe = unsafe { std::fs::File::from_raw_fd(fd) };
+    let file = unsafe { std::fs::File::from_raw_fd(fd) };
     let mut data = Vec::new();
-    pipe.take(MAX_BYTES as u64 + 1)
+    file.take(MAX_BYTES as u64 + 1)
         .read_to_end(&mut data)
         .map_err(|e| fail("read the exec request", &e))?;
     Request::decode(&data).map_err(|e| (126, e.to_string()))
@@ -65,26 +68,40 @@ fn read_request() -> Result<Request, Failure> {
 
 fn run() -> Result<Never, Failure> {
     let req = read_request()?;
-    for tasks in &req.v1_tasks {
-        std::fs::write(tasks, "0")
-            .map_err(|e| fail("join cgroup", &format!("write {}: {e}", tasks.display())))?;
+    // SAFETY: the CLI handed these descriptors over (see the request) and holds nothing
+    // else at their numbers; each is taken once.
+    let take = |fd: i32| (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) });
+    let pidfd = take(req.pidfd).ok_or((126, "exec request: no pidfd".to_string()))?;
+    let cgroup_dir = take(req.cgroup_dir);
+    let mut cgroup_files: Vec<OwnedFd> =
+        req.cgroup_files.iter().filter_map(|fd| take(*fd)).collect();
+    let master = req.pty.and_then(|pty| take(pty.master));
+    // The command is born in the container's cgroup2 directory (see `fork_into_cgroup`),
+    // which the kernel allows only from a cgroup namespace that sees both that directory and
+    // ours (nsdelegate): so the command joins the cgroup namespace itself, and the user
+    // namespace with it, before it does anything else. Born in every other namespace of the
+    // container at once, it is never in the container's PID namespace with the host's root
+    // directory.
+    let all = CloneFlags::from_bits_retain(req.namespaces);
+    let late = all & (CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWCGROUP);
+    setns(pidfd.as_fd(), (all - late) | CloneFlags::CLONE_NEWPID)
+        .map_err(|e| fail("join namespaces", &e))?;
+    if let ForkResult::Parent { child } = fork_into_cgroup(cgroup_dir.as_ref(), &mut cgroup_files)?
+    {
+        drop((pidfd, cgroup_dir, cgroup_files));
+        relay(child, master, &req)
     }
-    // SAFETY: the CLI passed this descriptor number and keeps nothing else at it.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(req.pidfd) };
-    // This process stays in the host's PID namespace, so the container never sees it; the
-    // one it forks is born in every namespace of the container at once (visible there
-    // before joining the mount namespace, its /proc/PID/root would be the host's root).
-    let flags = CloneFlags::from_bits_retain(req.namespaces) | CloneFlags::CLONE_NEWPID;
-    setns(pidfd.as_fd(), flags).map_err(|e| fail("join namespaces", &e))?;
+    drop(cgroup_dir);
+    for file in cgroup_files {
+        nix::unistd::write(&file, b"0").map_err(|e| fail("join cgroup", &e))?;
+    }
+    if !late.is_empty() {
+        setns(pidfd.as_fd(), late).map_err(|e| fail("join namespaces", &e))?;
+    }
     // Nothing of the CLI's may be reachable from here on, not even by `-w /proc/self/fd/N`.
     drop(pidfd);
     // SAFETY: close_range on our own descriptor table; nothing below uses a closed fd.
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0) };
-    // SAFETY: this program is single-threaded; the child only execs or _exits.
-    match unsafe { fork() }.map_err(|e| fail("fork", &e))? {
-        ForkResult::Child => {}
-        ForkResult::Parent { child } => relay_exit(child, req.detach),
-    }
     inside::chdir_inside(&req.cwd).map_err(|e| (126, e))?;
     set_up_stdio(&req)?;
     become_the_user(&req)?;
@@ -120,7 +137,7 @@ fn set_up_stdio(req: &Request) -> Result<(), Failure> {
         )
         .map_err(|e| fail(&format!("open {path}"), &e))
     };
-    if let Some(n) = req.pty {
+    if let Some(n) = req.pty.map(|pty| pty.number) {
         nix::unistd::setsid().map_err(|e| fail("setsid", &e))?;
         let fd = open(&format!("/dev/pts/{n}"))?;
         // SAFETY: make the pty our controlling terminal.
@@ -217,18 +234,59 @@ fn load_seccomp(program: &[u8]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The exit of the process forked into the container, as this process's own.
-fn relay_exit(child: nix::unistd::Pid, detach: bool) -> ! {
-    let code = if detach {
-        0
-    } else {
-        loop {
-            match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, code)) => break code,
-                Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
-                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-                Err(_) => break 126,
+/// Born in the cgroup2 directory `dir` where the kernel can (Linux 5.7); elsewhere forked
+/// here, with the directory's `cgroup.procs` added to the files the command writes itself
+/// into (that write waits for an RCU grace period, the clone does not).
+fn fork_into_cgroup(
+    dir: Option<&OwnedFd>,
+    files: &mut Vec<OwnedFd>,
+) -> Result<ForkResult, Failure> {
+    if let Some(dir) = dir {
+        // SAFETY: this program is single-threaded; the child only execs or _exits.
+        match unsafe { exec_stage::clone::fork_into(CloneFlags::empty(), Some(dir.as_fd())) } {
+            Ok(0) => return Ok(ForkResult::Child),
+            Ok(pid) => {
+                return Ok(ForkResult::Parent {
+                    child: nix::unistd::Pid::from_raw(pid),
+                })
             }
+            Err(_) => files.push(
+                nix::fcntl::openat(
+                    Some(dir.as_raw_fd()),
+                    "cgroup.procs",
+                    nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                // SAFETY: a descriptor openat just returned.
+                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+                .map_err(|e| fail("join cgroup: open cgroup.procs", &e))?,
+            ),
+        }
+    }
+    // SAFETY: this program is single-threaded; the child only execs or _exits.
+    unsafe { fork() }.map_err(|e| fail("fork", &e))
+}
+
+/// The command's terminal and exit, as this process's own: the pty copied to and from
+/// our stdio (`-t`), then the command's exit code (0 at once when detached).
+fn relay(child: nix::unistd::Pid, master: Option<OwnedFd>, req: &Request) -> ! {
+    if req.detach {
+        // SAFETY: leaving without running destructors.
+        unsafe { libc::_exit(0) }
+    }
+    if let Some(master) = &master {
+        let stdin = std::io::stdin();
+        let stdout = std::io::stdout();
+        let _raw = RawMode::enable(stdin.as_fd());
+        let input = req.interactive.then(|| stdin.as_fd());
+        proxy(input, master.as_fd(), master.as_fd(), stdout.as_fd(), &[]);
+    }
+    let code = loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => break code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break 126,
         }
     };
     // SAFETY: leaving without running destructors.

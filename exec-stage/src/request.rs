@@ -1,18 +1,19 @@
-//! The request `syscontainer exec` hands to its exec stage, over a pipe whose read end the
-//! stage gets as its first argument (a descriptor number).
+//! The request `syscontainer exec` hands to its exec stage, in a file (a memfd) whose
+//! descriptor the stage gets as its first argument (a number), read from where it stands
+//! to its end. The descriptors a request names are inherited across the `execve`.
 //!
-//! Format, version 1: the bytes `SCXS`, the version as a little-endian `u32`, then the
+//! Format, version 2: the bytes `SCXS`, the version as a little-endian `u32`, then the
 //! fields of [`Request`] in declaration order, encoded as:
 //! - `u32`/`u64`/`i32`: little-endian; `bool`: one byte, 0 or 1;
 //! - bytes and strings: a `u32` length, then the bytes (strings are UTF-8);
 //! - lists: a `u32` count, then the items; `Option`: one byte, 0 (none) or 1, then the value.
 //!
-//! The request ends the stream (the writer closes the pipe); trailing bytes are an error.
+//! The request ends the file; trailing bytes are an error.
 
 use std::path::PathBuf;
 
 const MAGIC: &[u8; 4] = b"SCXS";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Largest request read: environment and arguments are bounded by the kernel's limits on
 /// `execve` anyway.
 pub const MAX_BYTES: usize = 16 << 20;
@@ -36,17 +37,27 @@ pub struct CapMasks {
     pub ambient: u64,
 }
 
-/// Everything the stage needs, prepared by the CLI on the host's side.
+/// A pty of the container's devpts: the stage relays the master, the command gets the
+/// slave `/dev/pts/NUMBER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pty {
+    pub master: i32,
+    pub number: u32,
+}
+
+/// Everything the stage needs, prepared by the CLI on the host's side. Descriptors are
+/// inherited ones, -1 for none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
-    /// An inherited pidfd of the container's init.
+    /// A pidfd of the container's init.
     pub pidfd: i32,
     /// The `setns` flags of the namespaces to join (the PID namespace is added by the stage).
     pub namespaces: i32,
-    /// v1 `tasks` files the stage writes itself into; empty when the CLI placed it.
-    pub v1_tasks: Vec<PathBuf>,
-    /// The slave number of a pty in the container's devpts.
-    pub pty: Option<u32>,
+    /// An `O_PATH` descriptor of the cgroup2 directory the command is born in.
+    pub cgroup_dir: i32,
+    /// Cgroup files (v1 `tasks`) the command writes itself into, opened for writing.
+    pub cgroup_files: Vec<i32>,
+    pub pty: Option<Pty>,
     pub interactive: bool,
     pub detach: bool,
     /// `USER[:GROUP]` to look up in the container's /etc/passwd and /etc/group...
@@ -163,10 +174,16 @@ impl Request {
         w.u32(VERSION);
         w.u32(self.pidfd as u32);
         w.u32(self.namespaces as u32);
-        w.u32(self.v1_tasks.len() as u32);
-        self.v1_tasks.iter().for_each(|p| w.path(p));
+        w.u32(self.cgroup_dir as u32);
+        w.u32(self.cgroup_files.len() as u32);
+        self.cgroup_files.iter().for_each(|fd| w.u32(*fd as u32));
         w.flag(self.pty.is_some());
-        w.u32(self.pty.unwrap_or(0));
+        let pty = self.pty.unwrap_or(Pty {
+            master: -1,
+            number: 0,
+        });
+        w.u32(pty.master as u32);
+        w.u32(pty.number);
         w.flag(self.interactive);
         w.flag(self.detach);
         w.flag(self.user.is_some());
@@ -216,11 +233,15 @@ impl Request {
         }
         let pidfd = r.u32()? as i32;
         let namespaces = r.u32()? as i32;
-        let v1_tasks = (0..r.count()?)
-            .map(|_| r.path())
-            .collect::<Result<_, _>>()?;
+        let cgroup_dir = r.u32()? as i32;
+        let cgroup_files = (0..r.count()?)
+            .map(|_| Ok(r.u32()? as i32))
+            .collect::<Result<_, RequestError>>()?;
         let has_pty = r.flag()?;
-        let pty = r.u32()?;
+        let pty = Pty {
+            master: r.u32()? as i32,
+            number: r.u32()?,
+        };
         let interactive = r.flag()?;
         let detach = r.flag()?;
         let user = if r.flag()? {
@@ -255,7 +276,8 @@ impl Request {
         let request = Request {
             pidfd,
             namespaces,
-            v1_tasks,
+            cgroup_dir,
+            cgroup_files,
             pty: has_pty.then_some(pty),
             interactive,
             detach,
@@ -289,8 +311,12 @@ mod tests {
         Request {
             pidfd: 5,
             namespaces: libc::CLONE_NEWNS | libc::CLONE_NEWUTS,
-            v1_tasks: vec!["/sys/fs/cgroup/memory/x/tasks".into()],
-            pty: Some(3),
+            cgroup_dir: 6,
+            cgroup_files: vec![7, 8],
+            pty: Some(Pty {
+                master: 9,
+                number: 3,
+            }),
             interactive: true,
             detach: false,
             user: Some(("www-data".into(), Some("adm".into()))),
@@ -339,8 +365,8 @@ mod tests {
             assert!(Request::decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }
         let mut other = bytes.clone();
-        other[4] = 2;
-        assert_eq!(Request::decode(&other), Err(RequestError::Version(2)));
+        other[4] = 1;
+        assert_eq!(Request::decode(&other), Err(RequestError::Version(1)));
         let mut trailing = bytes.clone();
         trailing.push(0);
         assert!(Request::decode(&trailing).is_err());

@@ -2,27 +2,26 @@
 //! directly (no round trip through the monitor).
 //!
 //! The caller prepares everything on the host's side (spec, environment, user, limits,
-//! capabilities, the seccomp program, a pidfd, the pty), then forks a child born in the
-//! container's cgroup that executes the small `syscontainer-exec-stage` (see
-//! `exec_stage::request` for what it is handed). The stage joins the v1 cgroups, then
-//! every namespace through the pidfd in one `setns` (the PID namespace applies to its
-//! children only), and forks the process that execs: it is born inside all of them, so the
-//! container never sees a process of the runtime that is still in the host's mount
-//! namespace. The stage relays its exit status, so the caller waits for its own child.
+//! capabilities, the seccomp program, a pidfd, the pty, the cgroup's files), then becomes
+//! the small `syscontainer-exec-stage` in place (`execveat` of a view of it the container
+//! cannot write; see `exec_stage::request` for what it is handed). The stage joins the
+//! container's namespaces, forks the command into the container's cgroup and relays its
+//! terminal and exit: one process between the user and the command, as with `nsenter`.
+//! The CLI itself never enters the container, and the stage stays in the host's PID
+//! namespace, so the container never sees a process of the runtime.
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, ForkResult};
 
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::options::UserSpec;
 use crate::store::Store;
 use exec_stage::identity::to_mask;
-use exec_stage::request::{CapMasks, Request, Rlimit};
+use exec_stage::request::{CapMasks, Pty, Request, Rlimit};
 
 #[derive(Debug, Clone, Default)]
 pub struct ExecOptions {
@@ -96,11 +95,13 @@ fn copy_winsize(from: i32, to: i32) {
 /// The exec stage's file name; it is installed beside `syscontainer`.
 pub const STAGE_BINARY: &str = "syscontainer-exec-stage";
 
-/// Run `opts.args` in the container; returns its exit code (0 when detached).
+/// Run `opts.args` in the container. Returns only when the exec stage could not start (the
+/// exit code to leave with); otherwise this process becomes the stage, which leaves with
+/// the command's exit code (0 at once when detached).
 ///
-/// Everything is prepared here, on the host's side; a child born in the container's cgroup
-/// then executes the small exec stage (from a view of it the container cannot write) and
-/// hands it the request, and the stage enters the container.
+/// Everything is prepared here, on the host's side; then this process executes the small
+/// exec stage in place (from a view of it the container cannot write) with the request,
+/// and the stage enters the container.
 pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
     let c = Container::load(store, id)?;
     let init_pid = c.running_init()?;
@@ -119,7 +120,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
     } else {
         None
     };
-    let mut request = match stage_request(&c, &spec, opts, pty.as_ref().map(|p| p.1)) {
+    let mut request = match stage_request(&c, &spec, opts) {
         Ok(request) => request,
         // As when the exec'd process itself compiled the profile: a failed step, 126.
         Err(message) => {
@@ -127,33 +128,69 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<i32> {
             return Ok(126);
         }
     };
-    request.pidfd = pidfd.as_raw_fd();
-    let (from_cli, to_stage) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| Error::Invalid(format!("pipe: {e}")))?;
-    sclog::crash_point("exec:before-fork");
-
-    let v1_tasks = cgroup.v1_tasks_files();
-    let (forked, born_in_leaf) = fork_in_exec_leaf(&cgroup)?;
-    let child = match forked {
-        ForkResult::Child => stage.start(&from_cli, &pidfd),
-        ForkResult::Parent { child } => child,
+    let cgroup_dir = match cgroup.exec_dir()? {
+        Some(dir) => Some(open_cgroup(
+            &dir,
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY),
+        )?),
+        None => None,
     };
-    drop(from_cli);
-    if born_in_leaf {
-        request.v1_tasks = v1_tasks;
-    } else if let Err(e) = cgroup.add_exec_process(child.as_raw()) {
-        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-        let _ = waitpid(child, None);
-        eprintln!("syscontainer exec: join cgroup: {e}");
-        return Ok(126);
+    let cgroup_files = cgroup
+        .v1_tasks_files()
+        .iter()
+        .map(|tasks| open_cgroup(tasks, std::fs::OpenOptions::new().write(true)))
+        .collect::<Result<Vec<_>>>()?;
+    request.pidfd = pidfd.as_raw_fd();
+    request.cgroup_dir = cgroup_dir.as_ref().map_or(-1, |fd| fd.as_raw_fd());
+    request.cgroup_files = cgroup_files.iter().map(|fd| fd.as_raw_fd()).collect();
+    request.pty = pty.as_ref().map(|(master, number)| Pty {
+        master: master.as_raw_fd(),
+        number: *number,
+    });
+    let request_file = request_file(&request.encode())?;
+    if let Some((master, _)) = &pty {
+        copy_winsize(std::io::stdin().as_raw_fd(), master.as_raw_fd());
     }
-    // A stage that failed to start has closed its end: its exit status tells why.
-    let _ = std::io::Write::write_all(&mut std::fs::File::from(to_stage), &request.encode());
-    if opts.detach {
-        return Ok(0);
+    sclog::crash_point("exec:before-stage");
+    let inherited: Vec<BorrowedFd> = [
+        Some(pidfd.as_fd()),
+        cgroup_dir.as_ref().map(|fd| fd.as_fd()),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(cgroup_files.iter().map(|fd| fd.as_fd()))
+    .chain(pty.as_ref().map(|(master, _)| master.as_fd()))
+    .collect();
+    let err = stage.exec_in_place(request_file.as_fd(), &inherited);
+    eprintln!("syscontainer exec: start the exec stage: {err}");
+    Ok(126)
+}
+
+/// A cgroup file or directory the stage inherits, opened here in the host's namespaces.
+fn open_cgroup(path: &std::path::Path, options: &std::fs::OpenOptions) -> Result<OwnedFd> {
+    options
+        .open(path)
+        .map(OwnedFd::from)
+        .map_err(|e| Error::Invalid(format!("open cgroup {}: {e}", path.display())))
+}
+
+/// The encoded request in a memfd, read by the stage from its start.
+fn request_file(encoded: &[u8]) -> Result<OwnedFd> {
+    use std::io::{Seek, Write};
+    let fail = |e: std::io::Error| Error::Invalid(format!("exec request file: {e}"));
+    // SAFETY: memfd_create with a NUL-terminated name; the result is checked.
+    let fd =
+        unsafe { libc::memfd_create(c"syscontainer-exec-request".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(fail(std::io::Error::last_os_error()));
     }
-    sclog::crash_point("exec:after-fork");
-    wait_for_exec(child, pty.as_ref().map(|p| &p.0), opts)
+    // SAFETY: a fresh descriptor we own.
+    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    file.write_all(encoded).map_err(fail)?;
+    file.rewind().map_err(fail)?;
+    Ok(file.into())
 }
 
 /// The exec stage binary, opened through its protected view, ready to `execveat`.
@@ -193,8 +230,9 @@ impl Stage {
         })
     }
 
-    /// In the forked child: become the stage, with the request pipe and the pidfd inherited.
-    fn start(&self, request: &OwnedFd, pidfd: &OwnedFd) -> ! {
+    /// Become the stage, with the request file and `inherited` open across the `execve`;
+    /// returns only on failure.
+    fn exec_in_place(&self, request: BorrowedFd, inherited: &[BorrowedFd]) -> std::io::Error {
         let fd_arg = std::ffi::CString::new(request.as_raw_fd().to_string()).unwrap_or_default();
         let argv: Vec<*const libc::c_char> = self
             .argv
@@ -204,11 +242,12 @@ impl Stage {
             .chain(std::iter::once(std::ptr::null()))
             .collect();
         let envp = [self.env.as_ptr(), std::ptr::null()];
-        // SAFETY: clearing close-on-exec on two descriptors we own, then execveat of our
+        // SAFETY: clearing close-on-exec on descriptors we hold open, then execveat of our
         // view with NULL-ended arrays of NUL-terminated strings that outlive the call.
-        let err = unsafe {
-            libc::fcntl(request.as_raw_fd(), libc::F_SETFD, 0);
-            libc::fcntl(pidfd.as_raw_fd(), libc::F_SETFD, 0);
+        unsafe {
+            for fd in std::iter::once(&request).chain(inherited) {
+                libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0);
+            }
             libc::syscall(
                 libc::SYS_execveat,
                 self.view.as_raw_fd(),
@@ -217,21 +256,17 @@ impl Stage {
                 envp.as_ptr(),
                 libc::AT_EMPTY_PATH,
             );
-            std::io::Error::last_os_error()
-        };
-        eprintln!("syscontainer exec: start the exec stage: {err}");
-        // SAFETY: leaving the forked child.
-        unsafe { libc::_exit(126) }
+        }
+        std::io::Error::last_os_error()
     }
 }
 
 /// What the exec stage needs from the container's spec and the options (the descriptors
-/// and cgroup files are filled in by the caller). Fails only on the seccomp profile.
+/// are filled in by the caller). Fails only on the seccomp profile.
 fn stage_request(
     c: &Container,
     spec: &oci_spec::runtime::Spec,
     opts: &ExecOptions,
-    pty: Option<u32>,
 ) -> std::result::Result<Request, String> {
     let process = spec.process().clone().unwrap_or_default();
     let mut env = process.env().clone().unwrap_or_default();
@@ -273,8 +308,9 @@ fn stage_request(
     Ok(Request {
         pidfd: -1,
         namespaces: namespaces_to_join(c).bits(),
-        v1_tasks: Vec::new(),
-        pty,
+        cgroup_dir: -1,
+        cgroup_files: Vec::new(),
+        pty: None,
         interactive: opts.interactive,
         detach: opts.detach,
         user: opts
@@ -307,62 +343,6 @@ fn namespaces_to_join(c: &Container) -> CloneFlags {
         flags |= CloneFlags::CLONE_NEWUSER;
     }
     flags
-}
-
-/// Fork the process to exec, born in the cgroup2 exec leaf where it can be (the container's
-/// own directory has systemd's units below it, and v2 puts no process beside them); the
-/// child then moves itself into the v1 directories, so no PID is written to a cgroup.procs,
-/// whose first write waits for an RCU grace period. The flag says whether the child was
-/// born in the leaf; if not, it must be moved into every hierarchy.
-fn fork_in_exec_leaf(cgroup: &crate::cgroups::ContainerCgroup) -> Result<(ForkResult, bool)> {
-    let exec_dir = cgroup.exec_dir()?;
-    let v2_fd = exec_dir
-        .as_deref()
-        .and_then(crate::process::open_cgroup_dir);
-    if v2_fd.is_some() || exec_dir.is_none() {
-        // SAFETY: the CLI is single-threaded; the child only execs or _exits.
-        let born = unsafe {
-            crate::process::fork_into(CloneFlags::empty(), v2_fd.as_ref().map(|fd| fd.as_fd()))
-        };
-        match born {
-            Ok(0) => return Ok((ForkResult::Child, true)),
-            Ok(pid) => {
-                let child = nix::unistd::Pid::from_raw(pid);
-                return Ok((ForkResult::Parent { child }, true));
-            }
-            Err(_) => {}
-        }
-    }
-    drop(v2_fd);
-    // SAFETY: the CLI is single-threaded; the child only execs or _exits.
-    let forked = unsafe { fork() }.map_err(|e| Error::Invalid(format!("fork: {e}")))?;
-    Ok((forked, false))
-}
-
-/// Relay the terminal (with `-t`) and wait for the exec'd process; its exit code, or 128 +
-/// the signal that ended it.
-fn wait_for_exec(
-    child: nix::unistd::Pid,
-    pty_master: Option<&OwnedFd>,
-    opts: &ExecOptions,
-) -> Result<i32> {
-    if let Some(master) = pty_master {
-        let stdin = std::io::stdin();
-        let stdout = std::io::stdout();
-        copy_winsize(stdin.as_raw_fd(), master.as_raw_fd());
-        let _raw = crate::console::RawMode::enable(stdin.as_fd());
-        let input = opts.interactive.then(|| stdin.as_fd());
-        crate::console::proxy(input, master.as_fd(), master.as_fd(), stdout.as_fd(), &[]);
-    }
-    loop {
-        match waitpid(child, None) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
-            Ok(_) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(Error::Invalid(format!("wait: {e}"))),
-        }
-    }
 }
 
 /// The container's `--ulimit`/`--files-limit` (the stored spec's `process.rlimits`), so
