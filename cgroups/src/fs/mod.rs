@@ -393,9 +393,16 @@ impl Manager for FsManager {
     }
 
     fn exec_dir(&self) -> Result<Option<PathBuf>> {
-        self.v2_dir()
-            .map(|dir| subtree::ensure_exec_leaf(&dir))
-            .transpose()
+        let Some(dir) = self.v2_dir() else {
+            return Ok(None);
+        };
+        // Made, with its controllers, when the init's subtree was delegated at the start;
+        // made here only for an exec that comes before that.
+        let leaf = subtree::exec_leaf(&dir);
+        if leaf.is_dir() {
+            return Ok(Some(leaf));
+        }
+        subtree::ensure_exec_leaf(&dir).map(Some)
     }
 
     fn add_exec_process(&self, pid: i32) -> Result<()> {
