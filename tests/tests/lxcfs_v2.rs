@@ -103,6 +103,59 @@ fn read_as_container(init: i32, mount: &MountDir, file: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `file` below `mount` opened once by a process in the PID namespace of the container's
+/// init and read twice from offset 0 on that one descriptor, as procps's `free -s`, `top`
+/// and `vmstat` do: `between` runs after the first read.
+fn read_twice_as_container(
+    init: i32,
+    mount: &MountDir,
+    file: &str,
+    between: impl FnOnce(),
+) -> (String, String) {
+    use std::io::{BufRead, Read, Write};
+    const REREAD: &str = r#"
+        open(my $f, "<", $ARGV[0]) or die "open $ARGV[0]: $!";
+        $| = 1;
+        defined(sysread($f, my $first, 1 << 16)) or die "read: $!";
+        print $first, "--\n";
+        <STDIN>;
+        defined(sysseek($f, 0, 0)) or die "seek: $!";
+        defined(sysread($f, my $second, 1 << 16)) or die "read again: $!";
+        print $second;
+    "#;
+    let mut child = Command::new("nsenter")
+        .args([
+            "--target",
+            &init.to_string(),
+            "--pid",
+            "--",
+            "perl",
+            "-e",
+            REREAD,
+        ])
+        .arg(mount.path().join(file))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn nsenter");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    loop {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 || line == "--\n" {
+            break;
+        }
+        first.push_str(&line);
+    }
+    between();
+    child.stdin.take().unwrap().write_all(b"\n").unwrap();
+    let mut second = String::new();
+    stdout.read_to_string(&mut second).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "reading {file} twice: {status}");
+    (first, second)
+}
+
 /// A booted container of `host`: its init's PID and its cgroup directory.
 fn boot(host: &mut Host, name: &str, options: &[&str]) -> (i32, PathBuf) {
     let rootfs = host.rootfs();
@@ -356,6 +409,44 @@ fn memory_swap_uptime_and_diskstats_follow_the_v2_files() {
         counters[6],
         before.3 / 512,
         after.3 / 512,
+    );
+
+    // A descriptor kept open and read again from the start shows the present (procps keeps
+    // /proc/meminfo open between the samples of `free -s`): 96 MiB taken in the container
+    // between the two reads.
+    let taken = 96 * MIB;
+    let (first, second) = read_twice_as_container(init, &ours, "proc/meminfo", || {
+        let before: u64 = cgroup_value(&cgroup, "memory.current").parse().unwrap();
+        v2::inside_pid_ok(
+            init,
+            &[
+                "systemd-run",
+                "--quiet",
+                "--collect",
+                "--unit=sctest-hog",
+                "perl",
+                "-e",
+                "$x = 'a' x (96 << 20); sleep 300",
+            ],
+        );
+        syscontainer_tests::wait_for(
+            "the container to take 96 MiB",
+            Duration::from_secs(60),
+            || {
+                let now: u64 = cgroup_value(&cgroup, "memory.current").parse().unwrap();
+                now >= before + taken
+            },
+        );
+    });
+    v2::inside_pid_ok(init, &["systemctl", "stop", "sctest-hog"]);
+    let (free_first, free_second) = (
+        meminfo_kb(&first, "MemFree"),
+        meminfo_kb(&second, "MemFree"),
+    );
+    report!("meminfo read twice on one descriptor: MemFree {free_first} kB, then {free_second} kB");
+    assert!(
+        free_first >= free_second + taken / 1024 * 3 / 4,
+        "the second read from offset 0 does not show the 96 MiB taken: MemFree {free_first} then {free_second} kB"
     );
 }
 
