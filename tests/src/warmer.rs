@@ -130,9 +130,10 @@ pub fn check_the_monitors_warmer_until_the_init_ends(host: &mut Host) {
     assert_eq!(cgroup(warmer), cgroup(monitor));
     assert!(!host.cgroup_procs(&id).contains(&warmer));
     wait_for_its_turn(warmer);
+    // After a move: right after taking its turn it reads /proc/self/cgroup, briefly open.
+    wait_for_a_move(warmer);
     let held = fd_targets(warmer);
     assert!(holds_only_its_own(&held), "the warmer holds {held:?}");
-    wait_for_a_move(warmer);
     host.ok(["kill", "-s", "KILL", "unready"]);
     host.wait_status("unready", "exited", Duration::from_secs(10));
     assert!(!pid_alive(warmer), "warmer {warmer} outlived the init");
