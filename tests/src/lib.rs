@@ -18,6 +18,7 @@ pub mod cri;
 pub mod fuse_uring;
 pub mod oci;
 pub mod oci_image;
+pub mod seccomp;
 pub mod warmer;
 
 /// Where `make test` (scripts/mkrootfs.sh) caches the bookworm rootfs.
@@ -337,6 +338,24 @@ impl Host {
         let mut all = vec!["exec", name];
         all.extend_from_slice(args);
         self.ok(all)
+    }
+
+    /// `exec NAME ARGS...` under `refusal`, requiring success; returns trimmed stdout.
+    pub fn exec_refused(&self, refusal: seccomp::Refusal, name: &str, args: &[&str]) -> String {
+        let mut command = self.command();
+        command.arg("exec").arg(name).args(args);
+        let out = refusal
+            .apply(&mut command)
+            .output()
+            .expect("spawn syscontainer");
+        assert!(
+            out.status.success(),
+            "syscontainer exec {name} {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     /// `exec` that may fail; returns stdout either way (for diagnostics).
@@ -816,4 +835,35 @@ impl Hook {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("hook.log")).unwrap_or_default()
     }
+}
+
+/// The exec stage forks the command straight into the container's cgroup2 exec leaf with
+/// `clone3`. Where that call is refused (a kernel before 5.3, a sandbox whose seccomp
+/// profile predates it), it forks plainly and the command writes itself into the leaf: the
+/// command must end up in the same cgroups either way, and must have run under the refusal.
+pub fn check_exec_without_clone3(host: &Host, name: &str) {
+    let refused = || seccomp::Refusal::new("clone3", libc::ENOSYS);
+    let cgroups = host.exec(name, &["cat", "/proc/self/cgroup"]);
+    assert!(
+        cgroups.lines().any(|l| l == "0::/.syscontainer/exec"),
+        "exec is not in the exec leaf: {cgroups}"
+    );
+    assert_eq!(
+        host.exec_refused(refused(), name, &["cat", "/proc/self/cgroup"]),
+        cgroups,
+        "without clone3 the command is in other cgroups"
+    );
+    let filters = |status: String| -> u32 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Seccomp_filters:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no Seccomp_filters in {status}"))
+    };
+    let own = filters(host.exec(name, &["cat", "/proc/self/status"]));
+    assert_eq!(
+        filters(host.exec_refused(refused(), name, &["cat", "/proc/self/status"])),
+        own + 1,
+        "the command did not run under the filter refusing clone3"
+    );
 }

@@ -223,6 +223,15 @@ fn exec_with_terminal(host: &Host, name: &str, command: &str) -> std::process::O
         .expect("spawn script")
 }
 
+/// On the default platform the fallback moves the command from the user's cgroup, under
+/// the host's systemd, into the container's leaf.
+#[test]
+fn exec_without_clone3_puts_the_command_in_the_same_cgroups() {
+    let mut host = v2_host();
+    boot(&mut host, "oldkernel", &[]);
+    syscontainer_tests::check_exec_without_clone3(&host, "oldkernel");
+}
+
 #[test]
 fn exec_with_and_without_a_tty_joins_the_exec_leaf() {
     let mut host = v2_host();

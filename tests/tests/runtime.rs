@@ -8,7 +8,9 @@ use syscontainer_tests::warmer::{
     check_no_warmer_once_ready, check_the_monitors_warmer_until_the_init_ends, fd_targets,
     holds_only_its_own, wait_for_a_move, wait_for_its_turn, warmers_of,
 };
-use syscontainer_tests::{has_stop_points, leftovers, pid_alive, wait_for, Host};
+use syscontainer_tests::{
+    check_exec_without_clone3, has_stop_points, leftovers, pid_alive, wait_for, Host,
+};
 
 fn read_trimmed(path: &std::path::Path) -> String {
     std::fs::read_to_string(path)
@@ -245,6 +247,13 @@ fn restart_always_does_not_undo_a_user_stop() {
     host.ok(["stop", "stubborn"]);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(host.inspect("stubborn", "{{.State.Status}}"), "exited");
+}
+
+#[test]
+fn exec_without_clone3_puts_the_command_in_the_same_cgroups() {
+    let mut host = Host::new();
+    host.boot("oldkernel", &[]);
+    check_exec_without_clone3(&host, "oldkernel");
 }
 
 #[test]
