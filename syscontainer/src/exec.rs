@@ -32,7 +32,6 @@ pub struct ExecOptions {
     pub tty: bool,
     pub interactive: bool,
     pub detach: bool,
-    pub detach_keys: Vec<u8>,
 }
 
 pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd> {

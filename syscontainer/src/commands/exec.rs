@@ -44,7 +44,6 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<u8> {
         tty: args.tty,
         interactive: args.interactive,
         detach: args.detach,
-        detach_keys: Vec::new(),
     };
     let code = syscontainer::exec::exec(&ctx.store, &id, &opts)?;
     Ok(code.clamp(0, 255) as u8)
