@@ -267,6 +267,15 @@ impl CgroupDir {
     pub(crate) fn read_optional(&self, name: &str) -> Result<Option<String>> {
         crate::read::optional(self.read(name))
     }
+
+    /// [`CgroupDir::read_optional`] through `files`.
+    pub(crate) fn read_optional_with(
+        &self,
+        name: &str,
+        files: &impl crate::read::FileReader,
+    ) -> Result<Option<String>> {
+        crate::read::optional(files.read_string(&self.file(name)))
+    }
 }
 
 #[cfg(test)]

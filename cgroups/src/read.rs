@@ -15,6 +15,22 @@ const READ_CHUNK: usize = 16 * 1024;
 /// A thread keeps a buffer that grew past this only for the read that grew it.
 const READ_BUFFER_KEPT: usize = 1024 * 1024;
 
+/// Where a reader of cgroup statistics takes a file's text from: [`ByPath`] opens the file
+/// at each read; lxcfs-rs keeps kernel files open and reads them again with `pread`.
+pub trait FileReader {
+    fn read_string(&self, path: &Path) -> Result<String>;
+}
+
+/// Opens, reads and closes the file at each read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ByPath;
+
+impl FileReader for ByPath {
+    fn read_string(&self, path: &Path) -> Result<String> {
+        read_string(path)
+    }
+}
+
 /// Reads a whole (small) file into a string.
 pub fn read_string(path: &Path) -> Result<String> {
     let file = std::fs::File::open(path).map_err(|e| CgroupError::read(path, e))?;

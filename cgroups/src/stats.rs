@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::error::{CgroupError, Result};
 use crate::layout::{CgroupDir, Version};
-use crate::read::{optional, parse_u64, read_string};
+use crate::read::{optional, parse_u64, read_string, FileReader};
 
 /// Limits at or above this are "unlimited" on cgroup v1 (the kernel reports a page-aligned
 /// `LONG_MAX`).
@@ -196,13 +196,17 @@ impl MemoryCgroup {
 }
 
 /// Effective cpuset of a cgroup (`None` when the file is absent).
-pub fn read_cpuset(version: Version, dir: &CgroupDir) -> Result<Option<Vec<u32>>> {
+pub fn read_cpuset(
+    version: Version,
+    dir: &CgroupDir,
+    files: &impl FileReader,
+) -> Result<Option<Vec<u32>>> {
     let names: &[&str] = match version {
         Version::V1 => &["cpuset.effective_cpus", "cpuset.cpus"],
         Version::V2 => &["cpuset.cpus.effective"],
     };
     for name in names {
-        if let Some(text) = dir.read_optional(name)? {
+        if let Some(text) = dir.read_optional_with(name, files)? {
             let cpus = parse_cpu_list(&text)?;
             if !cpus.is_empty() {
                 return Ok(Some(cpus));
@@ -275,18 +279,22 @@ pub enum CpuUsage {
 }
 
 impl CpuUsage {
-    pub fn read(version: Version, dir: &CgroupDir) -> Result<Option<Self>> {
+    pub fn read(
+        version: Version,
+        dir: &CgroupDir,
+        files: &impl FileReader,
+    ) -> Result<Option<Self>> {
         match version {
             Version::V1 => {
-                if let Some(text) = dir.read_optional("cpuacct.usage_all")? {
+                if let Some(text) = dir.read_optional_with("cpuacct.usage_all", files)? {
                     return Ok(Some(Self::parse_usage_all(&text)?));
                 }
-                match dir.read_optional("cpuacct.usage_percpu")? {
+                match dir.read_optional_with("cpuacct.usage_percpu", files)? {
                     Some(text) => Ok(Some(Self::parse_usage_percpu(&text)?)),
                     None => Ok(None),
                 }
             }
-            Version::V2 => match dir.read_optional("cpu.stat")? {
+            Version::V2 => match dir.read_optional_with("cpu.stat", files)? {
                 Some(text) => {
                     let map = parse_flat_keyed("cpu.stat", &text)?;
                     Ok(Some(CpuUsage::Total {
@@ -414,18 +422,23 @@ pub fn parse_io_stat(text: &str) -> Result<IoByDevice> {
 }
 
 /// Reads the container's block I/O counters; `None` when the cgroup offers none.
-pub fn read_io(version: Version, dir: &CgroupDir) -> Result<Option<IoByDevice>> {
+pub fn read_io(
+    version: Version,
+    dir: &CgroupDir,
+    files: &impl FileReader,
+) -> Result<Option<IoByDevice>> {
     match version {
         Version::V1 => {
-            let bytes = dir.read_optional("blkio.throttle.io_service_bytes_recursive")?;
-            let serviced = dir.read_optional("blkio.throttle.io_serviced_recursive")?;
+            let bytes =
+                dir.read_optional_with("blkio.throttle.io_service_bytes_recursive", files)?;
+            let serviced = dir.read_optional_with("blkio.throttle.io_serviced_recursive", files)?;
             match (bytes, serviced) {
                 (Some(b), Some(s)) => Ok(Some(parse_blkio_v1(&b, &s)?)),
                 _ => Ok(None),
             }
         }
         Version::V2 => dir
-            .read_optional("io.stat")?
+            .read_optional_with("io.stat", files)?
             .map(|t| parse_io_stat(&t))
             .transpose(),
     }

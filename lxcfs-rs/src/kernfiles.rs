@@ -1,8 +1,8 @@
 //! Files the kernel generates at each read — the host's /proc and sysfs files (`uptime`, the
-//! online CPU list, …) and cgroup files (a container's cpuset) — kept open and read again from
-//! offset 0 with `pread`: such a file is generated afresh by every read from its start, so a
-//! read costs one `pread` instead of `openat` (a path walk), `read` and `close`. Every view
-//! reads one or two of them at each open.
+//! online CPU list, …) and cgroup files (a container's cpuset, memory, CPU and I/O usage) —
+//! kept open and read again from offset 0 with `pread`: such a file is generated afresh by
+//! every read from its start, so a read costs one `pread` instead of `openat` (a path walk),
+//! `read` and `close`. Every view reads one to four of them at each rendering.
 //!
 //! The files are kept per thread: a file read in several chunks by two threads at once could
 //! mix two generations. A kept cgroup file whose cgroup was removed fails with ENODEV (even if
@@ -19,7 +19,7 @@ use nix::sys::statfs::{
 };
 
 use crate::error::Result;
-use syscontainer_cgroups::read::{reread_string, reread_with};
+use syscontainer_cgroups::read::{reread_string, reread_with, FileReader};
 
 /// Files kept per thread before the thread closes them all and starts again: cgroup files of
 /// containers long gone would otherwise stay open. The daemon has a thread per CPU (io_uring)
@@ -48,13 +48,28 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     )
 }
 
+/// The cgroups crate's statistics readers (a container's cpuset, CPU usage and I/O) read
+/// through this, so that they too re-read kept files.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct KeptFiles;
+
+impl FileReader for KeptFiles {
+    fn read_string(&self, path: &Path) -> syscontainer_cgroups::Result<String> {
+        read_with(
+            path,
+            |file| reread_string(file, path),
+            || syscontainer_cgroups::read::read_string(path),
+        )
+    }
+}
+
 /// `reread` on this thread's open `path`, opened now if the kernel generates it; otherwise,
 /// or if the open file fails to read, `by_path`.
-fn read_with<T>(
+fn read_with<T, E: std::fmt::Display>(
     path: &Path,
-    reread: impl FnOnce(&File) -> Result<T>,
-    by_path: impl FnOnce() -> Result<T>,
-) -> Result<T> {
+    reread: impl FnOnce(&File) -> std::result::Result<T, E>,
+    by_path: impl FnOnce() -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
     OPEN.with(|open| {
         let mut open = open.borrow_mut();
         if !open.contains_key(path) {

@@ -10,7 +10,7 @@ use crate::cgroup::stats::{self as cgroup, CpuUsage, MemoryCgroup};
 use crate::cgroup::{CgroupDir, CgroupLayout, Controller, ProcessCgroups, Version};
 use crate::error::{read_string, Result};
 use crate::host::{self, Cpuinfo, Loadavg, Meminfo, Stat, Uptime};
-use crate::kernfiles;
+use crate::kernfiles::{self, KeptFiles};
 use crate::views;
 
 /// The files the daemon serves.
@@ -456,7 +456,7 @@ impl Renderer {
     /// before `--enable-cfs` narrowed it.
     fn cpu_sets(&self, container: &Container) -> Result<(Vec<u32>, Vec<u32>)> {
         let cpuset = match self.layout.dir(Controller::Cpuset, &container.cgroups) {
-            Some((version, dir)) => cgroup::read_cpuset(version, &dir)?,
+            Some((version, dir)) => cgroup::read_cpuset(version, &dir, &KeptFiles)?,
             None => None,
         };
         let cfs = match (
@@ -570,7 +570,7 @@ impl Renderer {
                 let (visible, accounted) = self.cpu_sets(container)?;
                 let host = Stat::parse(&self.host_text("stat")?)?;
                 let usage = match self.layout.dir(Controller::Cpuacct, cgroups) {
-                    Some((version, dir)) => CpuUsage::read(version, &dir)?,
+                    Some((version, dir)) => CpuUsage::read(version, &dir, &KeptFiles)?,
                     None => None,
                 };
                 let view = views::cpu::compute_stat_narrowed(
@@ -606,7 +606,7 @@ impl Renderer {
             }
             ViewFile::Diskstats => {
                 let io = match self.layout.dir(Controller::Blkio, cgroups) {
-                    Some((version, dir)) => cgroup::read_io(version, &dir)?,
+                    Some((version, dir)) => cgroup::read_io(version, &dir, &KeptFiles)?,
                     None => None,
                 };
                 let host = host::parse_diskstats(&self.host_text("diskstats")?)?;

@@ -353,6 +353,56 @@ fn a_file_read_again_from_the_start_shows_the_present() {
     );
 }
 
+/// The usage a view shows is read afresh at each rendering: the daemon keeps a container's
+/// cgroup statistics files open and reads them again, so its CPU time in `proc/stat` grows
+/// between two opens while it burns half a second of CPU.
+#[test]
+fn a_containers_cpu_time_grows_between_two_reads_of_its_stat() {
+    require_root();
+    let daemon = Daemon::start_ours(&[]);
+    let cgroup = TestCgroup::build(&[
+        CgroupSpec {
+            controller: "cpuset",
+            path: "",
+            files: &[("cpuset.cpus", "0")],
+            join: true,
+        },
+        CgroupSpec {
+            controller: "cpuacct",
+            path: "",
+            files: &[],
+            join: true,
+        },
+    ]);
+    let stat = daemon.path("proc/stat");
+    let script = format!(
+        "echo ==before==; cat {stat}; \
+         perl -MTime::HiRes=time -e '$end = time + 0.5; 1 while time < $end'; \
+         echo ==after==; cat {stat}",
+        stat = stat.display()
+    );
+    let found = sections(&cgroup.run_in_container(&script).stdout);
+    let busy_ticks = |name: &str| -> u64 {
+        let line = found[name]
+            .lines()
+            .find(|l| l.starts_with("cpu "))
+            .unwrap_or_else(|| panic!("no cpu line in {}", found[name]));
+        let ticks: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|t| t.parse().unwrap())
+            .collect();
+        ticks[0] + ticks[1] + ticks[2]
+    };
+    // 0.5 s is 50 ticks of user and system time; some of it may fall outside the reads.
+    assert!(
+        busy_ticks("after") >= busy_ticks("before") + 30,
+        "user+nice+system {} ticks, then {} after 0.5 s of busy loop",
+        busy_ticks("before"),
+        busy_ticks("after")
+    );
+}
+
 /// A view longer than the `max_read` mount option comes back whole from one read(2): the
 /// kernel sends one READ after another within the call. The host's cpuinfo is replaced by a
 /// long one in a mount namespace of the test's own, where the daemon runs.
