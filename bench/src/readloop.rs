@@ -122,10 +122,14 @@ fn run_sequential(args: &ReadLoopArgs, reports: &mut [FileReport]) -> Result<()>
         done += this_batch;
     }
 
-    // One idle gap serves every file: each file is read once per gap, in turn.
-    for _ in 0..args.cold {
+    // One idle gap serves every file: each file is read once per gap, in turn. Only the
+    // first read after a gap finds the CPUs halted (a wake-up through the hypervisor, a few
+    // hundred µs here), so the turn starts one file later at each gap: no file, and no
+    // daemon, takes that wake-up every time.
+    for gap in 0..args.cold as usize {
         std::thread::sleep(Duration::from_millis(args.cold_gap_ms));
-        for report in reports.iter_mut() {
+        for i in gap_order(reports.len(), gap) {
+            let report = &mut reports[i];
             let t0 = Instant::now();
             read_once(&report.file, &mut buf)
                 .with_context(|| format!("cannot read {}", report.file.display()))?;
@@ -140,6 +144,12 @@ fn run_sequential(args: &ReadLoopArgs, reports: &mut [FileReport]) -> Result<()>
         }
     }
     Ok(())
+}
+
+/// The order the `n` files are read in after idle gap number `gap`: in turn, from file
+/// `gap mod n`.
+fn gap_order(n: usize, gap: usize) -> impl Iterator<Item = usize> {
+    (0..n).map(move |i| (i + gap) % n)
 }
 
 /// Every file in turn, `--rounds` times: `--concurrent` readers for `--seconds` each phase.
@@ -235,6 +245,21 @@ fn throughput(path: &Path, threads: u32, seconds: f64) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_file_is_read_first_after_one_gap_in_n_and_every_file_after_each_gap() {
+        let n = 5;
+        let firsts: Vec<usize> = (0..2 * n)
+            .map(|gap| gap_order(n, gap).next().unwrap())
+            .collect();
+        assert_eq!(firsts, [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]);
+        for gap in 0..2 * n {
+            let mut order: Vec<usize> = gap_order(n, gap).collect();
+            order.sort_unstable();
+            assert_eq!(order, (0..n).collect::<Vec<_>>(), "gap {gap}");
+        }
+        assert_eq!(gap_order(0, 3).count(), 0);
+    }
 
     #[test]
     fn reads_and_times_every_file() {

@@ -673,8 +673,9 @@ the fuse module's `enable_uring` on and serves through one io_uring queue per CP
 lxcfs-rs with `--io-uring off` is measured beside it in the last column), serve the same container (`-m 256M --cpuset-cpus 0`); a reader \
 inside it (`syscontainer-bench read-loop`, via `syscontainer exec`) times open+read+close of \
 each file one by one (latency, medians of 2000, files interleaved in batches of 20), then \
-once per file after 150 ms of idle, 30 times (*after idle*: lxcfs-rs keeps a rendered view for \
-at most 100 ms, so this is its uncached path), then counts reads per second with 4 readers in \
+every file in turn after each of 30 idle gaps of 150 ms (*after idle*: lxcfs-rs keeps a \
+rendered view for at most 100 ms, so this is its uncached path; the turn starts one file later \
+at each gap, so the one read that finds the CPUs halted is not always the same daemon's), then counts reads per second with 4 readers in \
 10 rounds of 0.3 s, the files and daemons taking turns. The kernel's own `/proc` file is the \
 floor. *Concurrent*: 7 more such containers (pinned to CPU 1 and 0 in turn), 4 readers in \
 each (32 in all) read the same file through one daemon at once for 1 s, every read timed; \
