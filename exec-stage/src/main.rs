@@ -193,45 +193,18 @@ fn become_the_user(req: &Request) -> Result<(), Failure> {
 /// Load a seccomp program exported by libseccomp (what its `seccomp_load` would load:
 /// no flags; the CLI compiled it without setting no_new_privs).
 fn load_seccomp(program: &[u8]) -> Result<(), Failure> {
-    let filter_len = std::mem::size_of::<libc::sock_filter>();
-    let insns: Vec<libc::sock_filter> = program
-        .chunks_exact(filter_len)
-        .map(|c| libc::sock_filter {
-            code: u16::from_ne_bytes([c[0], c[1]]),
-            jt: c[2],
-            jf: c[3],
-            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
-        })
-        .collect();
-    if !program.len().is_multiple_of(filter_len)
-        || insns.is_empty()
-        || insns.len() > u16::MAX as usize
-    {
-        return Err((126, "seccomp: the exported program is malformed".into()));
-    }
-    let prog = libc::sock_fprog {
-        len: insns.len() as u16,
-        filter: insns.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY: seccomp(SECCOMP_SET_MODE_FILTER) with a program that outlives the call.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            0,
-            &prog as *const libc::sock_fprog,
-        )
-    };
-    if rc != 0 {
-        return Err((
+    let program = exec_stage::seccomp::Program::parse(program).ok_or_else(|| {
+        (
             126,
-            format!(
-                "seccomp: load the filter (it needs CAP_SYS_ADMIN or no-new-privileges): {}",
-                std::io::Error::last_os_error()
-            ),
-        ));
-    }
-    Ok(())
+            "seccomp: the exported program is malformed".to_string(),
+        )
+    })?;
+    program.load().map_err(|e| {
+        (
+            126,
+            format!("seccomp: load the filter (it needs CAP_SYS_ADMIN or no-new-privileges): {e}"),
+        )
+    })
 }
 
 /// Born in the cgroup2 directory `dir` where the kernel can (Linux 5.7); elsewhere forked

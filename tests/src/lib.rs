@@ -238,15 +238,7 @@ impl Host {
             .into_iter()
             .map(|a| a.as_ref().to_os_string())
             .collect();
-        let out = self.run(&args);
-        assert!(
-            out.status.success(),
-            "syscontainer {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        succeeded(&format!("syscontainer {args:?}"), &self.run(&args))
     }
 
     /// Run and require failure; returns stderr.
@@ -348,14 +340,7 @@ impl Host {
             .apply(&mut command)
             .output()
             .expect("spawn syscontainer");
-        assert!(
-            out.status.success(),
-            "syscontainer exec {name} {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        succeeded(&format!("syscontainer exec {name} {args:?}"), &out)
     }
 
     /// `exec` that may fail; returns stdout either way (for diagnostics).
@@ -440,6 +425,18 @@ impl Host {
             .map(|d| d.join(id).join(file))
             .find(|p| p.exists())
     }
+}
+
+/// The trimmed stdout of `out`, which must be a success; `what` names the command if not.
+fn succeeded(what: &str, out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 impl Default for Host {

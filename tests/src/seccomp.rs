@@ -2,15 +2,16 @@
 //! everything that command runs: what a kernel without the call looks like, or a sandbox
 //! whose profile predates it (Docker's refused `clone3` with EPERM before 20.10).
 
-use std::io::{self, Read, Seek};
+use std::io::{Read, Seek};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+use exec_stage::seccomp::Program;
 use libseccomp::{ScmpAction, ScmpFilterContext, ScmpSyscall};
 
 /// The compiled filter, loaded into a command's process between its fork and its exec.
 pub struct Refusal {
-    program: Vec<libc::sock_filter>,
+    program: Program,
 }
 
 impl Refusal {
@@ -30,40 +31,15 @@ impl Refusal {
         compiled
             .read_to_end(&mut bytes)
             .expect("read the compiled filter");
-        let program = bytes
-            .chunks_exact(std::mem::size_of::<libc::sock_filter>())
-            .map(|b| libc::sock_filter {
-                code: u16::from_ne_bytes([b[0], b[1]]),
-                jt: b[2],
-                jf: b[3],
-                k: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
-            })
-            .collect();
+        let program = Program::parse(&bytes).expect("libseccomp exported a whole program");
         Refusal { program }
     }
 
     /// Makes `command` start under the filter (a root test needs no `no_new_privs`).
     pub fn apply(self, command: &mut Command) -> &mut Command {
         let program = self.program;
-        // SAFETY: the closure runs in the forked child and only makes one system call on
-        // memory the parent allocated before the fork.
-        unsafe {
-            command.pre_exec(move || {
-                let fprog = libc::sock_fprog {
-                    len: program.len() as u16,
-                    filter: program.as_ptr().cast_mut(),
-                };
-                let loaded = libc::syscall(
-                    libc::SYS_seccomp,
-                    libc::SECCOMP_SET_MODE_FILTER,
-                    0,
-                    &fprog as *const libc::sock_fprog,
-                );
-                if loaded != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            })
-        }
+        // SAFETY: the closure runs in the forked child and makes one system call on memory
+        // the parent allocated before the fork (`Program::load` does not allocate).
+        unsafe { command.pre_exec(move || program.load()) }
     }
 }
