@@ -15,20 +15,11 @@ const READ_CHUNK: usize = 16 * 1024;
 /// A thread keeps a buffer that grew past this only for the read that grew it.
 const READ_BUFFER_KEPT: usize = 1024 * 1024;
 
-/// Where a reader of cgroup statistics takes a file's text from: [`ByPath`] opens the file
-/// at each read; lxcfs-rs keeps kernel files open and reads them again with `pread`.
+/// Where the statistics readers ([`crate::stats::read_cpuset`], [`crate::stats::CpuUsage`],
+/// [`crate::stats::read_io`]) take a file's text from: lxcfs-rs, which calls them at every
+/// rendering of a view, keeps kernel files open and reads them again with `pread`.
 pub trait FileReader {
     fn read_string(&self, path: &Path) -> Result<String>;
-}
-
-/// Opens, reads and closes the file at each read.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ByPath;
-
-impl FileReader for ByPath {
-    fn read_string(&self, path: &Path) -> Result<String> {
-        read_string(path)
-    }
 }
 
 /// Reads a whole (small) file into a string.

@@ -1,6 +1,6 @@
 //! A seccomp filter that refuses one system call to a command a test starts and to
 //! everything that command runs: what a kernel without the call looks like, or a sandbox
-//! whose profile predates it (Docker's refused `clone3` with EPERM before 20.10).
+//! whose seccomp profile predates it.
 
 use std::io::{Read, Seek};
 use std::os::unix::process::CommandExt;
