@@ -21,6 +21,13 @@ use v2::{assert_v2_under_systemd, meminfo_kb, read_trimmed, service_in, wait_run
 
 const MIB: u64 = 1 << 20;
 
+/// lxcfs-rs with one thread serving every request, so that a second rendering of a view is
+/// done by the thread that kept the first one's cgroup files open.
+const ONE_WORKER: &[&str] = &["--threads", "1", "--io-uring", "off"];
+
+/// Longer than lxcfs-rs keeps a rendered view (100 ms).
+const PAST_THE_CACHE: Duration = Duration::from_millis(150);
+
 /// A line in the lane's log also when the test passes: libtest captures `println!`, not
 /// writes to the stdout handle.
 macro_rules! report {
@@ -285,6 +292,8 @@ fn memory_swap_uptime_and_diskstats_follow_the_v2_files() {
     let _lxcfs = Daemon::lxcfs(&theirs, &[]);
     let ours = MountDir::new();
     let _ours = Daemon::ours(&ours, &[]);
+    let one_worker = MountDir::new();
+    let _one_worker = Daemon::ours(&one_worker, ONE_WORKER);
     let mut host = Host::new();
     let (init, cgroup) = boot(&mut host, "v2mem", &["-m", "256M", "--memory-swap", "384M"]);
     wait_running(init, "v2mem");
@@ -411,6 +420,33 @@ fn memory_swap_uptime_and_diskstats_follow_the_v2_files() {
         after.3 / 512,
     );
 
+    // A second rendering re-reads io.stat through the descriptor the first one kept open
+    // (one worker thread renders both), and shows the 8 MiB written in between.
+    let sectors_written = |text: &str| {
+        diskstats_counters(text, major, minor)
+            .unwrap_or_else(|| panic!("no {major}:{minor} in our diskstats:\n{text}"))[6]
+    };
+    let first = sectors_written(&read_as_container(init, &one_worker, "proc/diskstats"));
+    service_in(
+        init,
+        "dd if=/dev/zero of=/var/tmp/sctest-io bs=1M count=8 oflag=direct status=none && rm /var/tmp/sctest-io",
+    );
+    std::thread::sleep(PAST_THE_CACHE);
+    let before = io_stat(&cgroup, major, minor);
+    let second = sectors_written(&read_as_container(init, &one_worker, "proc/diskstats"));
+    let after = io_stat(&cgroup, major, minor);
+    report!("sectors written, rendered twice by one worker: {first} then {second}");
+    assert!(
+        second >= first + 8 * MIB / 512,
+        "the second rendering does not show the 8 MiB written: {first} then {second} sectors"
+    );
+    within(
+        "sectors written, second rendering",
+        second,
+        before.3 / 512,
+        after.3 / 512,
+    );
+
     // A descriptor kept open and read again from the start shows the present (procps keeps
     // /proc/meminfo open between the samples of `free -s`): 64 MiB or more taken in the
     // container between the two reads (perl's `x` builds the string, then copies it).
@@ -512,7 +548,8 @@ fn cpu_views_follow_cpuset_cpus_effective_cpu_max_and_cpu_stat() {
     assert_v2_under_systemd();
     let online = read_trimmed(Path::new("/sys/devices/system/cpu/online"));
     assert_eq!(online, "0-1", "the VM lane boots 2 CPUs");
-    let (theirs, theirs_cfs, ours, ours_cfs) = (
+    let (theirs, theirs_cfs, ours, ours_cfs, one_worker) = (
+        MountDir::new(),
         MountDir::new(),
         MountDir::new(),
         MountDir::new(),
@@ -523,6 +560,7 @@ fn cpu_views_follow_cpuset_cpus_effective_cpu_max_and_cpu_stat() {
         Daemon::lxcfs(&theirs_cfs, &["--enable-cfs"]),
         Daemon::ours(&ours, &[]),
         Daemon::ours(&ours_cfs, &["--enable-cfs"]),
+        Daemon::ours(&one_worker, ONE_WORKER),
     ];
     let mut host = Host::new();
     let (pinned, pinned_cgroup) = boot(&mut host, "v2pinned", &["--cpuset-cpus", "1"]);
@@ -584,5 +622,29 @@ fn cpu_views_follow_cpuset_cpus_effective_cpu_max_and_cpu_stat() {
         our_view.user_system.1,
         ticks(system_before),
         ticks(system_after),
+    );
+
+    // A second rendering re-reads cpu.stat through the descriptor the first one kept open
+    // (one worker thread renders both), and shows the CPU time burnt in between: a second
+    // of busy loop at half a CPU is about 50 ticks.
+    let busy = |(user, system): (u64, u64)| user + system;
+    let first = busy(cpu_views(quota, &one_worker).user_system);
+    service_in(quota, "timeout 1 sh -c 'while :; do :; done' || true");
+    std::thread::sleep(PAST_THE_CACHE);
+    let before = ticks(keyed(&quota_cgroup, "cpu.stat", "user_usec"))
+        + ticks(keyed(&quota_cgroup, "cpu.stat", "system_usec"));
+    let second = busy(cpu_views(quota, &one_worker).user_system);
+    let after = ticks(keyed(&quota_cgroup, "cpu.stat", "user_usec"))
+        + ticks(keyed(&quota_cgroup, "cpu.stat", "system_usec"));
+    report!("cpu user+system ticks, rendered twice by one worker: {first} then {second}");
+    assert!(
+        second >= first + 30,
+        "the second rendering does not show the busy loop: {first} then {second} ticks"
+    );
+    within(
+        "cpu user+system ticks, second rendering",
+        second,
+        before,
+        after,
     );
 }
