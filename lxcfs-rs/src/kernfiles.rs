@@ -21,13 +21,55 @@ use nix::sys::statfs::{
 use crate::error::Result;
 use syscontainer_cgroups::read::{reread_string, reread_with, FileReader};
 
-/// Files kept per thread before the thread closes them all and starts again: cgroup files of
-/// containers long gone would otherwise stay open. The daemon has a thread per CPU (io_uring)
-/// plus its FUSE workers, so this stays small.
-const KEPT_PER_THREAD: usize = 64;
+/// Files kept per thread: about nine per container (its cgroup's memory, CPU, cpuset and I/O
+/// files) besides the host's few, so a thread keeps the files of some 25 containers before it
+/// closes the one read longest ago. Each kept cgroup file holds a page of kernel buffer, and a
+/// file of a container long gone stays open until it is the one closed. The daemon raises its
+/// soft limit on open files to the hard one; running out of descriptors still only costs reads
+/// by path.
+const KEPT_PER_THREAD: usize = 256;
+
+/// This thread's kept files, each with the tick of its last use.
+#[derive(Default)]
+struct Kept {
+    files: HashMap<PathBuf, (File, u64)>,
+    tick: u64,
+}
+
+impl Kept {
+    /// The kept file at `path`, marked as just used.
+    fn get(&mut self, path: &Path) -> Option<&File> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.files.get_mut(path).map(|(file, used)| {
+            *used = tick;
+            &*file
+        })
+    }
+
+    /// Keeps `file`, closing the least recently used one when the set is full.
+    fn insert(&mut self, path: &Path, file: File) {
+        if self.files.len() >= KEPT_PER_THREAD {
+            self.close_least_recently_used(1);
+        }
+        self.tick += 1;
+        self.files.insert(path.to_path_buf(), (file, self.tick));
+    }
+
+    /// Closes the `count` files used longest ago.
+    fn close_least_recently_used(&mut self, count: usize) {
+        let mut ticks: Vec<u64> = self.files.values().map(|(_, used)| *used).collect();
+        if count == 0 || ticks.is_empty() {
+            return;
+        }
+        let last = count.min(ticks.len()) - 1;
+        let (_, &mut oldest_kept, _) = ticks.select_nth_unstable(last);
+        self.files.retain(|_, (_, used)| *used > oldest_kept);
+    }
+}
 
 thread_local! {
-    static OPEN: RefCell<HashMap<PathBuf, File>> = RefCell::new(HashMap::new());
+    static KEPT: RefCell<Kept> = RefCell::new(Kept::default());
 }
 
 /// Reads a whole file as a string.
@@ -70,32 +112,28 @@ fn read_with<T, E: std::fmt::Display>(
     reread: impl FnOnce(&File) -> std::result::Result<T, E>,
     by_path: impl FnOnce() -> std::result::Result<T, E>,
 ) -> std::result::Result<T, E> {
-    OPEN.with(|open| {
-        let mut open = open.borrow_mut();
-        if !open.contains_key(path) {
+    KEPT.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        if kept.get(path).is_none() {
             match File::open(path) {
-                Ok(file) if is_generated(&file) => {
-                    if open.len() >= KEPT_PER_THREAD {
-                        open.clear();
-                    }
-                    open.insert(path.to_path_buf(), file);
-                }
+                Ok(file) if is_generated(&file) => kept.insert(path, file),
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                    // Out of descriptors: give this thread's back before reading by path.
-                    open.clear();
+                    // Out of descriptors: give half of this thread's back before reading by path.
+                    let half = kept.files.len().div_ceil(2);
+                    kept.close_least_recently_used(half);
                     return by_path();
                 }
                 _ => return by_path(),
             }
         }
-        match reread(&open[path]) {
+        match reread(&kept.files[path].0) {
             Ok(value) => Ok(value),
             Err(e) => {
                 tracing::debug!(
                     "re-reading {} failed, opening it again: {e}",
                     path.display()
                 );
-                open.remove(path);
+                kept.files.remove(path);
                 by_path()
             }
         }
@@ -130,7 +168,7 @@ mod tests {
         let second = seconds(read_string(path).unwrap());
         assert!(second > first, "uptime moved on: {first} then {second}");
         assert!(
-            OPEN.with(|open| open.borrow().contains_key(path)),
+            KEPT.with(|kept| kept.borrow().files.contains_key(path)),
             "kept open"
         );
     }
@@ -146,7 +184,7 @@ mod tests {
         std::fs::rename(&replacement, &path).unwrap();
         assert_eq!(read_bytes(&path).unwrap(), b"new\n");
         assert!(
-            !OPEN.with(|open| open.borrow().contains_key(&path)),
+            !KEPT.with(|kept| kept.borrow().files.contains_key(&path)),
             "not kept"
         );
     }
@@ -160,7 +198,7 @@ mod tests {
         let path = PathBuf::from(format!("/proc/{}/stat", child.id()));
         assert!(read_string(&path).unwrap().contains("(sleep)"));
         assert!(
-            OPEN.with(|open| open.borrow().contains_key(&path)),
+            KEPT.with(|kept| kept.borrow().files.contains_key(&path)),
             "kept open"
         );
         child.kill().unwrap();
@@ -168,9 +206,48 @@ mod tests {
         let err = read_string(&path).unwrap_err();
         assert!(err.is_not_found(), "by path, the process is gone: {err}");
         assert!(
-            !OPEN.with(|open| open.borrow().contains_key(&path)),
+            !KEPT.with(|kept| kept.borrow().files.contains_key(&path)),
             "dropped"
         );
+    }
+
+    #[test]
+    fn a_full_set_closes_the_file_used_longest_ago() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<PathBuf> = (0..=KEPT_PER_THREAD)
+            .map(|i| dir.path().join(i.to_string()))
+            .collect();
+        let mut kept = Kept::default();
+        for path in &paths[..KEPT_PER_THREAD] {
+            kept.insert(path, File::create(path).unwrap());
+        }
+        assert!(kept.get(&paths[0]).is_some(), "the first file is kept");
+        kept.insert(
+            &paths[KEPT_PER_THREAD],
+            File::create(&paths[KEPT_PER_THREAD]).unwrap(),
+        );
+        assert_eq!(kept.files.len(), KEPT_PER_THREAD);
+        assert!(kept.get(&paths[0]).is_some(), "just used, so still kept");
+        assert!(kept.get(&paths[1]).is_none(), "used longest ago, so closed");
+        assert!(
+            kept.get(&paths[KEPT_PER_THREAD]).is_some(),
+            "the newest is kept"
+        );
+    }
+
+    #[test]
+    fn closing_the_least_recently_used_keeps_the_files_used_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut kept = Kept::default();
+        let paths: Vec<PathBuf> = (0..5).map(|i| dir.path().join(i.to_string())).collect();
+        for path in &paths {
+            kept.insert(path, File::create(path).unwrap());
+        }
+        kept.get(&paths[0]);
+        kept.close_least_recently_used(3);
+        let mut left: Vec<&PathBuf> = kept.files.keys().collect();
+        left.sort();
+        assert_eq!(left, [&paths[0], &paths[4]]);
     }
 
     #[test]
