@@ -53,8 +53,8 @@ impl Kept {
     /// Keeps `file`, closing another one first when the set is full. The one closed is
     /// picked at random, not the one used longest ago: readers in many containers take
     /// their turns in a cycle, and a cycle longer than the set would make every read miss
-    /// under least-recently-used, where a random pick keeps most of the set useful. A file
-    /// of a container long gone is closed in its turn.
+    /// under least-recently-used, where random picks leave part of the reads hitting. A
+    /// file of a container long gone is closed in its turn.
     fn insert(&mut self, path: &Path, file: File) {
         if self.files.len() >= self.capacity {
             self.close_some(1);
