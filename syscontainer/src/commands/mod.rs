@@ -19,7 +19,7 @@ mod run;
 mod start;
 mod state;
 mod stats;
-mod stop;
+pub mod stop;
 mod top;
 mod update;
 mod version;
@@ -142,13 +142,13 @@ pub fn for_each(
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
-    let Cli {
+    let Cli { globals, command } = cli;
+    let crate::Globals {
         root,
         log_level,
         daemon_config,
-        command,
         ..
-    } = cli;
+    } = globals;
     let ctx = Ctx::open(&root, log_level, daemon_config)?;
     match command {
         Command::Create(a) => create::run(&ctx, a),
