@@ -45,9 +45,9 @@ pub struct Globals {
 }
 
 /// The global options and `stop` alone. Building clap's parser for the whole command line
-/// takes about 0.35 ms, which `stop` would spend before its signal
-/// (docs/performance/stop.md, round five); this one is a fraction of it. Only a line it
-/// takes whole is used: help, version and every error come from the whole parser.
+/// costs `stop` 0.3–0.5 ms before its signal (docs/performance/stop.md, round five); this
+/// one is a fraction of it. Only a line it takes whole is used: help, version and every
+/// error come from the whole parser.
 #[derive(Debug, Parser)]
 #[command(name = "syscontainer")]
 struct StopCli {
